@@ -1,0 +1,48 @@
+"""The ``wbvla`` command line: one subcommand per job, each over a typed config dataclass.
+
+The same dataclasses drive the notebooks and ``deploy/``. Subcommands import their heavy
+dependencies lazily, so ``wbvla --help`` is fast.
+
+Add a job by writing a function ``name(config: SomeConfig) -> None`` below and listing it in
+:data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+
+import tyro
+
+from wbvla.notebook_runner import NotebookRunConfig
+from wbvla.quickstart_config import QuickstartConfig
+
+
+def quickstart(config: QuickstartConfig) -> None:
+    """Build a scene, render the X2's head camera, run a short physics rollout, write a report."""
+    from wbvla.quickstart import run
+
+    run(config)
+
+
+def notebook(config: NotebookRunConfig) -> None:
+    """Execute a numbered notebook headlessly (papermill) and record the command in its metrics."""
+    from wbvla.notebook_runner import run_notebook
+
+    run_notebook(config)
+
+
+COMMANDS = {
+    "quickstart": quickstart,
+    "notebook": notebook,
+}
+
+
+def main() -> None:
+    os.environ.setdefault("WBVLA_COMMAND", shlex.join(["wbvla", *sys.argv[1:]]))
+    tyro.extras.subcommand_cli_from_dict(COMMANDS)
+
+
+if __name__ == "__main__":
+    main()

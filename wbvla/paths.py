@@ -1,0 +1,35 @@
+"""Where things live: the repository, the figures folder and the cache for generated data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+"""The checkout (when wbvla is installed from source, which is how this project is used)."""
+
+
+def cache_dir() -> Path:
+    """Generated data (corpora, checkpoints, runs): ``$WBVLA_CACHE`` or ``~/.cache/wbvla``."""
+    path = Path(os.environ.get("WBVLA_CACHE", Path.home() / ".cache" / "wbvla")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def figures_dir(smoke: bool) -> Path:
+    """Where notebooks save figures and metrics.
+
+    ``$WBVLA_FIGURES_DIR`` when set (the test harness points it at a temp dir); otherwise the
+    repository's ``figures/`` for full runs and ``figures/smoke/`` (git-ignored) for SMOKE runs,
+    so a smoke run never overwrites the committed results of a full run.
+    """
+    override = os.environ.get("WBVLA_FIGURES_DIR")
+    path = Path(override) if override else REPO_ROOT / "figures" / ("smoke" if smoke else "")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir() -> Path:
+    """Small data shipped with the repository (``data/``)."""
+    return REPO_ROOT / "data"
