@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import imageio_ffmpeg
 import mediapy
 import numpy as np
+
+# mediapy shells out to ffmpeg; use the static binary that imageio-ffmpeg ships so no system
+# ffmpeg is needed.
+mediapy.set_ffmpeg(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 def _check_frames(frames) -> np.ndarray:

@@ -1,0 +1,122 @@
+"""Offscreen rendering of the X2's egocentric head camera (and any other camera) at any resolution.
+
+The head camera stands in for the paper's Intel RealSense D435i RGB stream: 69.4 x 42.5 degree
+field of view (16:9 sensor), mounted where the official model mounts the D435i, 40 degrees below
+horizontal. The frustum is fixed by the sensor, not by the output size: rendering it at 224x224
+squeezes the 16:9 view exactly as resizing a real D435i frame to a square VLA input would.
+
+Rendering uses MuJoCo's OpenGL renderer through EGL (``MUJOCO_GL=egl``): Mesa on a CPU-only
+machine, the NVIDIA driver on a GPU machine; the code is the same.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from wbvla.config import in_range, positive, require
+
+MAX_RESOLUTION = 2048
+"""Largest width or height we render (offscreen framebuffers are sized to fit)."""
+
+
+@dataclass(frozen=True)
+class HeadCameraConfig:
+    """Intrinsics of the egocentric head camera (RealSense D435i RGB-like)."""
+
+    fovy_deg: float = 42.5
+    """Vertical field of view (degrees). D435i RGB: 42.5."""
+    aspect: float = 16 / 9
+    """Sensor aspect ratio (width / height). D435i RGB at 1920x1080: 16:9 (69.4 deg horizontal)."""
+    focal_mm: float = 1.93
+    """Focal length (mm); with ``fovy_deg`` it sets the sensor size. Only the ratio matters."""
+
+    def __post_init__(self) -> None:
+        in_range("fovy_deg", self.fovy_deg, 5.0, 170.0)
+        positive("aspect", self.aspect)
+        positive("focal_mm", self.focal_mm)
+
+    @property
+    def sensor_size_m(self) -> tuple[float, float]:
+        """Sensor width and height (m) that give ``fovy_deg`` at ``focal_mm``."""
+        h = 2.0 * (self.focal_mm / 1000.0) * math.tan(math.radians(self.fovy_deg) / 2.0)
+        return h * self.aspect, h
+
+    @property
+    def fovx_deg(self) -> float:
+        w, _ = self.sensor_size_m
+        return math.degrees(2.0 * math.atan(w / 2.0 / (self.focal_mm / 1000.0)))
+
+
+def apply_camera_intrinsics(model: mujoco.MjModel, camera: str, config: HeadCameraConfig) -> None:
+    """Give ``camera`` a physical sensor (fixed frustum) in a compiled model."""
+    cid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+    require(cid >= 0, f"model has no camera named {camera!r}")
+    w, h = config.sensor_size_m
+    model.cam_sensorsize[cid] = (w, h)
+    model.cam_intrinsic[cid] = (config.focal_mm / 1000.0, config.focal_mm / 1000.0, 0.0, 0.0)
+    model.cam_fovy[cid] = config.fovy_deg
+
+
+def check_resolution(width: int, height: int) -> None:
+    """Raise a clear ``ValueError`` unless 1 <= width, height <= :data:`MAX_RESOLUTION`."""
+    for name, v in (("width", width), ("height", height)):
+        require(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 1 <= v <= MAX_RESOLUTION,
+            f"render {name} must be an integer in [1, {MAX_RESOLUTION}], got {v!r}",
+        )
+
+
+class CameraRenderer:
+    """Renders named cameras of one model to ``(H, W, 3)`` uint8 RGB arrays.
+
+    Use as a context manager (or call :meth:`close`) to free the GL context deterministically.
+    """
+
+    def __init__(self, model: mujoco.MjModel, width: int = 224, height: int = 224) -> None:
+        check_resolution(width, height)
+        # Offscreen buffers must be at least as large as the image.
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, height)
+        self.model = model
+        self.width, self.height = width, height
+        self._renderer = mujoco.Renderer(model, height=height, width=width)
+
+    def render(self, data: mujoco.MjData, camera: str | int) -> np.ndarray:
+        """Render ``camera`` (name or id) for the state in ``data``; returns (H, W, 3) uint8."""
+        if isinstance(camera, str):
+            cid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+            if cid < 0:
+                names = [self.model.camera(i).name for i in range(self.model.ncam)]
+                raise ValueError(f"no camera named {camera!r}; cameras in this model: {names}")
+            camera = cid
+        self._renderer.update_scene(data, camera=camera)
+        return self._renderer.render().copy()
+
+    def render_free(self, data: mujoco.MjData, lookat, distance: float, azimuth: float, elevation: float) -> np.ndarray:
+        """Render from a free (third-person) camera orbiting ``lookat``."""
+        cam = mujoco.MjvCamera()
+        cam.lookat[:] = lookat
+        cam.distance, cam.azimuth, cam.elevation = distance, azimuth, elevation
+        self._renderer.update_scene(data, camera=cam)
+        return self._renderer.render().copy()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    def __enter__(self) -> "CameraRenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # best effort; prefer close()
+        try:
+            self.close()
+        except Exception:
+            pass

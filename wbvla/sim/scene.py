@@ -1,0 +1,288 @@
+"""Scene builder: the X2 (optionally) in a room with props, randomized by seed.
+
+Named layouts (:data:`SCENES`) follow the paper's tasks (§4.1, App. B.1) and generalization
+settings (App. C.1). The robot stands at the origin facing +x unless told otherwise.
+
+* ``empty``         the room only
+* ``tabletop``      a table within reach with a bag, a box and a basket (manipulation video)
+* ``bag_packing``   a paper bag on a table; a carton on the floor to one side (sidestep, squat, place)
+* ``box_loading``   a box on a low table or the floor; a cart beside/behind (squat, grasp, turn, place)
+* ``cart_pushing``  a loaded cart in front, handle toward the robot (grab handle, push ahead)
+* ``long_horizon``  a table with two bags and a drawer cabinet nearby (App. C.1 task 9)
+* ``room``          tables of 20-60 cm, shelves, a drawer, cartons, bags, boxes and a cart spread
+                    around a room: potential manipulation targets for the locomotion corpus
+
+Everything visual (floor, walls, props, lights) is drawn from the seed; with the same config the
+model is identical. ``Scene.objects`` maps names (``table``, ``bag``, ``carton``, ``cart``, ...) to
+:class:`~wbvla.sim.scene_objects.SceneObject` for task logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from wbvla.config import in_range, one_of, positive, require
+from wbvla.sim import scene_objects as so
+from wbvla.sim.camera import HeadCameraConfig, apply_camera_intrinsics
+from wbvla.sim.robot import HEAD_CAMERA, X2Index, add_pd_actuators, reset_to_pose, scene_spec
+
+SCENES: tuple[str, ...] = (
+    "empty", "tabletop", "bag_packing", "box_loading", "cart_pushing", "long_horizon", "room",
+)
+FREE_CAMERA = "free_cam"
+"""Name of the optional free (mocap) camera; move it with ``Scene.set_free_camera``."""
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """What to build."""
+
+    name: str = "tabletop"
+    """Layout, one of :data:`SCENES`."""
+    seed: int = 0
+    """Seeds layout jitter, colours, textures and lights."""
+    with_robot: bool = True
+    """Include the X2 (with PD actuators). False gives the room and props only."""
+    robot_xy: tuple[float, float] = (0.0, 0.0)
+    """Robot base position on the floor (m)."""
+    robot_yaw: float = 0.0
+    """Robot heading (rad)."""
+    cart_mass: float = 50.0
+    """Mass of the cart's deck and load (kg); the paper pushes more than 50 kg."""
+    cart_wheeled: bool = True
+    """Wheeled cart (rolling) or one on low-friction skids."""
+    room_half_size: float = 4.0
+    """Half the side of the square room (m)."""
+    free_camera_fovy: float | None = None
+    """If set, add a mocap-driven free camera ``free_cam`` with this vertical FOV (degrees)."""
+    head_camera: HeadCameraConfig = field(default_factory=HeadCameraConfig)
+    """Intrinsics of the robot's head camera."""
+
+    def __post_init__(self) -> None:
+        one_of("scene name", self.name, SCENES)
+        require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an int >= 0, got {self.seed!r}")
+        positive("cart_mass", self.cart_mass)
+        in_range("room_half_size", self.room_half_size, 2.0, 20.0)
+        if self.free_camera_fovy is not None:
+            in_range("free_camera_fovy", self.free_camera_fovy, 5.0, 170.0)
+
+
+class Scene:
+    """A compiled scene: ``model``, ``data``, the robot index (or None) and named objects."""
+
+    def __init__(self, config: SceneConfig, spec: mujoco.MjSpec, objects: dict[str, so.SceneObject]):
+        self.config = config
+        self.spec = spec
+        self.model = spec.compile()
+        self.data = mujoco.MjData(self.model)
+        self.objects = objects
+        self.robot = X2Index.from_model(self.model) if config.with_robot else None
+        if self.robot is not None:
+            apply_camera_intrinsics(self.model, HEAD_CAMERA, config.head_camera)
+        self._mocap = None
+        if config.free_camera_fovy is not None:
+            bid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, f"{FREE_CAMERA}_rig")
+            self._mocap = int(self.model.body_mocapid[bid])
+        self.reset()
+
+    def reset(self) -> None:
+        """Initial state: props where they were built, robot standing in its default pose."""
+        mujoco.mj_resetData(self.model, self.data)
+        if self.robot is not None:
+            reset_to_pose(self.model, self.data, self.robot, xy=self.config.robot_xy, yaw=self.config.robot_yaw)
+        else:
+            mujoco.mj_forward(self.model, self.data)
+
+    def set_free_camera(self, pos, quat) -> None:
+        """Place the free camera rig (pos (3,), quat (4,) w x y z); camera looks along rig +x."""
+        require(self._mocap is not None, "this scene has no free camera; set free_camera_fovy")
+        self.data.mocap_pos[self._mocap] = pos
+        self.data.mocap_quat[self._mocap] = quat
+
+    def object_pose(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """World position (3,) and quaternion (4,) of object ``name``."""
+        require(name in self.objects, f"scene has no object {name!r}; objects: {sorted(self.objects)}")
+        b = self.data.body(name)
+        return b.xpos.copy(), b.xquat.copy()
+
+    def site_pos(self, name: str) -> np.ndarray:
+        """World position of a site (e.g. ``scene.objects['cart'].sites['handle']``)."""
+        return self.data.site(name).xpos.copy()
+
+
+# ------------------------------------------------------------------------------------------
+# Building
+# ------------------------------------------------------------------------------------------
+def _base_spec(with_robot: bool) -> mujoco.MjSpec:
+    spec = scene_spec(actuated=False)
+    if not with_robot:
+        for eq in list(spec.equalities):
+            spec.delete(eq)
+        for ex in list(spec.excludes):
+            spec.delete(ex)
+        spec.delete(spec.body("pelvis"))
+    return spec
+
+
+def _room(spec: mujoco.MjSpec, cfg: SceneConfig, rng: np.random.Generator) -> None:
+    """Randomize floor texture, add four textured walls, wall decorations and lights."""
+    floor_mat = so.add_material(spec, "floor_rand", rng, kind=str(rng.choice(["checker", "grid", "noise", "wood"])), repeat=float(rng.uniform(0.5, 2.0)))
+    spec.geom("floor").material = floor_mat
+    s = cfg.room_half_size
+    wall_h = 2.6
+    wall_mat = so.add_material(spec, "wall_mat", rng, kind=str(rng.choice(["flat", "stripes", "noise", "grid"])), repeat=0.5)
+    walls = spec.worldbody.add_body(name="walls")
+    for i, (x, y, hx, hy) in enumerate([(s, 0, 0.05, s), (-s, 0, 0.05, s), (0, s, s, 0.05), (0, -s, s, 0.05)]):
+        so._geom(walls, f"wall{i}", so.BOX, (hx, hy, wall_h / 2), (x, y, wall_h / 2), wall_mat)
+    # Posters and door frames give the walls texture for the cameras (optical flow for LAMs).
+    for k in range(int(rng.integers(6, 12))):
+        side = int(rng.integers(4))
+        along, z = rng.uniform(-s + 0.5, s - 0.5), rng.uniform(0.5, 2.0)
+        w, h = rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.7)
+        x, y = [(s - 0.06, along), (-s + 0.06, along), (along, s - 0.06), (along, -s + 0.06)][side]
+        half = (0.005, w / 2, h / 2) if side < 2 else (w / 2, 0.005, h / 2)
+        mat = so.add_material(spec, f"poster{k}_mat", rng)
+        so._geom(walls, f"poster{k}", so.BOX, half, (x, y, z), mat, contype=0, conaffinity=0)
+    spec.light("key").pos = [float(rng.uniform(-2, 2)), float(rng.uniform(-2, 2)), 4.0]
+    spec.light("key").diffuse = [float(v) for v in rng.uniform(0.45, 0.75, 3)]
+    spec.worldbody.add_light(name="ceiling", pos=[0, 0, wall_h - 0.05], dir=[0, 0, -1], diffuse=[0.3, 0.3, 0.3],
+                             attenuation=[1, 0.05, 0], cutoff=80, castshadow=False)
+
+
+def _m(spec, name, rng, base=None, jitter=0.08, kind=None):
+    return so.add_material(spec, name, rng, kind=kind, base_rgb=base, jitter=jitter)
+
+
+CARDBOARD, PAPER, WOOD = np.array([0.62, 0.46, 0.28]), np.array([0.85, 0.8, 0.7]), np.array([0.55, 0.38, 0.22])
+
+
+def _layout(spec, cfg: SceneConfig, rng: np.random.Generator) -> dict[str, so.SceneObject]:
+    """Place the props of ``cfg.name``; robot frame: origin, facing +x."""
+    objs: dict[str, so.SceneObject] = {}
+    u = rng.uniform
+
+    def put(obj: so.SceneObject) -> None:
+        objs[obj.name] = obj
+
+    def table(name, x, y, yaw, height, hx=0.3, hy=0.5):
+        put(so.add_table(spec, name, (x, y), yaw, height, (hx, hy), _m(spec, f"{name}_mat", rng, kind=str(rng.choice(["wood", "flat", "noise"]))),
+                         _m(spec, f"{name}_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
+        return height
+
+    name = cfg.name
+    if name == "tabletop":
+        h = table("table", u(0.52, 0.58), 0.0, 0.0, u(0.56, 0.62), hx=0.3, hy=0.55)
+        put(so.add_paper_bag(spec, "bag", (u(0.30, 0.36), u(0.12, 0.22), h), u(-0.4, 0.4), (0.05, 0.08, 0.07), _m(spec, "bag_mat", rng, PAPER, 0.15)))
+        put(so.add_box(spec, "box", (u(0.30, 0.36), u(-0.22, -0.12), h), u(-0.4, 0.4), (0.04, 0.05, 0.04), _m(spec, "box_mat", rng, kind="flat")))
+        put(so.add_basket(spec, "basket", (u(0.62, 0.7), u(-0.1, 0.1), h), 0.0, (0.12, 0.16, 0.05), _m(spec, "basket_mat", rng, kind="grid")))
+    elif name == "bag_packing":
+        h = table("table", u(0.55, 0.65), 0.0, 0.0, u(0.45, 0.60), hx=0.3, hy=0.5)
+        put(so.add_paper_bag(spec, "bag", (u(0.30, 0.36), u(-0.05, 0.05), h), u(-0.3, 0.3), (0.06, 0.11, 0.08), _m(spec, "bag_mat", rng, PAPER, 0.15)))
+        side = rng.choice([-1.0, 1.0])
+        put(so.add_carton(spec, "carton", (u(0.35, 0.5), side * u(0.75, 0.95), 0.0), u(-0.2, 0.2), (0.18, 0.22, 0.14), _m(spec, "carton_mat", rng, CARDBOARD)))
+    elif name == "box_loading":
+        h = table("table", u(0.5, 0.6), 0.0, 0.0, u(0.20, 0.30), hx=0.25, hy=0.4)
+        put(so.add_box(spec, "box", (u(0.33, 0.4), 0.0, h), u(-0.2, 0.2), (0.12, 0.16, 0.08), _m(spec, "box_mat", rng, CARDBOARD), mass=1.5))
+        ang = rng.choice([np.pi / 2, -np.pi / 2, np.pi])
+        r = u(0.9, 1.1)
+        put(so.add_cart(spec, "cart", (r * np.cos(ang), r * np.sin(ang)), ang + np.pi, cfg.cart_mass, _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled))
+    elif name == "cart_pushing":
+        put(so.add_cart(spec, "cart", (u(0.78, 0.85), 0.0), 0.0, cfg.cart_mass, _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled))
+        put(so.add_carton(spec, "carton", (objs["cart"].size[0] * 0 + 0.8, 0.0, objs["cart"].top_z), 0.0, (0.2, 0.18, 0.12), _m(spec, "carton_mat", rng, CARDBOARD)))
+    elif name == "long_horizon":
+        h = table("table", u(1.0, 1.3), 0.0, 0.0, u(0.55, 0.62), hx=0.3, hy=0.55)
+        for i, y in enumerate((u(0.08, 0.2), -u(0.08, 0.2))):
+            put(so.add_paper_bag(spec, f"bag_{i}", (u(0.78, 0.84), y, h), u(-0.4, 0.4), (0.04, 0.07, 0.06), _m(spec, f"bag{i}_mat", rng, PAPER, 0.2)))
+        put(so.add_drawer(spec, "drawer", (u(0.6, 0.9), rng.choice([-1.0, 1.0]) * u(1.0, 1.3), ), 0.0, u(0.5, 0.6), _m(spec, "drawer_mat", rng, WOOD)))
+    elif name == "room":
+        _room_props(spec, cfg, rng, put)
+    return objs
+
+
+def _room_props(spec, cfg: SceneConfig, rng: np.random.Generator, put) -> None:
+    """Scatter potential manipulation targets around the room, away from the robot's start."""
+    s = cfg.room_half_size - 0.6
+    taken = [np.array(cfg.robot_xy)]
+
+    def spot(min_gap=1.0):
+        for _ in range(200):
+            p = rng.uniform(-s, s, 2)
+            if all(np.linalg.norm(p - q) > min_gap for q in taken):
+                taken.append(p)
+                return p
+        raise RuntimeError("room is too crowded to place another prop; enlarge room_half_size")
+
+    def facing(p):  # props face the room centre
+        return float(np.arctan2(-p[1], -p[0]))
+
+    for i in range(int(rng.integers(3, 6))):
+        p = spot()
+        h = float(rng.uniform(0.20, 0.60))  # tables of 20-60 cm
+        put(so.add_table(spec, f"table_{i}", p, facing(p), h, (rng.uniform(0.25, 0.4), rng.uniform(0.35, 0.6)),
+                         _m(spec, f"table_{i}_mat", rng, kind=str(rng.choice(["wood", "flat", "noise"]))), None))
+        kind = rng.choice(["bag", "box", "basket"])
+        top = (p[0], p[1], h)
+        if kind == "bag":
+            put(so.add_paper_bag(spec, f"bag_{i}", top, rng.uniform(-1, 1), (0.05, 0.09, 0.07), _m(spec, f"bag_{i}_mat", rng, PAPER, 0.2)))
+        elif kind == "box":
+            put(so.add_box(spec, f"box_{i}", top, rng.uniform(-1, 1), (0.08, 0.1, 0.06), _m(spec, f"box_{i}_mat", rng, CARDBOARD, 0.15)))
+        else:
+            put(so.add_basket(spec, f"basket_{i}", top, rng.uniform(-1, 1), (0.12, 0.16, 0.05), _m(spec, f"basket_{i}_mat", rng)))
+    for i in range(int(rng.integers(1, 3))):
+        p = spot()
+        put(so.add_carton(spec, f"carton_{i}", (p[0], p[1], 0.0), facing(p), (0.18, 0.22, 0.14), _m(spec, f"carton_{i}_mat", rng, CARDBOARD)))
+    for i in range(int(rng.integers(1, 3))):
+        p = spot()
+        put(so.add_shelf(spec, f"shelf_{i}", p, facing(p), rng.uniform(0.3, 0.5), rng.uniform(0.8, 1.4), int(rng.integers(2, 5)),
+                         _m(spec, f"shelf_{i}_mat", rng, WOOD)))
+    p = spot()
+    put(so.add_drawer(spec, "drawer", p, facing(p), rng.uniform(0.45, 0.65), _m(spec, "drawer_mat", rng, WOOD)))
+    p = spot(1.2)
+    put(so.add_cart(spec, "cart", p, facing(p) + np.pi, cfg.cart_mass, _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled))
+
+
+def _add_free_camera(spec: mujoco.MjSpec, fovy: float) -> None:
+    rig = spec.worldbody.add_body(name=f"{FREE_CAMERA}_rig", pos=[0, 0, 1.6], mocap=True)
+    # The rig's +x is the viewing direction, +z up: the camera looks along its own -z.
+    rig.add_camera(name=FREE_CAMERA, fovy=fovy, quat=[0.5, 0.5, -0.5, -0.5])
+
+
+def build_scene(config: SceneConfig | None = None, **overrides) -> Scene:
+    """Build and compile a scene; ``build_scene(name="room", seed=3)`` works too.
+
+    Raises:
+        ValueError: unknown scene name or invalid config values (the message names them).
+    """
+    if config is None:
+        config = SceneConfig(**overrides)
+    elif overrides:
+        raise ValueError("pass either a SceneConfig or keyword overrides, not both")
+    rng = np.random.default_rng(config.seed)
+    spec = _base_spec(config.with_robot)
+    _room(spec, config, rng)
+    objects = _layout(spec, config, rng)
+    if config.free_camera_fovy is not None:
+        _add_free_camera(spec, config.free_camera_fovy)
+    if config.with_robot:
+        add_pd_actuators(spec)
+        if config.robot_xy != (0.0, 0.0) or config.robot_yaw != 0.0:
+            _move_props_to_robot(spec, objects, config)
+    return Scene(config, spec, objects)
+
+
+def _move_props_to_robot(spec, objects, config) -> None:
+    """Layouts are authored in the robot frame; shift task props when the robot starts elsewhere."""
+    if config.name == "room":
+        return  # the room is laid out in world coordinates around the robot's start
+    c, s = np.cos(config.robot_yaw), np.sin(config.robot_yaw)
+    rot = np.array([[c, -s], [s, c]])
+    for obj in objects.values():
+        body = spec.body(obj.name if obj.kind != "drawer" else f"{obj.name}_cabinet")
+        xy = rot @ np.asarray(body.pos[:2]) + np.asarray(config.robot_xy)
+        body.pos = [float(xy[0]), float(xy[1]), float(body.pos[2])]
+        q = np.asarray(body.quat, float)
+        yaw = 2 * np.arctan2(q[3], q[0]) + config.robot_yaw
+        body.quat = [float(np.cos(yaw / 2)), 0.0, 0.0, float(np.sin(yaw / 2))]
