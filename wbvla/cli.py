@@ -41,7 +41,7 @@ COMMANDS = {
 
 def main() -> None:
     os.environ.setdefault("WBVLA_COMMAND", shlex.join(["wbvla", *sys.argv[1:]]))
-    tyro.extras.subcommand_cli_from_dict(COMMANDS)
+    tyro.extras.subcommand_cli_from_dict(COMMANDS, config=(tyro.conf.OmitArgPrefixes,))
 
 
 if __name__ == "__main__":

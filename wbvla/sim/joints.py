@@ -10,8 +10,8 @@ Groups, in order:
 * ``arms``     14  left shoulder pitch/roll/yaw, elbow, wrist yaw/pitch/roll, then the right arm
 * ``grippers``  2  one opening joint per parallel gripper (Omnipicker stand-in), in metres
 
-Names, axes, ranges and torque limits (``actuatorfrcrange``) are the official ones from
-``AgibotTech/agibot_x2_urdf`` ``X2_URDF-v1.4.0/X2-Ultra.xml`` (Mulan PSL v2). Waist pitch/roll and
+Names, ranges and torque limits (``actuatorfrcrange``) are the official ones
+(:mod:`wbvla.sim.official_x2`, from ``AgibotTech/agibot_x2_urdf`` ``X2-Ultra.xml``, Mulan PSL v2). Waist pitch/roll and
 head yaw/pitch exist on the real X2 but are locked in the paper's configuration; we weld them
 (:data:`LOCKED_JOINTS`). PD gains are ours, chosen for a 50 Hz policy over 200 Hz physics.
 """
@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from wbvla.sim.official_x2 import JOINT_LIMITS
 
 GROUPS: tuple[str, ...] = ("legs", "waist", "arms", "grippers")
 
@@ -82,46 +84,33 @@ _ARM_GAINS = {
     "wrist_roll": (10.0, 0.4),
 }
 
-# Official ranges (rad) and torque limits (N m) from X2-Ultra.xml, by side.
-# name: (left range, right range, effort limit, default pose left, default pose right)
-_LEGS = {
-    "hip_pitch": ((-2.705260, 2.556907), (-2.705260, 2.556907), 120.0, -0.23, -0.23),
-    "hip_roll": ((-0.235619, 2.905973), (-2.905973, 0.235619), 120.0, 0.0, 0.0),
-    "hip_yaw": ((-1.858775925, 3.604104925), (-3.604104925, 1.858775925), 120.0, 0.0, 0.0),
-    "knee": ((0.0, 2.408554), (0.0, 2.408554), 120.0, 0.5, 0.5),
-    "ankle_pitch": ((-0.802851, 0.453786), (-0.802851, 0.453786), 60.0, -0.27, -0.27),
-    "ankle_roll": ((-0.2967059728, 0.2967059728), (-0.2967059728, 0.2967059728), 36.0, 0.0, 0.0),
-}
-_ARMS = {
-    "shoulder_pitch": ((-3.080506, 2.033309), (-3.080506, 2.033309), 60.0, 0.0, 0.0),
-    "shoulder_roll": ((-0.061087, 3.045600), (-3.045600, 0.061087), 60.0, 0.0, 0.0),
-    "shoulder_yaw": ((-2.556907, 2.556907), (-2.556907, 2.556907), 36.0, 0.0, 0.0),
-    "elbow": ((-2.356194, 0.0), (-2.356194, 0.0), 36.0, -0.3, -0.3),
-    "wrist_yaw": ((-2.556907, 2.556907), (-2.556907, 2.556907), 36.0, 0.0, 0.0),
-    "wrist_pitch": ((-0.523599, 0.523599), (-0.523599, 0.523599), 6.0, 0.0, 0.0),
-    "wrist_roll": ((-1.509710, 0.724312), (-0.724312, 1.509710), 6.0, 0.0, 0.0),
+# Default standing pose (rad) per joint type: the statically balanced stance (CoM over mid-foot,
+# solved by wbvla.sim.stance) with slightly bent knees and arms hanging with a small elbow bend.
+_DEFAULTS = {
+    "hip_pitch": -0.23, "hip_roll": 0.0, "hip_yaw": 0.0, "knee": 0.5, "ankle_pitch": -0.27,
+    "ankle_roll": 0.0, "shoulder_pitch": 0.0, "shoulder_roll": 0.0, "shoulder_yaw": 0.0,
+    "elbow": -0.3, "wrist_yaw": 0.0, "wrist_pitch": 0.0, "wrist_roll": 0.0,
 }
 
 GRIPPER_OPEN = 0.04
 """Gripper opening joint travel (m): each finger slides this far from the closed position."""
 
 
-def _side_joints(table: dict, gains: dict, group: str, side: str) -> list[JointSpec]:
-    out = []
-    for short, (left_range, right_range, effort, left_default, right_default) in table.items():
-        lo, hi = left_range if side == "left" else right_range
-        default = left_default if side == "left" else right_default
-        kp, kd = gains[short]
-        out.append(JointSpec(f"{side}_{short}_joint", group, lo, hi, effort, default, kp, kd))
-    return out
+def _official(name: str, group: str, default: float, kp: float, kd: float) -> JointSpec:
+    lo, hi, effort = JOINT_LIMITS[name]
+    return JointSpec(name, group, lo, hi, effort, default, kp, kd)
+
+
+def _side_joints(gains: dict, group: str, side: str) -> list[JointSpec]:
+    return [_official(f"{side}_{short}_joint", group, _DEFAULTS[short], *gains[short]) for short in gains]
 
 
 JOINTS: tuple[JointSpec, ...] = (
-    *_side_joints(_LEGS, _LEG_GAINS, "legs", "left"),
-    *_side_joints(_LEGS, _LEG_GAINS, "legs", "right"),
-    JointSpec("waist_yaw_joint", "waist", -3.429572, 2.120575, 120.0, 0.0, 200.0, 5.0),
-    *_side_joints(_ARMS, _ARM_GAINS, "arms", "left"),
-    *_side_joints(_ARMS, _ARM_GAINS, "arms", "right"),
+    *_side_joints(_LEG_GAINS, "legs", "left"),
+    *_side_joints(_LEG_GAINS, "legs", "right"),
+    _official("waist_yaw_joint", "waist", 0.0, 200.0, 5.0),
+    *_side_joints(_ARM_GAINS, "arms", "left"),
+    *_side_joints(_ARM_GAINS, "arms", "right"),
     JointSpec("left_gripper_joint", "grippers", 0.0, GRIPPER_OPEN, 40.0, GRIPPER_OPEN, 800.0, 20.0),
     JointSpec("right_gripper_joint", "grippers", 0.0, GRIPPER_OPEN, 40.0, GRIPPER_OPEN, 800.0, 20.0),
 )
@@ -201,3 +190,12 @@ def check_targets(q: np.ndarray, group: str | None = None, tol: float = 1e-6) ->
                 f"joint target {v:.4f} for {j.name} is outside its range [{j.lower:.4f}, {j.upper:.4f}]"
             )
     return q
+
+
+def joint_table() -> list[dict]:
+    """The joint table as rows (for pandas / display): name, group, limits, effort, default, gains."""
+    return [
+        {"index": i, "name": j.name, "group": j.group, "lower": j.lower, "upper": j.upper,
+         "effort_limit": j.effort_limit, "default": j.default, "kp": j.kp, "kd": j.kd}
+        for i, j in enumerate(JOINTS)
+    ]

@@ -127,13 +127,20 @@ def _base_spec(with_robot: bool) -> mujoco.MjSpec:
     return spec
 
 
+FLOOR_COLOURS = np.array([[0.55, 0.50, 0.44], [0.45, 0.45, 0.47], [0.50, 0.36, 0.22], [0.36, 0.40, 0.46], [0.30, 0.32, 0.30]])
+WALL_COLOURS = np.array([[0.85, 0.83, 0.78], [0.75, 0.80, 0.82], [0.82, 0.76, 0.68], [0.70, 0.74, 0.66], [0.88, 0.88, 0.88]])
+
+
 def _room(spec: mujoco.MjSpec, cfg: SceneConfig, rng: np.random.Generator) -> None:
     """Randomize floor texture, add four textured walls, wall decorations and lights."""
-    floor_mat = so.add_material(spec, "floor_rand", rng, kind=str(rng.choice(["checker", "grid", "noise", "wood"])), repeat=float(rng.uniform(0.5, 2.0)))
+    floor_rgb = FLOOR_COLOURS[rng.integers(len(FLOOR_COLOURS))]
+    floor_mat = so.add_material(spec, "floor_rand", rng, kind=str(rng.choice(["checker", "grid", "noise", "wood"])),
+                                repeat=float(rng.uniform(0.5, 2.0)), base_rgb=floor_rgb, jitter=0.08)
     spec.geom("floor").material = floor_mat
     s = cfg.room_half_size
     wall_h = 2.6
-    wall_mat = so.add_material(spec, "wall_mat", rng, kind=str(rng.choice(["flat", "stripes", "noise", "grid"])), repeat=0.5)
+    wall_mat = so.add_material(spec, "wall_mat", rng, kind=str(rng.choice(["flat", "stripes", "noise", "grid"])), repeat=0.5,
+                               base_rgb=WALL_COLOURS[rng.integers(len(WALL_COLOURS))], jitter=0.06)
     walls = spec.worldbody.add_body(name="walls")
     for i, (x, y, hx, hy) in enumerate([(s, 0, 0.05, s), (-s, 0, 0.05, s), (0, s, s, 0.05), (0, -s, s, 0.05)]):
         so._geom(walls, f"wall{i}", so.BOX, (hx, hy, wall_h / 2), (x, y, wall_h / 2), wall_mat)
