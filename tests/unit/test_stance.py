@@ -1,5 +1,3 @@
-import mujoco
-import numpy as np
 import pytest
 
 from wbvla.sim import joints as J

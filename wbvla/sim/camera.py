@@ -109,7 +109,7 @@ class CameraRenderer:
             self._renderer.close()
             self._renderer = None
 
-    def __enter__(self) -> "CameraRenderer":
+    def __enter__(self) -> CameraRenderer:
         return self
 
     def __exit__(self, *exc) -> None:

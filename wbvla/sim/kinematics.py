@@ -138,7 +138,7 @@ class ArmKinematics:
         sid = self._tcp[side]
         pos_err = ang = np.inf
         it = 0
-        for it in range(1, iterations + 1):
+        for it in range(1, iterations + 1):  # noqa: B007 (it is reported after the loop)
             self.set_arms(q)
             pos = self.data.site_xpos[sid]
             e_pos = target_pos - pos  # (3,)

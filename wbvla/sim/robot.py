@@ -107,7 +107,7 @@ class X2Index:
     imu_site: int
 
     @classmethod
-    def from_model(cls, model: mujoco.MjModel, prefix: str = "") -> "X2Index":
+    def from_model(cls, model: mujoco.MjModel, prefix: str = "") -> X2Index:
         """Look the robot up by name; ``prefix`` is the attach prefix used by a scene, if any."""
         jids = [_id(model, mujoco.mjtObj.mjOBJ_JOINT, prefix + j.name) for j in JOINTS]
         acts = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, prefix + j.name) for j in JOINTS]

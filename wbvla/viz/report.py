@@ -15,7 +15,7 @@ import platform
 import re
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ def provenance() -> dict[str, Any]:
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
         "command": os.environ.get("WBVLA_COMMAND") or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "host": f"{platform.node()} ({platform.machine()}, {os.cpu_count()} CPUs)",
         "python": platform.python_version(),
         "wbvla": __version__,
