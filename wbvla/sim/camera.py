@@ -12,6 +12,8 @@ machine, the NVIDIA driver on a GPU machine; the code is the same.
 from __future__ import annotations
 
 import math
+import os
+import platform
 from dataclasses import dataclass
 
 import mujoco
@@ -61,6 +63,29 @@ def apply_camera_intrinsics(model: mujoco.MjModel, camera: str, config: HeadCame
     model.cam_fovy[cid] = config.fovy_deg
 
 
+def ensure_headless_gl() -> None:
+    """Use EGL when MuJoCo picked GLFW on a Linux machine without a display.
+
+    MuJoCo chooses its OpenGL backend from ``MUJOCO_GL`` when it is first imported; importing
+    ``wbvla`` first sets ``MUJOCO_GL=egl``. If ``mujoco`` was imported earlier without it, it falls
+    back to GLFW, which needs an X display. Its renderer reads the backend at construction time, so
+    switching it to EGL here is enough.
+    """
+    from mujoco.rendering.classic import gl_context
+
+    chosen = getattr(gl_context, "GLContext", None)
+    headless = platform.system() == "Linux" and not os.environ.get("DISPLAY")
+    if chosen is not None and chosen.__module__.startswith("mujoco.glfw") and headless:
+        try:
+            from mujoco.egl import GLContext
+        except Exception as err:  # pragma: no cover - depends on the machine's GL stack
+            raise RuntimeError(
+                "MuJoCo is using GLFW but there is no display; set MUJOCO_GL=egl before importing "
+                f"mujoco (import wbvla first) and make sure libEGL is installed ({err})"
+            ) from err
+        gl_context.GLContext = GLContext
+
+
 def check_resolution(width: int, height: int) -> None:
     """Raise a clear ``ValueError`` unless 1 <= width, height <= :data:`MAX_RESOLUTION`."""
     for name, v in (("width", width), ("height", height)):
@@ -83,6 +108,8 @@ class CameraRenderer:
         model.vis.global_.offheight = max(model.vis.global_.offheight, height)
         self.model = model
         self.width, self.height = width, height
+        self._renderer = None
+        ensure_headless_gl()
         self._renderer = mujoco.Renderer(model, height=height, width=width)
 
     def render(self, data: mujoco.MjData, camera: str | int) -> np.ndarray:
