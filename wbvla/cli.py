@@ -15,6 +15,7 @@ import sys
 
 import tyro
 
+from wbvla.data.corpus_config import CorpusConfig
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
 
@@ -33,9 +34,18 @@ def notebook(config: NotebookRunConfig) -> None:
     run_notebook(config)
 
 
+def lam_data(config: CorpusConfig) -> None:
+    """Generate the Stage I video corpora (locomotion human/robot, manipulation) for the LAMs."""
+    from wbvla.data.corpus import generate_corpus
+
+    df = generate_corpus(config)
+    print(f"{config.path}: {df.clip_id.nunique()} clips, {len(df)} frames")
+
+
 COMMANDS = {
     "quickstart": quickstart,
     "notebook": notebook,
+    "lam-data": lam_data,
 }
 
 

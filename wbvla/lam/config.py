@@ -1,0 +1,139 @@
+"""Configs of the latent action models (LAMs) and their training (light imports only).
+
+Choice of latent size (the issue asks to say it): **one latent token over 16 codes** per LAM by
+default. UniVLA uses 4 tokens over 16 codes (16^4 combinations) for real, diverse video; our
+simulated corpora hold 8 locomotion and 6 manipulation primitives at a few speeds, which 16
+codes cover, and a single token makes every code one retrievable "latent action" (Fig. 8), makes
+Stage II a 16-way classification per LAM, and keeps the VQ bottleneck tight enough that codes
+must describe the motion rather than the scene. Both numbers are fields; ``num_latent_tokens=4``
+reproduces UniVLA's layout.
+
+Model size: 64x64 frames in 8x8 pixel patches (64 tokens per frame), width 128, 3 encoder and 3
+decoder blocks: about 1.2 M parameters, sized so the three tutorial LAMs train together in
+about half an hour on a 2-core CPU (measured throughput is in ``figures/02_lam_pretraining.json``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wbvla.config import in_range, one_of, positive, require
+
+FEATURE_SPACES = ("pixel", "dinov2")
+VARIANTS = ("mani", "loco", "shared")
+"""The three LAMs of the paper: manipulation, locomotion, and the shared ablation (App. B)."""
+
+
+@dataclass
+class LAMConfig:
+    """Architecture of one LAM (VQ-VAE over frame pairs, App. A.1)."""
+
+    feature_space: str = "pixel"
+    """``pixel``: 8x8 RGB patches, no weights needed (default, offline). ``dinov2``: patch features of
+    a frozen DINOv2 loaded with ``Dinov2Model.from_pretrained(dinov2_path)`` (the paper's choice)."""
+    dinov2_path: str | None = None
+    """Folder or hub id of a DINOv2 checkpoint; required for ``feature_space='dinov2'``."""
+    image_size: int = 64
+    """Square input size (pixels) the frames are resized to (DINOv2: a multiple of its patch size)."""
+    patch_size: int = 8
+    """Pixel patch size for ``feature_space='pixel'`` (DINOv2 uses its own)."""
+    model_dim: int = 128
+    """Transformer width."""
+    num_heads: int = 4
+    """Attention heads."""
+    encoder_layers: int = 3
+    """Spatio-temporal blocks in the encoder (spatial attention, temporal attention, MLP)."""
+    decoder_layers: int = 3
+    """Transformer blocks in the decoder."""
+    mlp_ratio: float = 2.0
+    """MLP hidden width / model width."""
+    num_latent_tokens: int = 1
+    """Learned action-query tokens; each is quantized to one code (UniVLA: 4)."""
+    codebook_size: int = 16
+    """Codes in the codebook (UniVLA: 16)."""
+    code_dim: int = 32
+    """Dimension of a code vector."""
+    beta: float = 0.25
+    """The paper's beta ("commitment cost") in L = L_mse + ||sg[c]-z||^2 + beta ||c - sg[z]||^2."""
+    dead_code_steps: int = 200
+    """A code unused for this many training steps is restarted on a random encoder output."""
+    predict_residual: bool = True
+    """Decoder predicts o_t+k - o_t (added to the o_t features); at init it reproduces o_t exactly."""
+
+    def __post_init__(self) -> None:
+        one_of("feature_space", self.feature_space, FEATURE_SPACES)
+        if self.feature_space == "dinov2":
+            require(self.dinov2_path is not None, "feature_space='dinov2' needs dinov2_path (a local folder or hub id)")
+        in_range("image_size", self.image_size, 16, 1024)
+        positive("patch_size", self.patch_size)
+        if self.feature_space == "pixel":
+            require(self.image_size % self.patch_size == 0,
+                    f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
+        for name in ("model_dim", "num_heads", "encoder_layers", "decoder_layers", "num_latent_tokens",
+                     "codebook_size", "code_dim", "dead_code_steps"):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v > 0, f"{name} must be an int > 0, got {v!r}")
+        require(self.model_dim % self.num_heads == 0,
+                f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
+        require(self.codebook_size >= 2, f"codebook_size must be >= 2, got {self.codebook_size}")
+        positive("mlp_ratio", self.mlp_ratio)
+        positive("beta", self.beta, allow_zero=True)
+
+
+@dataclass
+class LAMTrainConfig:
+    """Training of one LAM variant on the simulated corpora (or on pairs you pass in)."""
+
+    variant: str = "loco"
+    """``mani`` (manipulation corpus), ``loco`` (human-like locomotion corpus) or ``shared``
+    (both, balanced: every batch is half manipulation, half locomotion; App. B)."""
+    corpus_size: str = "tutorial"
+    """Corpus preset to train on (``smoke``/``tutorial``/``full``; see ``wbvla lam-data``)."""
+    corpus_root: Path | None = None
+    """Corpus folder; ``None``: ``cache_dir()/lam_corpus/<corpus_size>``."""
+    pair_offset_s: float = 0.4
+    """k, the time between o_t and o_t+k (seconds; converted to frames with the video fps)."""
+    batch_size: int = 32
+    """Frame pairs per step (the paper: 256 on 8 GPUs)."""
+    max_steps: int = 1500
+    """Optimizer steps (the paper: 30,000)."""
+    lr: float = 6e-4
+    """Peak AdamW learning rate (linear warmup, cosine decay)."""
+    warmup_steps: int = 100
+    """Linear warmup steps."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    val_pairs: int = 256
+    """Held-out pairs used for the validation RRG."""
+    val_every_n_steps: int = 250
+    """Validate (held-out RRG) and checkpoint every this many steps."""
+    seed: int = 0
+    """Seeds model init and sampling."""
+    device: str = "auto"
+    """``auto`` (GPU if present), ``cpu`` or ``gpu``."""
+    threads: int | None = None
+    """CPU threads for torch; ``None`` leaves torch's default."""
+    output_dir: Path | None = None
+    """Run folder (checkpoints, logs); ``None``: ``cache_dir()/lam_runs/<corpus_size>/<variant>``."""
+    resume: bool = True
+    """Continue from ``last.ckpt`` in the run folder when it exists."""
+    progress: bool = True
+    """Show Lightning's progress bar."""
+    model: LAMConfig = field(default_factory=LAMConfig)
+    """Architecture."""
+
+    def __post_init__(self) -> None:
+        one_of("variant", self.variant, VARIANTS)
+        one_of("corpus_size", self.corpus_size, ("smoke", "tutorial", "full"))
+        one_of("device", self.device, ("auto", "cpu", "gpu"))
+        positive("pair_offset_s", self.pair_offset_s)
+        for name in ("batch_size", "max_steps", "val_pairs", "val_every_n_steps"):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v > 0, f"{name} must be an int > 0, got {v!r}")
+        require(self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.variant == "shared":
+            require(self.batch_size % 2 == 0, f"the shared LAM balances two sources: batch_size must be even, got {self.batch_size}")
+        positive("lr", self.lr)
+        positive("weight_decay", self.weight_decay, allow_zero=True)
+        require(self.threads is None or self.threads > 0, f"threads must be None or > 0, got {self.threads}")
