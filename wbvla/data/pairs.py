@@ -44,7 +44,30 @@ def read_video_frames(path: Path) -> tuple[np.ndarray, float]:
     return frames, fps
 
 
-class FramePairs(Dataset):
+class PairStore(Dataset):
+    """Frames in memory plus a table of pairs: ``frames`` (F, 3, H, W) uint8 and ``table`` with
+    columns ``i, j`` (frame indices of o_t and o_t+k) and any metadata. Items are
+    ``{"o_t", "o_tk", "index"}``; nothing else (no labels) reaches a model."""
+
+    def _finish(self, frames: list[np.ndarray], rows: list[tuple], columns: list[str]) -> None:
+        self.frames = torch.from_numpy(np.concatenate(frames)).permute(0, 3, 1, 2).contiguous()  # (F, 3, H, W)
+        self.table = pd.DataFrame(rows, columns=columns)
+        self._i = torch.tensor(self.table.i.to_numpy(), dtype=torch.long)
+        self._j = torch.tensor(self.table.j.to_numpy(), dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
+        return {"o_t": self.frames[self._i[idx]], "o_tk": self.frames[self._j[idx]], "index": idx}
+
+    def batch(self, idx: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
+        """Fast batched access: uint8 (B, 3, H, W) tensors for pair indices ``idx``."""
+        idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
+        return {"o_t": self.frames[self._i[idx]], "o_tk": self.frames[self._j[idx]], "index": idx}
+
+
+class FramePairs(PairStore):
     """Pairs (o_t, o_t+k) of one or more corpora and splits.
 
     Args:
@@ -86,22 +109,7 @@ class FramePairs(Dataset):
                 rows.append((cid, t, r.corpus, r.domain, labels[t], r.scene_seed, r.split, start + t, start + t + self.k))
             start += n
         require(len(rows) > 0, f"no frame pairs with k={self.k} frames in {root} ({list(corpora)}, {split})")
-        self.frames = torch.from_numpy(np.concatenate(frames)).permute(0, 3, 1, 2).contiguous()  # (F, 3, H, W)
-        self.table = pd.DataFrame(rows, columns=["clip_id", "frame", "corpus", "domain", "primitive", "scene_seed",
-                                                 "split", "i", "j"])
-        self._i = torch.as_tensor(self.table.i.to_numpy())
-        self._j = torch.as_tensor(self.table.j.to_numpy())
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def __getitem__(self, idx: int) -> dict[str, torch.Tensor]:
-        return {"o_t": self.frames[self._i[idx]], "o_tk": self.frames[self._j[idx]], "index": idx}
-
-    def batch(self, idx: Sequence[int] | np.ndarray) -> dict[str, torch.Tensor]:
-        """Fast batched access: uint8 (B, 3, H, W) tensors for pair indices ``idx``."""
-        idx = torch.as_tensor(np.asarray(idx), dtype=torch.long)
-        return {"o_t": self.frames[self._i[idx]], "o_tk": self.frames[self._j[idx]], "index": idx}
+        self._finish(frames, rows, ["clip_id", "frame", "corpus", "domain", "primitive", "scene_seed", "split", "i", "j"])
 
 
 class ConcatPairs(Dataset):
