@@ -1,4 +1,4 @@
-"""Import Lightning even where torchvision cannot load its compiled ops.
+"""Import Lightning and transformers' vision models even where torchvision cannot load its ops.
 
 PyPI ships only CUDA builds of torchvision; next to a CPU build of torch its ``_C`` extension does
 not load and ``import torchvision`` fails in ``_meta_registrations`` ("operator torchvision::nms
@@ -26,9 +26,13 @@ def _torchvision_importable() -> bool:
     return True
 
 
-def import_lightning():
-    """``import lightning`` (works around a torchvision build that does not match torch)."""
-    if "lightning" not in sys.modules and not _torchvision_importable():
+def ensure_torchvision_importable() -> None:
+    """Make ``import torchvision`` work (pure-Python parts) when its compiled ops cannot load.
+
+    Lightning (through torchmetrics) and transformers' vision models import torchvision whenever
+    it is installed; call this before importing them.
+    """
+    if not _torchvision_importable():
         import torch
 
         for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
@@ -41,6 +45,12 @@ def import_lightning():
                 pass  # already defined
         _LIBRARIES.append(lib)
         import torchvision  # noqa: F401
+
+
+def import_lightning():
+    """``import lightning``, after :func:`ensure_torchvision_importable`."""
+    if "lightning" not in sys.modules:
+        ensure_torchvision_importable()
     import lightning
 
     return lightning

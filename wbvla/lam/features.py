@@ -60,6 +60,9 @@ class Dinov2Patches(nn.Module):
 
     def __init__(self, path: str, image_size: int):
         super().__init__()
+        from wbvla.lam.compat import ensure_torchvision_importable
+
+        ensure_torchvision_importable()
         from transformers import Dinov2Model
 
         self.backbone = Dinov2Model.from_pretrained(path)

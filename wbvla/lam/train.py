@@ -138,7 +138,7 @@ def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts
         logger=L.pytorch.loggers.CSVLogger(str(run), name="logs"),
         callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
                                                        every_n_epochs=1), throughput],
-        plugins=[AtomicCheckpointIO()], log_every_n_steps=10, enable_progress_bar=config.progress,
+        plugins=[AtomicCheckpointIO()], log_every_n_steps=min(10, config.val_every_n_steps), enable_progress_bar=config.progress,
         enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=1,
         default_root_dir=str(run),
     )
