@@ -16,6 +16,7 @@ import sys
 import tyro
 
 from wbvla.data.corpus_config import CorpusConfig
+from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
 
@@ -42,10 +43,54 @@ def lam_data(config: CorpusConfig) -> None:
     print(f"{config.path}: {df.clip_id.nunique()} clips, {len(df)} frames")
 
 
+def lmo_train(config: TrainConfig) -> None:
+    """Train the LMO (or its velocity baseline) with PPO in mjlab; resumes the run folder if it has a checkpoint."""
+    from wbvla.lmo.train import train
+
+    train(config)
+
+
+def lmo_export(config: ExportConfig) -> None:
+    """Export an LMO checkpoint to ONNX (normalizer inside), check it, time it, update the model card."""
+    import json
+
+    from wbvla.lmo.export import run_export
+
+    print(json.dumps(run_export(config), indent=2, default=str))
+
+
+def lmo_eval(config: EvalConfig) -> None:
+    """Table 3 in plain MuJoCo (App. B.4) for the given / shipped policies -> figures/09_lmo_evaluation.json."""
+    from wbvla.lmo.evaluation import run_evaluation
+
+    run_evaluation(config)
+
+
+def lmo_bench(config: BenchmarkConfig) -> None:
+    """PPO throughput of the LMO task vs mjlab's Mjlab-Velocity-Flat-Unitree-G1 at the same env count."""
+    import json
+
+    from wbvla.lmo.train import benchmark
+
+    print(json.dumps(benchmark(config), indent=2))
+
+
+def lmo_clips(config: ClipsConfig) -> None:
+    """Rebuild data/lmo/arm_clips.npz (Stage II perturbations, CoM-sway evaluation) from wbvla.sim.arm_motions."""
+    from wbvla.lmo.clips import generate_clips, save_clips
+
+    print(save_clips(generate_clips(config.n, config.seed)))
+
+
 COMMANDS = {
     "quickstart": quickstart,
     "notebook": notebook,
     "lam-data": lam_data,
+    "lmo-train": lmo_train,
+    "lmo-export": lmo_export,
+    "lmo-eval": lmo_eval,
+    "lmo-bench": lmo_bench,
+    "lmo-clips": lmo_clips,
 }
 
 

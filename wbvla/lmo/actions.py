@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 from mjlab.envs.mdp.actions import JointPositionAction, JointPositionActionCfg
 
-from wbvla.lmo.events import LagBuffer
+from wbvla.lmo.proprio import LagBuffer
 from wbvla.sim.joints import joint_names, joints_in
 
 if TYPE_CHECKING:

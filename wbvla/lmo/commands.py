@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import torch
 from mjlab.managers.command_manager import CommandTerm, CommandTermCfg
 
-from wbvla.lmo.config import CommandConfig, VelocityCommandConfig
+from wbvla.lmo.config import CommandConfig, HeightConfig, VelocityCommandConfig
 
 if TYPE_CHECKING:
     from mjlab.envs import ManagerBasedRlEnv
@@ -130,7 +130,7 @@ class FlagEpisodeTracker:
         settled = (lin_speed < self.settle_lin_speed) & (yaw_rate.abs() < self.settle_yaw_rate)
         self.zero_time = torch.where(stopping, self.zero_time + dt, torch.zeros_like(self.zero_time))
         self.settle_count = torch.where(stopping & settled, self.settle_count + 1, torch.zeros_like(self.settle_count))
-        ended = stopping & ((self.settle_count >= self.settle_steps) | (self.zero_time >= self.settle_timeout_s - 1e-9))
+        ended = stopping & ((self.settle_count >= self.settle_steps) | (self.zero_time >= self.settle_timeout_s - 1e-5))
         j_dir = torch.where(ended, heading_drift(self.psi_start, psi, self.intended_yaw), torch.zeros_like(psi))
         self.active &= ~ended
         self.zero_time = torch.where(ended, torch.zeros_like(self.zero_time), self.zero_time)
@@ -151,6 +151,17 @@ def sample_flags(n: int, p_multi_axis: float, device: str = "cpu", generator=Non
     on = torch.where(use_multi, multi, single)
     sign = torch.where(torch.rand(n, 3, device=device, generator=generator) < 0.5, -1.0, 1.0)
     return on * sign
+
+
+def sample_height(height: torch.Tensor, env_ids: torch.Tensor, cfg: HeightConfig) -> None:
+    """Redraw h* of ``env_ids`` in place with probability p_height_change (nominal w.p.
+    p_nominal_height, else uniform in the range)."""
+    k, dev = len(env_ids), height.device
+    change = torch.rand(k, device=dev) < cfg.p_height_change
+    nominal = torch.rand(k, device=dev) < cfg.p_nominal_height
+    h = cfg.height_range[0] + (cfg.height_range[1] - cfg.height_range[0]) * torch.rand(k, device=dev)
+    h = torch.where(nominal, torch.full_like(h, cfg.nominal_height), h)
+    height[env_ids] = torch.where(change, h, height[env_ids])
 
 
 class _CommandBase(CommandTerm):
@@ -177,7 +188,7 @@ class DiscreteCommand(_CommandBase):
         self.s_bar = torch.zeros(n, 3, device=dev)
         self.v_goal = torch.zeros(n, 3, device=dev)
         self.v_ref = torch.zeros(n, 3, device=dev)
-        self.height_target = torch.full((n,), c.nominal_height, device=dev)
+        self.height_target = torch.full((n,), cfg.height.nominal_height, device=dev)
         self.segment_active = torch.zeros(n, dtype=torch.bool, device=dev)
         self.tracker = FlagEpisodeTracker.from_config(c, n, dev)
         self.episode_ended = torch.zeros(n, dtype=torch.bool, device=dev)
@@ -224,12 +235,7 @@ class DiscreteCommand(_CommandBase):
             goal = self._cruise.expand(k, 3)  # v_bar
         on = flags != 0
         self.v_goal[env_ids] = torch.where(on, goal, self.v_goal[env_ids])
-        # Stance height.
-        change = torch.rand(k, device=dev) < c.p_height_change
-        nominal = torch.rand(k, device=dev) < c.p_nominal_height
-        h = c.height_range[0] + (c.height_range[1] - c.height_range[0]) * torch.rand(k, device=dev)
-        h = torch.where(nominal, torch.full_like(h, c.nominal_height), h)
-        self.height_target[env_ids] = torch.where(change, h, self.height_target[env_ids])
+        sample_height(self.height_target, env_ids, self.cfg.height)
 
     def _update_command(self, env_ids: torch.Tensor | None) -> None:
         c = self.cfg.command
@@ -257,6 +263,7 @@ class DiscreteCommandCfg(CommandTermCfg):
 
     entity_name: str = "robot"
     command: CommandConfig = field(default_factory=CommandConfig)
+    height: HeightConfig = field(default_factory=HeightConfig)
     stage: int = 1
     resampling_time_range: tuple[float, float] = (1.0, 1.0)  # overwritten per segment
 
@@ -273,7 +280,7 @@ class VelocityCommand(_CommandBase):
         super().__init__(cfg, env)
         n, dev = self.num_envs, self.device
         self.v_ref = torch.zeros(n, 3, device=dev)
-        self.height_target = torch.full((n,), cfg.command.nominal_height, device=dev)
+        self.height_target = torch.full((n,), cfg.height.nominal_height, device=dev)
         self.metrics["error_vel_xy"] = torch.zeros(n, device=dev)
         self._robot = env.scene[cfg.entity_name]
 
@@ -293,9 +300,7 @@ class VelocityCommand(_CommandBase):
         v = lo + (hi - lo) * r
         v[torch.rand(k, device=dev) < c.p_standing] = 0.0
         self.v_ref[env_ids] = v
-        h = c.height_range[0] + (c.height_range[1] - c.height_range[0]) * torch.rand(k, device=dev)
-        nominal = torch.rand(k, device=dev) < c.p_nominal_height
-        self.height_target[env_ids] = torch.where(nominal, torch.full_like(h, c.nominal_height), h)
+        sample_height(self.height_target, env_ids, self.cfg.height)
 
     def _update_command(self, env_ids: torch.Tensor | None) -> None:
         del env_ids
@@ -312,6 +317,7 @@ class VelocityCommandCfg(CommandTermCfg):
 
     entity_name: str = "robot"
     command: VelocityCommandConfig = field(default_factory=VelocityCommandConfig)
+    height: HeightConfig = field(default_factory=HeightConfig)
     resampling_time_range: tuple[float, float] = (3.0, 8.0)
 
     def __post_init__(self) -> None:

@@ -22,6 +22,14 @@ ABLATIONS = ("none", "no_eq3", "no_stage2", "no_stage1")
 """Table 3 rows: the full LMO and its three ablations."""
 TASKS = ("lmo", "velocity")
 """The LMO task and the HOMIE-style velocity-tracking baseline."""
+SOLVER_ITERATIONS = 10
+"""Newton solver iterations (mjlab's default for locomotion), in training and evaluation alike."""
+SOLVER_LS_ITERATIONS = 20
+"""Line-search iterations of the solver."""
+TERMINATION_TILT = math.radians(60.0)
+"""An episode ends (a fall) when the base tilts more than this ..."""
+TERMINATION_HEIGHT = 0.35
+"""... or the pelvis drops below this height (m). The evaluation counts falls the same way."""
 
 
 def _pair(name: str, value: tuple[float, float], lo: float = -math.inf, hi: float = math.inf) -> None:
@@ -57,14 +65,6 @@ class CommandConfig:
     cruise: tuple[float, float, float] = (0.3, 0.3, 0.3)
     """Stage II: fixed cruise speeds v_bar per axis. 0.3 matches App. B.4, so a flag of +-1 is
     exactly the |v| = 0.3 m/s (rad/s) the evaluation commands."""
-    height_range: tuple[float, float] = (0.53, 0.65)
-    """Range of the stance height h* (pelvis above floor, m); the default pose stands at 0.650."""
-    nominal_height: float = 0.65
-    """h* of the default stance."""
-    p_height_change: float = 0.3
-    """Probability that a new command segment also draws a new h* (else h* is kept)."""
-    p_nominal_height: float = 0.5
-    """When h* is redrawn: probability of the nominal height instead of U[height_range]."""
     active_s: tuple[float, float] = (2.0, 6.0)
     """Duration of a segment with a non-zero flag (s), uniform."""
     stop_s: tuple[float, float] = (1.5, 4.0)
@@ -89,9 +89,7 @@ class CommandConfig:
         one_of("reference_form", self.reference_form, ("gated", "as_printed"))
         _triple("v_max", self.v_max, allow_zero=False)
         _triple("cruise", self.cruise, allow_zero=False)
-        _pair("height_range", self.height_range, 0.3, 0.8)
-        in_range("nominal_height", self.nominal_height, *self.height_range)
-        for name in ("p_height_change", "p_nominal_height", "p_stand", "p_multi_axis"):
+        for name in ("p_stand", "p_multi_axis"):
             in_range(name, getattr(self, name), 0.0, 1.0)
         _pair("active_s", self.active_s, 0.1)
         _pair("stop_s", self.stop_s, 0.1)
@@ -100,6 +98,27 @@ class CommandConfig:
         require(isinstance(self.settle_steps, int) and self.settle_steps >= 1,
                 f"settle_steps must be an int >= 1, got {self.settle_steps!r}")
         positive("settle_timeout_s", self.settle_timeout_s)
+
+
+@dataclass
+class HeightConfig:
+    """The stance-height part h* of the command, shared by the LMO and the baseline."""
+
+    height_range: tuple[float, float] = (0.53, 0.65)
+    """Range of h* (pelvis above the floor, m); balanced stances reach 0.527-0.666, the default
+    pose stands at 0.650."""
+    nominal_height: float = 0.65
+    """h* of the default stance."""
+    p_height_change: float = 0.3
+    """Probability that a new command segment (LMO) or resample (baseline) also redraws h*."""
+    p_nominal_height: float = 0.5
+    """When h* is redrawn: probability of the nominal height instead of U[height_range]."""
+
+    def __post_init__(self) -> None:
+        _pair("height_range", self.height_range, 0.3, 0.8)
+        in_range("nominal_height", self.nominal_height, *self.height_range)
+        in_range("p_height_change", self.p_height_change, 0.0, 1.0)
+        in_range("p_nominal_height", self.p_nominal_height, 0.0, 1.0)
 
 
 @dataclass
@@ -112,12 +131,6 @@ class VelocityCommandConfig:
     """Range of the commanded lateral speed (m/s), uniform."""
     ang_vel_z: tuple[float, float] = (-0.6, 0.6)
     """Range of the commanded yaw rate (rad/s), uniform."""
-    height_range: tuple[float, float] = (0.53, 0.65)
-    """Range of the commanded stance height (m)."""
-    nominal_height: float = 0.65
-    """Stance height of the default pose (m)."""
-    p_nominal_height: float = 0.5
-    """Probability of commanding the nominal height at a resample."""
     p_standing: float = 0.15
     """Probability that a resample commands zero velocity."""
     resample_s: tuple[float, float] = (3.0, 8.0)
@@ -129,9 +142,6 @@ class VelocityCommandConfig:
         _pair("lin_vel_x", self.lin_vel_x)
         _pair("lin_vel_y", self.lin_vel_y)
         _pair("ang_vel_z", self.ang_vel_z)
-        _pair("height_range", self.height_range, 0.3, 0.8)
-        in_range("nominal_height", self.nominal_height, *self.height_range)
-        in_range("p_nominal_height", self.p_nominal_height, 0.0, 1.0)
         in_range("p_standing", self.p_standing, 0.0, 1.0)
         _pair("resample_s", self.resample_s, 0.1)
         positive("standing_threshold", self.standing_threshold)
@@ -316,7 +326,7 @@ class DomainRandConfig:
             _pair(name, lag, 0, 100)
             require(all(isinstance(v, int) for v in lag), f"{name} must hold integers, got {lag!r}")
 
-    def disabled(self) -> "DomainRandConfig":
+    def disabled(self) -> DomainRandConfig:
         """The same config with everything switched off (nominal robot, no lag, no pushes)."""
         return replace(self, enabled=False)
 
@@ -434,6 +444,8 @@ class LMOTaskConfig:
     """LMO command and Eq. 2."""
     velocity_command: VelocityCommandConfig = field(default_factory=VelocityCommandConfig)
     """Baseline command."""
+    height: HeightConfig = field(default_factory=HeightConfig)
+    """Stance height h* (both policies)."""
     rewards: RewardParams = field(default_factory=RewardParams)
     """Reward formula constants (weights live in :data:`REWARD_TABLE`)."""
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)

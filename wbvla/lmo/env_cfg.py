@@ -30,7 +30,14 @@ from mjlab.utils.noise import UniformNoiseCfg
 from wbvla.lmo import events, observations, perturbations, rewards
 from wbvla.lmo.actions import LEG_JOINTS, LaggedLegActionCfg, leg_action_clip
 from wbvla.lmo.commands import DiscreteCommandCfg, VelocityCommandCfg
-from wbvla.lmo.config import LMOTaskConfig, PPOConfig
+from wbvla.lmo.config import (
+    SOLVER_ITERATIONS,
+    SOLVER_LS_ITERATIONS,
+    TERMINATION_HEIGHT,
+    TERMINATION_TILT,
+    LMOTaskConfig,
+    PPOConfig,
+)
 from wbvla.lmo.robot_cfg import (
     BASE_BODY,
     FOOT_GEOM_EXPR,
@@ -42,12 +49,9 @@ from wbvla.lmo.robot_cfg import (
 )
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT
 
-SOLVER = MujocoCfg(timestep=PHYSICS_DT, integrator="implicitfast", iterations=10, ls_iterations=20)
-"""Physics options shared by training and the plain-MuJoCo evaluation (200 Hz, 4 substeps)."""
-TERMINATION_TILT = math.radians(60.0)
-"""Episodes end (a fall) when the base tilts more than this ..."""
-TERMINATION_HEIGHT = 0.35
-"""... or the pelvis drops below this height (m). The evaluation counts falls the same way."""
+SOLVER = MujocoCfg(timestep=PHYSICS_DT, integrator="implicitfast", iterations=SOLVER_ITERATIONS,
+                   ls_iterations=SOLVER_LS_ITERATIONS)
+"""Physics options of training; the plain-MuJoCo evaluation applies the same numbers."""
 TASK_IDS = {
     ("lmo", 1): "Wbvla-LMO-StageI-X2",
     ("lmo", 2): "Wbvla-LMO-StageII-X2",
@@ -203,9 +207,9 @@ def make_env_cfg(cfg: LMOTaskConfig) -> ManagerBasedRlEnvCfg:
     )
     proprio = observations.ProprioSensorCfg(name="proprio", randomize=d.enabled, dof_lag=d.dof_lag, imu_lag=d.imu_lag)
     command = (
-        DiscreteCommandCfg(command=cfg.command, stage=cfg.stage)
+        DiscreteCommandCfg(command=cfg.command, height=cfg.height, stage=cfg.stage)
         if cfg.task == "lmo"
-        else VelocityCommandCfg(command=cfg.velocity_command)
+        else VelocityCommandCfg(command=cfg.velocity_command, height=cfg.height)
     )
     arm_stage = 2 if (cfg.task == "lmo" and cfg.stage == 2) else 1
     weights = cfg.reward_weights()

@@ -33,38 +33,10 @@ import torch
 from mjlab.sensor.sensor import Sensor, SensorCfg
 from mjlab.utils.lab_api.math import quat_apply_inverse
 
-from wbvla.lmo.events import LagBuffer
-from wbvla.sim.joints import default_pose, joint_names
+from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer, default_obs_joint_pos  # noqa: F401
 
 if TYPE_CHECKING:
     from mjlab.envs import ManagerBasedRlEnv
-
-OBS_JOINTS: tuple[str, ...] = joint_names("legs") + joint_names("waist") + joint_names("arms")
-"""Joints whose position and velocity the policy observes (canonical order)."""
-OBS_TERMS: tuple[tuple[str, int], ...] = (
-    ("command", 4),
-    ("base_ang_vel", 3),
-    ("projected_gravity", 3),
-    ("joint_pos", len(OBS_JOINTS)),
-    ("joint_vel", len(OBS_JOINTS)),
-    ("last_action", 12),
-)
-"""Actor observation terms and their per-frame sizes, in concatenation order."""
-FRAME_DIM = sum(d for _, d in OBS_TERMS)
-NOISE = {"base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5}
-"""Half-widths of the uniform training noise per term (mjlab's velocity-task values)."""
-
-
-def obs_dim(history: int) -> int:
-    """Length of the flattened actor observation."""
-    return FRAME_DIM * history
-
-
-def default_obs_joint_pos() -> torch.Tensor:
-    order = {n: i for i, n in enumerate(joint_names())}
-    q = default_pose()
-    return torch.tensor([q[order[n]] for n in OBS_JOINTS], dtype=torch.float32)
-
 
 class ProprioSensor(Sensor[dict]):
     """Lagged proprioception: q - q_default, qdot (DOF lag) and omega, g (IMU lag), per env."""

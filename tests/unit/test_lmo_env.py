@@ -1,0 +1,150 @@
+"""The mjlab task on the CPU: tiny env steps, Table 5 randomization in range, the plain-MuJoCo
+observation builder equal to mjlab's observation, training chunks that resume, export + card."""
+
+import json
+import os
+from dataclasses import replace
+
+import mujoco
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+from mjlab.envs import ManagerBasedRlEnv  # noqa: E402
+
+from wbvla.lmo.config import LMOTaskConfig, ObservationConfig  # noqa: E402
+from wbvla.lmo.env_cfg import make_env_cfg  # noqa: E402
+from wbvla.lmo.policy import ObservationBuilder, eval_model  # noqa: E402
+from wbvla.sim.joints import joint_names, limits  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def lmo_env():
+    env = ManagerBasedRlEnv(make_env_cfg(LMOTaskConfig(num_envs=4, seed=1)), device="cpu")
+    yield env
+    env.close()
+
+
+def _step(env, n, seed=0):
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        obs, rew, term, trunc, extras = env.step(torch.tensor(rng.normal(size=(env.num_envs, 12)) * 0.3, dtype=torch.float32))
+    return obs, rew
+
+
+def test_lmo_env_steps(lmo_env):
+    env = lmo_env
+    obs, _ = env.reset()
+    assert obs["actor"].shape == (4, 380) and obs["critic"].shape == (4, 99)
+    obs, rew = _step(env, 10)
+    assert torch.isfinite(obs["actor"]).all() and torch.isfinite(obs["critic"]).all() and torch.isfinite(rew).all()
+    for name, value in env.reward_manager.get_active_iterable_terms(0):
+        assert np.isfinite(value).all(), name
+    u = env.command_manager.get_command("command")
+    assert set(u[:, :3].unique().tolist()) <= {-1.0, 0.0, 1.0} and torch.all((u[:, 3] >= 0.53) & (u[:, 3] <= 0.65))
+
+
+def test_arm_targets_and_randomization_ranges(lmo_env):
+    env = lmo_env
+    robot = env.scene["robot"]
+    names = list(robot.joint_names)
+    arms = [names.index(n) for n in joint_names("arms")]
+    lo, hi = limits("arms")
+    tgt = robot.data.joint_pos_target[:, arms].numpy()
+    assert np.all(tgt >= lo - 1e-5) and np.all(tgt <= hi + 1e-5)
+    # Table 5: foot friction in [0.1, 3.0], shared by both feet, different across envs
+    feet = robot.indexing.geom_ids[[i for i, g in enumerate(robot.geom_names) if g.endswith("foot_collision")]]
+    fr = env.sim.model.geom_friction[:, feet, 0]
+    assert torch.all((fr >= 0.1) & (fr <= 3.0)) and torch.allclose(fr[:, 0], fr[:, 1]) and fr[:, 0].std() > 0
+    # torso mass = default * [0.8, 1.2] + [-5, 10] kg
+    torso = robot.indexing.body_ids[list(robot.body_names).index("torso_link")]
+    m0 = env.sim.get_default_field("body_mass")[torso].item()
+    m = env.sim.model.body_mass[:, torso]
+    assert torch.all(m >= 0.8 * m0 - 5 - 1e-4) and torch.all(m <= 1.2 * m0 + 10 + 1e-4) and m.std() > 0
+    # lags (physics steps) drawn per episode inside the Table 5 ranges
+    legs = env.action_manager.get_term("legs")
+    sensor = env.scene["proprio"]
+    assert torch.all((legs.lag.lag >= 2) & (legs.lag.lag <= 8))
+    assert torch.all((sensor.dof.lag >= 0) & (sensor.dof.lag <= 8)) and torch.all((sensor.imu.lag >= 1) & (sensor.imu.lag <= 10))
+    assert torch.all(legs.actuation_offset.abs() <= 0.05)
+
+
+@pytest.mark.parametrize("task, stage", [("lmo", 2), ("velocity", 1)])
+def test_other_tasks_step(task, stage):
+    env = ManagerBasedRlEnv(make_env_cfg(LMOTaskConfig(task=task, stage=stage, num_envs=2)), device="cpu")
+    try:
+        env.reset()
+        obs, rew = _step(env, 5)
+        assert obs["actor"].shape == (2, 380) and torch.isfinite(rew).all()
+        names = [n for n, _ in env.reward_manager.get_active_iterable_terms(0)]
+        assert ("heading_drift" in names) == (task == "lmo") and ("track_lin_vel_x" in names) == (task == "velocity")
+    finally:
+        env.close()
+
+
+def test_plain_mujoco_observation_equals_mjlab():
+    cfg = LMOTaskConfig(num_envs=1, observations=ObservationConfig(history=3, noise=False), seed=3)
+    cfg = replace(cfg, domain_rand=cfg.domain_rand.disabled())
+    env = ManagerBasedRlEnv(make_env_cfg(cfg), device="cpu")
+    try:
+        model = eval_model()
+        data = mujoco.MjData(model)
+        assert env.sim.mj_model.nq == model.nq
+        assert [env.sim.mj_model.joint(i).name.removeprefix("robot/") for i in range(env.sim.mj_model.njnt)] == \
+               [model.joint(i).name for i in range(model.njnt)]
+
+        def copy():
+            data.qpos[:] = env.sim.data.qpos[0].numpy()
+            data.qvel[:] = env.sim.data.qvel[0].numpy()
+
+        obs, _ = env.reset()
+        copy()
+        builder = ObservationBuilder(model, history=3)
+        builder.reset(data)
+        cmd = env.command_manager.get_command("command")[0].numpy()
+        assert np.abs(builder.build(cmd, np.zeros(12)) - obs["actor"][0].numpy()).max() < 1e-5
+        rng = np.random.default_rng(0)
+        worst = 0.0
+        for _ in range(30):
+            a = torch.tensor(rng.normal(size=(1, 12)) * 0.5, dtype=torch.float32)
+            obs, *_ = env.step(a)
+            copy()
+            builder.record(data)
+            built = builder.build(env.command_manager.get_command("command")[0].numpy(), a[0].numpy())
+            worst = max(worst, float(np.abs(built - obs["actor"][0].numpy()).max()))
+        assert worst < 1e-5
+    finally:
+        env.close()
+
+
+def test_evaluation_model_matches_training_physics(lmo_env):
+    train, ev = lmo_env.sim.mj_model, eval_model()
+    for field in ("timestep", "iterations", "ls_iterations", "integrator", "cone", "solver", "tolerance", "jacobian"):
+        assert getattr(train.opt, field) == getattr(ev.opt, field), field
+    for name in joint_names():
+        a, b = train.actuator(f"robot/{name}"), ev.actuator(name)
+        assert a.gainprm[0] == pytest.approx(b.gainprm[0]) and a.biasprm[2] == pytest.approx(b.biasprm[2]), name
+        assert np.allclose(a.forcerange, b.forcerange), name
+    assert np.isclose(train.body_subtreemass[train.body("robot/pelvis").id], ev.body_subtreemass[ev.body("pelvis").id])
+
+
+def test_training_chunks_resume_and_export(tmp_path, monkeypatch):
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path))
+    from wbvla.lmo.export import run_export
+    from wbvla.lmo.job_config import ExportConfig, TrainConfig
+    from wbvla.lmo.train import latest_checkpoint, load_curves, run_summary, train
+
+    first = train(TrainConfig(smoke=True, iterations=1))
+    assert first.name == "model_0.pt"
+    second = train(TrainConfig(smoke=True, iterations=1))
+    assert second.name == "model_1.pt" and latest_checkpoint(first.parent) == second
+    curves = load_curves(first.parent)
+    assert curves["iteration"].tolist() == [0, 1] and {"Perf/total_fps", "Policy/mean_std"} <= set(curves)
+    summary = run_summary(first.parent)
+    assert summary["iterations"] == 2 and summary["env_steps"] == 2 * 16 * 8
+    entry = run_export(ExportConfig(checkpoint=second, name="lmo", out_dir=tmp_path / "ship"))
+    assert entry["onnx_vs_torch_max_abs_diff"] < 1e-4 and (tmp_path / "ship" / "lmo.onnx").exists()
+    card = json.loads((tmp_path / "ship" / "model_card.json").read_text())
+    assert card["lmo"]["env_steps"] == 256 and "lmo.onnx" in (tmp_path / "ship" / "model_card.md").read_text()

@@ -1,0 +1,256 @@
+"""Table 3 in plain MuJoCo (CPU, no Warp), following App. B.4.
+
+Locomotion accuracy: forward/backward (|v_x| = 0.3 m/s), lateral (|v_y| = 0.3 m/s) and turning
+(|w_z| = 0.3 rad/s) trials of 5 s active command then 10 s of zero command. The reference pose
+integrates the commanded velocity over the active phase only; position (m) and yaw (rad) errors
+are averaged over the settling phase of each trial, then mean +- std over trials.
+
+Manipulation stability: standing and squatting while 14-DoF arm clips replay at 2.0x speed,
+1.5x amplitude (about each clip's mean pose) with N(0, 0.02^2) noise, and horizontal pushes up to
+150 N plus yaw torques up to 30 N m act on the pelvis for 0.2 s about every 2.5 s (+-0.5 s
+jitter). CoM sway (Eq. 5) per trial, mean +- std over trials. Falls (tilt > 60 deg or pelvis
+below 0.35 m, as in training) are counted everywhere; fallen trials are excluded from the errors.
+
+How the 0.3 maps for the LMO: its command is a flag, and Stage II trains flag +-1 to cruise at
+v_bar = 0.3 m/s (rad/s) on every axis, so flag +-1 *is* the protocol's 0.3. The baseline gets the
+velocity 0.3 directly. Same dt (5 ms) and decimation (4) as training.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from wbvla.config import require
+from wbvla.lmo.clips import load_clips
+from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT
+from wbvla.lmo.job_config import EvalConfig
+from wbvla.lmo.policy import LMOController, LMOPolicy, eval_model
+from wbvla.sim.joints import default_pose, group_slice, limits
+from wbvla.sim.robot import POLICY_DT, reset_to_pose
+
+PAPER_TABLE3 = {
+    "LMO": {"forward": (0.21, 0.05), "lateral": (0.55, 0.06), "turning": (0.05, 0.19), "com_sway": (0.03, 0.03)},
+    "LMO_no_eq3": {"forward": (0.24, 0.07), "lateral": (0.61, 0.09), "turning": (0.05, 0.28), "com_sway": (0.04, 0.03)},
+    "LMO_no_stage2": {"forward": (0.27, 0.09), "lateral": (0.72, 0.11), "turning": (0.20, 0.32), "com_sway": (0.05, 0.07)},
+    "LMO_no_stage1": {"forward": (0.30, 0.11), "lateral": (0.66, 0.13), "turning": (0.46, 0.34), "com_sway": (0.05, 0.04)},
+    "velocity_baseline": {"forward": (0.24, 0.12), "lateral": (0.60, 0.17), "turning": (0.26, 0.20), "com_sway": (0.06, 0.05)},
+}
+"""Paper Table 3 means: primitives -> (position error m, yaw error rad); com_sway -> (standing, squatting) m."""
+PRIMITIVES = {"forward": 0, "lateral": 1, "turning": 2}
+
+
+def com_sway(c: np.ndarray) -> float:
+    """Eq. 5 for a uniformly sampled horizontal CoM path ``c`` (T, 2)."""
+    c = np.asarray(c, dtype=np.float64)
+    if c.ndim != 2 or c.shape[1] != 2 or len(c) < 2:
+        raise ValueError(f"com_sway needs a (T >= 2, 2) CoM trajectory, got shape {c.shape}")
+    c_bar = c.mean(axis=0)
+    # Eq. 5:  CoMS = sqrt( 1/T int_0^T || c(t) - c_bar ||^2 dt )   (uniform samples: a mean)
+    return float(np.sqrt(np.mean(np.sum((c - c_bar) ** 2, axis=1))))
+
+
+def wrap(a: float) -> float:
+    return (a + math.pi) % (2 * math.pi) - math.pi
+
+
+class _Sim:
+    """One plain-MuJoCo X2 with a controller; helpers for one trial."""
+
+    def __init__(self, policy: LMOPolicy):
+        self.model = eval_model()
+        self.data = mujoco.MjData(self.model)
+        self.ctrl = LMOController(policy, self.model)
+        self.idx = self.ctrl.idx
+        self.policy = policy
+        self.arm_default = default_pose("arms")
+
+    def reset(self, rng: np.random.Generator, noise: float) -> None:
+        q = default_pose()
+        q[group_slice("legs")] += rng.uniform(-noise, noise, 12)
+        lo, hi = limits()
+        reset_to_pose(self.model, self.data, self.idx, np.clip(q, lo, hi), yaw=float(rng.uniform(-math.pi, math.pi)))
+        self.data.xfrc_applied[:] = 0.0
+        self.ctrl.reset(self.data)
+
+    def command(self, axis: int | None, sign: float, speed: float, height: float) -> np.ndarray:
+        u = np.array([0.0, 0.0, 0.0, height], np.float32)
+        if axis is not None:
+            u[axis] = sign if self.policy.task == "lmo" else sign * speed
+        return u
+
+    def pose(self) -> tuple[np.ndarray, float]:
+        b = self.idx.base_qpos
+        w, x, y, z = self.data.qpos[b + 3 : b + 7]
+        return self.data.qpos[b : b + 2].copy(), math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+
+    def fallen(self) -> bool:
+        b = self.idx.base_qpos
+        w, x, y, z = self.data.qpos[b + 3 : b + 7]
+        up_z = 1 - 2 * (x * x + y * y)  # z of the base's up axis in the world
+        return bool(self.data.qpos[b + 2] < TERMINATION_HEIGHT or math.acos(np.clip(up_z, -1, 1)) > TERMINATION_TILT)
+
+    def com_xy(self) -> np.ndarray:
+        return self.data.subtree_com[self.idx.base_body][:2].copy()
+
+
+def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np.random.Generator) -> dict:
+    """One App. B.4 trial; returns mean settle-phase position and yaw errors (or a fall)."""
+    sim.reset(rng, cfg.init_noise)
+    h = 0.65
+    stand = sim.command(None, 0, cfg.speed, h)
+    for _ in range(round(cfg.preroll_s / POLICY_DT)):
+        sim.ctrl.step(sim.data, stand)
+        if sim.fallen():
+            return {"fell": True}
+    p0, yaw0 = sim.pose()
+    v = np.zeros(3)
+    v[axis] = sign * cfg.speed
+    # Reference: integrate the commanded (constant) velocity over the active phase only.
+    c, s = math.cos(yaw0), math.sin(yaw0)
+    p_ref = p0 + cfg.active_s * np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+    yaw_ref = yaw0 + cfg.active_s * v[2]
+    go = sim.command(axis, sign, cfg.speed, h)
+    for _ in range(round(cfg.active_s / POLICY_DT)):
+        sim.ctrl.step(sim.data, go)
+        if sim.fallen():
+            return {"fell": True}
+    pos_err, yaw_err = [], []
+    for _ in range(round(cfg.settle_s / POLICY_DT)):
+        sim.ctrl.step(sim.data, stand)
+        if sim.fallen():
+            return {"fell": True}
+        p, yaw = sim.pose()
+        pos_err.append(float(np.linalg.norm(p - p_ref)))
+        yaw_err.append(abs(wrap(yaw - yaw_ref)))
+    return {"fell": False, "pos_err": float(np.mean(pos_err)), "yaw_err": float(np.mean(yaw_err))}
+
+
+class ArmReplay:
+    """App. B.4 arm stream: random clips back to back at ``speed``x, ``amplitude``x about each
+    clip's mean, plus Gaussian noise; clipped to the joint limits."""
+
+    def __init__(self, clips, speed: float, amplitude: float, noise: float, rng: np.random.Generator):
+        self.clips, self.speed, self.amplitude, self.noise, self.rng = clips, speed, amplitude, noise, rng
+        self.lo, self.hi = limits("arms")
+        self._next_clip()
+
+    def _next_clip(self) -> None:
+        t, q = self.clips[int(self.rng.integers(len(self.clips)))]
+        mean = q.mean(axis=0)
+        self.t, self.q = t - t[0], mean + self.amplitude * (q - mean)
+        self.clock = 0.0
+
+    def __call__(self, dt: float) -> np.ndarray:
+        if self.clock > self.t[-1]:
+            self._next_clip()
+        q = np.array([np.interp(self.clock, self.t, self.q[:, j]) for j in range(self.q.shape[1])])
+        self.clock += self.speed * dt
+        return np.clip(q + self.rng.normal(0.0, self.noise, q.shape), self.lo, self.hi)
+
+
+def sway_trial(sim: _Sim, cfg: EvalConfig, height: float, clips, rng: np.random.Generator) -> dict:
+    """One CoM-sway trial at stance ``height`` with arm replay and pushes; Eq. 5 over the trial."""
+    sim.reset(rng, cfg.init_noise)
+    u = sim.command(None, 0, cfg.speed, height)
+    arms = ArmReplay(clips, cfg.arm_speed, cfg.arm_amplitude, cfg.arm_noise, rng)
+    first = arms(0.0)
+    pre = max(1, round(cfg.sway_preroll_s / POLICY_DT))
+    for k in range(pre):  # reach the stance height while the arms move to the clip's start
+        w = (k + 1) / pre
+        sim.ctrl.step(sim.data, u, (1 - w) * sim.arm_default + w * first)
+        if sim.fallen():
+            return {"fell": True}
+    body = sim.idx.base_body
+    next_push = cfg.push_interval_s + rng.uniform(-cfg.push_jitter_s, cfg.push_jitter_s)
+    push_end, t, com = -1.0, 0.0, []
+    for _ in range(round(cfg.sway_s / POLICY_DT)):
+        if t >= next_push:
+            angle = rng.uniform(0, 2 * math.pi)
+            f = rng.uniform(0, cfg.push_force)
+            sim.data.xfrc_applied[body, :3] = [f * math.cos(angle), f * math.sin(angle), 0.0]
+            sim.data.xfrc_applied[body, 3:] = [0.0, 0.0, rng.uniform(-cfg.push_torque, cfg.push_torque)]
+            push_end = t + cfg.push_duration_s
+            next_push = t + cfg.push_interval_s + rng.uniform(-cfg.push_jitter_s, cfg.push_jitter_s)
+        if push_end >= 0 and t >= push_end - 1e-9:
+            sim.data.xfrc_applied[body] = 0.0
+            push_end = -1.0
+        sim.ctrl.step(sim.data, u, arms(POLICY_DT))
+        t += POLICY_DT
+        if sim.fallen():
+            return {"fell": True}
+        com.append(sim.com_xy())
+    return {"fell": False, "com_sway": com_sway(np.array(com))}
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    if not values:
+        return float("nan"), float("nan")
+    return float(np.mean(values)), float(np.std(values))
+
+
+def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:
+    """All App. B.4 trials for one policy."""
+    sim = _Sim(LMOPolicy(onnx_path))
+    rng = np.random.default_rng(cfg.seed)
+    out, falls = {}, 0
+    for name, axis in PRIMITIVES.items():
+        runs = [locomotion_trial(sim, cfg, axis, 1.0 if k % 2 == 0 else -1.0, rng) for k in range(cfg.trials)]
+        ok = [r for r in runs if not r["fell"]]
+        pos, pos_std = _stats([r["pos_err"] for r in ok])
+        yaw, yaw_std = _stats([r["yaw_err"] for r in ok])
+        n_fell = len(runs) - len(ok)
+        falls += n_fell
+        out[name] = {"pos_err": pos, "yaw_err": yaw, "pos_std": pos_std, "yaw_std": yaw_std,
+                     "trials": len(runs), "falls": n_fell}
+    clips = load_clips()
+    sway = {}
+    for posture, height in (("standing", 0.65), ("squatting", cfg.squat_height)):
+        runs = [sway_trial(sim, cfg, height, clips, rng) for _ in range(cfg.trials)]
+        ok = [r["com_sway"] for r in runs if not r["fell"]]
+        sway[posture], sway[f"{posture}_std"] = _stats(ok)
+        sway[f"{posture}_falls"] = len(runs) - len(ok)
+        falls += len(runs) - len(ok)
+    out["com_sway"] = sway
+    out["falls"] = falls
+    out["total_trials"] = 5 * cfg.trials
+    return out
+
+
+def shipped_policies() -> dict[str, Path]:
+    """The ONNX policies under ``data/lmo/`` (``lmo.onnx``, ``velocity_baseline.onnx``, ablations)."""
+    from wbvla.paths import data_dir
+
+    names = {"LMO": "lmo.onnx", "velocity_baseline": "velocity_baseline.onnx", "LMO_no_eq3": "lmo_no_eq3.onnx",
+             "LMO_no_stage2": "lmo_no_stage2.onnx", "LMO_no_stage1": "lmo_no_stage1.onnx"}
+    return {k: data_dir() / "lmo" / v for k, v in names.items() if (data_dir() / "lmo" / v).exists()}
+
+
+def evaluate(cfg: EvalConfig) -> dict:
+    """Run the protocol for every policy of ``cfg`` (default: the shipped ones); returns the
+    metrics dict written to ``figures/09_lmo_evaluation.json`` (paper numbers under ``paper``)."""
+    cfg = cfg.resolved()
+    policies = cfg.policies or shipped_policies()
+    require(bool(policies), "no policies to evaluate: pass EvalConfig.policies or ship data/lmo/*.onnx")
+    results = {name: evaluate_policy(Path(path), cfg) for name, path in policies.items()}
+    results["paper"] = {k: v for k, v in PAPER_TABLE3.items() if k in policies}
+    results["protocol"] = {k: v for k, v in asdict(cfg).items() if k not in ("policies", "smoke")}
+    results["policy_files"] = {k: str(Path(v).name) for k, v in policies.items()}
+    return results
+
+
+def run_evaluation(cfg: EvalConfig) -> Path:
+    """``wbvla lmo-eval``: evaluate and write ``figures/[smoke/]09_lmo_evaluation.json``."""
+    import json
+
+    from wbvla.viz.report import save_metrics
+
+    results = evaluate(cfg)
+    path = save_metrics("09_lmo_evaluation", results, {"trials": cfg.resolved().trials}, smoke=cfg.smoke)
+    print(json.dumps({k: results[k] for k in results if k not in ("protocol",)}, indent=1, default=str))
+    print(f"wrote {path}")
+    return path

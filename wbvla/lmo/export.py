@@ -1,0 +1,192 @@
+"""Export a trained LMO actor to ONNX (observation normalization inside the graph) and check it.
+
+The ONNX graph maps the flattened observation (1, D) to the 12 leg actions (1, 12), the
+deterministic policy mean. Its metadata says how to use it: observation layout and history,
+action scale, leg joint order and default pose, task, stage and the command semantics, so the
+deployment side (:mod:`wbvla.lmo.policy`) needs nothing but the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wbvla.config import require
+from wbvla.lmo.proprio import FRAME_DIM, OBS_JOINTS, OBS_TERMS
+from wbvla.sim.joints import default_pose, joint_names
+
+LEG_DIM = 12
+
+
+def _state_dict(checkpoint: Path) -> tuple[dict, dict]:
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    if "actor_state_dict" not in ckpt:
+        raise ValueError(f"{checkpoint} is not an rsl-rl checkpoint (no 'actor_state_dict')")
+    return ckpt["actor_state_dict"], ckpt.get("infos") or {}
+
+
+def load_actor(checkpoint: Path):
+    """The rsl-rl actor (MLPModel with its observation normalizer) of a checkpoint.
+
+    Layer sizes are read from the weights, so no config is needed."""
+    from rsl_rl.models import MLPModel
+    from tensordict import TensorDict
+
+    sd, _ = _state_dict(Path(checkpoint))
+    layers = sorted(int(m.group(1)) for k in sd if (m := re.match(r"^mlp\.(\d+)\.weight$", k)))
+    dims = [sd[f"mlp.{i}.weight"].shape for i in layers]
+    obs_dim, hidden, out_dim = dims[0][1], tuple(d[0] for d in dims[:-1]), dims[-1][0]
+    require(out_dim == LEG_DIM, f"expected a 12-D leg action head, got {out_dim}")
+    require(obs_dim % FRAME_DIM == 0, f"observation size {obs_dim} is not a multiple of the frame size {FRAME_DIM}")
+    obs = TensorDict({"actor": torch.zeros(1, obs_dim)}, batch_size=[1])
+    model = MLPModel(obs, {"actor": ["actor"]}, "actor", out_dim, hidden_dims=hidden, activation="elu",
+                     obs_normalization="obs_normalizer._mean" in sd,
+                     distribution_cfg={"class_name": "GaussianDistribution", "init_std": 1.0, "std_type": "scalar"})
+    model.load_state_dict(sd)
+    model.eval()
+    return model
+
+
+def policy_metadata(history: int, action_scale: float, task: str, stage: int, ablation: str = "none") -> dict[str, str]:
+    """What a consumer of the ONNX file must know, as string key/values."""
+    q0 = default_pose()
+    names = joint_names()
+    return {
+        "wbvla_task": task,
+        "wbvla_stage": str(stage),
+        "wbvla_ablation": ablation,
+        "observation_terms": json.dumps(list(OBS_TERMS)),
+        "observation_history": str(history),
+        "observation_joints": json.dumps(list(OBS_JOINTS)),
+        "action_joints": json.dumps(list(joint_names("legs"))),
+        "action_scale": repr(action_scale),
+        "default_joint_pos": json.dumps([float(q0[names.index(n)]) for n in joint_names("legs")]),
+        "command": "[s_x, s_y, s_yaw, h*] flags in {-1,0,1}, h* in m" if task == "lmo" else "[v_x m/s, v_y m/s, w_z rad/s, h m]",
+        "control_dt": "0.02",
+    }
+
+
+def export_onnx(checkpoint: Path, out: Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write the actor of ``checkpoint`` as ONNX at ``out`` (atomically) and return ``out``."""
+    import onnx
+
+    model = load_actor(checkpoint)
+    graph = model.as_onnx(verbose=False).to("cpu").eval()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        torch.onnx.export(graph, graph.get_dummy_inputs(), str(tmp), export_params=True, opset_version=18,
+                          input_names=graph.input_names, output_names=graph.output_names,
+                          dynamic_axes={}, dynamo=False)
+        proto = onnx.load(str(tmp))
+        for key, value in (metadata or {}).items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, str(value)
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+@dataclass
+class ExportCheck:
+    """Largest |onnxruntime - torch| over random observations."""
+
+    max_abs_diff: float
+    samples: int
+
+
+def check_onnx(onnx_path: Path, checkpoint: Path, samples: int = 256, seed: int = 0) -> ExportCheck:
+    """Run the ONNX file and the torch actor on the same random observations and compare."""
+    import onnxruntime as ort
+
+    model = load_actor(checkpoint)
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    dim = sess.get_inputs()[0].shape[1]
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    with torch.no_grad():
+        for _ in range(samples):
+            x = rng.normal(size=(1, dim)).astype(np.float32) * 2.0
+            ref = _torch_act(model, x)
+            got = sess.run(None, {"obs": x})[0]
+            worst = max(worst, float(np.abs(ref - got).max()))
+    return ExportCheck(worst, samples)
+
+
+def _torch_act(model, x: np.ndarray) -> np.ndarray:
+    from tensordict import TensorDict
+
+    obs = TensorDict({"actor": torch.from_numpy(x)}, batch_size=[x.shape[0]])
+    return model(obs).numpy()
+
+
+def _run_meta(checkpoint: Path) -> dict:
+    path = Path(checkpoint).parent / "run.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: export needs the run folder written by `wbvla lmo-train`")
+    return json.loads(path.read_text())
+
+
+def run_export(cfg) -> dict:
+    """``wbvla lmo-export``: ONNX file, onnx == torch check, latency, model card entry."""
+    from wbvla.lmo.policy import LMOPolicy, latency_ms
+    from wbvla.lmo.train import run_summary
+
+    meta = _run_meta(cfg.checkpoint)
+    task = meta["task"]
+    md = policy_metadata(task["observations"]["history"], task["action_scale"], task["task"], task["stage"], task["ablation"])
+    out = export_onnx(cfg.checkpoint, Path(cfg.out_dir) / f"{cfg.name}.onnx", md)
+    check = check_onnx(out, cfg.checkpoint)
+    require(check.max_abs_diff < 1e-4, f"ONNX and torch disagree by {check.max_abs_diff:.2e} on {out}")
+    lat = latency_ms(LMOPolicy(out))
+    summary = run_summary(Path(cfg.checkpoint).parent)
+    entry = {
+        "file": out.name, "bytes": out.stat().st_size, "checkpoint": Path(cfg.checkpoint).name,
+        "onnx_vs_torch_max_abs_diff": check.max_abs_diff, "latency_median_ms": round(lat["median_ms"], 4),
+        "latency_p90_ms": round(lat["p90_ms"], 4), **summary, "metadata": md,
+    }
+    if summary.get("init_from"):
+        parent = Path(summary["init_from"]).parent
+        if (parent / "run.json").exists():
+            entry["init_from_run"] = run_summary(parent)
+    write_model_card(Path(cfg.out_dir), cfg.name, entry)
+    return entry
+
+
+def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
+    """Add/replace ``name`` in ``model_card.json`` and regenerate ``model_card.md`` (atomic)."""
+    card_json = out_dir / "model_card.json"
+    cards = json.loads(card_json.read_text()) if card_json.exists() else {}
+    cards[name] = entry
+    tmp = card_json.with_name(f".{card_json.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(cards, indent=2, default=str) + "\n")
+    os.replace(tmp, card_json)
+    lines = ["# LMO policies shipped with wbvla", "",
+             "Generated by `wbvla lmo-export` from the run folders written by `wbvla lmo-train`. Numbers",
+             "are what the commands below produced; see `figures/09_lmo_evaluation.json` for how well",
+             "each policy does.", ""]
+    for key, e in sorted(cards.items()):
+        runs = [e] + ([e["init_from_run"]] if "init_from_run" in e else [])
+        lines += [f"## `{e['file']}` ({key})", "",
+                  f"- task: {e['task']}, stage {e['stage']}, ablation {e['ablation']}; {e['num_envs']} envs",
+                  f"- this stage: {e['iterations']} PPO iterations, {e['env_steps']:,} env steps, {e['wall_s']} s wall on {', '.join(e['hardware'])}"]
+        if len(runs) > 1:
+            r = runs[1]
+            lines.append(f"- started from Stage {r['stage']}: {r['iterations']} iterations, {r['env_steps']:,} env steps, "
+                         f"{r['wall_s']} s on {', '.join(r['hardware'])}")
+        lines += [f"- ONNX {e['bytes']:,} bytes; |onnxruntime - torch| <= {e['onnx_vs_torch_max_abs_diff']:.1e}; "
+                  f"CPU latency median {e['latency_median_ms']} ms (p90 {e['latency_p90_ms']} ms)",
+                  "- commands:", *[f"  - `{c}`" for r in reversed(runs) for c in r["commands"]], ""]
+    md = out_dir / "model_card.md"
+    tmp = md.with_name(f".{md.name}.tmp{os.getpid()}")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, md)

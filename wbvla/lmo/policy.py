@@ -1,0 +1,173 @@
+"""Deployment side of the LMO: onnxruntime inference and the plain-MuJoCo observation builder.
+
+:class:`ObservationBuilder` produces, from a plain ``mujoco.MjData``, exactly the actor
+observation mjlab produces in training (same terms, order, history layout, lag semantics; tested
+against the mjlab env in ``tests/unit/test_lmo_policy.py``). :class:`LMOController` closes the loop
+at 50 Hz over 200 Hz physics: observation -> ONNX policy -> leg PD targets, arms from the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections import deque
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import torch
+
+from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
+from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS, LagBuffer
+from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
+from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, scene_spec
+
+
+def eval_model() -> mujoco.MjModel:
+    """The X2 on a floor with PD actuators and the solver options of training (plain MuJoCo)."""
+    model = scene_spec(actuated=True).compile()
+    model.opt.timestep = PHYSICS_DT
+    model.opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    model.opt.iterations = SOLVER_ITERATIONS
+    model.opt.ls_iterations = SOLVER_LS_ITERATIONS
+    return model
+
+
+class LMOPolicy:
+    """An exported LMO (or baseline) policy run with onnxruntime on the CPU."""
+
+    def __init__(self, onnx_path: Path, threads: int = 1):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.path = Path(onnx_path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"no ONNX policy at {self.path}")
+        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        meta = self.session.get_modelmeta().custom_metadata_map
+        missing = [k for k in ("observation_history", "action_scale", "wbvla_task") if k not in meta]
+        if missing:
+            raise ValueError(f"{self.path} lacks wbvla metadata {missing}; export it with wbvla.lmo.export")
+        if json.loads(meta["observation_terms"]) != [list(t) for t in OBS_TERMS]:
+            raise ValueError(f"{self.path} was trained with another observation layout: {meta['observation_terms']}")
+        self.metadata = meta
+        self.history = int(meta["observation_history"])
+        self.action_scale = float(meta["action_scale"])
+        self.task = meta["wbvla_task"]
+        self.obs_dim = int(self.session.get_inputs()[0].shape[1])
+        self._buf = np.zeros((1, self.obs_dim), np.float32)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Leg actions (12,) for one flattened observation (D,)."""
+        self._buf[0] = obs
+        return self.session.run(None, {"obs": self._buf})[0][0]
+
+
+def latency_ms(policy: LMOPolicy, calls: int = 2000, seed: int = 0) -> dict:
+    """Median / p90 wall time of one ``policy.act`` call (ms) on this machine."""
+    rng = np.random.default_rng(seed)
+    obs = rng.normal(size=(calls, policy.obs_dim)).astype(np.float32)
+    for x in obs[:50]:
+        policy.act(x)
+    times = []
+    for x in obs:
+        t0 = time.perf_counter()
+        policy.act(x)
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * len(times))], "calls": calls}
+
+
+class ObservationBuilder:
+    """Builds the actor observation from plain MuJoCo state, exactly as the mjlab task does.
+
+    Call :meth:`reset` after placing the robot, :meth:`record` after every physics step (lags
+    count physics steps), and :meth:`build` once per policy step.
+    """
+
+    def __init__(self, model: mujoco.MjModel, history: int, dof_lag: int = 0, imu_lag: int = 0, prefix: str = ""):
+        self.idx = X2Index.from_model(model, prefix)
+        order = {n: i for i, n in enumerate(joint_names())}
+        sel = [order[n] for n in OBS_JOINTS]
+        self.qadr, self.vadr = self.idx.qpos[sel], self.idx.qvel[sel]
+        self.q0 = default_pose()[sel]
+        self.history = history
+        self.dof = LagBuffer(1, 2 * len(OBS_JOINTS), dof_lag)
+        self.imu = LagBuffer(1, 6, imu_lag)
+        self.dof.set_lag(torch.tensor([dof_lag]))
+        self.imu.set_lag(torch.tensor([imu_lag]))
+        self.frames: dict[str, deque] = {}
+
+    def current(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
+        dof = np.concatenate([data.qpos[self.qadr] - self.q0, data.qvel[self.vadr]])
+        b = self.idx.base_qpos
+        rot = np.zeros(9)
+        mujoco.mju_quat2Mat(rot, data.qpos[b + 3 : b + 7])
+        g = -rot.reshape(3, 3)[2]  # R^T (0, 0, -1): gravity in the base frame
+        omega = data.qvel[self.idx.base_qvel + 3 : self.idx.base_qvel + 6]  # free joint: base frame
+        return dof, np.concatenate([omega, g])
+
+    def reset(self, data: mujoco.MjData) -> None:
+        dof, imu = self.current(data)
+        self.dof.fill(torch.tensor(dof[None], dtype=torch.float32))
+        self.imu.fill(torch.tensor(imu[None], dtype=torch.float32))
+        self.frames = {}
+
+    def record(self, data: mujoco.MjData) -> None:
+        """Push the state after one physics step into the lag buffers."""
+        dof, imu = self.current(data)
+        self.dof.push(torch.tensor(dof[None], dtype=torch.float32))
+        self.imu.push(torch.tensor(imu[None], dtype=torch.float32))
+
+    def build(self, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
+        """The flattened observation (history * 76,) for this policy step."""
+        dof, imu = self.dof.get()[0].numpy(), self.imu.get()[0].numpy()
+        k = len(OBS_JOINTS)
+        frame = {"command": np.asarray(command, np.float32), "base_ang_vel": imu[:3], "projected_gravity": imu[3:],
+                 "joint_pos": dof[:k], "joint_vel": dof[k:], "last_action": np.asarray(last_action, np.float32)}
+        out = []
+        for name, dim in OBS_TERMS:
+            value = np.asarray(frame[name], np.float32)
+            if value.shape != (dim,):
+                raise ValueError(f"observation term {name!r} should have shape ({dim},), got {value.shape}")
+            if name in self.frames:
+                self.frames[name].append(value)
+            else:  # first frame after a reset fills the whole history, as mjlab does
+                self.frames[name] = deque([value] * self.history, maxlen=self.history)
+            out.append(np.concatenate(list(self.frames[name])))
+        return np.concatenate(out).astype(np.float32)
+
+
+class LMOController:
+    """Runs an :class:`LMOPolicy` on a plain-MuJoCo X2: one :meth:`step` = one 50 Hz policy step."""
+
+    def __init__(self, policy: LMOPolicy, model: mujoco.MjModel, prefix: str = ""):
+        self.policy, self.model = policy, model
+        self.builder = ObservationBuilder(model, policy.history, prefix=prefix)
+        self.idx = self.builder.idx
+        self.legs = group_slice("legs")
+        self.q_default = default_pose()
+        self.leg_lo, self.leg_hi = limits("legs")
+        self.last_action = np.zeros(12, np.float32)
+
+    def reset(self, data: mujoco.MjData) -> None:
+        self.builder.reset(data)
+        self.last_action[:] = 0.0
+
+    def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray | None = None) -> np.ndarray:
+        """Observe, act, and advance the physics by one policy period; returns the leg actions."""
+        obs = self.builder.build(command, self.last_action)
+        action = self.policy.act(obs)
+        target = self.q_default.copy()
+        target[self.legs] = np.clip(self.q_default[self.legs] + self.policy.action_scale * action, self.leg_lo, self.leg_hi)
+        if arm_targets is not None:
+            target[group_slice("arms")] = arm_targets
+        data.ctrl[self.idx.actuator] = target
+        for _ in range(DECIMATION):
+            mujoco.mj_step(self.model, data)
+            self.builder.record(data)
+        self.last_action = action.astype(np.float32)
+        return action
