@@ -148,3 +148,17 @@ def test_training_chunks_resume_and_export(tmp_path, monkeypatch):
     assert entry["onnx_vs_torch_max_abs_diff"] < 1e-4 and (tmp_path / "ship" / "lmo.onnx").exists()
     card = json.loads((tmp_path / "ship" / "model_card.json").read_text())
     assert card["lmo"]["env_steps"] == 256 and "lmo.onnx" in (tmp_path / "ship" / "model_card.md").read_text()
+
+
+def test_tasks_register_with_mjlab():
+    from mjlab.tasks.registry import list_tasks, load_env_cfg, load_rl_cfg
+
+    from wbvla.lmo.env_cfg import TASK_IDS, register_tasks
+
+    ids = register_tasks()
+    assert ids == list(TASK_IDS.values()) and register_tasks() == ids  # idempotent
+    assert set(ids) <= set(list_tasks())
+    cfg = load_env_cfg("Wbvla-LMO-StageII-X2")
+    assert cfg.commands["command"].stage == 2 and "heading_drift" in cfg.rewards
+    assert load_env_cfg("Wbvla-Velocity-X2", play=True).scene.num_envs == 1
+    assert load_rl_cfg("Wbvla-LMO-StageI-X2").num_steps_per_env == 24

@@ -98,8 +98,12 @@ class _Sim:
         return self.data.subtree_com[self.idx.base_body][:2].copy()
 
 
-def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np.random.Generator) -> dict:
-    """One App. B.4 trial; returns mean settle-phase position and yaw errors (or a fall)."""
+def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np.random.Generator,
+                     trace: list | None = None) -> dict:
+    """One App. B.4 trial; returns mean settle-phase position and yaw errors (or a fall).
+
+    ``trace``, when given, receives (t, x - x_ref, y - y_ref, wrap(yaw - yaw_ref)) per policy step
+    from the start of the active phase, in the start heading's frame."""
     sim.reset(rng, cfg.init_noise)
     h = 0.65
     stand = sim.command(None, 0, cfg.speed, h)
@@ -115,13 +119,23 @@ def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np
     p_ref = p0 + cfg.active_s * np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
     yaw_ref = yaw0 + cfg.active_s * v[2]
     go = sim.command(axis, sign, cfg.speed, h)
-    for _ in range(round(cfg.active_s / POLICY_DT)):
+
+    def record(k):
+        if trace is not None:
+            p, yaw = sim.pose()
+            d = p - p_ref
+            trace.append(((k + 1) * POLICY_DT, c * d[0] + s * d[1], -s * d[0] + c * d[1], wrap(yaw - yaw_ref)))
+
+    n_active = round(cfg.active_s / POLICY_DT)
+    for k in range(n_active):
         sim.ctrl.step(sim.data, go)
+        record(k)
         if sim.fallen():
             return {"fell": True}
     pos_err, yaw_err = [], []
-    for _ in range(round(cfg.settle_s / POLICY_DT)):
+    for k in range(round(cfg.settle_s / POLICY_DT)):
         sim.ctrl.step(sim.data, stand)
+        record(n_active + k)
         if sim.fallen():
             return {"fell": True}
         p, yaw = sim.pose()
@@ -191,6 +205,17 @@ def _stats(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
     return float(np.mean(values)), float(np.std(values))
+
+
+def trial_traces(onnx_path: Path, cfg: EvalConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """One + direction trial per primitive; (T, 4) traces of the error to the reference."""
+    sim = _Sim(LMOPolicy(onnx_path))
+    out = {}
+    for name, axis in PRIMITIVES.items():
+        trace: list = []
+        locomotion_trial(sim, cfg.resolved(), axis, 1.0, np.random.default_rng(seed), trace)
+        out[name] = np.array(trace).reshape(-1, 4)
+    return out
 
 
 def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:

@@ -70,13 +70,14 @@ def _last_time(path: Path) -> float:
     return json.loads(lines[-1]).get("time_s", 0.0) if lines else 0.0
 
 
-def load_curves(run_dir: Path):
-    """The logged curves of a run as a pandas DataFrame (one row per iteration, last write wins)."""
+def load_curves(run: Path):
+    """Logged curves as a pandas DataFrame (one row per iteration, last write wins); ``run`` is a
+    run folder or a ``.jsonl`` file written by :class:`JsonlLogWriter`."""
     import pandas as pd
 
-    path = Path(run_dir) / "curves.jsonl"
+    path = Path(run) if Path(run).suffix == ".jsonl" else Path(run) / "curves.jsonl"
     if not path.exists():
-        raise FileNotFoundError(f"no curves.jsonl in {run_dir}")
+        raise FileNotFoundError(f"no curves at {path}")
     df = pd.read_json(path, lines=True)
     return df.drop_duplicates("iteration", keep="last").sort_values("iteration").reset_index(drop=True)
 
