@@ -16,6 +16,7 @@ import sys
 import tyro
 
 from wbvla.data.corpus_config import CorpusConfig
+from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
@@ -82,10 +83,20 @@ def lmo_clips(config: ClipsConfig) -> None:
     print(save_clips(generate_clips(config.n, config.seed)))
 
 
+def lam_train(config: LAMTrainConfig) -> None:
+    """Train (or resume) one LAM variant (mani / loco / shared) on the Stage I corpora."""
+    from wbvla.lam.train import train_lam
+
+    res = train_lam(config)
+    print(f"{config.variant} LAM: step {res.steps} ({res.steps_this_call} this call, {res.wall_s:.0f} s, "
+          f"{res.pairs_per_s:.0f} pairs/s on {res.device}) -> {res.checkpoint}")
+
+
 COMMANDS = {
     "quickstart": quickstart,
     "notebook": notebook,
     "lam-data": lam_data,
+    "lam-train": lam_train,
     "lmo-train": lmo_train,
     "lmo-export": lmo_export,
     "lmo-eval": lmo_eval,

@@ -56,7 +56,7 @@ def test_vq_terms_hand_computed_and_gradients_go_where_the_paper_says():
 
 def test_quantizer_straight_through_and_dead_code_restart():
     torch.manual_seed(0)
-    vq = VectorQuantizer(size=4, dim=3, dead_code_steps=2).train()
+    vq = VectorQuantizer(size=4, dim=3, dead_code_steps=2, normalize=False).train()
     z = torch.randn(8, 1, 3, requires_grad=True)
     q = vq(z)
     assert torch.allclose(q.z_q, vq.codebook[q.codes])  # forward value is the code
@@ -69,6 +69,17 @@ def test_quantizer_straight_through_and_dead_code_restart():
     assert int(vq.restarts) > before
     near = ((vq.codebook - 5.0).abs() < 1.0).all(dim=1)
     assert int(near.sum()) >= 3  # the unused codes were restarted where z lives (the used one stays)
+
+
+def test_normalized_quantizer_lives_on_the_unit_sphere():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(size=8, dim=4, normalize=True).train()
+    q = vq(5.0 * torch.randn(16, 2, 4))
+    torch.testing.assert_close(vq.codes_table.norm(dim=-1), torch.ones(8))
+    torch.testing.assert_close(q.z_q.norm(dim=-1), torch.ones(16, 2))
+    # the lookup is the cosine nearest code
+    z = vq.project(torch.randn(5, 1, 4))
+    assert torch.equal(nearest_code(z, vq.codes_table)[:, 0], (z[:, 0] @ vq.codes_table.t()).argmax(1))
 
 
 def test_code_statistics():

@@ -133,25 +133,29 @@ def generate_corpus(config: CorpusConfig, progress: bool = True) -> pd.DataFrame
     jobs = [j for j in plan_jobs(config) if not _index_path(root, j.clip_id).exists()]
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), desc=f"corpus {config.size}", unit="clip", disable=not progress)
-    if config.workers > 1 and len(jobs) > 1:
-        import multiprocessing as mp
+    done = 0
+    try:
+        if config.workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(config.workers) as pool:
-            for _ in pool.imap_unordered(_worker, [(j, config) for j in jobs]):
+            with mp.get_context("spawn").Pool(config.workers) as pool:
+                for _ in pool.imap_unordered(_worker, [(j, config) for j in jobs]):
+                    done += 1
+                    bar.update()
+        else:
+            for job in jobs:
+                render_job(job, config)
+                done += 1
                 bar.update()
-    else:
-        for job in jobs:
-            render_job(job, config)
-            bar.update()
-    bar.close()
-    df = write_index(root)
-    if jobs:  # log every run that rendered something: the corpus's total generation time is their sum
-        log_path = root / "generation_log.json"
-        log = json.loads(log_path.read_text()) if log_path.exists() else []
-        log.append({"clips_rendered": len(jobs), "wall_s": round(time.perf_counter() - start, 1),
-                    "workers": config.workers, "frames_total": len(df), "host_cpus": os.cpu_count()})
-        _atomic(log_path, lambda p: p.write_text(json.dumps(log, indent=1)))
-    return df
+    finally:
+        bar.close()
+        if done:  # log every run that rendered something: the corpus's generation time is their sum
+            log_path = root / "generation_log.json"
+            log = json.loads(log_path.read_text()) if log_path.exists() else []
+            log.append({"clips_rendered": done, "wall_s": round(time.perf_counter() - start, 1),
+                        "workers": config.workers, "host_cpus": os.cpu_count(), "complete": done == len(jobs)})
+            _atomic(log_path, lambda p: p.write_text(json.dumps(log, indent=1)))
+    return write_index(root)
 
 
 def generation_time_s(root: Path) -> float | None:

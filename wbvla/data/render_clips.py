@@ -192,7 +192,13 @@ def render_mani_clip(scene_seed: int, kind: str, clip_seed: int, spec: RenderSpe
     scene = build_scene(name="tabletop", seed=scene_seed, with_robot=True)
     idx = scene.robot
     surface = float(scene.objects["table"].top_z)
-    clip = generate_clip(kind, clip_seed, surface_z=surface, builder=builder)
+    for attempt in range(8):  # some sampled targets are out of reach on a high table: draw again
+        try:
+            clip = generate_clip(kind, clip_seed + 1_000_003 * attempt, surface_z=surface, builder=builder)
+            break
+        except RuntimeError:
+            if attempt == 7:
+                raise
     # The prop the arms act on: the box for single-arm clips, the bag for dual-arm ones.
     prop = "bag" if clip.arms == "both" else "box"
     other = "box" if prop == "bag" else "bag"

@@ -56,8 +56,11 @@ class LAMConfig:
     """Dimension of a code vector."""
     beta: float = 0.25
     """The paper's beta ("commitment cost") in L = L_mse + ||sg[c]-z||^2 + beta ||c - sg[z]||^2."""
-    dead_code_steps: int = 200
-    """A code unused for this many training steps is restarted on a random encoder output."""
+    dead_code_steps: int = 100
+    """A code unused for this many training steps is restarted on the worst-served encoder output."""
+    normalize_codes: bool = True
+    """Compare z_t and codes on the unit sphere (cosine codebook); the App. A.1 loss is applied to the
+    normalized vectors. Keeps the codebook from collapsing onto one code early in training."""
     predict_residual: bool = True
     """Decoder predicts o_t+k - o_t (added to the o_t features); at init it reproduces o_t exactly."""
 

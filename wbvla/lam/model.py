@@ -129,7 +129,7 @@ class LAMOutput:
     pred: torch.Tensor
     """Reconstruction o^_t+k = D(o_t, c_t), (B, N, C)."""
     z: torch.Tensor
-    """Continuous latents z_t, (B, Q, code_dim)."""
+    """Continuous latents z_t as quantized (unit-normalized with ``normalize_codes``), (B, Q, code_dim)."""
     quant: Quantized
     """Codes and VQ terms."""
 
@@ -156,7 +156,8 @@ class LatentActionModel(nn.Module):
         self.features = build_features(config)
         n, c = self.features.grid ** 2, self.features.dim
         self.encoder = LatentActionEncoder(config, c, n)
-        self.quantizer = VectorQuantizer(config.codebook_size, config.code_dim, config.dead_code_steps)
+        self.quantizer = VectorQuantizer(config.codebook_size, config.code_dim, config.dead_code_steps,
+                                         config.normalize_codes)
         self.decoder = LatentActionDecoder(config, c, n)
 
     def forward(self, o_t: torch.Tensor, o_tk: torch.Tensor) -> LAMOutput:
@@ -164,7 +165,7 @@ class LatentActionModel(nn.Module):
         z = self.encoder(f_t, f_tk)  # (B, Q, code_dim)
         quant = self.quantizer(z)
         pred = self.decoder(f_t, quant.z_q)  # (B, N, C)
-        return LAMOutput(f_t, f_tk, pred, z, quant)
+        return LAMOutput(f_t, f_tk, pred, self.quantizer.project(z), quant)
 
     @torch.no_grad()
     def encode(self, o_t: torch.Tensor, o_tk: torch.Tensor) -> torch.Tensor:
@@ -175,4 +176,4 @@ class LatentActionModel(nn.Module):
     @torch.no_grad()
     def decode(self, o_t: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         """o^_t+k features from o_t and code indices (B, Q): lets you apply any latent action."""
-        return self.decoder(self.features(o_t), self.quantizer.codebook[codes])
+        return self.decoder(self.features(o_t), self.quantizer.codes_table[codes])

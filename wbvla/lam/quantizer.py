@@ -46,24 +46,40 @@ def vq_loss_terms(z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch
 class VectorQuantizer(nn.Module):
     """A learned codebook C of ``size`` vectors of dimension ``dim``.
 
-    Codes that no training batch has used for ``dead_code_steps`` steps are restarted on random
-    encoder outputs of the current batch, so the whole codebook stays in play.
+    Codes that no training batch has used for ``dead_code_steps`` steps are restarted on the
+    encoder outputs of the current batch that lie farthest from every live code, so the whole
+    codebook stays in play and new codes go where the data is worst served.
+
+    With ``normalize`` both z_t and the codes are projected onto the unit sphere before the
+    lookup and the loss (cosine-similarity codebook, as in ViT-VQGAN): the encoder cannot shrink
+    z_t toward one point to cheapen ||sg[c_t] - z_t||^2, a common cause of codebook collapse.
     """
 
-    def __init__(self, size: int, dim: int, dead_code_steps: int = 200):
+    def __init__(self, size: int, dim: int, dead_code_steps: int = 200, normalize: bool = True):
         super().__init__()
-        self.size, self.dim, self.dead_code_steps = size, dim, dead_code_steps
+        self.size, self.dim, self.dead_code_steps, self.normalize = size, dim, dead_code_steps, normalize
         self.codebook = nn.Parameter(torch.randn(size, dim) * 0.1)  # (K, D)
         self.register_buffer("steps_unused", torch.zeros(size, dtype=torch.long))
         self.register_buffer("restarts", torch.zeros((), dtype=torch.long))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
 
+    @property
+    def codes_table(self) -> torch.Tensor:
+        """The codebook as used for lookup (unit-normalized when ``normalize``), (K, D)."""
+        return F.normalize(self.codebook, dim=-1) if self.normalize else self.codebook
+
+    def project(self, z: torch.Tensor) -> torch.Tensor:
+        """z_t as compared with the codes (unit-normalized when ``normalize``)."""
+        return F.normalize(z, dim=-1) if self.normalize else z
+
     def forward(self, z: torch.Tensor) -> Quantized:
         """Quantize z (B, Q, D); in training mode, also update usage and restart dead codes."""
+        z = self.project(z)
         if self.training and not bool(self.initialized):
             self._init_from(z.detach().reshape(-1, self.dim))
-        codes = nearest_code(z.detach(), self.codebook)  # (B, Q)
-        c = self.codebook[codes]  # (B, Q, D)
+        table = self.codes_table
+        codes = nearest_code(z.detach(), table)  # (B, Q)
+        c = table[codes]  # (B, Q, D)
         encoder_term, codebook_term = vq_loss_terms(z, c)
         z_q = z + (c - z).detach()  # straight-through: forward value c_t, backward gradient to z_t
         if self.training:
@@ -84,7 +100,10 @@ class VectorQuantizer(nn.Module):
         self.steps_unused.add_(1).masked_fill_(used, 0)
         dead = torch.nonzero(self.steps_unused > self.dead_code_steps).flatten()
         if len(dead):
-            pick = torch.randint(len(flat), (len(dead),), device=flat.device)
+            live = self.codes_table[self.steps_unused <= self.dead_code_steps]  # (L, D)
+            far = torch.cdist(flat, live).min(dim=1).values if len(live) else torch.ones(len(flat), device=flat.device)
+            pick = torch.argsort(far, descending=True)[: len(dead)]  # the worst-served encoder outputs
+            pick = pick[torch.arange(len(dead), device=flat.device) % len(pick)]
             self.codebook.data[dead] = flat[pick] + 0.01 * flat.std() * torch.randn_like(flat[pick])
             self.steps_unused[dead] = 0
             self.restarts.add_(len(dead))

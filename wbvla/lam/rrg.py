@@ -44,7 +44,7 @@ def evaluate_pairs(model, pairs, batch_size: int = 128, device: str | torch.devi
         out["mse_base"].append(base.cpu())
         out["mse_recon"].append(recon.cpu())
         out["codes"].append(o.codes.cpu())
-        out["dist"].append((o.z - model.quantizer.codebook[o.codes]).pow(2).sum(-1).sum(-1).cpu())
+        out["dist"].append((o.z - model.quantizer.codes_table[o.codes]).pow(2).sum(-1).sum(-1).cpu())
     return {k: torch.cat(v).numpy() for k, v in out.items()}
 
 
