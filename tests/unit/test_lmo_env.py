@@ -162,3 +162,21 @@ def test_tasks_register_with_mjlab():
     assert cfg.commands["command"].stage == 2 and "heading_drift" in cfg.rewards
     assert load_env_cfg("Wbvla-Velocity-X2", play=True).scene.num_envs == 1
     assert load_rl_cfg("Wbvla-LMO-StageI-X2").num_steps_per_env == 24
+
+
+def test_only_positive_rewards_clips_the_training_signal(tmp_path, monkeypatch):
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path))
+    from wbvla.lmo.job_config import TrainConfig
+    from wbvla.lmo.train import make_runner
+
+    for clip in (True, False):
+        cfg = TrainConfig(smoke=True).resolved()
+        cfg = replace(cfg, ppo=replace(cfg.ppo, only_positive_rewards=clip))
+        env, wrapped, _ = make_runner(cfg, None, "cpu")
+        try:
+            rews = [wrapped.step(torch.randn(16, 12) * 3.0)[1] for _ in range(5)]
+            raw = env.reward_manager._reward_buf  # unclipped total of the last step
+            assert torch.all(torch.cat(rews) >= 0) if clip else torch.any(torch.cat(rews) < 0)
+            assert torch.allclose(rews[-1], raw.clamp_min(0) if clip else raw, atol=1e-6)
+        finally:
+            env.close()

@@ -409,6 +409,11 @@ class PPOConfig:
     """GAE lambda."""
     desired_kl: float = 0.01
     """Target KL of the adaptive learning-rate schedule."""
+    only_positive_rewards: bool = True
+    """Clip each step's total reward at 0 before PPO sees it, as legged_gym's
+    ``only_positive_rewards`` (the code base HOMIE builds on) does. Table 4's penalties outweigh
+    its rewards for a random initial policy, and with terminations on falls a negative per-step
+    total would make falling early the best policy. Logged episode sums stay unclipped."""
 
     def __post_init__(self) -> None:
         require(len(self.actor_hidden) >= 1 and all(h > 0 for h in self.actor_hidden),

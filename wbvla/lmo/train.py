@@ -116,6 +116,19 @@ def _runner_class():
     return AtomicRunner
 
 
+def _positive_wrapper_class():
+    from mjlab.rl import RslRlVecEnvWrapper
+
+    class PositiveRewardWrapper(RslRlVecEnvWrapper):
+        """rsl-rl env wrapper that clips each step's total reward at 0 (PPOConfig.only_positive_rewards)."""
+
+        def step(self, actions):
+            obs, rew, dones, extras = super().step(actions)
+            return obs, rew.clamp_min(0.0), dones, extras
+
+    return PositiveRewardWrapper
+
+
 def make_runner(cfg: TrainConfig, log_dir: Path | None, device: str):
     """Build the mjlab env, its rsl-rl wrapper and the PPO runner for ``cfg`` (already resolved)."""
     from mjlab.envs import ManagerBasedRlEnv
@@ -124,7 +137,7 @@ def make_runner(cfg: TrainConfig, log_dir: Path | None, device: str):
     from wbvla.lmo.env_cfg import make_env_cfg, make_runner_cfg
 
     env = ManagerBasedRlEnv(cfg=make_env_cfg(cfg.task), device=device)
-    wrapped = RslRlVecEnvWrapper(env)
+    wrapped = (_positive_wrapper_class() if cfg.ppo.only_positive_rewards else RslRlVecEnvWrapper)(env)
     agent = asdict(make_runner_cfg(cfg.ppo, f"wbvla_{cfg.task.task}", seed=cfg.task.seed))
     agent["save_interval"] = cfg.save_interval
     agent["logger"] = {"class_name": "wbvla.lmo.train:JsonlLogWriter"}
