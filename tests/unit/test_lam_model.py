@@ -44,14 +44,14 @@ def test_vq_terms_hand_computed_and_gradients_go_where_the_paper_says():
     z = torch.tensor([[1.0, 2.0]], requires_grad=True)
     c = torch.tensor([[0.0, 0.0]], requires_grad=True)
     enc, cb = vq_loss_terms(z, c)
-    assert enc.item() == pytest.approx(2.5) and cb.item() == pytest.approx(2.5)  # (1 + 4) / 2
+    assert enc.item() == pytest.approx(5.0) and cb.item() == pytest.approx(5.0)  # 1^2 + 2^2
     enc.backward(retain_graph=True)
     assert c.grad is None or torch.all(c.grad == 0)  # ||sg[c] - z||^2 only moves z
-    np.testing.assert_allclose(z.grad.numpy(), [[1.0, 2.0]])  # d/dz mean((z-c)^2) = (z - c)
+    np.testing.assert_allclose(z.grad.numpy(), [[2.0, 4.0]])  # d/dz ||z - c||^2 = 2 (z - c)
     z.grad = None
     cb.backward()
     assert z.grad is None or torch.all(z.grad == 0)  # ||c - sg[z]||^2 only moves c
-    np.testing.assert_allclose(c.grad.numpy(), [[-1.0, -2.0]])
+    np.testing.assert_allclose(c.grad.numpy(), [[-2.0, -4.0]])
 
 
 def test_quantizer_straight_through_and_dead_code_restart():
@@ -100,6 +100,7 @@ def test_lam_shapes_loss_and_copy_baseline_at_init():
     assert out.z.shape == (3, 2, 32) and out.codes.shape == (3, 2)
     torch.testing.assert_close(out.pred, out.f_t)  # residual decoder starts as the copy baseline: RRG = 0
     losses = lam_loss(out, beta=0.25)
+    torch.testing.assert_close(losses["mse"], (out.pred - out.f_tk).pow(2).sum() / 3)  # squared norm per pair
     expected = losses["mse"] + losses["vq_encoder_term"] + 0.25 * losses["vq_codebook_term"]
     torch.testing.assert_close(losses["loss"], expected)
     assert all(torch.isfinite(v) for v in losses.values())

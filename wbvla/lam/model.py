@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from wbvla.lam.config import LAMConfig
@@ -140,7 +139,10 @@ class LAMOutput:
 
 def lam_loss(out: LAMOutput, beta: float) -> dict[str, torch.Tensor]:
     """L_LAM = L_mse + ||sg[c_t] - z_t||^2 + beta ||c_t - sg[z_t]||^2 (App. A.1), with its terms."""
-    mse = F.mse_loss(out.pred, out.f_tk)  # L_mse = |o_t+k - o^_t+k|_2^2 (mean over elements)
+    # L_mse = |o_t+k - o^_t+k|_2^2: the squared norm over every feature of a pair, averaged over pairs.
+    # (Norms, not element means: with a per-element mean the 12k-element reconstruction would be
+    # ~400x weaker than the 32-d VQ terms and the encoder would collapse onto one code.)
+    mse = (out.pred - out.f_tk).pow(2).flatten(1).sum(1).mean()
     # App. A.1: L_LAM = L_mse + ||sg[c_t] - z_t||^2 + beta * ||c_t - sg[z_t]||^2
     total = mse + out.quant.encoder_term + beta * out.quant.codebook_term
     return {"loss": total, "mse": mse, "vq_encoder_term": out.quant.encoder_term,

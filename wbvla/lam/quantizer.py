@@ -34,12 +34,13 @@ def vq_loss_terms(z: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch
     """The two VQ terms of the LAM loss, exactly as App. A.1 writes them.
 
     L_LAM = L_mse + ||sg[c_t] - z_t||^2 + beta ||c_t - sg[z_t]||^2, sg = stop-gradient.
-    Returns (||sg[c_t] - z_t||^2, ||c_t - sg[z_t]||^2) as means over elements; beta is applied by
-    the caller (:func:`wbvla.lam.model.lam_loss`). The first moves only the encoder output z_t toward
-    its code, the second moves only the code toward z_t.
+    Returns (||sg[c_t] - z_t||^2, ||c_t - sg[z_t]||^2): squared L2 norms over the code dimension,
+    averaged over pairs and latent tokens; beta is applied by the caller
+    (:func:`wbvla.lam.model.lam_loss`). The first moves only the encoder output z_t toward its code,
+    the second moves only the code toward z_t.
     """
-    encoder_term = F.mse_loss(z, c.detach())  # ||sg[c_t] - z_t||^2
-    codebook_term = F.mse_loss(c, z.detach())  # ||c_t - sg[z_t]||^2
+    encoder_term = (c.detach() - z).pow(2).sum(-1).mean()  # ||sg[c_t] - z_t||^2
+    codebook_term = (c - z.detach()).pow(2).sum(-1).mean()  # ||c_t - sg[z_t]||^2
     return encoder_term, codebook_term
 
 
