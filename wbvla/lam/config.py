@@ -52,11 +52,11 @@ class LAMConfig:
     """Learned action-query tokens; each is quantized to one code (UniVLA: 4)."""
     codebook_size: int = 16
     """Codes in the codebook (UniVLA: 16)."""
-    code_dim: int = 32
+    code_dim: int = 16
     """Dimension of a code vector."""
     beta: float = 0.25
     """The paper's beta ("commitment cost") in L = L_mse + ||sg[c]-z||^2 + beta ||c - sg[z]||^2."""
-    dead_code_steps: int = 100
+    dead_code_steps: int = 20
     """A code unused for this many training steps is restarted on the worst-served encoder output."""
     normalize_codes: bool = True
     """Compare z_t and codes on the unit sphere (cosine codebook); the App. A.1 loss is applied to the
