@@ -158,6 +158,14 @@ def generate_corpus(config: CorpusConfig, progress: bool = True) -> pd.DataFrame
     return write_index(root)
 
 
+def generation_log(root: Path) -> list[dict]:
+    """Every logged generation run of the corpus at ``root`` (clips rendered, wall time, workers)."""
+    import json
+
+    path = Path(root) / "generation_log.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
 def generation_time_s(root: Path) -> float | None:
     """Total wall time spent rendering the corpus at ``root`` (summed over resumed runs)."""
     import json

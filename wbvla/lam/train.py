@@ -14,6 +14,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -130,7 +131,8 @@ def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts
     accelerator = _accelerator(config.device)
     module = LAMModule.from_config(config.model, lr=config.lr, warmup_steps=config.warmup_steps,
                                    max_steps=config.max_steps, weight_decay=config.weight_decay)
-    (run / "train_config.json").write_text(json.dumps(asdict(config), indent=1, default=str))
+    if not last.exists():  # the config that starts a run; later calls that train append below
+        (run / "train_config.json").write_text(json.dumps(asdict(config), indent=1, default=str))
     throughput = _Throughput()
     trainer = L.Trainer(
         accelerator=accelerator, devices=1, max_steps=config.max_steps, max_epochs=-1,
@@ -146,6 +148,7 @@ def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts
     if config.resume and last.exists():
         start_step = int(torch.load(last, map_location="cpu", weights_only=False).get("global_step", 0))
     t0 = time.perf_counter()
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if config.resume and last.exists() else None)
     wall = time.perf_counter() - t0
     steps = int(trainer.global_step)
@@ -155,11 +158,18 @@ def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts
     if done > 0:
         log_path = run / "train_log.json"
         log = json.loads(log_path.read_text()) if log_path.exists() else []
-        log.append({"steps": done, "global_step": steps, "wall_s": round(wall, 1),
+        log.append({"steps": done, "global_step": steps, "wall_s": round(wall, 1), "started_utc": started,
+                    "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                     "pairs_per_s": round(result.pairs_per_s, 1), "device": accelerator,
                     "threads": torch.get_num_threads(), "host_cpus": os.cpu_count()})
         log_path.write_text(json.dumps(log, indent=1))
     return result
+
+
+def train_log(run: Path) -> list[dict]:
+    """Every training call of a run that trained steps (steps, wall time, throughput, device, threads)."""
+    path = Path(run) / "train_log.json"
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def training_summary(run: Path) -> dict:
