@@ -152,7 +152,7 @@ def run_export(cfg) -> dict:
     entry = {
         "file": out.name, "bytes": out.stat().st_size, "checkpoint": Path(cfg.checkpoint).name,
         "onnx_vs_torch_max_abs_diff": check.max_abs_diff, "latency_median_ms": round(lat["median_ms"], 4),
-        "latency_p90_ms": round(lat["p90_ms"], 4), **summary, "metadata": md,
+        "latency_p90_ms": round(lat["p90_ms"], 4), **summary, "metadata": md, "note": cfg.note,
     }
     if summary.get("init_from"):
         parent = Path(summary["init_from"]).parent
@@ -176,7 +176,7 @@ def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
              "each policy does.", ""]
     for key, e in sorted(cards.items()):
         runs = [e] + ([e["init_from_run"]] if "init_from_run" in e else [])
-        lines += [f"## `{e['file']}` ({key})", "",
+        lines += [f"## `{e['file']}` ({key})", "", *([f"{e['note']}", ""] if e.get("note") else []),
                   f"- task: {e['task']}, stage {e['stage']}, ablation {e['ablation']}; {e['num_envs']} envs",
                   f"- this stage: {e['iterations']} PPO iterations, {e['env_steps']:,} env steps, {e['wall_s']} s wall on {', '.join(e['hardware'])}"]
         if len(runs) > 1:

@@ -154,6 +154,8 @@ class ExportConfig:
     """File stem under ``out_dir``: ``lmo``, ``velocity_baseline``, ``lmo_no_eq3``, ..."""
     out_dir: Path = field(default_factory=lambda: data_dir() / "lmo")
     """Where the ONNX file and the model card go (``data/lmo`` ships them)."""
+    note: str = ""
+    """Free text for the model card (e.g. what this policy is and is not)."""
 
     def __post_init__(self) -> None:
         require(Path(self.checkpoint).is_file(), f"checkpoint {self.checkpoint} does not exist")
