@@ -23,6 +23,7 @@ from wbvla.sim.joints import joint_names, limits  # noqa: E402
 @pytest.fixture(scope="module")
 def lmo_env():
     env = ManagerBasedRlEnv(make_env_cfg(LMOTaskConfig(num_envs=4, seed=1)), device="cpu")
+    env.reset()
     yield env
     env.close()
 
@@ -69,6 +70,14 @@ def test_arm_targets_and_randomization_ranges(lmo_env):
     assert torch.all((legs.lag.lag >= 2) & (legs.lag.lag <= 8))
     assert torch.all((sensor.dof.lag >= 0) & (sensor.dof.lag <= 8)) and torch.all((sensor.imu.lag >= 1) & (sensor.imu.lag <= 10))
     assert torch.all(legs.actuation_offset.abs() <= 0.05)
+    # torque injection: within +-5 % of each leg joint's effort limit, redrawn every step
+    _step(env, 1)
+    effort = torch.tensor([120.0, 120, 120, 120, 60, 36] * 2)
+    inj = env.sim.data.qfrc_applied[:, robot.indexing.joint_v_adr[legs._target_ids]]
+    assert torch.all(inj.abs() <= 0.05 * effort + 1e-4) and inj.abs().max() > 0
+    # restitution -> solref damping ratio in [min ratio, 1] on the feet
+    zeta = env.sim.model.geom_solref[:, feet, 1]
+    assert torch.all((zeta >= 0.1 - 1e-6) & (zeta <= 1.0 + 1e-6)) and zeta.std() > 0
 
 
 @pytest.mark.parametrize("task, stage", [("lmo", 2), ("velocity", 1)])

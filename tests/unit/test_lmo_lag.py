@@ -45,3 +45,14 @@ def test_bad_lags_raise():
 def test_observation_layout():
     assert [n for n, _ in OBS_TERMS] == ["command", "base_ang_vel", "projected_gravity", "joint_pos", "joint_vel", "last_action"]
     assert len(OBS_JOINTS) == 27 and FRAME_DIM == 76 and obs_dim(5) == 380
+
+
+def test_restitution_to_damping_ratio_hand_values():
+    import math
+
+    from wbvla.lmo.events import restitution_to_damping_ratio
+
+    # zeta = -ln e / sqrt(pi^2 + ln^2 e): e = 0 -> critically damped; zeta = 0.5 <-> e = exp(-pi/sqrt(3))
+    e_half = math.exp(-0.5 * math.pi / math.sqrt(0.75))
+    z = restitution_to_damping_ratio(torch.tensor([0.0, e_half, 1.0]), min_ratio=0.1)
+    assert z.tolist() == pytest.approx([1.0, 0.5, 0.1], abs=1e-5)

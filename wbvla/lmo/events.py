@@ -34,8 +34,9 @@ def restitution_to_damping_ratio(e: torch.Tensor, min_ratio: float) -> torch.Ten
     For an underdamped oscillator e = exp(-zeta pi / sqrt(1 - zeta^2)), hence
     zeta = -ln e / sqrt(pi^2 + ln^2 e); e = 0 gives zeta = 1 (MuJoCo's default critical damping).
     """
-    log_e = torch.log(e.clamp_min(1e-9))
+    log_e = torch.log(e.clamp_min(1e-12))
     zeta = -log_e / torch.sqrt(math.pi**2 + log_e**2)
+    zeta = torch.where(e <= 0, torch.ones_like(zeta), zeta)  # the limit e -> 0
     return zeta.clamp(min_ratio, 1.0)
 
 
