@@ -153,6 +153,8 @@ def test_training_chunks_resume_and_export(tmp_path, monkeypatch):
     assert curves["iteration"].tolist() == [0, 1] and {"Perf/total_fps", "Policy/mean_std"} <= set(curves)
     summary = run_summary(first.parent)
     assert summary["iterations"] == 2 and summary["env_steps"] == 2 * 16 * 8
+    with pytest.raises(ValueError, match="holds a run with stage=1"):
+        train(TrainConfig(smoke=True, iterations=1, run_dir=first.parent, task=LMOTaskConfig(stage=2)))
     entry = run_export(ExportConfig(checkpoint=second, name="lmo", out_dir=tmp_path / "ship"))
     assert entry["onnx_vs_torch_max_abs_diff"] < 1e-4 and (tmp_path / "ship" / "lmo.onnx").exists()
     card = json.loads((tmp_path / "ship" / "model_card.json").read_text())

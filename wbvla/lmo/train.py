@@ -159,6 +159,18 @@ def _write_json(path: Path, obj: dict) -> None:
     os.replace(tmp, path)
 
 
+def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
+    """Refuse to resume a run folder that holds another task, stage or ablation."""
+    meta_path = run_dir / "run.json"
+    if not meta_path.exists():
+        return
+    old = json.loads(meta_path.read_text())["task"]
+    for key in ("task", "stage", "ablation"):
+        if old[key] != getattr(cfg.task, key):
+            raise ValueError(f"{run_dir} holds a run with {key}={old[key]!r}, not {getattr(cfg.task, key)!r}; "
+                             "pass another --run-dir")
+
+
 def train(config: TrainConfig) -> Path:
     """Run one training chunk; returns the path of the checkpoint it ends with."""
     cfg = config.resolved()
@@ -167,6 +179,7 @@ def train(config: TrainConfig) -> Path:
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _check_same_run(run_dir, cfg)
     resume = latest_checkpoint(run_dir)
     env, wrapped, runner = make_runner(cfg, run_dir, device)
     try:
