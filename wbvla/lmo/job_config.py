@@ -67,7 +67,7 @@ class BenchmarkConfig:
     num_envs: int = 256
     """Environments of both tasks (the same count, as the issue asks)."""
     iterations: int = 3
-    """Timed PPO iterations per task (after one warm-up iteration)."""
+    """Timed PPO iterations per task, alternating between the two (after one warm-up round)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Device of both runs."""
     stage: int = 1

@@ -233,34 +233,45 @@ def run_summary(run_dir: Path) -> dict:
     }
 
 
-def _time_learning(runner, iterations: int, steps_per_iter: int, num_envs: int) -> dict:
-    runner.learn(num_learning_iterations=1)  # warm-up: kernel compilation, first allocations
-    t0 = time.time()
-    runner.learn(num_learning_iterations=iterations)
-    wall = time.time() - t0
-    steps = iterations * steps_per_iter * num_envs
-    return {"env_steps": steps, "wall_s": round(wall, 2), "env_steps_per_s": round(steps / wall, 1)}
-
-
 def benchmark(config: BenchmarkConfig) -> dict:
-    """Env steps per second of full PPO iterations (collection + update) for both tasks."""
+    """Env steps per second of full PPO iterations (collection + update) for both tasks.
+
+    Both runners are built first; then their iterations alternate (LMO, G1, LMO, G1, ...) and the
+    median iteration time of each is reported, so a load change on a shared machine hits both."""
+    import statistics
+
     import mjlab.tasks  # noqa: F401  (registers mjlab's own tasks)
     from mjlab.envs import ManagerBasedRlEnv
     from mjlab.rl import MjlabOnPolicyRunner, RslRlVecEnvWrapper
     from mjlab.tasks.registry import load_env_cfg, load_rl_cfg
 
     device = resolve_device(config.device)
-    out = {"num_envs": config.num_envs, "device": device, "hardware": _hardware(device)}
+    if device == "cpu":
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     lmo_cfg = TrainConfig(task=LMOTaskConfig(num_envs=config.num_envs, stage=config.stage)).resolved()
-    env, _, runner = make_runner(lmo_cfg, None, device)
-    out["lmo"] = _time_learning(runner, config.iterations, lmo_cfg.ppo.num_steps_per_env, config.num_envs)
-    env.close()
+    lmo_env, _, lmo_runner = make_runner(lmo_cfg, None, device)
     g1_env_cfg = load_env_cfg("Mjlab-Velocity-Flat-Unitree-G1")
     g1_env_cfg.scene.num_envs = config.num_envs
     g1_agent = asdict(load_rl_cfg("Mjlab-Velocity-Flat-Unitree-G1"))
     g1_env = ManagerBasedRlEnv(cfg=g1_env_cfg, device=device)
     g1_runner = MjlabOnPolicyRunner(RslRlVecEnvWrapper(g1_env), g1_agent, None, device)
-    out["g1_velocity_flat"] = _time_learning(g1_runner, config.iterations, g1_agent["num_steps_per_env"], config.num_envs)
-    g1_env.close()
+    runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env), "g1_velocity_flat": (g1_runner, g1_agent["num_steps_per_env"])}
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    try:
+        for rnd in range(config.iterations + 1):  # round 0 warms up (kernel compilation, allocations)
+            for name, (runner, _) in runs.items():
+                t0 = time.time()
+                runner.learn(num_learning_iterations=1)
+                if rnd > 0:
+                    times[name].append(time.time() - t0)
+    finally:
+        lmo_env.close()
+        g1_env.close()
+    out = {"num_envs": config.num_envs, "device": device, "hardware": _hardware(device), "timed_rounds": config.iterations}
+    for name, (_, steps) in runs.items():
+        med = statistics.median(times[name])
+        out[name] = {"iteration_s": [round(t, 2) for t in times[name]], "median_iteration_s": round(med, 2),
+                     "env_steps_per_iteration": steps * config.num_envs,
+                     "env_steps_per_s": round(steps * config.num_envs / med, 1)}
     out["ratio_lmo_to_g1"] = round(out["lmo"]["env_steps_per_s"] / out["g1_velocity_flat"]["env_steps_per_s"], 3)
     return out
