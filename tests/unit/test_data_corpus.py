@@ -105,7 +105,7 @@ def tiny_corpus(tmp_path_factory):
 
 def test_corpus_index_and_files(tiny_corpus):
     cfg, df = tiny_corpus
-    cols = {"clip_id", "frame", "time", "corpus", "domain", "primitive", "target", "scene_seed", "split", "video",
+    cols = {"clip_id", "frame", "time", "corpus", "domain", "primitive", "target", "scene_seed", "split", "video", "camera",
             "cam_x", "cam_y", "cam_z", "cam_qw", "cam_qx", "cam_qy", "cam_qz"}
     assert cols <= set(df.columns)
     assert set(df.corpus) == {"loco_human", "loco_robot", "mani"}

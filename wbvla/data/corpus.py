@@ -8,7 +8,7 @@ Layout under the corpus root (default ``cache_dir()/lam_corpus/<size>``)::
     index.parquet                        all rows, rebuilt at the end of every run
 
 Per-frame columns: ``clip_id, frame, time, corpus, domain, primitive, target, scene_seed,
-split, video, cam_x, cam_y, cam_z, cam_qw, cam_qx, cam_qy, cam_qz``. ``primitive`` is ground
+split, video, camera, cam_x, cam_y, cam_z, cam_qw, cam_qx, cam_qy, cam_qz``. ``primitive`` is ground
 truth for evaluation only. Generation is seeded (the same config gives the same clips),
 resumable (complete clips are skipped; each file is written to a temp name then renamed) and
 shows a tqdm bar. Train and held-out clips come from disjoint scene-seed ranges.
@@ -105,7 +105,7 @@ def render_job(job: ClipJob, config: CorpusConfig) -> int:
     rows = pd.DataFrame({
         "clip_id": job.clip_id, "frame": np.arange(n), "time": np.arange(n) / config.fps,
         "corpus": job.corpus, "domain": DOMAIN[job.corpus], "primitive": meta["primitive"], "target": meta["target"],
-        "scene_seed": job.scene_seed, "split": job.split, "video": str(video),
+        "scene_seed": job.scene_seed, "split": job.split, "video": str(video), "camera": meta["camera"],
         "cam_x": cam_pos[:, 0], "cam_y": cam_pos[:, 1], "cam_z": cam_pos[:, 2],
         "cam_qw": cam_quat[:, 0], "cam_qx": cam_quat[:, 1], "cam_qy": cam_quat[:, 2], "cam_qz": cam_quat[:, 3],
     })

@@ -5,8 +5,9 @@ Each renderer returns ``(frames, meta)``: frames (T, H, W, 3) uint8 and per-fram
 ``supersample`` times the output size and is box-filtered down, so thin edges and floor textures
 do not alias into flicker that a LAM would have to explain.
 
-* human locomotion: the scene's free (mocap) camera at eye height 1.5-1.7 m with a wide,
-  GoPro-like field of view, gait bob, sway and small head jitter (App. A.1);
+* human locomotion: the scene's free (mocap) camera at eye height 1.5-1.7 m, with gait bob, sway
+  and small head jitter; like the paper's operators (App. A.1) it is either a GoPro-like wide
+  field of view or a RealSense D435i-like one (69.4 x 42.5 degrees, looking further down);
 * robot locomotion: the X2 moved kinematically along the same kind of path (base teleported each
   frame with a small bob, legs swinging, knees bending to squat), seen from its head camera;
 * manipulation: the X2 standing at a table, arms replaying a scripted clip
@@ -23,13 +24,15 @@ import numpy as np
 
 from wbvla.data.locomotion_paths import HUMAN_GAIT, ROBOT_GAIT, Path, Target, plan_path
 from wbvla.sim.arm_motions import ArmClip, ClipBuilder, generate_clip
-from wbvla.sim.camera import CameraRenderer
+from wbvla.sim.camera import CameraRenderer, HeadCameraConfig, apply_camera_intrinsics
 from wbvla.sim.joints import GRIPPER_OPEN, default_pose, group_slice
 from wbvla.sim.robot import base_height_for, yaw_quat
 from wbvla.sim.scene import FREE_CAMERA, build_scene
 
 TARGET_KINDS = ("table", "carton", "cart", "shelf", "drawer")
 """Props the locomotion paths approach (potential manipulation targets)."""
+D435I_SHARE = 0.35
+"""Share of human-like clips filmed with a D435i-like head camera (the rest: GoPro-like wide FOV)."""
 SQUAT_LEG_OFFSET = np.array([-0.5, 0.0, 0.0, 1.0, -0.5, 0.0])
 """Per-leg joint change of a full squat (hip pitch, hip roll, hip yaw, knee, ankle pitch, ankle roll)."""
 
@@ -87,13 +90,17 @@ def _meta(path: Path, cam_pos: np.ndarray, cam_quat: np.ndarray) -> dict:
 def render_human_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals: int = 2) -> tuple[np.ndarray, dict]:
     """A head-mounted wide-FOV camera walking goal-directed primitive sequences in a ``room`` scene."""
     rng = np.random.default_rng([clip_seed, 1])
-    fovy = float(rng.uniform(80.0, 100.0))  # GoPro-like wide view (square crop)
+    # App. A.1: operators wore a GoPro (wide field of view) or a RealSense D435i on the head.
+    camera = "d435i" if rng.random() < D435I_SHARE else "gopro"
+    fovy = 42.5 if camera == "d435i" else float(rng.uniform(80.0, 100.0))  # GoPro: wide view, square crop
     scene = build_scene(name="room", seed=scene_seed, with_robot=False, free_camera_fovy=fovy)
+    if camera == "d435i":  # the same 69.4 x 42.5 degree sensor as the X2's head camera
+        apply_camera_intrinsics(scene.model, FREE_CAMERA, HeadCameraConfig())
     path = plan_path(rng, _targets(scene), spec.fps, HUMAN_GAIT, n_goals=n_goals,
                      bounds=scene.config.room_half_size - 0.6)
     eye = float(rng.uniform(1.5, 1.7))
     squat_eye = float(rng.uniform(0.95, 1.1))
-    pitch0 = np.radians(rng.uniform(15.0, 32.0))
+    pitch0 = np.radians(rng.uniform(25.0, 42.0) if camera == "d435i" else rng.uniform(15.0, 32.0))
     # slow head drift: a few random sinusoids (yaw/pitch jitter of ~1-2 degrees)
     drift_f = rng.uniform(0.1, 0.4, 2)
     drift_p = rng.uniform(0, 2 * np.pi, 2)
@@ -114,7 +121,7 @@ def render_human_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals
             scene.set_free_camera(cam_pos[i], cam_quat[i])
             _kinematics(scene)
             frames.append(_downsample(r.render(scene.data, FREE_CAMERA), spec.supersample))
-    return np.stack(frames), _meta(path, cam_pos, cam_quat)
+    return np.stack(frames), {**_meta(path, cam_pos, cam_quat), "camera": camera}
 
 
 class _SquatHeights:
@@ -174,7 +181,7 @@ def render_robot_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals
             m = scene.data.cam_xmat[idx.head_camera]
             mujoco.mju_mat2Quat(cam_quat[i], m)
             frames.append(_downsample(r.render(scene.data, "head_rgb"), spec.supersample))
-    return np.stack(frames), _meta(path, cam_pos, cam_quat)
+    return np.stack(frames), {**_meta(path, cam_pos, cam_quat), "camera": "x2_head"}
 
 
 def _free_joint_adr(scene, name: str) -> int:
@@ -254,5 +261,5 @@ def render_mani_clip(scene_seed: int, kind: str, clip_seed: int, spec: RenderSpe
             frames.append(_downsample(r.render(scene.data, "head_rgb"), spec.supersample))
     t = clip.t[frame_ids]
     meta = {"primitive": [kind] * n, "target": [prop] * n, "time": t, "cam_pos": cam_pos, "cam_quat": cam_quat,
-            "arms": clip.arms}
+            "arms": clip.arms, "camera": "x2_head"}
     return np.stack(frames), meta, clip
