@@ -97,7 +97,7 @@ def test_lam_shapes_loss_and_copy_baseline_at_init():
     o_tk = torch.randint(0, 255, (3, 3, 16, 16), dtype=torch.uint8)
     out = model(o_t, o_tk)
     assert out.f_t.shape == (3, 16, 48) and out.pred.shape == (3, 16, 48)
-    assert out.z.shape == (3, 2, 32) and out.codes.shape == (3, 2)
+    assert out.z.shape == (3, 2, cfg.code_dim) and out.codes.shape == (3, 2)
     torch.testing.assert_close(out.pred, out.f_t)  # residual decoder starts as the copy baseline: RRG = 0
     losses = lam_loss(out, beta=0.25)
     torch.testing.assert_close(losses["mse"], (out.pred - out.f_tk).pow(2).sum() / 3)  # squared norm per pair
