@@ -56,3 +56,24 @@ def test_split_means():
     means = split_means({"loco": {"advance": 0.3, "retreat": 0.1, "reach": 0.2}})
     assert means.loc["loco", "locomotion"] == pytest.approx(0.2)
     assert means.loc["loco", "manipulation"] == pytest.approx(0.2)
+
+
+def test_grid_and_browser_render_offline():
+    from wbvla.data.pairs import PairStore
+    from wbvla.lam.retrieval import retrieval_browser, retrieval_grid
+
+    class Tiny(PairStore):
+        def __init__(self):
+            frames = [np.random.default_rng(0).integers(0, 255, (13, 8, 8, 3), dtype=np.uint8)]
+            self._finish(frames, [(i, i, i + 1) for i in range(12)], ["frame", "i", "j"])
+
+    stores = {"human": Tiny(), "robot": Tiny()}
+    r = retrieve(_assigned(), top_n=3)
+    fig = retrieval_grid(r, stores, per_domain=2)
+    assert len(fig.axes) == 3 * 4
+    box = retrieval_browser(r, stores, per_domain=2)
+    dropdown, image = box.children
+    first = image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    dropdown.value = 2
+    assert image.value != first

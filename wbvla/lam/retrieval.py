@@ -114,34 +114,26 @@ def retrieval_grid(retrieved: pd.DataFrame, pairs_by_domain: dict, codes=None, p
 
 def retrieval_browser(retrieved: pd.DataFrame, pairs_by_domain: dict, per_domain: int = 6,
                       domains: tuple[str, str] = ("human", "robot")):
-    """An interactive browser (ipywidgets dropdown + plotly image) over codes; returns the widget."""
+    """An interactive browser over codes: a dropdown and an image (ipywidgets) showing the chosen
+    code's top human and robot clips. The image is a PNG made with matplotlib, so it works offline
+    and headless runs (papermill) never wait on widget output capture."""
+    import io
+
     import ipywidgets as widgets
-    import plotly.express as px
+    import matplotlib.pyplot as plt
 
     codes = sorted(int(c) for c in retrieved.code.unique())
-    out = widgets.Output()
+    image = widgets.Image(format="png")
 
     def show(code: int) -> None:
-        g = retrieved[retrieved.code == code]
-        tiles, names = [], []
-        for d in domains:
-            for row in g[g.domain == d].sort_values("rank").head(per_domain).itertuples():
-                tiles.append(clip_tile(pairs_by_domain[d], int(row.pair)))
-                names.append(f"{d}: {row.primitive}")
-        out.clear_output(wait=True)
-        with out:
-            if not tiles:
-                print(f"code {code} retrieved nothing")
-                return
-            fig = px.imshow(np.stack(tiles), facet_col=0, facet_col_wrap=per_domain, binary_string=True)
-            for i, name in enumerate(names):
-                fig.layout.annotations[i].text = name
-            fig.update_layout(height=260 * ((len(tiles) + per_domain - 1) // per_domain), title=f"latent action {code}")
-            fig.update_xaxes(showticklabels=False)
-            fig.update_yaxes(showticklabels=False)
-            fig.show()
+        fig = retrieval_grid(retrieved, pairs_by_domain, codes=[code], per_domain=per_domain, domains=domains)
+        fig.suptitle(f"latent action {code}", fontsize=10)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        plt.close(fig)
+        image.value = buf.getvalue()
 
     dropdown = widgets.Dropdown(options=codes, description="code")
     dropdown.observe(lambda ch: show(ch["new"]), names="value")
     show(codes[0])
-    return widgets.VBox([dropdown, out])
+    return widgets.VBox([dropdown, image])
