@@ -141,7 +141,7 @@ def test_bad_configs_are_rejected():
 
 
 def test_dinov2_feature_space_from_a_local_checkpoint(tmp_path):
-    from wbvla.lam.compat import ensure_torchvision_importable
+    from wbvla.compat import ensure_torchvision_importable
 
     ensure_torchvision_importable()
     from transformers import Dinov2Config, Dinov2Model

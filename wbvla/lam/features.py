@@ -60,7 +60,7 @@ class Dinov2Patches(nn.Module):
 
     def __init__(self, path: str, image_size: int):
         super().__init__()
-        from wbvla.lam.compat import ensure_torchvision_importable
+        from wbvla.compat import ensure_torchvision_importable
 
         ensure_torchvision_importable()
         from transformers import Dinov2Model

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import torch
 
-from wbvla.lam.compat import import_lightning
+from wbvla.compat import import_lightning
 from wbvla.lam.config import LAMConfig
 from wbvla.lam.model import LatentActionModel, lam_loss
 from wbvla.lam.quantizer import code_statistics

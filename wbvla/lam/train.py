@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Subset
 
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.pairs import BalancedBatchSampler, ConcatPairs, FramePairs
-from wbvla.lam.compat import import_lightning
+from wbvla.compat import import_lightning
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lam.module import LAMModule
 from wbvla.paths import cache_dir

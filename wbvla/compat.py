@@ -1,9 +1,12 @@
 """Import Lightning and transformers' vision models even where torchvision cannot load its ops.
 
+Shared by every component that trains with Lightning or builds transformers models (LAM, VLA).
+
 PyPI ships only CUDA builds of torchvision; next to a CPU build of torch its ``_C`` extension does
 not load and ``import torchvision`` fails in ``_meta_registrations`` ("operator torchvision::nms
 does not exist"). torchmetrics (imported by Lightning) imports torchvision whenever it is
-installed, so Lightning would fail too. The LAMs use nothing from torchvision: declaring the two
+installed, so Lightning would fail too. rsl-rl-lib lists torchvision as a requirement (so it is
+installed), but neither it, mjlab nor wbvla use it: declaring the two
 op schemas torchvision registers fakes for lets its pure-Python part import, and Lightning with it.
 """
 
