@@ -8,11 +8,11 @@ in ``data/lmo/arm_clips.npz`` so training and evaluation do not depend on regene
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from wbvla.io import atomic_path
 from wbvla.paths import data_dir
 from wbvla.sim.joints import check_targets
 
@@ -30,10 +30,8 @@ def save_clips(clips: list[tuple[np.ndarray, np.ndarray]], path: Path = CLIP_FIL
         for frame in q:
             check_targets(frame, "arms", tol=1e-4)
         arrays[f"t_{k}"], arrays[f"q_{k}"] = t, q
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
     return path
 
 

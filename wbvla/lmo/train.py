@@ -27,6 +27,7 @@ from pathlib import Path
 
 from rsl_rl.utils.log_writer import LogWriter
 
+from wbvla.io import atomic_path, write_json_atomic
 from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.job_config import BenchmarkConfig, TrainConfig
 
@@ -107,9 +108,8 @@ def _runner_class():
         """mjlab's runner with checkpoints written to a temp file, then renamed."""
 
         def save(self, path: str, infos=None) -> None:
-            tmp = f"{path}.tmp{os.getpid()}"
-            super().save(tmp, infos)
-            os.replace(tmp, path)
+            with atomic_path(path) as tmp:
+                super().save(str(tmp), infos)
             if isinstance(self.logger.writer, JsonlLogWriter):
                 self.logger.writer.flush()
 
@@ -154,9 +154,7 @@ def _hardware(device: str) -> str:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, obj)
 
 
 def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:

@@ -8,7 +8,6 @@ the command that produced it, the time, and the host. The command comes from ``$
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from wbvla import __version__
+from wbvla.io import atomic_path, write_json_atomic
 from wbvla.paths import REPO_ROOT, figures_dir
 
 _NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
@@ -73,15 +73,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def save_metrics(
     name: str, metrics: dict[str, Any], parameters: dict[str, Any], smoke: bool
 ) -> Path:
@@ -92,9 +83,7 @@ def save_metrics(
         raise ValueError(f"metric keys {clash} are reserved for the report itself")
     record = {**_jsonable(metrics), "smoke": bool(smoke), "parameters": _jsonable(parameters)}
     record["provenance"] = provenance()
-    path = figures_dir(smoke) / f"{name}.json"
-    _atomic_write(path, lambda p: p.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n"))
-    return path
+    return write_json_atomic(figures_dir(smoke) / f"{name}.json", record)
 
 
 def save_figure(
@@ -112,7 +101,8 @@ def save_figure(
     """
     _check_name(name)
     path = figures_dir(smoke) / f"{name}.png"
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=dpi, bbox_inches="tight", format="png"))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
     if metrics is not None or parameters is not None:
         save_metrics(name, metrics or {}, parameters or {}, smoke)
     return path

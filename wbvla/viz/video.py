@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import imageio_ffmpeg
 import mediapy
 import numpy as np
+
+from wbvla.io import atomic_path
 
 # mediapy shells out to ffmpeg; use the static binary that imageio-ffmpeg ships so no system
 # ffmpeg is needed.
@@ -28,15 +29,9 @@ def save_video(frames, path: str | Path, fps: float = 25.0) -> Path:
     frames = _check_frames(frames)
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
+    with atomic_path(path) as tmp:
         mediapy.write_video(tmp, frames, fps=fps)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def show_video(frames, fps: float = 25.0, title: str | None = None, width: int | None = None) -> None:
