@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
-python -m pytest tests -q -rA --durations=15 -m "not slow and not gpu" "$@"
+python -m pytest tests -q -rfEs --durations=20 -m "not slow and not gpu" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "tests/run.sh: pytest collected no tests (exit code 5): treating as failure" >&2
