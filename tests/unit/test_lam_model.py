@@ -160,3 +160,38 @@ def test_dinov2_feature_space_from_a_local_checkpoint(tmp_path):
     assert all(p.grad is None for p in model.features.backbone.parameters())
     with pytest.raises(ValueError, match="multiple of the DINOv2 patch size"):
         LatentActionModel(LAMConfig(feature_space="dinov2", dinov2_path=str(tmp_path / "tiny_dinov2"), image_size=36))
+
+
+def test_sincos_positions_hand_computed():
+    from wbvla.lam.model import sincos_positions
+
+    pos = sincos_positions(grid=2, dim=4)  # D/4 = 1 frequency (1/10000^0 = 1): [sin r, cos r, sin c, cos c]
+    expected = torch.tensor([[0.0, 1.0, 0.0, 1.0],  # (row 0, col 0)
+                             [0.0, 1.0, np.sin(1.0), np.cos(1.0)],  # (0, 1)
+                             [np.sin(1.0), np.cos(1.0), 0.0, 1.0],  # (1, 0)
+                             [np.sin(1.0), np.cos(1.0), np.sin(1.0), np.cos(1.0)]], dtype=torch.float32)
+    torch.testing.assert_close(pos, expected)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_positions(2, 6)
+    model = LatentActionModel(LAMConfig(**SMALL, position_embedding="sincos"))
+    names = {n for n, _ in model.named_parameters()}
+    assert "encoder.pos" not in names and "decoder.pos" not in names  # fixed buffers, not trained
+    assert "encoder.pos" in LatentActionModel(LAMConfig(**SMALL)).state_dict()  # learned: a parameter
+
+
+@pytest.mark.parametrize("attention", ["factorized", "joint"])
+def test_encoder_blocks_are_block_causal_in_time(attention):
+    from wbvla.lam.model import JointSTBlock, STBlock
+
+    torch.manual_seed(0)
+    block = (JointSTBlock if attention == "joint" else STBlock)(16, 2, 2.0).eval()
+    x = torch.randn(2, 2, 5, 16)  # (B, T, N, D)
+    y = x.clone()
+    y[:, 1] = torch.randn(2, 5, 16)  # change only the later frame
+    out_x, out_y = block(x), block(y)
+    torch.testing.assert_close(out_x[:, 0], out_y[:, 0])  # frame t never sees frame t+k
+    assert not torch.allclose(out_x[:, 1], out_y[:, 1])
+    model = LatentActionModel(LAMConfig(**SMALL, encoder_attention=attention))
+    o = torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8)
+    assert model(o, o.flip(-1)).pred.shape == (2, 16, 48)
+

@@ -26,6 +26,7 @@ import pandas as pd
 from wbvla.config import require
 from wbvla.data.corpus_config import SEED_BASE, SIZES, CorpusConfig  # noqa: F401  (re-exported)
 from wbvla.data.primitives import DOMAIN, MANI_PRIMITIVES
+from wbvla.io import atomic_path
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,9 @@ def plan_jobs(config: CorpusConfig) -> list[ClipJob]:
 
 
 def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    try:
+    """Call ``write(tmp)`` and move ``tmp`` over ``path`` only if it succeeded (:mod:`wbvla.io`)."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _index_path(root: Path, clip_id: str) -> Path:

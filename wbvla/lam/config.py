@@ -42,10 +42,15 @@ class LAMConfig:
     """Pixel patch size for ``feature_space='pixel'`` (DINOv2 uses its own)."""
     model_dim: int = 128
     """Transformer width."""
+    position_embedding: str = "learned"
+    """``learned`` (random init) or ``sincos`` (fixed 2-D sine-cosine, as in MAE) patch positions."""
     num_heads: int = 4
     """Attention heads."""
     encoder_layers: int = 3
-    """Spatio-temporal blocks in the encoder (spatial attention, temporal attention, MLP)."""
+    """Spatio-temporal blocks in the encoder."""
+    encoder_attention: str = "factorized"
+    """``factorized``: Genie's blocks (attention within each frame, then across time at each patch
+    position); ``joint``: one block-causal attention over the patches of both frames (ViViT)."""
     decoder_layers: int = 3
     """Transformer blocks in the decoder."""
     mlp_ratio: float = 2.0
@@ -68,6 +73,8 @@ class LAMConfig:
 
     def __post_init__(self) -> None:
         one_of("feature_space", self.feature_space, FEATURE_SPACES)
+        one_of("position_embedding", self.position_embedding, ("learned", "sincos"))
+        one_of("encoder_attention", self.encoder_attention, ("factorized", "joint"))
         if self.feature_space == "dinov2":
             require(self.dinov2_path is not None, "feature_space='dinov2' needs dinov2_path (a local folder or hub id)")
         in_range("image_size", self.image_size, 16, 1024)
@@ -81,6 +88,8 @@ class LAMConfig:
             require(isinstance(v, int) and v > 0, f"{name} must be an int > 0, got {v!r}")
         require(self.model_dim % self.num_heads == 0,
                 f"model_dim {self.model_dim} must be divisible by num_heads {self.num_heads}")
+        if self.position_embedding == "sincos":
+            require(self.model_dim % 4 == 0, f"position_embedding='sincos' needs model_dim divisible by 4, got {self.model_dim}")
         require(self.codebook_size >= 2, f"codebook_size must be >= 2, got {self.codebook_size}")
         positive("mlp_ratio", self.mlp_ratio)
         positive("beta", self.beta, allow_zero=True)

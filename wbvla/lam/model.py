@@ -21,6 +21,37 @@ from wbvla.lam.features import build_features
 from wbvla.lam.quantizer import Quantized, VectorQuantizer
 
 
+def sincos_positions(grid: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embeddings of a ``grid`` x ``grid`` patch layout, (grid^2, dim).
+
+    Half the channels encode the row, half the column, each as sin/cos of the coordinate at
+    geometrically spaced frequencies (as in MAE). Neighbouring patches get similar vectors from
+    step 0, so attention can learn "look one patch to the left" (image shifts) without first
+    having to learn the layout.
+    """
+    if dim % 4:
+        raise ValueError(f"sin-cos position embeddings need model_dim divisible by 4, got {dim}")
+    freqs = 1.0 / 10_000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))  # (D/4,)
+    coords = torch.arange(grid, dtype=torch.float64)
+    rows, cols = torch.meshgrid(coords, coords, indexing="ij")
+
+    def embed(x: torch.Tensor) -> torch.Tensor:
+        angles = x.reshape(-1, 1) * freqs[None]  # (grid^2, D/4)
+        return torch.cat([angles.sin(), angles.cos()], dim=1)  # (grid^2, D/2)
+
+    return torch.cat([embed(rows), embed(cols)], dim=1).float()  # (grid^2, D)
+
+
+def _add_positions(module: nn.Module, cfg: LAMConfig, num_patches: int, shape: tuple[int, ...]) -> None:
+    """``module.pos``: learned (random init, a parameter) or fixed sin-cos (a buffer) embeddings of
+    the N patch positions, viewed as ``shape`` (which ends in N, D)."""
+    if cfg.position_embedding == "learned":
+        module.pos = nn.Parameter(torch.randn(shape) * 0.02)
+    else:
+        module.register_buffer("pos", sincos_positions(int(round(num_patches ** 0.5)), cfg.model_dim).view(shape),
+                               persistent=False)
+
+
 class _MLP(nn.Sequential):
     def __init__(self, dim: int, ratio: float):
         hidden = int(dim * ratio)
@@ -49,6 +80,28 @@ class STBlock(nn.Module):
         return x + self.mlp(self.norm_m(x))
 
 
+class JointSTBlock(nn.Module):
+    """Joint space-time attention (ViViT's unfactorized variant): every token attends to every
+    token of its own frame and of the earlier frame (block-causal: frame t never sees t+k), then
+    an MLP. A token of o_t+k can match itself against *any* patch of o_t in one step, which is
+    how an image shift (locomotion) shows up; the factorized :class:`STBlock` only compares the
+    same patch position across time."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
+        super().__init__()
+        self.norm_a, self.norm_m = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.mlp = _MLP(dim, mlp_ratio)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, T, N, D)
+        b, t, n, d = x.shape
+        frame = torch.arange(t, device=x.device).repeat_interleave(n)  # (T N,) frame of each token
+        mask = frame[None, :] > frame[:, None]  # (T N, T N): True = may not attend (a later frame)
+        h = self.norm_a(x).reshape(b, t * n, d)  # (B, T N, D)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0].reshape(b, t, n, d)
+        return x + self.mlp(self.norm_m(x))
+
+
 class Block(nn.Module):
     """A plain pre-norm transformer block (decoder)."""
 
@@ -72,10 +125,11 @@ class LatentActionEncoder(nn.Module):
         super().__init__()
         d, q = cfg.model_dim, cfg.num_latent_tokens
         self.proj = nn.Linear(feat_dim, d)
-        self.pos = nn.Parameter(torch.randn(1, 1, num_patches, d) * 0.02)
+        _add_positions(self, cfg, num_patches, (1, 1, num_patches, d))
         self.time = nn.Parameter(torch.randn(1, 2, 1, d) * 0.02)
         self.queries = nn.Parameter(torch.randn(1, 1, q, d) * 0.02)
-        self.blocks = nn.ModuleList(STBlock(d, cfg.num_heads, cfg.mlp_ratio) for _ in range(cfg.encoder_layers))
+        block = JointSTBlock if cfg.encoder_attention == "joint" else STBlock
+        self.blocks = nn.ModuleList(block(d, cfg.num_heads, cfg.mlp_ratio) for _ in range(cfg.encoder_layers))
         self.norm = nn.LayerNorm(d)
         self.out = nn.Linear(d, cfg.code_dim)
         self.num_queries = q
@@ -98,7 +152,7 @@ class LatentActionDecoder(nn.Module):
         d = cfg.model_dim
         self.proj = nn.Linear(feat_dim, d)
         self.code_proj = nn.Linear(cfg.code_dim, d)
-        self.pos = nn.Parameter(torch.randn(1, num_patches, d) * 0.02)
+        _add_positions(self, cfg, num_patches, (1, num_patches, d))
         self.code_pos = nn.Parameter(torch.randn(1, cfg.num_latent_tokens, d) * 0.02)
         self.blocks = nn.ModuleList(Block(d, cfg.num_heads, cfg.mlp_ratio) for _ in range(cfg.decoder_layers))
         self.norm = nn.LayerNorm(d)

@@ -21,9 +21,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from wbvla.compat import import_lightning
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.pairs import BalancedBatchSampler, ConcatPairs, FramePairs
-from wbvla.compat import import_lightning
+from wbvla.io import atomic_path
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lam.module import LAMModule
 from wbvla.paths import cache_dir
@@ -38,14 +39,8 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Checkpoints are written to a temp file in the same folder, then renamed over the target."""
 
     def save_checkpoint(self, checkpoint, path, storage_options=None):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
+        with atomic_path(path) as tmp:
             torch.save(checkpoint, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
 
 class _Throughput(L.Callback):
