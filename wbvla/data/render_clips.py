@@ -150,7 +150,7 @@ def render_human_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals
     cam_pos, cam_quat, frames = np.zeros((n, 3)), np.zeros((n, 4)), []
     with CameraRenderer(scene.model, spec.size * spec.supersample, spec.size * spec.supersample) as r:
         for i in range(n):
-            s, ph, e, yaw = path.squat[i], path.phase[i], path.stepping[i], path.yaw[i]
+            ph, e, yaw = path.phase[i], path.stepping[i], path.yaw[i]
             z = heights[i] + HUMAN_GAIT.bob * e * np.cos(2 * ph)
             lateral = HUMAN_GAIT.sway * e * np.sin(ph)
             xy = path.xy[i] + lateral * np.array([-np.sin(yaw), np.cos(yaw)])
