@@ -42,27 +42,18 @@ class Gait:
     """Lateral head sway amplitude while stepping (m)."""
     stop_distance: tuple[float, float]
     """Distance from the target's centre where the approach stops (m)."""
-    approach: tuple[float, float] | None = None
-    """Speed of the last ``approach_distance`` of an advance toward a target (m/s): people slow
-    down as they reach what they are about to handle. ``None``: no slowdown (the LMO's fixed
-    cruise speed)."""
-    approach_distance: tuple[float, float] = (0.3, 0.6)
-    """Length of that slow final stretch (m)."""
 
     def __post_init__(self) -> None:
-        for name in ("advance", "retreat", "sidestep", "turn", "squat_time", "step_hz", "stop_distance",
-                     "approach_distance") + (("approach",) if self.approach is not None else ()):
+        for name in ("advance", "retreat", "sidestep", "turn", "squat_time", "step_hz", "stop_distance"):
             lo, hi = getattr(self, name)
             require(0 < lo <= hi, f"Gait.{name} must be a range 0 < lo <= hi, got {(lo, hi)}")
         positive("bob", self.bob, allow_zero=True)
         positive("sway", self.sway, allow_zero=True)
 
 
-HUMAN_GAIT = Gait(advance=(0.5, 1.0), retreat=(0.3, 0.55), sidestep=(0.2, 0.45), turn=(0.45, 1.0),
-                  squat_time=(1.0, 1.6), step_hz=(1.6, 2.1), bob=0.025, sway=0.02, stop_distance=(0.6, 0.9),
-                  approach=(0.25, 0.5), approach_distance=(0.3, 0.6))
-"""A person walking with a head-mounted camera in a furnished room, goal-directed (App. A.1):
-careful sidesteps and turns while lining up with a target, and a slow final approach."""
+HUMAN_GAIT = Gait(advance=(0.6, 1.0), retreat=(0.35, 0.55), sidestep=(0.3, 0.45), turn=(0.6, 1.0),
+                  squat_time=(1.0, 1.5), step_hz=(1.7, 2.1), bob=0.025, sway=0.02, stop_distance=(0.7, 0.95))
+"""A person walking with a head-mounted camera."""
 ROBOT_GAIT = Gait(advance=(0.3, 0.5), retreat=(0.2, 0.3), sidestep=(0.15, 0.25), turn=(0.4, 0.7),
                   squat_time=(1.2, 1.8), step_hz=(1.6, 2.0), bob=0.012, sway=0.01, stop_distance=(0.6, 0.8))
 """The X2 driven by the LMO (slower, smaller head motion)."""
@@ -103,19 +94,13 @@ def _wrap(a: float) -> float:
     return float((a + np.pi) % (2 * np.pi) - np.pi)
 
 
-def _envelope(n: int, fps: float, ramp_s: float = 0.15, tail: int = 0, tail_speed: float = 1.0) -> np.ndarray:
-    """Speed profile of a segment of ``n`` frames: smooth ramps in and out, 1 in between; with
-    ``tail`` > 0 the last ``tail`` frames before the ramp out slow down to ``tail_speed``."""
+def _envelope(n: int, fps: float, ramp_s: float = 0.15) -> np.ndarray:
+    """Speed profile of a segment of ``n`` frames: smooth ramps in and out, 1 in between."""
     r = max(1, int(round(ramp_s * fps)))
     env = np.ones(n)
     ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, r + 2)[1:-1])
     if n > 2 * r:
         env[:r], env[-r:] = ramp, ramp[::-1]
-        if 0 < tail <= n - 2 * r - r:  # slow down smoothly over r frames, hold, ramp out from there
-            start = n - r - tail
-            env[start - r:start] = 1.0 + (tail_speed - 1.0) * ramp
-            env[start:n - r] = tail_speed
-            env[-r:] = tail_speed * ramp[::-1]
     return env
 
 
@@ -133,19 +118,11 @@ class _Walker:
             return False
         return len(self.obstacles) == 0 or float(np.min(np.linalg.norm(self.obstacles - xy, axis=1))) > 0.55
 
-    def run(self, primitive: str, amount: float, rate: float, target: str, slow: tuple[float, float] | None = None) -> None:
-        """Execute ``primitive`` for ``amount`` (m, rad or squat fraction) at ``rate`` per second;
-        ``slow = (distance, rate)``: cover the last ``distance`` of it at the slower ``rate``."""
+    def run(self, primitive: str, amount: float, rate: float, target: str) -> None:
+        """Execute ``primitive`` for ``amount`` (m, rad or squat fraction) at ``rate`` per second."""
         dt = 1.0 / self.fps
-        tail, tail_speed = 0, 1.0
-        if slow is not None and slow[0] < abs(amount):
-            tail_speed = min(1.0, slow[1] / rate)
-            tail = int(round(slow[0] / slow[1] * self.fps))
-            rate_main = (abs(amount) - slow[0]) / rate
-            n = int(np.ceil(rate_main * self.fps / 0.85)) + tail + 1
-        else:
-            n = int(np.ceil(abs(amount) / rate * self.fps / 0.85)) + 1  # the ramps cost ~15 %
-        env = _envelope(n, self.fps, tail=tail, tail_speed=tail_speed)
+        n = int(np.ceil(abs(amount) / rate * self.fps / 0.85)) + 1  # the ramps cost ~15 %
+        env = _envelope(n, self.fps)
         step = amount / env.sum()  # per-frame increments sum to ``amount``
         stepping = primitive not in ("squat_down", "rise")
         rows = []
@@ -218,10 +195,7 @@ def plan_path(
             w.run("turn_left" if dyaw > 0 else "turn_right", dyaw, u(*gait.turn), tgt.name)
         advance = min(max(dist - stop, 0.0), 3.0 * gait.advance[1])
         if advance > 0.3:
-            slow = None
-            if gait.approach is not None and advance > 0.9:  # slow final stretch up to the target
-                slow = (float(u(*gait.approach_distance)), float(u(*gait.approach)))
-            w.run("advance", advance, u(*gait.advance), tgt.name, slow=slow)
+            w.run("advance", advance, u(*gait.advance), tgt.name)
         rel = tgt.xy - w.xy
         lateral = float(-np.sin(w.yaw) * rel[0] + np.cos(w.yaw) * rel[1])  # target's offset to the left
         if abs(lateral) < 0.15:

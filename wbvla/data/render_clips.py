@@ -5,11 +5,9 @@ Each renderer returns ``(frames, meta)``: frames (T, H, W, 3) uint8 and per-fram
 ``supersample`` times the output size and is box-filtered down, so thin edges and floor textures
 do not alias into flicker that a LAM would have to explain.
 
-* human locomotion: the scene's free (mocap) camera at the eye height of operators of different
-  heights (1.45-1.8 m), with gait bob, sway and small head jitter; like the paper's operators
-  (App. A.1) it is either a GoPro-like wide field of view or a RealSense D435i-like one (69.4 x
-  42.5 degrees, looking further down), and the operator looks down at the target as they
-  reach it (:func:`gaze_pitch`);
+* human locomotion: the scene's free (mocap) camera at eye height 1.5-1.7 m, with gait bob, sway
+  and small head jitter; like the paper's operators (App. A.1) it is either a GoPro-like wide
+  field of view or a RealSense D435i-like one (69.4 x 42.5 degrees, looking further down);
 * robot locomotion: the X2 moved kinematically along the same kind of path (base teleported each
   frame with a small bob, legs swinging, knees bending to squat), seen from its head camera;
 * manipulation: the X2 standing at a table, arms replaying a scripted clip
@@ -33,12 +31,8 @@ from wbvla.sim.scene import FREE_CAMERA, build_scene
 
 TARGET_KINDS = ("table", "carton", "cart", "shelf", "drawer")
 """Props the locomotion paths approach (potential manipulation targets)."""
-D435I_SHARE = 0.5
+D435I_SHARE = 0.35
 """Share of human-like clips filmed with a D435i-like head camera (the rest: GoPro-like wide FOV)."""
-EYE_HEIGHT = (1.45, 1.8)
-"""Standing eye height of the operators (m): people of different heights."""
-SQUAT_EYE_HEIGHT = (0.9, 1.1)
-"""Eye height in a full squat (m)."""
 SQUAT_LEG_OFFSET = np.array([-0.5, 0.0, 0.0, 1.0, -0.5, 0.0])
 """Per-leg joint change of a full squat (hip pitch, hip roll, hip yaw, knee, ankle pitch, ankle roll)."""
 
@@ -93,38 +87,6 @@ def _meta(path: Path, cam_pos: np.ndarray, cam_quat: np.ndarray) -> dict:
             "cam_pos": np.asarray(cam_pos), "cam_quat": np.asarray(cam_quat)}
 
 
-def gaze_pitch(path: Path, targets: dict[str, Target], eye_z: np.ndarray, pitch0: float, fps: float,
-               strength: float = 1.0, near: float = 1.0, far: float = 2.2, max_pitch_deg: float = 60.0,
-               tau_s: float = 0.4) -> np.ndarray:
-    """Head pitch (rad, positive = down) of an operator who looks at the target they approach.
-
-    Far from the target (or facing away) the head keeps its resting pitch ``pitch0``; within
-    ``far`` m, and facing it, the gaze turns down toward the target's top surface, fully (times
-    ``strength``) from ``near`` m on, at most ``max_pitch_deg``; squatting tilts the head down by
-    up to 10 degrees more. The result is low-pass filtered (time constant ``tau_s``): heads turn
-    smoothly. Returns (T,).
-    """
-    n = len(path.t)
-    want = np.empty(n)
-    for i in range(n):
-        tgt = targets.get(path.targets[i])
-        pitch = pitch0
-        if tgt is not None:
-            rel = tgt.xy - path.xy[i]
-            d = float(np.linalg.norm(rel))
-            facing = np.cos(float(np.arctan2(rel[1], rel[0])) - path.yaw[i])  # 1: straight ahead
-            w = np.clip((far - d) / (far - near), 0.0, 1.0) * np.clip(2.0 * facing - 1.0, 0.0, 1.0) * strength
-            down = float(np.arctan2(eye_z[i] - tgt.top_z, max(d - 0.25, 0.2)))  # toward the near part of the top
-            pitch = pitch0 + w * max(0.0, min(down, np.radians(max_pitch_deg)) - pitch0)
-        want[i] = pitch + np.radians(10.0) * path.squat[i]
-    alpha = 1.0 - np.exp(-1.0 / (tau_s * fps))
-    out = np.empty(n)
-    out[0] = want[0]
-    for i in range(1, n):
-        out[i] = out[i - 1] + alpha * (want[i] - out[i - 1])
-    return out
-
-
 def render_human_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals: int = 2) -> tuple[np.ndarray, dict]:
     """A head-mounted wide-FOV camera walking goal-directed primitive sequences in a ``room`` scene."""
     rng = np.random.default_rng([clip_seed, 1])
@@ -134,15 +96,11 @@ def render_human_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals
     scene = build_scene(name="room", seed=scene_seed, with_robot=False, free_camera_fovy=fovy)
     if camera == "d435i":  # the same 69.4 x 42.5 degree sensor as the X2's head camera
         apply_camera_intrinsics(scene.model, FREE_CAMERA, HeadCameraConfig())
-    targets = _targets(scene)
-    path = plan_path(rng, targets, spec.fps, HUMAN_GAIT, n_goals=n_goals,
+    path = plan_path(rng, _targets(scene), spec.fps, HUMAN_GAIT, n_goals=n_goals,
                      bounds=scene.config.room_half_size - 0.6)
-    eye = float(rng.uniform(*EYE_HEIGHT))  # operators of different heights
-    squat_eye = float(rng.uniform(*SQUAT_EYE_HEIGHT))
+    eye = float(rng.uniform(1.5, 1.7))
+    squat_eye = float(rng.uniform(0.95, 1.1))
     pitch0 = np.radians(rng.uniform(25.0, 42.0) if camera == "d435i" else rng.uniform(15.0, 32.0))
-    heights = eye + (squat_eye - eye) * path.squat
-    look = gaze_pitch(path, {t.name: t for t in targets}, heights, pitch0, spec.fps,
-                      strength=float(rng.uniform(0.6, 1.0)))
     # slow head drift: a few random sinusoids (yaw/pitch jitter of ~1-2 degrees)
     drift_f = rng.uniform(0.1, 0.4, 2)
     drift_p = rng.uniform(0, 2 * np.pi, 2)
@@ -150,12 +108,12 @@ def render_human_clip(scene_seed: int, clip_seed: int, spec: RenderSpec, n_goals
     cam_pos, cam_quat, frames = np.zeros((n, 3)), np.zeros((n, 4)), []
     with CameraRenderer(scene.model, spec.size * spec.supersample, spec.size * spec.supersample) as r:
         for i in range(n):
-            ph, e, yaw = path.phase[i], path.stepping[i], path.yaw[i]
-            z = heights[i] + HUMAN_GAIT.bob * e * np.cos(2 * ph)
+            s, ph, e, yaw = path.squat[i], path.phase[i], path.stepping[i], path.yaw[i]
+            z = eye + (squat_eye - eye) * s + HUMAN_GAIT.bob * e * np.cos(2 * ph)
             lateral = HUMAN_GAIT.sway * e * np.sin(ph)
             xy = path.xy[i] + lateral * np.array([-np.sin(yaw), np.cos(yaw)])
             jitter_yaw = np.radians(1.5) * np.sin(2 * np.pi * drift_f[0] * path.t[i] + drift_p[0])
-            pitch = look[i] + np.radians(1.5) * np.sin(2 * np.pi * drift_f[1] * path.t[i] + drift_p[1])
+            pitch = pitch0 + np.radians(10.0) * s + np.radians(1.5) * np.sin(2 * np.pi * drift_f[1] * path.t[i] + drift_p[1])
             pitch += np.radians(0.8) * e * np.sin(2 * ph)  # head nod with each step
             roll = np.radians(1.5) * e * np.sin(ph)
             cam_pos[i] = (xy[0], xy[1], z)
