@@ -1,0 +1,65 @@
+"""Which Table 5 randomization topples a zero-action X2? (diagnostic, CPU, a few minutes)
+
+Runs the LMO env (mjlab, CPU) with zero actions, i.e. a PD hold of the default pose, and counts
+falls among N envs in a fixed number of policy steps: first with every DR row neutral, then with
+one row at a time at its Table 5 range, then with the whole table.
+
+    CUDA_VISIBLE_DEVICES="" python tools/lmo_zero_action_dr.py [--envs 48] [--steps 150] [--floor 0.3]
+
+This is how the restitution floor (``DomainRandConfig.min_damping_ratio``) was found.
+"""
+import argparse
+import os
+
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+from dataclasses import replace  # noqa: E402
+
+import torch  # noqa: E402
+from mjlab.envs import ManagerBasedRlEnv  # noqa: E402
+
+from wbvla.lmo.config import LMOTaskConfig  # noqa: E402
+from wbvla.lmo.env_cfg import make_env_cfg  # noqa: E402
+
+NEUTRAL = dict(friction=(1.0, 1.0), com_displacement=(0.0, 0.0), body_displacement=(0.0, 0.0),
+               torso_payload=(0.0, 0.0), push_velocity=0.0, action_lag=(0, 0), dof_lag=(0, 0), imu_lag=(0, 0),
+               init_joint_scale=(1.0, 1.0), torque_injection=(0.0, 0.0), actuation_offset=(0.0, 0.0),
+               link_mass_scale=(1.0, 1.0), restitution=(0.0, 0.0), hand_payload=(0.0, 0.0))
+"""Values that switch each Table 5 row off while the DR machinery stays enabled."""
+
+
+def falls(dr, n: int, steps: int) -> tuple[int, float]:
+    """(falls, mean length of the fallen episodes in policy steps) with zero actions."""
+    env = ManagerBasedRlEnv(cfg=make_env_cfg(replace(LMOTaskConfig(num_envs=n), domain_rand=dr)), device="cpu")
+    env.reset()
+    alive, lengths = torch.zeros(n), []
+    for _ in range(steps):
+        _, _, term, trunc, _ = env.step(torch.zeros(n, env.action_manager.total_action_dim))
+        alive += 1
+        for i in torch.nonzero(term | trunc).flatten().tolist():
+            lengths.append(int(alive[i]))
+            alive[i] = 0
+    env.close()
+    return len(lengths), sum(lengths) / max(1, len(lengths))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--envs", type=int, default=48)
+    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--floor", type=float, default=None, help="override min_damping_ratio")
+    a = p.parse_args()
+    base = LMOTaskConfig().domain_rand
+    if a.floor is not None:
+        base = replace(base, min_damping_ratio=a.floor)
+    neutral = replace(base, **NEUTRAL)
+    rows = [("all rows neutral", neutral)] + [(f"only {k}", replace(neutral, **{k: getattr(base, k)})) for k in NEUTRAL]
+    rows.append(("whole Table 5", base))
+    print(f"min_damping_ratio {base.min_damping_ratio}; {a.envs} envs, {a.steps} policy steps, zero actions")
+    for label, dr in rows:
+        n, mean = falls(dr, a.envs, a.steps)
+        print(f"{label:24s} falls {n:3d}  mean length of fallen episodes {mean:6.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
