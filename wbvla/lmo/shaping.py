@@ -1,0 +1,56 @@
+"""The pure functions of the LMO's reference shaping (Eq. 2) and heading drift (Eq. 3).
+
+Torch only (no mjlab), so the mjlab command terms (:mod:`wbvla.lmo.commands`), the plain-MuJoCo
+evaluation and the kinematic "ideal base" of :mod:`wbvla.locomotion` share one implementation.
+All functions work on batched tensors and are tested against hand-computed values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+# --- Eq. 2: reference shaping -------------------------------------------------------------------
+def smooth_flags(s_bar: torch.Tensor, s: torch.Tensor, lam: float) -> torch.Tensor:
+    """One step of the flag smoother of Eq. 2, for (..., 3) tensors."""
+    # Eq. 2:  s_bar_k(t) <- (1 - lambda) s_bar_k(t-1) + lambda s_k
+    return (1.0 - lam) * s_bar + lam * s
+
+
+def reference_as_printed(s: torch.Tensor, s_bar: torch.Tensor, v_goal: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Eq. 2 exactly as printed. Note: it decays to 0 while a flag is held (s_bar -> s)."""
+    # Eq. 2:  v_ref_k(t) = v_goal_k tanh(alpha (s_k - s_bar_k(t)))
+    return v_goal * torch.tanh(alpha * (s - s_bar))
+
+
+def reference_gated(s_bar: torch.Tensor, v_goal: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The "soft gate" of App. A.2: the smoothed flag through a tanh, scaled by the goal speed."""
+    # App. A.2 soft gate:  v_ref_k(t) = v_goal_k sigma(alpha s_bar_k(t)),  sigma = tanh
+    return v_goal * torch.tanh(alpha * s_bar)
+
+
+def reference_velocity(
+    s: torch.Tensor, s_bar: torch.Tensor, v_goal: torch.Tensor, alpha: float, form: str
+) -> torch.Tensor:
+    """v_ref (..., 3) from flags s, smoothed flags s_bar and goal speed magnitudes v_goal >= 0."""
+    if form == "gated":
+        return reference_gated(s_bar, v_goal, alpha)
+    if form == "as_printed":
+        return reference_as_printed(s, s_bar, v_goal, alpha)
+    raise ValueError(f"unknown reference form {form!r}; choose 'gated' or 'as_printed'")
+
+
+# --- Eq. 3: heading drift of a flag episode ------------------------------------------------------
+def wrap_to_pi(angle: torch.Tensor) -> torch.Tensor:
+    """Wrap angles to [-pi, pi)."""
+    return torch.remainder(angle + math.pi, 2.0 * math.pi) - math.pi
+
+
+def heading_drift(psi_start: torch.Tensor, psi_end: torch.Tensor, intended: torch.Tensor | float = 0.0) -> torch.Tensor:
+    """J_dir of Eq. 3. ``intended`` is the yaw the shaped reference asked for during the episode
+    (0 when s_yaw stayed 0, which gives Eq. 3 exactly; for turning episodes it is the integral
+    of v_ref_yaw, so a commanded turn is not counted as drift)."""
+    # Eq. 3:  J_dir = | wrap(psi_end - psi_start) |
+    return torch.abs(wrap_to_pi(psi_end - psi_start - intended))

@@ -1,0 +1,53 @@
+"""The one interface every locomotion backend implements.
+
+A backend turns the locomotion command of a tick into leg motion on the simulated X2, one 50 Hz
+control period (:data:`wbvla.sim.robot.DECIMATION` physics steps at 200 Hz) per :meth:`step`:
+
+* ``lmo``          the physics LMO: the exported ONNX policy on proprioception drives the 12 leg
+                   PD targets (flags command u_t = [s_x, s_y, s_yaw, h*]);
+* ``velocity_rl``  the HOMIE-style velocity-tracking baseline, same robot and actuators
+                   (velocity command [v_x, v_y, w_z, h*]);
+* ``ideal_base``   a kinematic stand-in, clearly labelled wherever it is used: the floating base
+                   follows the Eq. 2-shaped velocity reference exactly and h* is reached through
+                   leg IK; the rest of the scene keeps its physics.
+
+The arms and grippers are PD-driven by the caller's targets in every backend, so manipulation is
+physical whichever backend moves the base.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import mujoco
+import numpy as np
+
+from wbvla.sim.robot import X2Index
+from wbvla.vla.api import CommandKind
+
+BACKENDS: tuple[str, ...] = ("lmo", "velocity_rl", "ideal_base")
+
+
+class LocomotionBackend(ABC):
+    """Realizes locomotion commands on an X2 inside a compiled scene (``model``, ``data``)."""
+
+    name: str
+    """One of :data:`BACKENDS`; recorded in every dataset, trial log and figure."""
+    command_kind: CommandKind
+    """What :meth:`step` expects: ``flags`` or ``velocity`` (see :mod:`wbvla.vla.api`)."""
+    kinematic: bool
+    """True when the base is moved kinematically (the ideal base), not by leg physics."""
+
+    @abstractmethod
+    def reset(self, model: mujoco.MjModel, data: mujoco.MjData, idx: X2Index) -> None:
+        """Start a trial from the robot's current (standing) state in ``data``."""
+
+    @abstractmethod
+    def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray,
+             grippers: np.ndarray) -> None:
+        """Apply ``command`` (4,), arm targets (14,) and gripper targets (2,) and advance the
+        physics by one 50 Hz control period."""
+
+    @abstractmethod
+    def fallen(self, data: mujoco.MjData) -> bool:
+        """Whether the robot is down (pelvis too low or torso too tilted)."""
