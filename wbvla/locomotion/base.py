@@ -22,10 +22,26 @@ from abc import ABC, abstractmethod
 import mujoco
 import numpy as np
 
+from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT
 from wbvla.sim.robot import X2Index
 from wbvla.vla.api import CommandKind
 
 BACKENDS: tuple[str, ...] = ("lmo", "velocity_rl", "ideal_base")
+LABELS: dict[str, str] = {
+    "lmo": "physics LMO (ONNX policy on the legs, 50 Hz)",
+    "velocity_rl": "velocity-tracking RL baseline (ONNX policy on the legs, 50 Hz)",
+    "ideal_base": "IDEAL BASE (kinematic stand-in: base follows the Eq. 2 reference, legs by IK)",
+}
+"""How each backend is named in datasets, trial logs and figure titles."""
+
+
+def is_fallen(data: mujoco.MjData, idx: X2Index) -> bool:
+    """The fall test of training and evaluation: pelvis below ``TERMINATION_HEIGHT`` (0.35 m) or
+    base tilted more than ``TERMINATION_TILT`` (60 deg) from upright."""
+    b = idx.base_qpos
+    w, x, y, z = data.qpos[b + 3 : b + 7]
+    up_z = 1.0 - 2.0 * (x * x + y * y)  # world z of the base's up axis (unit quaternion)
+    return bool(data.qpos[b + 2] < TERMINATION_HEIGHT or np.arccos(np.clip(up_z, -1.0, 1.0)) > TERMINATION_TILT)
 
 
 class LocomotionBackend(ABC):
@@ -50,4 +66,9 @@ class LocomotionBackend(ABC):
 
     @abstractmethod
     def fallen(self, data: mujoco.MjData) -> bool:
-        """Whether the robot is down (pelvis too low or torso too tilted)."""
+        """Whether the robot is down (pelvis too low or torso too tilted), see :func:`is_fallen`."""
+
+    @property
+    def label(self) -> str:
+        """Human-readable name for logs and figures (says "IDEAL BASE" for the kinematic one)."""
+        return LABELS[self.name]
