@@ -1,0 +1,155 @@
+"""The simulated X2 twin: a MuJoCo task scene stepped in real time behind the backend interface.
+
+Anyone can run the whole deployment on a laptop with it, and the tests do. Physics at 200 Hz,
+:data:`~wbvla.sim.robot.DECIMATION` substeps per 50 Hz :meth:`write` (the runner's deadline
+scheduling makes simulated time follow the wall clock); the LMO's solver settings. A camera thread
+renders the head camera at ``camera_hz`` from a snapshot of the state (its own EGL context and
+``MjData``), like a camera driver: the control loop never waits for a frame.
+
+Locomotion modes (:class:`~wbvla.runtime.config.SimTwinConfig`): ``lmo`` (the physics X2, legs from
+the runner's LMO) and ``ideal_base`` (labelled kinematic stand-in, :mod:`.kinematic_base`).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import mujoco
+import numpy as np
+
+from wbvla.lmo.config import (
+    SOLVER_ITERATIONS,
+    SOLVER_LS_ITERATIONS,
+    TERMINATION_HEIGHT,
+    TERMINATION_TILT,
+)
+from wbvla.runtime.backends.base import RobotBackend
+from wbvla.runtime.config import SafetyConfig, SimTwinConfig
+from wbvla.runtime.lmo_stage import RobotState
+from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT
+
+
+class _CameraThread(threading.Thread):
+    """Renders the head camera at a fixed rate from snapshots of the twin's state."""
+
+    def __init__(self, twin: SimBackend, size: tuple[int, int], hz: float):
+        super().__init__(name="sim-camera", daemon=True)
+        self.twin, self.size, self.period = twin, size, 1.0 / hz
+        self.stop_event = threading.Event()
+        self.ready = threading.Event()
+        self.frame: np.ndarray | None = None
+        self.error: BaseException | None = None
+        self.render_ms: list[float] = []
+
+    def run(self) -> None:
+        from wbvla.sim.camera import CameraRenderer
+
+        twin = self.twin
+        snap = mujoco.MjData(twin.model)
+        try:
+            renderer = CameraRenderer(twin.model, width=self.size[1], height=self.size[0])
+        except BaseException as err:  # no GL: the twin still runs, without images
+            self.error = err
+            self.ready.set()
+            return
+        cam = mujoco.mj_name2id(twin.model, mujoco.mjtObj.mjOBJ_CAMERA, HEAD_CAMERA)
+        deadline = time.perf_counter()
+        with renderer:
+            while not self.stop_event.is_set():
+                with twin.lock:
+                    snap.qpos[:] = twin.data.qpos
+                    snap.mocap_pos[:] = twin.data.mocap_pos
+                    snap.mocap_quat[:] = twin.data.mocap_quat
+                t0 = time.perf_counter()
+                mujoco.mj_kinematics(twin.model, snap)
+                mujoco.mj_camlight(twin.model, snap)
+                self.frame = renderer.render(snap, cam)
+                self.render_ms.append((time.perf_counter() - t0) * 1e3)
+                self.ready.set()
+                deadline += self.period
+                self.stop_event.wait(max(0.0, deadline - time.perf_counter()))
+
+
+class SimBackend(RobotBackend):
+    """The MuJoCo X2 in a task scene (see the module docstring)."""
+
+    name = "sim"
+
+    def __init__(self, cfg: SimTwinConfig | None = None, safety: SafetyConfig | None = None, camera: bool = True):
+        self.cfg = cfg or SimTwinConfig()
+        self.safety = safety or SafetyConfig()
+        self.kinematic_base = self.cfg.locomotion == "ideal_base"
+        self.camera_enabled = camera
+        self.lock = threading.Lock()
+        self.camera: _CameraThread | None = None
+        self.base = None
+        self.clock = time.perf_counter_ns
+
+    def start(self) -> RobotState:
+        from wbvla.sim.scene import build_scene
+
+        self.scene = build_scene(name=self.cfg.scene, seed=self.cfg.seed)
+        self.model, self.data, self.idx = self.scene.model, self.scene.data, self.scene.robot
+        self.model.opt.timestep = PHYSICS_DT
+        self.model.opt.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+        self.model.opt.iterations = SOLVER_ITERATIONS
+        self.model.opt.ls_iterations = SOLVER_LS_ITERATIONS
+        self.scene.reset()
+        if self.kinematic_base:
+            from wbvla.runtime.backends.kinematic_base import KinematicBase
+
+            self.base = KinematicBase(self.idx, PHYSICS_DT, self.safety.height_range)
+            self.base.reset(self.data)
+            self.base.pin(self.data)
+            mujoco.mj_forward(self.model, self.data)
+        if self.camera_enabled:
+            self.camera = _CameraThread(self, self.cfg.image_size, self.cfg.camera_hz)
+            self.camera.start()
+            self.camera.ready.wait(timeout=60.0)
+            if self.camera.error is not None:
+                raise RuntimeError(f"the sim twin's head camera cannot render ({self.camera.error}); "
+                                   "set MUJOCO_GL=egl or run with camera=False") from self.camera.error
+        return self.read()
+
+    def read(self) -> RobotState:
+        with self.lock:
+            d, idx = self.data, self.idx
+            b, bv = idx.base_qpos, idx.base_qvel
+            rot = np.zeros(9)
+            mujoco.mju_quat2Mat(rot, d.qpos[b + 3 : b + 7])
+            up_z = rot[8]
+            state = RobotState(
+                t_ns=self.clock(), q=d.qpos[idx.qpos].copy(), dq=d.qvel[idx.qvel].copy(),
+                gyro=d.qvel[bv + 3 : bv + 6].copy(), gravity=-rot.reshape(3, 3)[2].copy(),
+                base_height=float(d.qpos[b + 2]),
+                fallen=bool(d.qpos[b + 2] < TERMINATION_HEIGHT or up_z < math.cos(TERMINATION_TILT)),
+            )
+        return state
+
+    def latest_image(self) -> np.ndarray | None:
+        return None if self.camera is None else self.camera.frame
+
+    def write(self, q: np.ndarray, u: np.ndarray) -> None:
+        with self.lock:
+            self.data.ctrl[self.idx.actuator] = q  # MuJoCo clips to ctrlrange as well
+            if self.base is not None:
+                self.base.plan(u)
+                for k in range(DECIMATION):
+                    self.base.impose(self.data, 1.0 / (DECIMATION - k))
+                    mujoco.mj_step(self.model, self.data)
+                self.base.pin(self.data)  # the state after the tick is the kinematic one
+            else:
+                for _ in range(DECIMATION):
+                    mujoco.mj_step(self.model, self.data)
+
+    @property
+    def sim_time(self) -> float:
+        return float(self.data.time)
+
+    def close(self) -> None:
+        if self.camera is not None:
+            self.camera.stop_event.set()
+            self.camera.join(timeout=5.0)
+            self.camera = None

@@ -1,0 +1,311 @@
+"""The 50 Hz robot runner: the loop that owns the robot.
+
+Each tick, at an absolute deadline ``t0 + k * period`` (never ``sleep(period)``, which drifts by
+the work done), the runner
+
+1. reads joint states and IMU from the backend;
+2. runs the watchdog (:class:`~wbvla.runtime.supervisor.Supervisor`) and forms the desired arm,
+   gripper and h* targets (the accepted chunk interpolated to this instant, or hold / safe pose);
+3. clamps and rate-limits them (:class:`~wbvla.runtime.safety.TargetFilter`);
+4. runs the LMO (onnxruntime) on proprioception and the held u_t -> leg targets (clamped and
+   rate-limited too), unless the backend moves its base itself (the labelled ideal base);
+5. writes all 29 targets to the backend; every ``obs_every`` ticks sends an observation.
+
+Between ticks it waits on the command socket (so a command is time-stamped when it arrives),
+then spins the last ``spin_s`` on the clock. Commands are decoded and judged
+(:class:`~wbvla.runtime.supervisor.CommandGate`) as they arrive; every rejection is counted and
+logged with its reason. The LMO runs every tick in every mode: it never stops balancing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import zmq
+
+from wbvla.runtime import messages as msgs
+from wbvla.runtime.backends.base import RobotBackend
+from wbvla.runtime.config import RunnerConfig
+from wbvla.runtime.lmo_stage import LMOStage, RobotState
+from wbvla.runtime.messages import EStop, Hello, Observation
+from wbvla.runtime.safety import ARMS, GRIPPERS, JointLimits, TargetFilter
+from wbvla.runtime.supervisor import CommandGate, Supervisor
+from wbvla.runtime.wire import ProtocolError
+from wbvla.sim.joints import default_pose
+
+log = logging.getLogger("wbvla.runtime.runner")
+MODE_CODES = {m: i for i, m in enumerate(msgs.MODES)}
+
+
+@dataclass
+class TickLog:
+    """Per-tick records (numpy columns, grown in blocks) and per-event records."""
+
+    capacity: int = 0
+    """Most ticks kept (0: unbounded); older ticks are dropped in blocks."""
+    block: int = 3000
+    cols: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    n: int = 0
+    events: deque = field(default_factory=lambda: deque(maxlen=200_000))
+    """(t_ns, kind, detail) for accepts, rejections (with reason), mode changes, e-stops, handshakes."""
+
+    SPEC = {"deadline_ns": ((), np.int64), "wake_ns": ((), np.int64), "written_ns": ((), np.int64),
+            "mode": ((), np.int8), "u": ((4,), np.float32), "q_target": ((29,), np.float32),
+            "q": ((29,), np.float32), "base_height": ((), np.float32), "fallen": ((), np.bool_),
+            "lmo_ms": ((), np.float32), "valid_ns": ((), np.int64), "cmd_seq": ((), np.int64)}
+
+    def append(self, **row) -> None:
+        i = self.n % self.block
+        if i == 0:
+            for k, (shape, dt) in self.SPEC.items():
+                self.cols.setdefault(k, []).append(np.zeros((self.block, *shape), dt))
+            if self.capacity and len(self.cols["mode"]) * self.block > self.capacity + self.block:
+                for k in self.cols:
+                    self.cols[k].pop(0)
+        for k, v in row.items():
+            self.cols[k][-1][i] = v
+        self.n += 1
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The kept ticks as one array per column."""
+        if not self.n:
+            return {k: np.zeros((0, *s), d) for k, (s, d) in self.SPEC.items()}
+        tail = self.n % self.block or self.block
+        return {k: np.concatenate([*blocks[:-1], blocks[-1][:tail]]) for k, blocks in self.cols.items()}
+
+
+class RobotRunner:
+    """See the module docstring. ``link=False`` runs without sockets (commands via :meth:`on_command_bytes`)."""
+
+    def __init__(self, cfg: RunnerConfig, backend: RobotBackend, lmo: LMOStage | None = None, link: bool = True,
+                 ctx: zmq.Context | None = None):
+        if lmo is None and not backend.kinematic_base:
+            raise ValueError(f"backend {backend.name!r} needs the LMO to balance: pass an LMOStage")
+        self.cfg, self.backend, self.lmo = cfg, backend, lmo
+        self.period_ns = round(cfg.period_s * 1e9)
+        self.kind = lmo.kind if lmo is not None and not backend.kinematic_base else "flags"
+        lim = JointLimits.from_config(cfg.safety)
+        self.gate = CommandGate(cfg.safety, self.kind, lim)
+        self.sup = Supervisor(cfg.safety, cfg.period_s, self.kind)
+        self.filter = TargetFilter(cfg.safety, cfg.period_s, lim)
+        self.waist_default = default_pose("waist")
+        self.log = TickLog(cfg.log_ticks)
+        self.rejected: Counter[str] = Counter()
+        self.accepted = 0
+        self.obs_seq = 0
+        self.tick_index = 0
+        self.missed_deadlines = 0
+        self.obs_to_cmd_ms: list[float] = []
+        self.welcome = None
+        self.clock = time.perf_counter_ns
+        self._u = np.zeros(4)
+        self._poller = None
+        self._link_enabled, self._ctx = link, ctx
+        self.link = None
+        self._last_reject_log = 0.0
+        self._started = False
+
+    # --- setup ---------------------------------------------------------------------------------
+    def start(self) -> RobotState:
+        self._started = True
+        self._apply_os_options()
+        state = self.backend.start()
+        self.filter.reset(state.q, state.base_height)
+        self._u = np.array([0.0, 0.0, 0.0, self.filter.h])
+        if self.lmo is not None:
+            self.lmo.reset()
+        if self._link_enabled:
+            from wbvla.runtime.link import RobotLink
+
+            hello = Hello(self.cfg.robot_id, msgs.ROBOT_JOINTS, self.kind, self.cfg.model_id, self.cfg.image_encoding,
+                          (*self.backend_image_shape(), 3))
+            self.link = RobotLink(self.cfg.link, hello, self.cfg.rehandshake_s, self.cfg.handshake_timeout_s, self._ctx)
+            self._poller = zmq.Poller()
+            self._poller.register(self.link.cmd, zmq.POLLIN)
+        return state
+
+    def backend_image_shape(self) -> tuple[int, int]:
+        sim = getattr(self.backend, "cfg", None)
+        if sim is None and hasattr(self.backend, "inner"):
+            sim = getattr(self.backend.inner, "cfg", None)
+        return tuple(getattr(sim, "image_size", (224, 224)))
+
+    def _apply_os_options(self) -> None:
+        if self.cfg.cpu_affinity:
+            os.sched_setaffinity(0, set(self.cfg.cpu_affinity))
+        if self.cfg.realtime_priority:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.cfg.realtime_priority))
+
+    def close(self) -> None:
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        self.backend.close()
+
+    # --- commands ------------------------------------------------------------------------------
+    def estop(self, reason: str = "local") -> None:
+        """Latch the e-stop now (also what an ``estop`` message does)."""
+        if self.sup.mode != "estop":
+            self.log.events.append((self.clock(), "estop", reason))
+            log.warning("E-STOP: %s", reason)
+        self.sup.estop(reason)
+
+    def on_command_bytes(self, buf: bytes, rx_ns: int | None = None) -> str:
+        """Decode and judge one message from the command socket; returns ``"accepted"``,
+        ``"estop"`` or the rejection reason. Never raises on bad input."""
+        rx_ns = self.clock() if rx_ns is None else rx_ns
+        try:
+            msg = msgs.decode(buf, self.cfg.link.max_command_bytes, expect=("cmd", "estop"))
+            if isinstance(msg, EStop):  # stopping is always safe: no session/order check
+                self.estop(f"server: {msg.reason}")
+                return "estop"
+            if self.sup.mode == "estop":
+                raise ProtocolError("estop_latched", "the e-stop is latched; commands are refused until restart")
+            t_obs = self.gate.check(msg, rx_ns)
+        except ProtocolError as err:
+            self._reject(err, rx_ns)
+            return err.reason
+        self.sup.accept(msg, t_obs, rx_ns)
+        self.accepted += 1
+        self.obs_to_cmd_ms.append((rx_ns - t_obs) / 1e6)
+        self.log.events.append((rx_ns, "accept", {"seq": msg.seq, "obs_seq": msg.obs_seq, "latents": msg.latents,
+                                                   "inference_ms": msg.inference_ms, "u": msg.command.tolist()}))
+        return "accepted"
+
+    def _reject(self, err: ProtocolError, t_ns: int) -> None:
+        self.rejected[err.reason] += 1
+        self.log.events.append((t_ns, "reject", f"{err.reason}: {err.detail}"))
+        now = time.monotonic()
+        if now - self._last_reject_log > 1.0:  # the console gets at most one line a second; the event log gets all
+            log.warning("command rejected (%s): %s [totals %s]", err.reason, err.detail, dict(self.rejected))
+            self._last_reject_log = now
+
+    def _drain_link(self) -> None:
+        while (buf := self.link.recv_command()) is not None:
+            self.on_command_bytes(buf, self.clock())
+
+    def _adopt_session(self) -> None:
+        welcome = self.link.take_welcome()
+        if welcome is not None:
+            self.gate.new_session(welcome.session)
+            self.welcome = welcome
+            self.log.events.append((self.clock(), "handshake", {"session": welcome.session, "model_id": welcome.model_id,
+                                                               "policy_kind": welcome.policy_kind}))
+            log.info("session %d with model %s (%s)", welcome.session, welcome.model_id, welcome.policy_kind)
+
+    # --- the loop ------------------------------------------------------------------------------
+    def wait_until(self, deadline_ns: int) -> None:
+        """Wait for ``deadline_ns``: poll the command socket, sleep, then spin the last ``spin_s``."""
+        spin_ns = round(self.cfg.spin_s * 1e9)
+        while True:
+            remaining = deadline_ns - self.clock()
+            if remaining <= spin_ns:
+                break
+            wait_ms = (remaining - spin_ns) // 1_000_000
+            if self._poller is not None and wait_ms >= 1:
+                if self._poller.poll(wait_ms):
+                    self._drain_link()
+            else:
+                time.sleep((remaining - spin_ns) / 1e9)
+                break
+        if self.link is not None:
+            self._drain_link()
+        while self.clock() < deadline_ns:
+            pass
+
+    def tick(self, deadline_ns: int) -> None:
+        """One control period (see the module docstring)."""
+        wake = self.clock()
+        if self.link is not None:
+            self._adopt_session()
+        state = self.backend.read()
+        prev_mode = self.sup.mode
+        mode = self.sup.update(wake)
+        if mode != prev_mode:
+            self.log.events.append((wake, "mode", f"{prev_mode}->{mode}"))
+        f = self.filter
+        arm, grip, u, arm_rate = self.sup.desired(wake, f.q[ARMS], f.q[GRIPPERS], f.h)
+        f.upper(arm, grip, float(u[3]), arm_rate)
+        u = np.array([u[0], u[1], u[2], f.h])
+        lmo_ms = 0.0
+        if not self.backend.kinematic_base:
+            t0 = self.clock()
+            f.legs(self.lmo.step(state, u))
+            lmo_ms = (self.clock() - t0) / 1e6
+        f.waist(self.waist_default)
+        self.backend.write(f.q, u)
+        written = self.clock()
+        self._u = u
+        if self.link is not None:
+            if mode in ("hold", "safe") and (self.sup.silence_s(wake) or 0) > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s):
+                self.link.want_handshake.set()  # the server may have restarted with a new session
+            if self.tick_index % self.cfg.obs_every == 0 and self.gate.session is not None:
+                self._send_observation(state, mode)
+        self.log.append(deadline_ns=deadline_ns, wake_ns=wake, written_ns=written, mode=MODE_CODES[mode], u=u,
+                        q_target=f.q, q=state.q, base_height=state.base_height, fallen=state.fallen, lmo_ms=lmo_ms,
+                        valid_ns=self.sup.t_valid_ns or 0, cmd_seq=self.gate.last_seq)
+        self.tick_index += 1
+
+    def _send_observation(self, state: RobotState, mode: str) -> None:
+        image = self.backend.latest_image()
+        if image is None:
+            return
+        self.obs_seq += 1
+        obs = Observation(self.gate.session, self.obs_seq, state.t_ns, image, state.q[ARMS], state.dq[ARMS],
+                          state.q[GRIPPERS], state.base_height, state.gyro, state.gravity, self._u, mode,
+                          state.fallen, sum(self.rejected.values()), self.cfg.image_encoding)
+        self.gate.record_sent(self.obs_seq, state.t_ns)
+        self.link.send_observation(msgs.encode(obs, self.cfg.jpeg_quality))
+
+    def run(self, duration_s: float | None = None, stop=None) -> None:
+        """Run the loop for ``duration_s`` (None: until ``stop`` is set or KeyboardInterrupt)."""
+        if not self._started:
+            self.start()
+        t0 = self.clock()
+        deadline = t0 + self.period_ns
+        end = None if duration_s is None else t0 + round(duration_s * 1e9)
+        while (end is None or deadline <= end) and not (stop is not None and stop.is_set()):
+            self.wait_until(deadline)
+            self.tick(deadline)
+            deadline += self.period_ns
+            late = self.clock() - deadline
+            if late >= self.period_ns:  # whole periods were lost: skip them instead of bursting ticks
+                skipped = late // self.period_ns
+                self.missed_deadlines += int(skipped)
+                deadline += skipped * self.period_ns
+
+
+def make_backend(cfg: RunnerConfig) -> RobotBackend:
+    """The backend ``cfg.backend`` names: ``sim`` (the MuJoCo twin) or ``x2`` (the SDK seam)."""
+    if cfg.backend == "sim":
+        from wbvla.runtime.backends.sim import SimBackend
+
+        return SimBackend(cfg.sim, cfg.safety)
+    from wbvla.runtime.backends.x2 import X2Backend
+
+    return X2Backend()
+
+
+def build_runner(cfg: RunnerConfig, backend: RobotBackend | None = None, **kwargs) -> RobotRunner:
+    """A runner with the configured backend and, unless the backend moves its base itself, the LMO."""
+    backend = backend or make_backend(cfg)
+    lmo = None if backend.kinematic_base else LMOStage(cfg.lmo_path)
+    return RobotRunner(cfg, backend, lmo, **kwargs)
+
+
+def save_log(runner: RobotRunner, path) -> None:
+    """The per-tick columns and the event list as one ``.npz`` (atomic write)."""
+    import json
+
+    from wbvla.io import atomic_path
+
+    arrays = runner.log.arrays()
+    events = json.dumps([(int(t), k, d) for t, k, d in runner.log.events], default=str)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, events=np.array(events), **arrays)
