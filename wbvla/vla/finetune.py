@@ -1,0 +1,247 @@
+"""Stage III: LoRA fine-tuning of the VLA on teleoperation data, jointly with the execution decoder.
+
+    L = CE(latent tokens; LAM codes of the robot's own video)            (Eq. 1, omitted w/o LAM)
+      + L1(arm chunk) + L1(gripper chunk) + CE(s_x, s_y, s_yaw) + L1(h*)  (the decoder; L1 on
+                                                                           velocity for the
+                                                                           velocity baseline)
+
+The VLM gets LoRA adapters (peft) on its text model; the vision tower, connector and embeddings stay
+frozen. Training is teacher-forced: the decoder reads the hidden states of the sequence with the
+LAM codes in it. Validation, like :meth:`wbvla.vla.policy.VLAPolicy.act`, decodes the codes
+greedily and reads the hidden states of the sequence with the *predicted* codes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+
+from wbvla.config import require
+from wbvla.io import write_json_atomic
+from wbvla.paths import cache_dir
+from wbvla.vla.backbone import build_backbone, import_peft, load_backbone, save_backbone
+from wbvla.vla.config import LAM_SOURCES, DecoderConfig, FinetuneConfig
+from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
+from wbvla.vla.latents import LatentVocabulary
+from wbvla.vla.model import LatentVLA
+from wbvla.vla.teleop_data import (
+    TeleopEpisode,
+    TeleopFrames,
+    collate_frames,
+    latent_labels,
+    load_teleop_episodes,
+    split_episodes,
+)
+from wbvla.vla.trainer import FitResult, L, fit_resumable, warmup_cosine
+
+LORA_MODULE_PATTERN = r".*text_model\.layers\.\d+\.(self_attn|mlp)\.({names})"
+
+
+def lora_config(config: FinetuneConfig):
+    """peft LoraConfig on the text model's linear layers named in ``config.lora_targets``."""
+    return import_peft().LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=LORA_MODULE_PATTERN.format(names="|".join(config.lora_targets)), bias="none")
+
+
+def load_base(folder: Path) -> LatentVLA:
+    """The VLM a fine-tuning run starts from (a Stage II export or a bare backbone), in eval mode."""
+    meta = json.loads((Path(folder) / "vla.json").read_text())
+    return LatentVLA(load_backbone(folder), LatentVocabulary.from_json(meta["vocabulary"])).eval()
+
+
+class FinetuneModule(L.LightningModule):
+    """LoRA on the VLA + the execution decoder; logs every loss term and held-out action metrics."""
+
+    def __init__(self, base_dir: str, config: dict, stats: dict):
+        super().__init__()
+        self.save_hyperparameters()
+        cfg = _finetune_config(config)
+        self.cfg = cfg
+        self.vla = load_base(Path(base_dir))
+        self.vla.vlm.requires_grad_(False)
+        # LoRA layers are injected into self.vla.vlm in place; keep the PeftModel wrapper out of the
+        # module tree (its parameters are the same tensors) to save the adapter with peft later.
+        self.__dict__["peft"] = import_peft().get_peft_model(self.vla.vlm, lora_config(cfg))
+        self.decoder = ExecutionDecoder(cfg.decoder, self.vla.backbone.hidden_size, cfg.chunk_size, cfg.command_kind,
+                                        cfg.use_state, ActionStats(**{k: np.asarray(v, np.float32) for k, v in stats.items()}))
+        self.weights = {"arm": cfg.arm_weight, "gripper": cfg.gripper_weight, "command": cfg.flag_weight,
+                        "height": cfg.height_weight}
+        self._val: list[dict] = []
+
+    def _forward(self, batch, codes: torch.Tensor | None):
+        """Teacher-forced pass with ``codes`` in the sequence -> (hidden, prompts, decoder output)."""
+        n = self.vla.num_slots
+        prompts = self.vla.prompts.batch(batch["instruction"], codes.cpu() if n else None)
+        hidden = self.vla.hidden_states(self.vla.encode_images(batch["image"]), prompts)
+        tokens, kinds = self.vla.pooled_tokens(hidden, prompts)
+        return hidden, prompts, self.decoder(tokens, kinds, batch["state"] if self.cfg.use_state else None)
+
+    def training_step(self, batch, batch_idx):
+        hidden, prompts, out = self._forward(batch, batch["codes"])
+        terms = decoder_losses(self.decoder, out, batch, self.weights)
+        latent = self.vla.latent_loss(self.vla.latent_logits(hidden, prompts), batch["codes"]).to(hidden.device)
+        loss = self.cfg.latent_weight * latent + terms["action"]
+        bs = len(batch["instruction"])
+        self.log_dict({"train/loss": loss.detach(), "train/latent_ce": latent.detach(),
+                       **{f"train/{k}": v.detach() for k, v in terms.items()}}, on_step=True, on_epoch=False, batch_size=bs)
+        self.log("loss", loss.detach(), prog_bar=True, batch_size=bs)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        self._val.append(predict_batch(self.vla, self.decoder, batch, self.cfg.use_state))
+
+    def on_validation_epoch_end(self):
+        if self._val:
+            self.log_dict({f"val/{k}": v for k, v in frame_metrics(self._val, self.cfg.command_kind).items()
+                           if np.isscalar(v)})
+            self._val.clear()
+
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(self.cfg.warmup_steps, self.cfg.max_steps))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+@torch.no_grad()
+def predict_batch(vla: LatentVLA, decoder: ExecutionDecoder, batch: dict, use_state: bool) -> dict:
+    """Greedy latent decoding + decoder on one batch: physical predictions next to the targets."""
+    dec = vla.greedy_codes(vla.encode_images(batch["image"]), batch["instruction"])
+    out = decoder(dec.tokens, dec.kinds, batch["state"].to(dec.tokens.device) if use_state else None)
+    phys = decoder.physical(out)
+    return {"arm": phys["arm"].cpu(), "gripper": phys["gripper"].cpu(), "command": phys["command"].cpu(),
+            "codes": dec.codes, "true_codes": batch["codes"].cpu(), "true_arm": batch["arm"].cpu(),
+            "true_gripper": batch["gripper"].cpu(), "true_flags": batch["flags"].cpu(), "true_height": batch["height"].cpu(),
+            "true_velocity": batch["velocity"].cpu(), "episode": batch["episode"].cpu(), "t": batch["t"].cpu()}
+
+
+def frame_metrics(preds: list[dict], command_kind: str) -> dict:
+    """Held-out metrics over predicted frames: arm L1 (rad; whole chunk and row 0), gripper L1 (m),
+    flag accuracy per axis (or velocity MAE), h* error (m), latent top-1."""
+    p = {k: torch.cat([d[k] for d in preds]) for k in preds[0]}
+    m = {"arm_l1_rad": float((p["arm"] - p["true_arm"]).abs().mean()),
+         "arm_l1_rad_now": float((p["arm"][:, 0] - p["true_arm"][:, 0]).abs().mean()),
+         "gripper_l1_m": float((p["gripper"] - p["true_gripper"]).abs().mean()),
+         "h_star_err_m": float((p["command"][:, 3] - p["true_height"]).abs().mean()), "frames": int(len(p["arm"]))}
+    if command_kind == "flags":
+        hit = flag_classes(p["command"][:, :3]) == flag_classes(p["true_flags"])  # (N, 3)
+        for i, axis in enumerate(("x", "y", "yaw")):
+            m[f"flag_accuracy_{axis}"] = float(hit[:, i].float().mean())
+    else:
+        err = (p["command"][:, :3] - p["true_velocity"]).abs().mean(0)
+        for i, axis in enumerate(("vx", "vy", "wz")):
+            m[f"velocity_mae_{axis}"] = float(err[i])
+    if p["codes"].shape[1]:
+        m["latent_top1"] = float((p["codes"] == p["true_codes"]).float().mean())
+    return m
+
+
+def _finetune_config(d: dict) -> FinetuneConfig:
+    from wbvla.vla.config import BackboneConfig, PretrainConfig
+
+    d = dict(d)
+    pre = dict(d.pop("pretrain"))
+    pre["backbone"] = BackboneConfig(**pre["backbone"])
+    d["pretrain"] = PretrainConfig(**pre)
+    d["decoder"] = DecoderConfig(**d["decoder"])
+    d["lora_targets"] = tuple(d["lora_targets"])
+    return FinetuneConfig(**d)
+
+
+def run_dir_for(config: FinetuneConfig) -> Path:
+    if config.output_dir is not None:
+        return Path(config.output_dir)
+    return cache_dir() / "vla_runs" / config.pretrain.corpus_size / "finetune" / config.run_name()
+
+
+def dataset_root(config: FinetuneConfig) -> Path:
+    return Path(config.dataset_root) if config.dataset_root is not None else cache_dir() / "teleop" / config.dataset_size
+
+
+def prepare_base(config: FinetuneConfig, run: Path) -> Path:
+    """``<run>/base``: a copy of the Stage II export (trained first when missing) or, w/o LAM, the
+    bare backbone (so a resumed run always starts from the same weights)."""
+    base = Path(run) / "base"
+    if (base / "vla.json").exists():
+        return base
+    tmp = base.with_name(".base.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if config.lam_variant == "none":
+        bb = build_backbone(config.pretrain.backbone)
+        save_backbone(bb, tmp, half=False)
+        write_json_atomic(tmp / "vla.json", {"stage": "backbone", "vocabulary": {}, "lam_variant": "none",
+                                             "backbone": asdict(config.pretrain.backbone), "source": bb.source})
+    else:
+        from wbvla.vla.pretrain import pretrain
+
+        shutil.copytree(pretrain(config.pretrain).model_dir, tmp)
+    tmp.rename(base)
+    return base
+
+
+def load_lams(config: FinetuneConfig) -> dict:
+    """The Stage I LAMs of the variant, ``{lam: model}`` in slot order (empty w/o LAM)."""
+    from wbvla.lam.train import load_lam
+    from wbvla.vla.corpus_data import lam_checkpoint
+
+    return {lam: load_lam(lam_checkpoint(config.pretrain, lam)) for lam in LAM_SOURCES[config.lam_variant]}
+
+
+def teleop_frames(config: FinetuneConfig, episodes: list[TeleopEpisode], lams: dict, k: int) -> TeleopFrames:
+    return TeleopFrames(episodes, [latent_labels(e, lams, k) for e in episodes], config.chunk_size)
+
+
+@dataclass
+class FinetuneResult:
+    """A finished (or resumed) Stage III run."""
+
+    fit: FitResult
+    policy_dir: Path
+    """The exported policy (:meth:`wbvla.vla.policy.VLAPolicy.load`)."""
+    train_episodes: int
+    heldout_episodes: int
+    train_frames: int
+
+
+def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None) -> FinetuneResult:
+    """Train Stage III per ``config`` (resumable) and export the policy. ``episodes`` overrides the
+    dataset (e.g. :func:`~wbvla.vla.teleop_data.synthetic_episodes` in tests)."""
+    from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
+    from wbvla.vla.policy import export_policy
+
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    run = run_dir_for(config)
+    run.mkdir(parents=True, exist_ok=True)
+    base = prepare_base(config, run)
+    image_size = int(json.loads((base / "config.json").read_text())["vision_config"]["image_size"])
+    episodes = episodes if episodes is not None else load_teleop_episodes(dataset_root(config), image_size)
+    train_eps, held_eps = split_episodes(episodes, config.heldout_episodes_per_task, config.max_demos_per_task)
+    require(len(held_eps) > 0, "no held-out episodes: set heldout_episodes_per_task >= 1")
+    lams = load_lams(config)
+    k = max(1, int(round(lam_pair_offset(lam_checkpoint(config.pretrain, next(iter(lams)))) * 10))) if lams else 4
+    train, held = teleop_frames(config, train_eps, lams, k), teleop_frames(config, held_eps, lams, k)
+    stats = ActionStats.from_arrays(**train.arrays())
+    cfg_json = json.loads(json.dumps(asdict(config), default=str))
+    module = FinetuneModule(str(base), cfg_json, {k_: v.tolist() for k_, v in vars(stats).items()})
+    g = torch.Generator().manual_seed(config.seed)
+    sampler = RandomSampler(train, replacement=True, num_samples=config.val_every_n_steps * config.batch_size, generator=g)
+    train_loader = DataLoader(train, batch_size=config.batch_size, sampler=sampler, num_workers=0,
+                              collate_fn=collate_frames, drop_last=True)
+    val_loader = DataLoader(held, batch_size=64, shuffle=False, num_workers=0, collate_fn=collate_frames)
+    fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
+                        config.resume, cfg_json)
+    policy_dir = Path(config.export_dir) if config.export_dir is not None else run / "policy"
+    if fit.steps_this_call > 0 or not (policy_dir / "policy.json").exists():
+        if fit.steps_this_call == 0:
+            module = FinetuneModule.load_from_checkpoint(str(fit.checkpoint), map_location="cpu", weights_only=False)
+        export_policy(module, base, policy_dir, {"run": config.run_name(), "steps": fit.steps,
+                                                 "train_episodes": len(train_eps), "train_frames": len(train)})
+    return FinetuneResult(fit, policy_dir, len(train_eps), len(held_eps), len(train))

@@ -1,0 +1,176 @@
+"""Stage III data: teleoperation episodes (LeRobot v3, :mod:`wbvla.data.teleop_schema`) as
+training frames for the VLA and its execution decoder.
+
+Per frame t of an episode: the head image o_t, the instruction, s_t, the action chunk
+a_t .. a_t+H-1 (the last row repeats past the episode's end: the expert holds its final pose),
+the reference velocity, and the latent targets: the Stage I LAMs applied to the robot's own
+video, c_t = E(o_t, o_t+k) with k = the LAMs' pair offset (o_t+k clamps to the last frame).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from wbvla.config import require
+from wbvla.data import teleop_schema as ts
+
+
+@dataclass
+class TeleopEpisode:
+    """One demonstration."""
+
+    index: int
+    """Episode index in the dataset."""
+    instruction: str
+    """The task's language instruction."""
+    frames: np.ndarray
+    """(T, H, W, 3) uint8 head-camera frames."""
+    state: np.ndarray
+    """(T, 17) s_t (teleop_schema.STATE_NAMES)."""
+    action: np.ndarray
+    """(T, 20) a_t (teleop_schema.ACTION_NAMES)."""
+    reference_velocity: np.ndarray
+    """(T, 3) v_x, v_y, w_z."""
+
+    def __post_init__(self) -> None:
+        t = len(self.frames)
+        require(self.frames.ndim == 4 and self.frames.shape[-1] == 3 and self.frames.dtype == np.uint8,
+                f"episode {self.index}: frames must be (T, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
+        for name, dim in (("state", ts.STATE_DIM), ("action", ts.ACTION_DIM), ("reference_velocity", 3)):
+            v = getattr(self, name)
+            require(v.shape == (t, dim), f"episode {self.index}: {name} must be ({t}, {dim}), got {v.shape}")
+            require(bool(np.all(np.isfinite(v))), f"episode {self.index}: {name} has non-finite values")
+        require(t >= 2, f"episode {self.index}: needs >= 2 frames, got {t}")
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[TeleopEpisode]:
+    """Every episode of a LeRobot v3 teleoperation dataset, frames resized to ``image_size``."""
+    from wbvla.data.lerobot_v3_read import LeRobotV3Dataset
+
+    root = Path(root)
+    if not (root / "meta" / "info.json").is_file():
+        raise FileNotFoundError(f"no teleoperation dataset at {root} (meta/info.json missing); "
+                                "generate it with `wbvla teleop-data`")
+    ds = LeRobotV3Dataset(root)
+    out = []
+    for ep in ds.episodes.episode_index.astype(int):
+        d = ds.episode(int(ep), size=image_size)
+        task = d.get("task") or [ts.INSTRUCTIONS.get(str(ds.row(int(ep)).get("task", "")), "")]
+        out.append(TeleopEpisode(int(ep), str(task[0]), d[ts.IMAGE_KEY], np.asarray(d[ts.STATE_KEY], np.float32),
+                                 np.asarray(d[ts.ACTION_KEY], np.float32),
+                                 np.asarray(d[ts.REFERENCE_VELOCITY_KEY], np.float32).reshape(-1, 3)))
+    require(len(out) > 0, f"{root}: the dataset has no episodes")
+    return out
+
+
+def split_episodes(episodes: list[TeleopEpisode], heldout_per_task: int, max_demos_per_task: int | None = None
+                   ) -> tuple[list[TeleopEpisode], list[TeleopEpisode]]:
+    """(train, held-out): per instruction (task), the last ``heldout_per_task`` episodes by index are
+    held out; training keeps the first ``max_demos_per_task`` of the rest."""
+    by_task: dict[str, list[TeleopEpisode]] = defaultdict(list)
+    for ep in sorted(episodes, key=lambda e: e.index):
+        by_task[ep.instruction].append(ep)
+    train, held = [], []
+    for task, eps in by_task.items():
+        require(len(eps) > heldout_per_task, f"task {task[:40]!r}: {len(eps)} episodes, cannot hold out {heldout_per_task}")
+        cut = len(eps) - heldout_per_task
+        train += eps[:cut][:max_demos_per_task]
+        held += eps[cut:]
+    return train, held
+
+
+def latent_labels(episode: TeleopEpisode, models: dict, k: int) -> np.ndarray:
+    """Codes (T, n_slots) of each LAM (in ``models`` order) on (o_t, o_min(t+k, T-1))."""
+    from wbvla.vla.corpus_data import encode_pairs
+
+    if not models:
+        return np.zeros((len(episode), 0), np.int64)
+    frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2)  # (T, 3, H, W)
+    nxt = np.minimum(np.arange(len(episode)) + k, len(episode) - 1)
+    return np.concatenate([encode_pairs(m, frames, frames[nxt]) for m in models.values()], axis=1)
+
+
+class TeleopFrames(Dataset):
+    """Every frame of some episodes as a Stage III example.
+
+    Items: ``image (3, H, W) uint8, instruction, state (17,), arm (H, 14), gripper (H, 2), flags (3,),
+    height (), velocity (3,), codes (n_slots,)`` plus ``episode`` and ``t``.
+    """
+
+    def __init__(self, episodes: list[TeleopEpisode], codes: list[np.ndarray], chunk_size: int):
+        require(len(episodes) > 0, "TeleopFrames needs at least one episode")
+        require(len(codes) == len(episodes), f"{len(codes)} code arrays for {len(episodes)} episodes")
+        self.episodes, self.chunk_size = episodes, chunk_size
+        self.frames = [torch.from_numpy(np.ascontiguousarray(e.frames)).permute(0, 3, 1, 2) for e in episodes]
+        self.codes = [torch.as_tensor(c, dtype=torch.long) for c in codes]
+        self.items = [(e, t) for e, ep in enumerate(episodes) for t in range(len(ep))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict:
+        e, t = self.items[i]
+        ep = self.episodes[e]
+        rows = np.minimum(np.arange(t, t + self.chunk_size), len(ep) - 1)  # hold the last action past the end
+        chunk = ep.action[rows]  # (H, 20)
+        return {"image": self.frames[e][t], "instruction": ep.instruction, "state": torch.from_numpy(ep.state[t]),
+                "arm": torch.from_numpy(chunk[:, ts.ACTION_ARMS]), "gripper": torch.from_numpy(chunk[:, ts.ACTION_GRIPPERS]),
+                "flags": torch.from_numpy(ep.action[t, ts.ACTION_FLAGS]), "height": torch.tensor(ep.action[t, ts.ACTION_HEIGHT]),
+                "velocity": torch.from_numpy(ep.reference_velocity[t]), "codes": self.codes[e][t],
+                "episode": ep.index, "t": t}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Stacked per-frame arrays (for statistics): state, arm, gripper, height, velocity."""
+        eps = self.episodes
+        act = np.concatenate([e.action for e in eps])
+        return {"state": np.concatenate([e.state for e in eps]), "arm": act[:, ts.ACTION_ARMS],
+                "gripper": act[:, ts.ACTION_GRIPPERS], "height": act[:, ts.ACTION_HEIGHT],
+                "velocity": np.concatenate([e.reference_velocity for e in eps])}
+
+
+def collate_frames(items: list[dict]) -> dict:
+    out = {k: torch.stack([it[k] for it in items]) for k in ("image", "state", "arm", "gripper", "flags", "height",
+                                                             "velocity", "codes")}
+    out["instruction"] = [it["instruction"] for it in items]
+    out["episode"] = torch.tensor([it["episode"] for it in items])
+    out["t"] = torch.tensor([it["t"] for it in items])
+    return out
+
+
+def synthetic_episodes(per_task: int = 3, length: int = 24, size: int = 64, seed: int = 0) -> list[TeleopEpisode]:
+    """Small made-up episodes in the teleop layout, for tests and for smoke runs without the real
+    dataset: the image's colour bands encode the phase of the motion, the arms follow smooth
+    phase-dependent targets, the flags switch with the phase, h* dips in the middle. Learnable,
+    but nothing like the expert's data (never use it for reported numbers)."""
+    rng = np.random.default_rng(seed)
+    out, idx = [], 0
+    for task_i, task in enumerate(ts.TASKS):
+        for _ in range(per_task):
+            t = np.arange(length)
+            phase = t / (length - 1)  # (T,) 0 -> 1
+            frames = np.zeros((length, size, size, 3), np.uint8)
+            frames[..., task_i] = 200
+            band = (phase * (size - 8)).astype(int)
+            for k in range(length):
+                frames[k, band[k]:band[k] + 8, :, (task_i + 1) % 3] = 255
+            frames = np.clip(frames.astype(int) + rng.integers(0, 20, frames.shape), 0, 255).astype(np.uint8)
+            arms = 0.5 * np.sin(2 * np.pi * phase[:, None] + np.arange(14)[None] * 0.3 + task_i)  # (T, 14)
+            grip = np.where(phase[:, None] > 0.5, 0.0, 0.04) * np.ones((1, 2))
+            flags = np.zeros((length, 3))
+            flags[:, task_i] = np.where(phase < 0.3, 1.0, np.where(phase < 0.6, -1.0, 0.0))
+            height = 0.7 - 0.2 * np.sin(np.pi * phase)
+            action = np.concatenate([arms, grip, flags, height[:, None]], 1).astype(np.float32)
+            state = np.concatenate([np.roll(arms, 1, 0), grip, height[:, None] + 0.05], 1).astype(np.float32)
+            vel = (flags * np.array([0.3, 0.2, 0.5])).astype(np.float32)
+            out.append(TeleopEpisode(idx, ts.INSTRUCTIONS[task], frames, state, action, vel))
+            idx += 1
+    return out

@@ -1,0 +1,132 @@
+"""One resumable Lightning fit for Stages II and III: atomic ``last.ckpt``, CSV logs, a training
+log with wall time and throughput per call, peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from wbvla.compat import import_lightning
+from wbvla.io import write_json_atomic
+from wbvla.lam.train import AtomicCheckpointIO
+
+L = import_lightning()
+
+
+class ExampleThroughput(L.Callback):
+    """Examples per second inside training batches (validation and checkpointing excluded)."""
+
+    def __init__(self):
+        self.seconds, self.examples, self._t = 0.0, 0, None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self._t = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        self.seconds += time.perf_counter() - self._t
+        self.examples += len(batch["instruction"])
+
+
+@dataclass
+class FitResult:
+    """What one (possibly resumed) fit did."""
+
+    run_dir: Path
+    checkpoint: Path
+    steps: int
+    """Global step reached."""
+    steps_this_call: int
+    wall_s: float
+    """Wall time of this call's ``fit`` (s)."""
+    examples_per_s: float
+    """Training throughput of this call (NaN when nothing was trained)."""
+    peak_rss_mb: float
+    """Peak resident memory of this process so far (MB; includes data held in memory)."""
+    device: str
+
+
+def accelerator(device: str) -> str:
+    if device == "gpu" or (device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("device='gpu' but torch sees no CUDA device")
+        return "gpu"
+    return "cpu"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (MB, from getrusage; Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, device: str, progress: bool,
+                  resume: bool, config_json: dict) -> FitResult:
+    """Fit ``module`` to ``max_steps`` in ``run`` (resuming from ``checkpoints/last.ckpt``)."""
+    run = Path(run)
+    run.mkdir(parents=True, exist_ok=True)
+    last = run / "checkpoints" / "last.ckpt"
+    if not last.exists():
+        write_json_atomic(run / "train_config.json", config_json)
+    acc = accelerator(device)
+    speed = ExampleThroughput()
+    trainer = L.Trainer(
+        accelerator=acc, devices=1, max_steps=max_steps, max_epochs=-1,
+        precision="bf16-mixed" if acc == "gpu" else "32-true",
+        logger=L.pytorch.loggers.CSVLogger(str(run), name="logs"),
+        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=str(run / "checkpoints"), save_last=True, save_top_k=0,
+                                                       every_n_epochs=1), speed],
+        plugins=[AtomicCheckpointIO()], log_every_n_steps=10, enable_progress_bar=progress,
+        enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=1, default_root_dir=str(run))
+    start = 0
+    if resume and last.exists():
+        start = int(torch.load(last, map_location="cpu", weights_only=False).get("global_step", 0))
+    t0, started = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
+    wall = time.perf_counter() - t0
+    steps = int(trainer.global_step)
+    res = FitResult(run, last, steps, steps - start, wall,
+                    speed.examples / speed.seconds if speed.seconds > 0 else float("nan"), peak_rss_mb(), acc)
+    if res.steps_this_call > 0:
+        log = train_log(run)
+        log.append({"steps": res.steps_this_call, "global_step": steps, "wall_s": round(wall, 1), "started_utc": started,
+                    "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "examples_per_s": round(res.examples_per_s, 1), "peak_rss_mb": round(res.peak_rss_mb),
+                    "device": acc, "threads": torch.get_num_threads(), "host_cpus": os.cpu_count(),
+                    "load_avg_1min_at_end": round(os.getloadavg()[0], 2)})
+        write_json_atomic(run / "train_log.json", log)
+    return res
+
+
+def train_log(run: Path) -> list[dict]:
+    """Every call of a run that trained steps."""
+    path = Path(run) / "train_log.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def summarize(run: Path) -> dict:
+    """Total steps and wall time, step-weighted throughput and max peak memory over all calls."""
+    log = train_log(run)
+    steps = sum(r["steps"] for r in log)
+    return {"steps": steps, "wall_s": sum(r["wall_s"] for r in log),
+            "examples_per_s": sum(r["examples_per_s"] * r["steps"] for r in log) / max(steps, 1) if log else float("nan"),
+            "peak_rss_mb": max((r["peak_rss_mb"] for r in log), default=float("nan")),
+            "device": log[-1]["device"] if log else None, "threads": log[-1]["threads"] if log else None}
+
+
+def warmup_cosine(warmup: int, total: int):
+    """LR multiplier: linear warmup, then cosine to 10 % of the peak at ``total``."""
+    import math
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return schedule
