@@ -20,6 +20,7 @@ from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
+from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
 
 
 def quickstart(config: QuickstartConfig) -> None:
@@ -92,6 +93,49 @@ def lam_train(config: LAMTrainConfig) -> None:
           f"{res.pairs_per_s:.0f} pairs/s on {res.device}) -> {res.checkpoint}")
 
 
+def vla_pretrain(config: PretrainConfig) -> None:
+    """Stage II (Eq. 1): train the VLA to predict the Stage I LAMs' codes on the corpora; resumable."""
+    from wbvla.vla.pretrain import pretrain
+
+    res = pretrain(config)
+    print(f"Stage II {config.run_name()}: step {res.fit.steps} ({res.fit.steps_this_call} this call, {res.fit.wall_s:.0f} s, "
+          f"{res.fit.examples_per_s:.0f} examples/s) -> {res.model_dir}")
+
+
+def vla_finetune(config: FinetuneConfig) -> None:
+    """Stage III: LoRA + execution decoder on the teleoperation data (Stage II first if missing); resumable."""
+    from wbvla.vla.finetune import finetune
+
+    res = finetune(config)
+    print(f"Stage III {config.run_name()}: step {res.fit.steps} ({res.fit.steps_this_call} this call, {res.fit.wall_s:.0f} s, "
+          f"{res.fit.examples_per_s:.0f} frames/s) -> {res.policy_dir}")
+
+
+def vla_variant(config: VariantJobConfig) -> None:
+    """Build one ablation variant of the task suite (Table 2 / Table 6 / Fig. 3 analogs)."""
+    from wbvla.vla.variants import build_variant
+
+    policy = build_variant(config.name, config.finetune_config(), human_video_fraction=config.human_video_fraction,
+                           robot_video_fraction=config.robot_video_fraction,
+                           max_demos_per_task=config.base.max_demos_per_task)
+    print(f"{config.name}: {policy.model_id}")
+
+
+def vla_bench(config: TickBenchConfig) -> None:
+    """Time the VLA tick (act(): image to u_t) of a policy folder or an untrained preset on this CPU."""
+    import json
+
+    import torch
+
+    from wbvla.vla.bench import tick_latency, timing_policy
+    from wbvla.vla.config import BackboneConfig
+    from wbvla.vla.policy import VLAPolicy
+
+    torch.set_num_threads(config.threads)
+    policy = VLAPolicy.load(config.policy) if config.policy else timing_policy(BackboneConfig(preset=config.preset))
+    print(json.dumps(tick_latency(policy, ticks=config.ticks), indent=2))
+
+
 COMMANDS = {
     "quickstart": quickstart,
     "notebook": notebook,
@@ -102,6 +146,10 @@ COMMANDS = {
     "lmo-eval": lmo_eval,
     "lmo-bench": lmo_bench,
     "lmo-clips": lmo_clips,
+    "vla-pretrain": vla_pretrain,
+    "vla-finetune": vla_finetune,
+    "vla-variant": vla_variant,
+    "vla-bench": vla_bench,
 }
 
 

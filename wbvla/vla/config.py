@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+import tyro  # light: only its markers, for the CLI
 
 from wbvla.config import in_range, one_of, positive, require
 
@@ -190,9 +193,12 @@ class DecoderConfig:
 class FinetuneConfig:
     """Stage III: LoRA on the VLA over the teleoperation data + the execution decoder."""
 
-    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    pretrain: Annotated[PretrainConfig, tyro.conf.Suppress] = field(default_factory=PretrainConfig)
     """The Stage II run to start from (trained first when missing); its ``lam_variant`` decides
-    the latent targets here too (``none``: the backbone, no latent loss)."""
+    the latent targets here too (``none``: the backbone, no latent loss). Not a CLI option (its
+    field names repeat this config's): the CLI passes ``pretrain_run`` instead."""
+    pretrain_run: Path | None = None
+    """A Stage II run folder (``wbvla vla-pretrain``); its ``train_config.json`` replaces ``pretrain``."""
     dataset_root: Path | None = None
     """Teleoperation dataset (LeRobot v3 root); ``None``: ``cache_dir()/teleop/<dataset_size>``."""
     dataset_size: str = "tutorial"
@@ -285,3 +291,58 @@ class FinetuneConfig:
         if self.max_demos_per_task is not None:
             name += f"_d{self.max_demos_per_task}"
         return name + (f"_s{self.seed}" if self.seed else "")
+
+
+@dataclass
+class VariantJobConfig:
+    """Build (train or find) one ablation variant of the task suite (``wbvla vla-variant``)."""
+
+    name: str = "wholebodyvla"
+    """``wholebodyvla``, ``no_lam``, ``mani_lam``, ``shared_lam``, ``velocity_rl`` or ``no_state``
+    (:data:`wbvla.vla.variants.VARIANTS`)."""
+    human_video_fraction: float = 1.0
+    """Share of the human-like locomotion video in Stage II (Fig. 3a)."""
+    robot_video_fraction: float = 1.0
+    """Share of the robot manipulation video in Stage II (Fig. 3b)."""
+    corpus_size: str = "tutorial"
+    """Stage I corpus and LAMs the variant's Stage II uses."""
+    pretrain_steps: int = 1500
+    """Stage II optimizer steps."""
+    preset: str = "tiny"
+    """Backbone preset (``tiny`` or ``smollm2``)."""
+    base: FinetuneConfig = field(default_factory=FinetuneConfig)
+    """Stage III settings (steps, threads, ``max_demos_per_task`` for Fig. 3, ...); the variant
+    overrides its own switches."""
+
+    def __post_init__(self) -> None:
+        one_of("corpus_size", self.corpus_size, CORPUS_SIZES)
+        one_of("preset", self.preset, ("tiny", "smollm2"))
+        _positive_int(self, "pretrain_steps")
+
+    def finetune_config(self) -> FinetuneConfig:
+        """``base`` with the Stage II settings of this job (the variant switches are applied by
+        :func:`wbvla.vla.variants.variant_config`)."""
+        from dataclasses import replace
+
+        pre = replace(self.base.pretrain, corpus_size=self.corpus_size, max_steps=self.pretrain_steps,
+                      backbone=replace(self.base.pretrain.backbone, preset=self.preset),
+                      threads=self.base.threads, device=self.base.device, progress=self.base.progress)
+        return replace(self.base, pretrain=pre)
+
+
+@dataclass
+class TickBenchConfig:
+    """Time ``act()`` (image to u_t) of a policy folder or of an untrained preset (``wbvla vla-bench``)."""
+
+    policy: Path | None = None
+    """A policy folder; ``None``: an untrained policy of ``preset`` (latency does not depend on training)."""
+    preset: str = "tiny"
+    """Backbone preset timed when ``policy`` is None: ``tiny`` or ``smollm2``."""
+    ticks: int = 100
+    """Timed calls (after 10 warm-up calls)."""
+    threads: int = 1
+    """torch CPU threads."""
+
+    def __post_init__(self) -> None:
+        one_of("preset", self.preset, ("tiny", "smollm2"))
+        _positive_int(self, "ticks", "threads")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +215,10 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
     from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
     from wbvla.vla.policy import export_policy
 
+    if config.pretrain_run is not None:
+        from wbvla.vla.pretrain import pretrain_config_from_run
+
+        config = replace(config, pretrain=pretrain_config_from_run(config.pretrain_run), pretrain_run=None)
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)

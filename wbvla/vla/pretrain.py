@@ -152,6 +152,17 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     return PretrainResult(fit, model_dir, majority, {s: len(p) for s, p in zip(STAGE2_SOURCES, train_parts, strict=False)})
 
 
+def pretrain_config_from_run(run: Path) -> PretrainConfig:
+    """The :class:`PretrainConfig` a Stage II run folder was started with (its ``train_config.json``)."""
+    path = Path(run) / "train_config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no train_config.json in {run}: not a Stage II run folder")
+    d = json.loads(path.read_text())
+    d["backbone"] = BackboneConfig(**d["backbone"])
+    d["output_dir"] = Path(run)
+    return PretrainConfig(**d)
+
+
 def export_pretrained(vla: LatentVLA, config: PretrainConfig, folder: Path, steps: int) -> Path:
     """Save the Stage II model (safetensors, fp16) with ``vla.json`` (latent vocabulary, provenance)."""
     save_backbone(vla.backbone, folder)

@@ -1,0 +1,81 @@
+"""The VLA variants the closed-loop task suite compares (Table 2, Table 6 and Fig. 3 analogs), and
+one function that builds (trains or finds) or loads each of them.
+
+    policy = build_variant("wholebodyvla")                          # Table 2, our method
+    policy = build_variant("shared_lam")                            # an ablation row
+    policy = build_variant("wholebodyvla", human_video_fraction=0.25, max_demos_per_task=10)  # Fig. 3
+    policy = load_shipped_policy()                                  # data/vla/tutorial, no training
+
+Every run is resumable and cached under ``cache_dir()/vla_runs/<corpus size>/``, named by its
+switches, so calling ``build_variant`` again returns at once. Stage II runs are shared between
+variants that differ only in Stage III (``velocity_rl``, ``no_state`` reuse ``wholebodyvla``'s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from wbvla.config import one_of
+from wbvla.paths import data_dir
+from wbvla.vla.config import FinetuneConfig, PretrainConfig
+
+VARIANTS: dict[str, dict] = {
+    "wholebodyvla": {"lam_variant": "mani_loco"},
+    "no_lam": {"lam_variant": "none"},
+    "mani_lam": {"lam_variant": "mani"},
+    "shared_lam": {"lam_variant": "shared"},
+    "velocity_rl": {"lam_variant": "mani_loco", "command_kind": "velocity"},
+    "no_state": {"lam_variant": "mani_loco", "use_state": False},
+}
+"""Table 2 rows (WholeBodyVLA; w/o LAM; w/ manipulation LAM; w/ shared LAM; w/ velocity-based RL,
+whose decoder regresses [v_x, v_y, w_z, h*]) and Table 6's w/o state."""
+
+SHIPPED_POLICY = "vla/tutorial"
+"""The trained tutorial policy under ``data/`` (the ``wholebodyvla`` variant, tiny backbone)."""
+
+
+def variant_config(name: str, base: FinetuneConfig | None = None, human_video_fraction: float = 1.0,
+                   robot_video_fraction: float = 1.0, max_demos_per_task: int | None = None) -> FinetuneConfig:
+    """The fine-tuning config (with its Stage II config inside) of variant ``name``.
+
+    ``base`` carries everything the variant does not decide (sizes, steps, backbone, seeds; the
+    tutorial defaults when None). The fractions select the Stage II video (Fig. 3: 0, 0.25, 0.5, 1);
+    ``max_demos_per_task`` the Stage III demonstrations (10, 25, 50, 100)."""
+    one_of("variant", name, VARIANTS)
+    base = base or FinetuneConfig()
+    v = VARIANTS[name]
+    pre: PretrainConfig = replace(base.pretrain, lam_variant=v["lam_variant"], human_video_fraction=human_video_fraction,
+                                  robot_video_fraction=robot_video_fraction)
+    return replace(base, pretrain=pre, command_kind=v.get("command_kind", "flags"), use_state=v.get("use_state", True),
+                   max_demos_per_task=max_demos_per_task, output_dir=None, export_dir=None)
+
+
+def build_variant(name: str, base: FinetuneConfig | None = None, episodes=None, **switches):
+    """Train (or resume, or find finished) variant ``name`` and return it as a loaded
+    :class:`~wbvla.vla.policy.VLAPolicy`. ``switches`` go to :func:`variant_config`."""
+    from wbvla.vla.finetune import finetune
+    from wbvla.vla.policy import VLAPolicy
+
+    result = finetune(variant_config(name, base, **switches), episodes)
+    return VLAPolicy.load(result.policy_dir)
+
+
+def load_variant(name: str, base: FinetuneConfig | None = None, **switches):
+    """Load an already trained variant (no training); raises FileNotFoundError naming the folder."""
+    from wbvla.vla.finetune import run_dir_for
+    from wbvla.vla.policy import VLAPolicy
+
+    cfg = variant_config(name, base, **switches)
+    return VLAPolicy.load(run_dir_for(cfg) / "policy")
+
+
+def shipped_policy_dir() -> Path:
+    return data_dir() / SHIPPED_POLICY
+
+
+def load_shipped_policy(threads: int | None = None):
+    """The trained tutorial policy shipped with the repository (``data/vla/tutorial``)."""
+    from wbvla.vla.policy import VLAPolicy
+
+    return VLAPolicy.load(shipped_policy_dir(), threads=threads)
