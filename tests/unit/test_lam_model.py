@@ -113,15 +113,24 @@ def test_lam_shapes_loss_and_copy_baseline_at_init():
     torch.testing.assert_close(img, o_t.float() / 255, atol=1e-6, rtol=0)
 
 
-def test_encoder_is_causal_in_time_and_decoder_never_sees_the_target():
+def test_decoder_sees_only_o_t_and_the_codes():
+    """D_i(o_t, c_t): whatever o_t+k is, the decoder's inputs are o_t's features and the code
+    vectors (so everything it knows about o_t+k comes through the codes), while z_t = E(o_t, o_t+k)
+    does depend on o_t+k. (Time-causality of the encoder blocks: test_encoder_blocks_are_block_causal_in_time.)"""
     torch.manual_seed(0)
     model = LatentActionModel(LAMConfig(**SMALL)).eval()
     o_t = torch.randint(0, 255, (2, 3, 16, 16), dtype=torch.uint8)
     a, b = torch.randint(0, 255, (2, 2, 3, 16, 16), dtype=torch.uint8)
-    codes = model.encode(o_t, a)
-    # decoding depends only on o_t and the codes
-    torch.testing.assert_close(model.decode(o_t, codes), model.decode(o_t, codes))
+    seen = []
+    hook = model.decoder.register_forward_hook(lambda module, args, output: seen.append(args))
+    with torch.no_grad():
+        outs = [model(o_t, a), model(o_t, b)]
+    hook.remove()
     f_t = model.features(o_t)
+    for (dec_f, dec_z), out in zip(seen, outs, strict=True):
+        torch.testing.assert_close(dec_f, f_t)  # the image the decoder sees is o_t, never o_t+k
+        torch.testing.assert_close(dec_z, model.quantizer.codes_table[out.codes])  # plus the quantized codes
+        torch.testing.assert_close(out.pred, model.decode(o_t, out.codes))  # so pred = D(o_t, c_t)
     z1 = model.encoder(f_t, model.features(a))
     z2 = model.encoder(f_t, model.features(b))
     assert not torch.allclose(z1, z2)  # the latent does depend on o_t+k
