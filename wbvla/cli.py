@@ -16,6 +16,7 @@ import sys
 import tyro
 
 from wbvla.data.corpus_config import CorpusConfig
+from wbvla.data.lerobot_v3_config import LeRobotValidateConfig
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
@@ -136,6 +137,18 @@ def vla_bench(config: TickBenchConfig) -> None:
     print(json.dumps(tick_latency(policy, ticks=config.ticks), indent=2))
 
 
+def lerobot_validate(config: LeRobotValidateConfig) -> None:
+    """Check a dataset root against the LeRobot v3.0 layout; exits 1 listing every problem found."""
+    from wbvla.data.lerobot_v3_validate import validate_v3
+
+    problems = validate_v3(config.root, count_video_frames=config.count_video_frames)
+    for p in problems:
+        print(f"- {p}")
+    print(f"{config.root}: {'valid LeRobot v3.0 dataset' if not problems else f'{len(problems)} problem(s)'}")
+    if problems:
+        sys.exit(1)
+
+
 COMMANDS = {
     "quickstart": quickstart,
     "notebook": notebook,
@@ -150,6 +163,7 @@ COMMANDS = {
     "vla-finetune": vla_finetune,
     "vla-variant": vla_variant,
     "vla-bench": vla_bench,
+    "lerobot-validate": lerobot_validate,
 }
 
 
