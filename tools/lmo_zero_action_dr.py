@@ -2,11 +2,15 @@
 
 Runs the LMO env (mjlab, CPU) with zero actions, i.e. a PD hold of the default pose, and counts
 falls among N envs in a fixed number of policy steps: first with every DR row neutral, then with
-one row at a time at its Table 5 range, then with the whole table.
+one row at a time at its Table 5 range, then with the whole table; with ``--level L`` every range
+is first shrunk to DR level L (what the learning curriculum trains with at that level). The
+learning curriculum itself is off, so each row runs at exactly the ranges printed.
 
     CUDA_VISIBLE_DEVICES="" python tools/lmo_zero_action_dr.py [--envs 48] [--steps 150] [--floor 0.3]
+    CUDA_VISIBLE_DEVICES="" python tools/lmo_zero_action_dr.py --envs 32 --level 0.2 --only-whole
 
-This is how the restitution floor (``DomainRandConfig.min_damping_ratio``) was found.
+This is how the restitution floor (``DomainRandConfig.min_damping_ratio``) and the curriculum's
+first DR level (``CurriculumConfig.initial_dr_level``) were chosen.
 """
 import argparse
 import os
@@ -18,7 +22,7 @@ from dataclasses import replace  # noqa: E402
 import torch  # noqa: E402
 from mjlab.envs import ManagerBasedRlEnv  # noqa: E402
 
-from wbvla.lmo.config import LMOTaskConfig  # noqa: E402
+from wbvla.lmo.config import CurriculumConfig, LMOTaskConfig  # noqa: E402
 from wbvla.lmo.env_cfg import make_env_cfg  # noqa: E402
 
 NEUTRAL = dict(friction=(1.0, 1.0), com_displacement=(0.0, 0.0), body_displacement=(0.0, 0.0),
@@ -30,7 +34,8 @@ NEUTRAL = dict(friction=(1.0, 1.0), com_displacement=(0.0, 0.0), body_displaceme
 
 def falls(dr, n: int, steps: int) -> tuple[int, float]:
     """(falls, mean length of the fallen episodes in policy steps) with zero actions."""
-    env = ManagerBasedRlEnv(cfg=make_env_cfg(replace(LMOTaskConfig(num_envs=n), domain_rand=dr)), device="cpu")
+    task = replace(LMOTaskConfig(num_envs=n), domain_rand=dr, curriculum=CurriculumConfig(enabled=False))
+    env = ManagerBasedRlEnv(cfg=make_env_cfg(task), device="cpu")
     env.reset()
     alive, lengths = torch.zeros(n), []
     for _ in range(steps):
@@ -48,13 +53,18 @@ def main() -> None:
     p.add_argument("--envs", type=int, default=48)
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--floor", type=float, default=None, help="override min_damping_ratio")
+    p.add_argument("--level", type=float, default=1.0, help="DR level of every range (1: Table 5 as printed)")
+    p.add_argument("--only-whole", action="store_true", help="run only the whole-table row")
     a = p.parse_args()
+    torch.set_num_threads(1)
     base = LMOTaskConfig().domain_rand
     if a.floor is not None:
         base = replace(base, min_damping_ratio=a.floor)
+    base = base.at_level(a.level) if hasattr(base, "at_level") else base
     neutral = replace(base, **NEUTRAL)
-    rows = [("all rows neutral", neutral)] + [(f"only {k}", replace(neutral, **{k: getattr(base, k)})) for k in NEUTRAL]
-    rows.append(("whole Table 5", base))
+    rows = [] if a.only_whole else [("all rows neutral", neutral)] + [
+        (f"only {k}", replace(neutral, **{k: getattr(base, k)})) for k in NEUTRAL]
+    rows.append((f"whole Table 5 at level {a.level}", base))
     print(f"min_damping_ratio {base.min_damping_ratio}; {a.envs} envs, {a.steps} policy steps, zero actions")
     for label, dr in rows:
         n, mean = falls(dr, a.envs, a.steps)

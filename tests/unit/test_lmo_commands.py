@@ -10,6 +10,7 @@ from wbvla.lmo.commands import (
     heading_drift,
     reference_as_printed,
     reference_gated,
+    reference_symmetric,
     reference_velocity,
     sample_flags,
     smooth_flags,
@@ -50,8 +51,37 @@ def test_reference_velocity_dispatch_and_error():
     s, sb, g = torch.ones(3), torch.full((3,), 0.5), torch.full((3,), 0.3)
     assert torch.equal(reference_velocity(s, sb, g, 3.0, "gated"), reference_gated(sb, g, 3.0))
     assert torch.equal(reference_velocity(s, sb, g, 3.0, "as_printed"), reference_as_printed(s, sb, g, 3.0))
+    assert torch.equal(reference_velocity(s, sb, g, 3.0, "symmetric"), reference_symmetric(sb, g, 3.0))
     with pytest.raises(ValueError, match="unknown reference form"):
         reference_velocity(s, sb, g, 3.0, "linear")
+
+
+def test_reference_symmetric_hand_values():
+    # g(x) = 1/2 + tanh(alpha (x - 1/2)) / (2 tanh(alpha / 2)); alpha = 4
+    g = lambda x: 0.5 + math.tanh(4.0 * (x - 0.5)) / (2 * math.tanh(2.0))  # noqa: E731
+    v = reference_symmetric(torch.tensor([0.0, 1.0, 0.5, 0.25, -0.75]), torch.full((5,), 0.3), 4.0)
+    want = [0.0, 0.3, 0.15, 0.3 * g(0.25), -0.3 * g(0.75)]
+    assert torch.allclose(v, torch.tensor(want), atol=1e-6)
+    # point symmetry g(1 - x) = 1 - g(x): what the ramp-up loses, the ramp-down gives back
+    x = torch.linspace(0, 1, 11)
+    one = torch.ones(11)
+    assert torch.allclose(reference_symmetric(1 - x, one, 4.0), 1 - reference_symmetric(x, one, 4.0), atol=1e-6)
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_a_perfect_tracker_of_the_default_shaping_scores_zero_in_b4(axis):
+    from wbvla.lmo.config import CommandConfig
+    from wbvla.lmo.evaluation import perfect_tracker_errors
+    from wbvla.lmo.job_config import EvalConfig
+
+    cc = CommandConfig()
+    assert cc.reference_form == "symmetric"
+    for sign in (1.0, -1.0):
+        pos, yaw = perfect_tracker_errors(cc, axis, EvalConfig(), sign)
+        assert pos < 0.01 and yaw < 0.01
+    # the old gated form has a floor of ~0.22 m (0.22 rad turning): above the paper's 0.21 / 0.19
+    pos, yaw = perfect_tracker_errors(CommandConfig(reference_form="gated"), axis, EvalConfig())
+    assert (yaw if axis == 2 else pos) == pytest.approx(0.219, abs=0.005)
 
 
 def test_gated_reference_ramps_up_and_down():

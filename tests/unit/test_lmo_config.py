@@ -11,6 +11,7 @@ from wbvla.lmo.config import (
     REWARD_TABLE,
     ArmPerturbationConfig,
     CommandConfig,
+    CurriculumConfig,
     DomainRandConfig,
     HeightConfig,
     LMOTaskConfig,
@@ -42,8 +43,9 @@ def test_reward_table_has_every_table4_term_with_its_weights():
     assert set(TABLE4) <= set(table)
     for name, weights in TABLE4.items():
         assert table[name] == pytest.approx(weights), name
-    assert set(table) - set(TABLE4) == {"heading_drift"}
+    assert set(table) - set(TABLE4) == {"heading_drift", "termination"}
     assert table["heading_drift"][0] == 0.0 and table["heading_drift"][1] < 0.0  # J_dir: Stage II only
+    assert table["termination"][0] == table["termination"][1] < 0.0  # the fall penalty, both stages
 
 
 def test_every_reward_is_a_pure_function_taking_env_first():
@@ -77,6 +79,12 @@ def test_reward_weights_per_stage_ablation_and_task():
         (lambda: DomainRandConfig(friction=(3.0, 0.1)), "friction"),
         (lambda: DomainRandConfig(action_lag=(2.0, 8.0)), "integers"),
         (lambda: DomainRandConfig(restitution=(0.0, 1.5)), "restitution"),
+        (lambda: DomainRandConfig().at_level(1.5), "level"),
+        (lambda: CurriculumConfig(initial_dr_level=-0.1), "initial_dr_level"),
+        (lambda: CurriculumConfig(promote_fraction=0.3, demote_fraction=0.5), "demote_fraction"),
+        (lambda: CurriculumConfig(update_every_steps=0), "update_every_steps"),
+        (lambda: LMOTaskConfig(action_scaling="joint"), "action_scaling"),
+        (lambda: TrainConfig(threads=0), "threads"),
         (lambda: ArmPerturbationConfig(noise_std=-0.1), "noise_std"),
         (lambda: ArmPerturbationConfig(initial_ratio=2.0), "initial_ratio"),
         (lambda: ObservationConfig(history=0), "history"),
@@ -107,3 +115,46 @@ def test_smoke_resolution_and_default_run_dir(tmp_path, monkeypatch):
     ev = EvalConfig(smoke=True).resolved()
     assert ev.trials == 2 and ev.settle_s == 1.0
     assert replace(DomainRandConfig(), enabled=True).disabled().enabled is False
+
+
+def test_leg_action_scales_ask_every_joint_for_the_same_torque_fraction():
+    from wbvla.sim.joints import joints_in
+
+    legs = joints_in("legs")
+    scales = LMOTaskConfig().leg_action_scales()
+    # 0.25 effort / kp: hip pitch 0.25 * 120 / 200 = 0.15 rad, knee 0.25 * 120 / 300 = 0.1,
+    # ankle pitch 0.25 * 60 / 300 = 0.05, ankle roll 0.25 * 36 / 150 = 0.06
+    assert scales[:6] == pytest.approx((0.15, 0.15, 0.2, 0.1, 0.05, 0.06)) and scales[6:] == scales[:6]
+    assert all(s * j.kp / j.effort_limit == pytest.approx(0.25) for s, j in zip(scales, legs, strict=True))
+    uniform = LMOTaskConfig(action_scaling="uniform").leg_action_scales()
+    # the old uniform 0.25 rad asks the ankle pitch for 125 % and the ankle roll for 104 % of its limit
+    assert uniform[4] * legs[4].kp / legs[4].effort_limit == pytest.approx(1.25)
+    assert uniform[5] * legs[5].kp / legs[5].effort_limit == pytest.approx(1.0417, abs=1e-3)
+
+
+def test_domain_rand_levels_scale_every_range_toward_its_neutral_value():
+    full = DomainRandConfig()
+    assert full.at_level(1.0) == full
+    half = full.at_level(0.5)
+    assert half.friction == pytest.approx((0.55, 2.0)) and half.link_mass_scale == pytest.approx((0.9, 1.1))
+    assert half.torso_payload == pytest.approx((-2.5, 5.0)) and half.restitution == pytest.approx((0.0, 0.5))
+    assert half.action_lag == (1, 4) and half.imu_lag == (0, 5) and half.push_velocity == 0.25
+    zero = full.at_level(0.0)
+    assert zero.friction == (1.0, 1.0) and zero.com_displacement == (0.0, 0.0) and zero.action_lag == (0, 0)
+
+
+def test_curriculum_progress_rules():
+    c = CurriculumConfig(step=0.1, promote_fraction=0.8, demote_fraction=0.4)
+    assert c.dr_level(0.0) == c.initial_dr_level and c.dr_level(1.0) == 1.0
+    assert c.penalty_scale(0.0) == c.initial_penalty_scale and c.penalty_scale(1.0) == 1.0
+    # mean time to fall 18 s of a 20 s episode: promote; 10 s: hold; 4 s: demote (not below 0)
+    assert c.next_progress(0.5, 18.0, 20.0, 0) == pytest.approx(0.6)
+    assert c.next_progress(0.5, 10.0, 20.0, 0) == pytest.approx(0.5)
+    assert c.next_progress(0.5, 4.0, 20.0, 0) == pytest.approx(0.4)
+    assert c.next_progress(0.05, 4.0, 20.0, 0) == 0.0 and c.next_progress(0.95, 1e9, 20.0, 0) == 1.0
+    # the floor ramps p to 1 over floor_ramp_steps whatever the performance
+    ramp = replace(c, floor_ramp_steps=1000)
+    assert ramp.next_progress(0.0, 1.0, 20.0, 500) == pytest.approx(0.5)
+    assert ramp.next_progress(0.0, 1.0, 20.0, 5000) == 1.0
+    off = CurriculumConfig(enabled=False)
+    assert off.dr_level(0.0) == 1.0 and off.penalty_scale(0.0) == 1.0

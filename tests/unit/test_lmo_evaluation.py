@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from lmo_helpers import tiny_policy
 
-from wbvla.lmo.evaluation import PAPER_TABLE3, ArmReplay, com_sway, evaluate, wrap
+from wbvla.lmo.evaluation import PAPER_TABLE3, ArmReplay, b4_errors, com_sway, evaluate, wrap
 from wbvla.lmo.job_config import EvalConfig
 
 
@@ -40,6 +40,46 @@ def test_arm_replay_speed_and_amplitude():
     assert second[0] == pytest.approx(mean + 1.5 * (-0.1 - mean))
 
 
+def _scripted_trial(v, n_active=250, n_settle=500, drift=(0.0, 0.0, 0.0), yaw0=0.7, p0=(1.0, -2.0)):
+    """A trajectory that follows the step command exactly (body frame, start heading yaw0), then
+    stands; ``drift`` = (forward m, left m, yaw rad) added once the settling phase starts."""
+    c, s = math.cos(yaw0), math.sin(yaw0)
+    xy, yaw = [], []
+    for k in range(n_active + n_settle):
+        t = min(k + 1, n_active) * 0.02
+        off = np.array(drift) if k >= n_active else np.zeros(3)
+        fwd, left = v[0] * t + off[0], v[1] * t + off[1]
+        xy.append((p0[0] + c * fwd - s * left, p0[1] + s * fwd + c * left))
+        yaw.append(wrap(yaw0 + v[2] * t + off[2]))
+    return np.array(xy), np.array(yaw), np.array(p0), yaw0
+
+
+@pytest.mark.parametrize("v", [(0.3, 0, 0), (-0.3, 0, 0), (0, 0.3, 0), (0, 0, 0.3), (0, 0, -0.3)])
+def test_b4_scores_a_perfect_trajectory_at_zero(v):
+    xy, yaw, p0, yaw0 = _scripted_trial(np.array(v, float))
+    pos, yaw_err = b4_errors(xy, yaw, p0, yaw0, np.array(v, float), 250)
+    assert pos == pytest.approx(0.0, abs=1e-9) and yaw_err == pytest.approx(0.0, abs=1e-9)
+
+
+def test_b4_scores_a_drifting_trajectory_at_its_known_error():
+    # stops 0.12 m long and 0.05 m to the left of the reference, turned by 0.08 rad
+    v = np.array([0.3, 0.0, 0.0])
+    xy, yaw, p0, yaw0 = _scripted_trial(v, drift=(0.12, 0.05, 0.08))
+    pos, yaw_err = b4_errors(xy, yaw, p0, yaw0, v, 250)
+    assert pos == pytest.approx(math.hypot(0.12, 0.05), abs=1e-9) and yaw_err == pytest.approx(0.08, abs=1e-9)
+    # a turn that overshoots by 0.1 rad across the +-pi seam is still 0.1 rad
+    v = np.array([0.0, 0.0, 0.3])
+    xy, yaw, p0, yaw0 = _scripted_trial(v, drift=(0.0, 0.0, 0.1), yaw0=math.pi - 1.6)
+    assert b4_errors(xy, yaw, p0, yaw0, v, 250)[1] == pytest.approx(0.1, abs=1e-9)
+
+
+def test_b4_errors_reject_bad_shapes():
+    with pytest.raises(ValueError, match="T > active_steps"):
+        b4_errors(np.zeros((10, 2)), np.zeros(10), np.zeros(2), 0.0, np.zeros(3), 10)
+    with pytest.raises(ValueError, match=r"xy \(T, 2\)"):
+        b4_errors(np.zeros((10, 3)), np.zeros(10), np.zeros(2), 0.0, np.zeros(3), 5)
+
+
 def test_protocol_smoke_with_a_random_policy(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -48,10 +88,18 @@ def test_protocol_smoke_with_a_random_policy(tmp_path):
     out = evaluate(EvalConfig(policies={"LMO": lmo, "velocity_baseline": vel}, smoke=True))
     for name in ("LMO", "velocity_baseline"):
         r = out[name]
+        fell = 0
         for prim in ("forward", "lateral", "turning"):
-            assert set(r[prim]) >= {"pos_err", "yaw_err", "pos_std", "yaw_std", "falls", "trials"}
-            assert r[prim]["trials"] == 2
-        assert {"standing", "squatting"} <= set(r["com_sway"])
-        assert 0 <= r["falls"] <= r["total_trials"] == 10
-    assert out["paper"]["LMO"] == PAPER_TABLE3["LMO"]
-    assert out["protocol"]["trials"] == 2
+            p = r[prim]
+            assert p["trials"] == 2 and p["ok_trials"] + p["falls"] == 2
+            # errors are averaged over the trials that did not fall (NaN when all fell)
+            assert (p["ok_trials"] == 0) == math.isnan(p["pos_err"])
+            fell += p["falls"]
+        sway = r["com_sway"]
+        for posture in ("standing", "squatting"):
+            assert sway[f"{posture}_ok_trials"] + sway[f"{posture}_falls"] == 2
+            assert (sway[f"{posture}_ok_trials"] == 0) == math.isnan(sway[posture])
+            fell += sway[f"{posture}_falls"]
+        assert r["falls"] == fell and r["total_trials"] == 10
+    assert out["paper"]["LMO"] == PAPER_TABLE3["LMO"] and "LMO_no_eq3" not in out["paper"]
+    assert out["protocol"]["trials"] == 2 and out["policy_files"] == {"LMO": "lmo.onnx", "velocity_baseline": "velocity.onnx"}

@@ -93,7 +93,7 @@ def test_posture_terms():
 
 def test_knee_reference_matches_the_default_pose():
     # the default pose (knee 0.5) is the balanced stance at 0.650 m
-    assert R.knee_for_height(torch.tensor([0.6504])).item() == pytest.approx(0.5, abs=0.01)
+    assert R.knee_for_height(torch.tensor([0.6554])).item() == pytest.approx(0.5, abs=0.01)
     deeper = R.knee_for_height(torch.tensor([0.55, 0.60]))
     assert deeper[0] > deeper[1] > 0.5
 
@@ -141,9 +141,9 @@ def test_spacing_and_parallel_terms():
     check(R.knee_spacing(env, KNEES, d_min=0.2), [-0.05, 0.0])
     check(R.feet_ground_parallel(env, FEET), [0.0, 0.0])
     env.sim.data.site_xmat[0, 0] = rot_y(0.1).reshape(9)
-    check(R.feet_ground_parallel(env, FEET), [(0.104 * math.sin(0.1)) ** 2, 0.0])
+    check(R.feet_ground_parallel(env, FEET), [(0.107 * math.sin(0.1)) ** 2, 0.0])
     env.sim.data.site_xmat[1, 0] = rot_z(0.2).reshape(9)
-    check(R.feet_parallel(env, FEET), [0.0, (0.104 * math.sin(0.2)) ** 2])
+    check(R.feet_parallel(env, FEET), [0.0, (0.107 * math.sin(0.2)) ** 2])
 
 
 def test_contact_pattern_terms():
@@ -180,6 +180,12 @@ def test_heading_drift_is_an_impulse_of_eq3():
     check(R.heading_drift(env, "c"), [0.1 / 0.02, 0.0])  # x dt (mjlab) x weight = weight * J_dir
 
 
+def test_termination_is_an_impulse_on_falls_only():
+    env = make_env()
+    env.termination_manager = NS(terminated=torch.tensor([True, False]))  # time-outs are not in .terminated
+    check(R.termination(env), [1 / 0.02, 0.0])  # x dt (mjlab) x weight = weight per fall
+
+
 def test_velocity_tracking_matches_intent_terms():
     env = make_env()
     env.robot.data.root_link_lin_vel_b[:, 1] = torch.tensor([0.2, -0.1])
@@ -194,5 +200,5 @@ def test_every_table_term_was_exercised():
               "feet_air_time", "foot_clearance", "foot_spacing", "knee_spacing", "feet_ground_parallel",
               "feet_parallel", "no_fly", "foot_slip", "foot_stumble", "action_rate", "action_smoothness",
               "joint_power", "torque_usage", "feet_contact_force", "contact_momentum", "action_vanish",
-              "roll_action_zero", "stand_still", "joint_tracking", "heading_drift"}
+              "roll_action_zero", "stand_still", "joint_tracking", "heading_drift", "termination"}
     assert set(reward_table_names()) == tested

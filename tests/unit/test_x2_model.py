@@ -58,6 +58,13 @@ OFFICIAL_MASSES = {
 }
 
 
+# The official feet: 12 contact spheres of radius 5 mm per ankle-roll link; the ten sole spheres
+# have centres at z = -0.068 (the toe-tip one at -0.066), x in [-0.065, 0.139], y in [-0.06, 0.06].
+OFFICIAL_SOLE_Z = -0.068 - 0.005
+OFFICIAL_FOOTPRINT_X = (-0.065 - 0.005, 0.139 + 0.005)
+OFFICIAL_FOOTPRINT_Y = (-0.06 - 0.005, 0.06 + 0.005)
+
+
 @pytest.fixture(scope="module")
 def model():
     return R.scene_spec().compile()
@@ -148,3 +155,30 @@ def test_falls_without_actuation(model):
     for _ in range(int(3.0 / m.opt.timestep)):
         mujoco.mj_step(m, data)
     assert z0 - data.qpos[2] > 0.05
+
+
+def test_feet_match_the_official_sole_plane_and_footprint(model):
+    """The box soles lie in the official contact spheres' sole plane and span their footprint."""
+    from wbvla.lmo.rewards import FOOT_HALF_LENGTH, FOOT_HALF_WIDTH
+
+    for side in ("left", "right"):
+        g = model.geom(f"{side}_foot_collision")
+        assert model.body(g.bodyid[0]).name == f"{side}_ankle_roll_link"
+        (hx, hy, hz), (px, py, pz) = g.size, g.pos
+        assert pz - hz == pytest.approx(OFFICIAL_SOLE_Z, abs=1e-9)
+        assert (px - hx, px + hx) == pytest.approx(OFFICIAL_FOOTPRINT_X, abs=1e-9)
+        assert (py - hy, py + hy) == pytest.approx(OFFICIAL_FOOTPRINT_Y, abs=1e-9)
+        assert (hx, hy) == pytest.approx((FOOT_HALF_LENGTH, FOOT_HALF_WIDTH))
+        site = model.site(f"{side}_foot")
+        assert site.pos[2] == pytest.approx(OFFICIAL_SOLE_Z) and site.pos[0] == pytest.approx(px)
+
+
+def test_default_stance_height_on_the_official_soles(model):
+    """Straight legs: the pelvis stands 0.67495 m above the sole (official spheres); the default
+    (bent) stance 0.6554 m, which is HeightConfig's nominal h*."""
+    from wbvla.lmo.config import HeightConfig
+
+    straight = np.zeros(len(J.JOINTS))
+    straight[J.group_slice("grippers")] = J.GRIPPER_OPEN
+    assert R.base_height_for(straight) == pytest.approx(0.67495, abs=2e-4)
+    assert R.base_height_for() == pytest.approx(HeightConfig().nominal_height, abs=1e-3)

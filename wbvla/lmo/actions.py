@@ -1,9 +1,10 @@
 """The LMO action: 12 leg PD targets, with Table 5's actuation randomization on the way to the motors.
 
-a_t (12,) in canonical leg order -> q_target = q_default + action_scale * a_t, clipped to the joint
-range. On every physics step the target goes through an action-lag ring buffer (2-8 physics steps
-per episode), gets a per-episode actuation offset, and the legs receive an injected torque
-(a fraction of each effort limit, redrawn every policy step). The waist, arms and grippers are
+a_t (12,) in canonical leg order -> q_target = q_default + scale_i * a_t, clipped to the joint
+range (scale_i = 0.25 effort_i / kp_i by default, ``LMOTaskConfig.action_scaling``). On every
+physics step the target goes through an action-lag ring buffer (2-8 physics steps per episode),
+gets a per-episode actuation offset, and the legs receive an injected torque (a fraction of each
+effort limit, redrawn every policy step); each range is Table 5's at the current DR level. The waist, arms and grippers are
 not policy outputs: :mod:`wbvla.lmo.perturbations` drives them.
 
 Why legs only: the paper's command interface has no waist semantics and the waist is a 120 N m
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING
 import torch
 from mjlab.envs.mdp.actions import JointPositionAction, JointPositionActionCfg
 
+from wbvla.lmo.dr_config import scaled_lag, scaled_range
+from wbvla.lmo.events import dr_level
 from wbvla.lmo.proprio import LagBuffer
 from wbvla.sim.joints import joint_names, joints_in
 
@@ -26,6 +29,13 @@ if TYPE_CHECKING:
     from mjlab.envs import ManagerBasedRlEnv
 
 LEG_JOINTS = joint_names("legs")
+
+
+def leg_action_scale(scales: tuple[float, ...]) -> dict[str, float]:
+    """mjlab ``scale`` dict of the 12 leg joints from per-joint scales in canonical order."""
+    if len(scales) != len(LEG_JOINTS):
+        raise ValueError(f"need {len(LEG_JOINTS)} leg action scales, got {len(scales)}")
+    return {f"^{name}$": float(v) for name, v in zip(LEG_JOINTS, scales, strict=True)}
 
 
 def leg_action_clip() -> dict[str, tuple[float, float]]:
@@ -54,7 +64,7 @@ class LaggedLegAction(JointPositionAction):
     def process_actions(self, actions: torch.Tensor) -> None:
         super().process_actions(actions)
         if self.cfg.randomize:
-            lo, hi = self.cfg.torque_injection
+            lo, hi = scaled_range(self.cfg.torque_injection, 0.0, dr_level(self._env))
             self.injection = (lo + (hi - lo) * torch.rand_like(self.injection)) * self._effort
 
     def apply_actions(self) -> None:
@@ -76,8 +86,9 @@ class LaggedLegAction(JointPositionAction):
         self._processed_actions[ids] = self._offset.expand(self.num_envs, -1)[ids]
         self._fresh[ids] = True
         if self.cfg.randomize:
-            self.lag.sample_lag(*self.cfg.action_lag, ids)
-            lo, hi = self.cfg.actuation_offset
+            level = dr_level(self._env)
+            self.lag.sample_lag(*scaled_lag(self.cfg.action_lag, level), ids)
+            lo, hi = scaled_range(self.cfg.actuation_offset, 0.0, level)
             self.actuation_offset[ids] = lo + (hi - lo) * torch.rand(len(ids), self.action_dim, device=self.device)
         else:
             self.lag.set_lag(torch.zeros(len(ids), dtype=torch.long), ids)

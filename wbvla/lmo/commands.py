@@ -23,6 +23,7 @@ from wbvla.lmo.shaping import (  # noqa: F401  (re-exported: Eq. 2 / Eq. 3 live 
     heading_drift,
     reference_as_printed,
     reference_gated,
+    reference_symmetric,
     reference_velocity,
     smooth_flags,
     wrap_to_pi,

@@ -10,16 +10,24 @@ steps of 5 ms (see :class:`DomainRandConfig`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from wbvla.config import in_range, one_of, positive, require
+from wbvla.lmo.dr_config import (  # noqa: F401  (re-exported: Table 5 and its curriculum live in dr_config.py)
+    PENALTY_CURRICULUM_EXEMPT,
+    CurriculumConfig,
+    DomainRandConfig,
+    check_pair,
+)
 
 AXES = ("x", "y", "yaw")
 """The three flag axes of the discrete command, in the order of u_t."""
 STAGES = (1, 2)
 ABLATIONS = ("none", "no_eq3", "no_stage2", "no_stage1")
 """Table 3 rows: the full LMO and its three ablations."""
+REFERENCE_FORMS = ("symmetric", "gated", "as_printed")
+"""The Eq. 2 shapings of :func:`wbvla.lmo.shaping.reference_velocity` (see ``CommandConfig.reference_form``)."""
 TASKS = ("lmo", "velocity")
 """The LMO task and the HOMIE-style velocity-tracking baseline."""
 SOLVER_ITERATIONS = 10
@@ -32,13 +40,7 @@ TERMINATION_HEIGHT = 0.35
 """... or the pelvis drops below this height (m). The evaluation counts falls the same way."""
 
 
-def _pair(name: str, value: tuple[float, float], lo: float = -math.inf, hi: float = math.inf) -> None:
-    require(len(value) == 2, f"{name} must be a (min, max) pair, got {value!r}")
-    require(
-        all(isinstance(v, (int, float)) and math.isfinite(v) for v in value),
-        f"{name} must hold finite numbers, got {value!r}",
-    )
-    require(lo <= value[0] <= value[1] <= hi, f"{name} must satisfy {lo} <= min <= max <= {hi}, got {value!r}")
+_pair = check_pair
 
 
 def _triple(name: str, value: tuple[float, float, float], allow_zero: bool = True) -> None:
@@ -55,11 +57,23 @@ class CommandConfig:
     """Gain of the tanh gate in Eq. 2."""
     smoothing: float = 0.05
     """lambda of Eq. 2: s_bar <- (1 - lambda) s_bar + lambda s, once per 50 Hz policy step."""
-    reference_form: Literal["gated", "as_printed"] = "gated"
-    """How v_ref is formed from the smoothed flag. ``as_printed``: v_goal tanh(alpha (s - s_bar)),
-    Eq. 2 exactly as printed (its value decays to 0 while a flag is held, so it cannot be a cruise
-    reference). ``gated`` (default): v_goal tanh(alpha s_bar), the "soft gate" App. A.2 describes
-    (ramps to v_goal after a flip, back to 0 after release). Both use the same s_bar update."""
+    reference_form: Literal["symmetric", "gated", "as_printed"] = "symmetric"
+    """How v_ref is formed from the smoothed flag (all three share the s_bar update):
+
+    * ``symmetric`` (default): v_goal sign(s_bar) g(|s_bar|) with the point-symmetric tanh gate
+      g(x) = 1/2 + tanh(alpha (x - 1/2)) / (2 tanh(alpha/2)), so g(0) = 0, g(1) = 1 and
+      g(1 - x) = 1 - g(x). Why: App. B.4 scores the stop against the *step* command integrated
+      over the active phase. After a release s_bar decays as (1 - lambda)^k, the mirror image
+      1 - (its rise after the flip), so with this gate the distance a tracker of v_ref loses
+      while ramping up equals what it gains while ramping down: a perfect tracker of the training
+      reference ends exactly on the B.4 reference (measured: 0.002 m / 0.002 rad mean settle
+      error at alpha 4, lambda 0.05; ``tests/unit/test_lmo_commands.py``), so the LMO is not
+      handicapped against the velocity baseline, which is trained on the step itself.
+    * ``gated``: v_goal tanh(alpha s_bar), the first reading of App. A.2's "soft gate". It rises
+      fast and decays slowly, so a perfect tracker overshoots the B.4 reference: 0.22 m forward
+      and 0.22 rad turning at alpha 4, above the paper's own 0.21 m / 0.19 rad.
+    * ``as_printed``: v_goal tanh(alpha (s - s_bar)), Eq. 2 exactly as printed; its value decays
+      to 0 while a flag is held (s_bar -> s), so it cannot be a cruise reference."""
     v_max: tuple[float, float, float] = (0.6, 0.4, 0.6)
     """Stage I: goal speed magnitudes are drawn from U[0, v_max] per active axis."""
     cruise: tuple[float, float, float] = (0.3, 0.3, 0.3)
@@ -86,7 +100,7 @@ class CommandConfig:
     def __post_init__(self) -> None:
         positive("alpha", self.alpha)
         in_range("smoothing", self.smoothing, 1e-6, 1.0)
-        one_of("reference_form", self.reference_form, ("gated", "as_printed"))
+        one_of("reference_form", self.reference_form, REFERENCE_FORMS)
         _triple("v_max", self.v_max, allow_zero=False)
         _triple("cruise", self.cruise, allow_zero=False)
         for name in ("p_stand", "p_multi_axis"):
@@ -104,11 +118,11 @@ class CommandConfig:
 class HeightConfig:
     """The stance-height part h* of the command, shared by the LMO and the baseline."""
 
-    height_range: tuple[float, float] = (0.53, 0.65)
-    """Range of h* (pelvis above the floor, m); balanced stances reach 0.527-0.666, the default
-    pose stands at 0.650."""
-    nominal_height: float = 0.65
-    """h* of the default stance."""
+    height_range: tuple[float, float] = (0.53, 0.655)
+    """Range of h* (pelvis above the floor, m); balanced stances reach 0.532-0.671, the default
+    pose stands at 0.655."""
+    nominal_height: float = 0.655
+    """h* of the default stance (its pelvis stands 0.6554 m above the soles)."""
     p_height_change: float = 0.3
     """Probability that a new command segment (LMO) or resample (baseline) also redraws h*."""
     p_nominal_height: float = 0.5
@@ -208,9 +222,15 @@ REWARD_TABLE: tuple[RewardSpec, ...] = (
     # Not in Table 4: the Stage II yaw-drift penalty J_dir (Eq. 3), applied once at the end of each
     # flag episode. The paper gives no weight; ours is a choice (Stage I does not use it).
     RewardSpec("heading_drift", "stability", "J_dir = |wrap(psi_end - psi_start)| (Eq. 3)", 0.0, -2.0),
+    # Not in Table 4: a fall ends the episode with this penalty (reward units per fall). Without it
+    # (and without legged_gym's total clip, which wiped out the learning signal) a negative step
+    # total would make an early fall the best policy. 10 is about the discounted value of a
+    # walking episode's remaining intent reward (gamma 0.99: ~100 steps of <= 0.13).
+    RewardSpec("termination", "stability", "1{fall} (not in Table 4)", -10.0, -10.0),
 )
-"""Table 4 (every term, Stage I / Stage II weight) plus J_dir (Eq. 3). Weights are per second:
-mjlab multiplies each term by the 0.02 s policy period."""
+"""Table 4 (every term, Stage I / Stage II weight) plus J_dir (Eq. 3) and the fall penalty.
+Weights are per second (mjlab multiplies each term by the 0.02 s policy period); J_dir and the
+fall penalty are impulses whose functions divide by that period, so one event pays weight x value."""
 
 INTENT_TERMS = ("forward_intent", "lateral_intent", "yaw_intent")
 VELOCITY_TRACKING_TERMS = ("track_lin_vel_x", "track_lin_vel_y", "track_ang_vel_z")
@@ -251,89 +271,6 @@ class RewardParams:
                      "contact_threshold", "leg_velocity_limit", "action_bound"):
             positive(name, getattr(self, name))
         in_range("torque_soft_limit", self.torque_soft_limit, 0.1, 1.0)
-
-
-@dataclass
-class DomainRandConfig:
-    """Table 5, every row. Lags count physics steps (5 ms): HOMIE-lineage code steps its lag
-    buffers inside the PD loop, and 10 policy steps (200 ms) of IMU lag would not be a latency
-    model of any real robot."""
-
-    enabled: bool = True
-    """Master switch (the evaluation and the obs-equality test turn everything off)."""
-    torque_injection: tuple[float, float] = (-0.05, 0.05)
-    """Joint torque injection: additive leg torque, as a fraction of each joint's effort limit,
-    redrawn every policy step."""
-    actuation_offset: tuple[float, float] = (-0.05, 0.05)
-    """Actuation offset: constant per-episode offset on each leg PD target (rad)."""
-    link_mass_scale: tuple[float, float] = (0.8, 1.2)
-    """Link mass scale (mass and inertia scaled together)."""
-    com_displacement: tuple[float, float] = (-0.1, 0.1)
-    """COM displacement of the torso (heavy upper body), per axis (m). Table 5 does not name the
-    body; our reading."""
-    body_displacement: tuple[float, float] = (-0.1, 0.1)
-    """Body displacement: COM offset of the pelvis (base), per axis (m). Our reading."""
-    friction: tuple[float, float] = (0.1, 3.0)
-    """Foot friction coefficient (absolute)."""
-    restitution: tuple[float, float] = (0.0, 1.0)
-    """Restitution coefficient e of the foot contacts, mapped to MuJoCo's solref damping ratio
-    zeta = -ln e / sqrt(pi^2 + ln^2 e) (spring-damper contact), floored at ``min_damping_ratio``."""
-    min_damping_ratio: float = 0.3
-    """Floor of that damping ratio. MuJoCo's soft contact is a spring-damper that acts for as long
-    as the feet touch the floor, whereas PhysX (Isaac Gym/Lab, where Table 5 comes from) applies
-    restitution only to impacts above a bounce-threshold velocity, so a standing robot never
-    feels it. With a floor of 0.1 the bouncing feet alone topple a zero-action X2 within about
-    0.7 s (in the mjlab env: 61 falls among 48 envs in 150 steps); at 0.3 none falls
-    (``tests/unit/test_lmo_contact.py`` holds the stance on the most bouncy feet)."""
-    torso_payload: tuple[float, float] = (-5.0, 10.0)
-    """Mass added to the torso (kg)."""
-    hand_payload: tuple[float, float] = (-0.1, 0.3)
-    """Mass added to each hand (kg)."""
-    kp_scale: tuple[float, float] = (0.9, 1.1)
-    """PD stiffness scale."""
-    kd_scale: tuple[float, float] = (0.9, 1.1)
-    """PD damping scale."""
-    init_joint_scale: tuple[float, float] = (0.8, 1.2)
-    """Initial joint position = default pose times U[scale] (per joint) at reset."""
-    push_velocity: float = 0.5
-    """Pushes set a random horizontal base velocity of up to this (m/s) ..."""
-    push_interval_s: float = 4.0
-    """... every this many seconds (Stage II; Stage I uses ``stage1_push_scale``)."""
-    stage1_push_scale: float = 0.5
-    """Stage I pushes are this fraction of the Stage II strength and this factor less frequent
-    ("Stage II increases the strength and frequency of perturbations", App. A.2; ours)."""
-    action_lag: tuple[int, int] = (2, 8)
-    """Action lag (physics steps), drawn per episode."""
-    dof_lag: tuple[int, int] = (0, 8)
-    """Joint state (q, qdot) lag (physics steps), drawn per episode."""
-    imu_lag: tuple[int, int] = (1, 10)
-    """IMU (omega, g) lag (physics steps), drawn per episode."""
-
-    def __post_init__(self) -> None:
-        _pair("torque_injection", self.torque_injection, -1.0, 1.0)
-        _pair("actuation_offset", self.actuation_offset, -0.5, 0.5)
-        _pair("link_mass_scale", self.link_mass_scale, 0.1, 10.0)
-        _pair("com_displacement", self.com_displacement, -0.5, 0.5)
-        _pair("body_displacement", self.body_displacement, -0.5, 0.5)
-        _pair("friction", self.friction, 0.0, 10.0)
-        _pair("restitution", self.restitution, 0.0, 1.0)
-        in_range("min_damping_ratio", self.min_damping_ratio, 1e-3, 1.0)
-        _pair("torso_payload", self.torso_payload, -10.0, 50.0)
-        _pair("hand_payload", self.hand_payload, -0.3, 5.0)
-        _pair("kp_scale", self.kp_scale, 0.1, 10.0)
-        _pair("kd_scale", self.kd_scale, 0.1, 10.0)
-        _pair("init_joint_scale", self.init_joint_scale, 0.0, 2.0)
-        positive("push_velocity", self.push_velocity, allow_zero=True)
-        positive("push_interval_s", self.push_interval_s)
-        in_range("stage1_push_scale", self.stage1_push_scale, 0.0, 1.0)
-        for name in ("action_lag", "dof_lag", "imu_lag"):
-            lag = getattr(self, name)
-            _pair(name, lag, 0, 100)
-            require(all(isinstance(v, int) for v in lag), f"{name} must hold integers, got {lag!r}")
-
-    def disabled(self) -> DomainRandConfig:
-        """The same config with everything switched off (nominal robot, no lag, no pushes)."""
-        return replace(self, enabled=False)
 
 
 @dataclass
@@ -414,11 +351,12 @@ class PPOConfig:
     """GAE lambda."""
     desired_kl: float = 0.01
     """Target KL of the adaptive learning-rate schedule."""
-    only_positive_rewards: bool = True
-    """Clip each step's total reward at 0 before PPO sees it, as legged_gym's
-    ``only_positive_rewards`` (the code base HOMIE builds on) does. Table 4's penalties outweigh
-    its rewards for a random initial policy, and with terminations on falls a negative per-step
-    total would make falling early the best policy. Logged episode sums stay unclipped."""
+    only_positive_rewards: bool = False
+    """Clip each step's total reward at 0 before PPO sees it (legged_gym's
+    ``only_positive_rewards``). Off by default: measured on the Stage I env with full Table 5
+    randomization, 93 % of a random policy's steps clip to 0, and the clip also erases J_dir
+    (Eq. 3) and any fall penalty. The fall penalty (``termination`` in :data:`REWARD_TABLE`) and
+    the penalty curriculum (:class:`CurriculumConfig`) do its job instead. Kept as an option."""
 
     def __post_init__(self) -> None:
         require(len(self.actor_hidden) >= 1 and all(h > 0 for h in self.actor_hidden),
@@ -464,8 +402,16 @@ class LMOTaskConfig:
     """Upper-body perturbations."""
     observations: ObservationConfig = field(default_factory=ObservationConfig)
     """Observation layout."""
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    """How the Table 5 ranges and the Table 4 regularizers are ramped in."""
     action_scale: float = 0.25
-    """Leg PD target = default + action_scale * a (rad), clipped to the joint range."""
+    """Leg PD target = default + scale_i * a_i (rad), clipped to the joint range; see ``action_scaling``."""
+    action_scaling: Literal["effort", "uniform"] = "effort"
+    """``effort`` (default): scale_i = action_scale * effort_limit_i / kp_i (mjlab's G1 convention),
+    so one action unit asks every joint for the same 25 % of its torque limit (0.15 rad at the
+    hips, 0.10 at the knees, 0.05 at the ankle pitch, 0.06 at the ankle roll). ``uniform``:
+    scale_i = action_scale rad for every joint, which asks the ankle pitch for 125 % and the
+    ankle roll for 104 % of their torque limits per unit."""
     seed: int = 0
     """Environment seed."""
 
@@ -477,8 +423,13 @@ class LMOTaskConfig:
                 f"num_envs must be an int >= 1, got {self.num_envs!r}")
         positive("episode_length_s", self.episode_length_s)
         positive("action_scale", self.action_scale)
+        one_of("action_scaling", self.action_scaling, ("effort", "uniform"))
         require(not (self.task == "velocity" and self.ablation != "none"),
                 f"ablations apply to the LMO only, got task='velocity' with ablation={self.ablation!r}")
+
+    def leg_action_scales(self) -> tuple[float, ...]:
+        """Per-joint action scale (rad per action unit) of the 12 leg joints, canonical order."""
+        return leg_action_scales(self.action_scale, self.action_scaling)
 
     def reward_weights(self) -> dict[str, float]:
         """Weight of every reward term for this task/stage/ablation (0-weight terms included)."""
@@ -493,6 +444,17 @@ class LMOTaskConfig:
                 weights[track] = weights.pop(intent)
             weights.pop("heading_drift")
         return weights
+
+
+def leg_action_scales(action_scale: float, scaling: str = "effort") -> tuple[float, ...]:
+    """Per-joint leg action scales (rad per unit, canonical order) for ``LMOTaskConfig.action_scaling``."""
+    from wbvla.sim.joints import joints_in
+
+    one_of("action_scaling", scaling, ("effort", "uniform"))
+    legs = joints_in("legs")
+    if scaling == "uniform":
+        return tuple(float(action_scale) for _ in legs)
+    return tuple(action_scale * j.effort_limit / j.kp for j in legs)
 
 
 SMOKE_ENVS = 16

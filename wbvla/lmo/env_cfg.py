@@ -3,7 +3,8 @@
 :func:`make_env_cfg` turns one :class:`~wbvla.lmo.config.LMOTaskConfig` into the env config:
 scene (flat floor, X2, foot contact sensor, lagged proprioception), observations, the 12-D leg
 action, the command and upper-body perturbation terms, Table 5 events, the Table 4 reward table
-(+ J_dir, Eq. 4) and terminations. :func:`register_tasks` adds them to mjlab's task registry.
+(+ J_dir, Eq. 4, the fall penalty), terminations and the learning curriculum (Table 5 ranges and
+Table 4 penalties ramped in with performance, :mod:`wbvla.lmo.curriculum`). :func:`register_tasks` adds them to mjlab's task registry.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import asdict, replace
 
 from mjlab.envs import ManagerBasedRlEnvCfg
 from mjlab.envs import mdp as mjmdp
-from mjlab.envs.mdp import dr
 from mjlab.managers.curriculum_manager import CurriculumTermCfg
 from mjlab.managers.event_manager import EventTermCfg
 from mjlab.managers.observation_manager import ObservationGroupCfg, ObservationTermCfg
@@ -28,7 +28,7 @@ from mjlab.terrains import TerrainEntityCfg
 from mjlab.utils.noise import UniformNoiseCfg
 
 from wbvla.lmo import events, observations, perturbations, rewards
-from wbvla.lmo.actions import LEG_JOINTS, LaggedLegActionCfg, leg_action_clip
+from wbvla.lmo.actions import LEG_JOINTS, LaggedLegActionCfg, leg_action_clip, leg_action_scale
 from wbvla.lmo.commands import DiscreteCommandCfg, VelocityCommandCfg
 from wbvla.lmo.config import (
     SOLVER_ITERATIONS,
@@ -38,6 +38,7 @@ from wbvla.lmo.config import (
     LMOTaskConfig,
     PPOConfig,
 )
+from wbvla.lmo.curriculum import TERM_NAME, LearningCurriculum
 from wbvla.lmo.robot_cfg import (
     BASE_BODY,
     FOOT_GEOM_EXPR,
@@ -110,6 +111,7 @@ def reward_terms(cfg: LMOTaskConfig) -> dict[str, tuple]:
         "stand_still": _term(rewards.stand_still, {"command_name": cmd}),
         "joint_tracking": _term(rewards.joint_tracking, {"asset_cfg": _LEGS}),
         "heading_drift": _term(rewards.heading_drift, {"command_name": cmd}),
+        "termination": _term(rewards.termination),
     }
     if cfg.task == "velocity":
         for i, name in enumerate(("track_lin_vel_x", "track_lin_vel_y", "track_ang_vel_z")):
@@ -164,33 +166,15 @@ def _events(cfg: LMOTaskConfig) -> dict[str, EventTermCfg]:
     if not d.enabled:
         return ev
     stage_scale = 1.0 if cfg.stage == 2 else d.stage1_push_scale
-    push = d.push_velocity * stage_scale
     interval = d.push_interval_s / max(stage_scale, 1e-6)
     ev |= {
         "reset_joints": EventTermCfg(func=events.reset_joints_by_scale, mode="reset", params={"scale": d.init_joint_scale}),
-        "push": EventTermCfg(func=mjmdp.push_by_setting_velocity, mode="interval",
-                             interval_range_s=(interval, interval),
-                             params={"velocity_range": {"x": (-push, push), "y": (-push, push)}}),
-        "foot_friction": EventTermCfg(
-            func=dr.geom_friction, mode="startup",
-            params={"asset_cfg": SceneEntityCfg("robot", geom_names=(FOOT_GEOM_EXPR,)), "operation": "abs",
-                    "ranges": d.friction, "shared_random": True},
-        ),
-        "foot_restitution": EventTermCfg(
-            func=events.foot_restitution, mode="startup",
-            params={"asset_cfg": SceneEntityCfg("robot", geom_names=(FOOT_GEOM_EXPR,)), "restitution": d.restitution,
-                    "min_damping_ratio": d.min_damping_ratio},
-        ),
-        "inertia": EventTermCfg(
-            func=events.inertial_randomization, mode="startup",
-            params={"mass_scale": d.link_mass_scale, "torso_payload": d.torso_payload, "hand_payload": d.hand_payload,
-                    "com_displacement": d.com_displacement, "body_displacement": d.body_displacement,
-                    "torso_body": TORSO_BODY, "base_body": BASE_BODY, "hand_bodies": HAND_BODIES},
-        ),
-        "pd_gains": EventTermCfg(
-            func=dr.pd_gains, mode="startup",
-            params={"asset_cfg": SceneEntityCfg("robot", actuator_names=(".*",)), "kp_range": d.kp_scale,
-                    "kd_range": d.kd_scale, "operation": "scale"},
+        "push": EventTermCfg(func=events.push_by_level, mode="interval", interval_range_s=(interval, interval),
+                             params={"velocity": d.push_velocity * stage_scale}),
+        "model_dr": EventTermCfg(
+            func=events.ModelRandomization, mode="startup",
+            params={"domain_rand": d, "foot_geom_expr": FOOT_GEOM_EXPR, "torso_body": TORSO_BODY,
+                    "base_body": BASE_BODY, "hand_bodies": HAND_BODIES},
         ),
     }
     return ev
@@ -218,6 +202,8 @@ def make_env_cfg(cfg: LMOTaskConfig) -> ManagerBasedRlEnvCfg:
         name: RewardTermCfg(func=funcs[name][0], weight=w, params=funcs[name][1]) for name, w in weights.items() if w != 0.0
     }
     curriculum = {}
+    if cfg.curriculum.enabled:
+        curriculum[TERM_NAME] = CurriculumTermCfg(func=LearningCurriculum, params={"curriculum": cfg.curriculum})
     if arm_stage == 1:
         curriculum["arm_range"] = CurriculumTermCfg(
             func=perturbations.arm_ratio_schedule,
@@ -229,7 +215,8 @@ def make_env_cfg(cfg: LMOTaskConfig) -> ManagerBasedRlEnvCfg:
                        sensors=(contact, proprio), num_envs=cfg.num_envs, env_spacing=2.5),
         observations=_observations(cfg),
         actions={"legs": LaggedLegActionCfg(
-            entity_name="robot", actuator_names=tuple(f"^{n}$" for n in LEG_JOINTS), scale=cfg.action_scale,
+            entity_name="robot", actuator_names=tuple(f"^{n}$" for n in LEG_JOINTS),
+            scale=leg_action_scale(cfg.leg_action_scales()),
             use_default_offset=True, clip=leg_action_clip(), randomize=d.enabled, action_lag=d.action_lag,
             actuation_offset=d.actuation_offset, torque_injection=d.torque_injection)},
         commands={"command": command, "arms": perturbations.UpperBodyCommandCfg(arms=cfg.arms, stage=arm_stage)},

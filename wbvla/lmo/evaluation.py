@@ -24,12 +24,14 @@ from pathlib import Path
 
 import mujoco
 import numpy as np
+import torch
 
 from wbvla.config import require
 from wbvla.lmo.clips import load_clips
-from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT
+from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT, CommandConfig, HeightConfig
 from wbvla.lmo.job_config import EvalConfig
 from wbvla.lmo.policy import LMOController, LMOPolicy, eval_model
+from wbvla.lmo.shaping import reference_velocity, smooth_flags
 from wbvla.sim.joints import default_pose, group_slice, limits
 from wbvla.sim.robot import POLICY_DT, reset_to_pose
 
@@ -98,6 +100,52 @@ class _Sim:
         return self.data.subtree_com[self.idx.base_body][:2].copy()
 
 
+def b4_errors(xy: np.ndarray, yaw: np.ndarray, p0: np.ndarray, yaw0: float, velocity: np.ndarray,
+              active_steps: int, dt: float = POLICY_DT) -> tuple[float, float]:
+    """App. B.4 stop-and-settle errors of one trial.
+
+    ``xy`` (T, 2) and ``yaw`` (T,) are the base pose after each policy step from the start of the
+    active phase (``active_steps`` steps of the constant body-frame command ``velocity`` =
+    (v_x, v_y, w_z)) to the end of the settling phase; ``p0``, ``yaw0`` the pose at its start. The
+    reference integrates the command over the active phase only; returns the mean position
+    error (m) and mean |yaw error| (rad) over the settling steps."""
+    xy, yaw = np.asarray(xy, np.float64), np.asarray(yaw, np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2 or yaw.shape != (len(xy),) or not 0 < active_steps < len(xy):
+        raise ValueError(f"b4_errors needs xy (T, 2), yaw (T,) with T > active_steps = {active_steps}, "
+                         f"got {xy.shape} and {yaw.shape}")
+    t_active = active_steps * dt
+    c, s = math.cos(yaw0), math.sin(yaw0)
+    v = np.asarray(velocity, np.float64)
+    p_ref = np.asarray(p0, np.float64) + t_active * np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+    yaw_ref = yaw0 + t_active * v[2]
+    settle = slice(active_steps, None)
+    pos_err = np.linalg.norm(xy[settle] - p_ref, axis=1)
+    yaw_err = np.abs((yaw[settle] - yaw_ref + math.pi) % (2 * math.pi) - math.pi)
+    return float(pos_err.mean()), float(yaw_err.mean())
+
+
+def perfect_tracker_errors(command: CommandConfig, axis: int, cfg: EvalConfig, sign: float = 1.0) -> tuple[float, float]:
+    """B.4 errors of a tracker that follows the LMO's training reference v_ref (Eq. 2 with
+    ``command``'s shaping, cruise speed on flag +-1) exactly: the floor that the shaping alone
+    puts under the LMO's score in this protocol."""
+    cfg = cfg.resolved()
+    n_active, n_settle = round(cfg.active_s / POLICY_DT), round(cfg.settle_s / POLICY_DT)
+    s_bar, v_goal = torch.zeros(3), torch.tensor(command.cruise, dtype=torch.float32)
+    pose, xy, yaw = np.zeros(3), [], []
+    for k in range(n_active + n_settle):
+        flags = torch.zeros(3)
+        flags[axis] = sign if k < n_active else 0.0
+        s_bar = smooth_flags(s_bar, flags, command.smoothing)
+        v = reference_velocity(flags, s_bar, v_goal, command.alpha, command.reference_form).double().numpy()
+        c, s = math.cos(pose[2]), math.sin(pose[2])
+        pose += POLICY_DT * np.array([c * v[0] - s * v[1], s * v[0] + c * v[1], v[2]])
+        xy.append(pose[:2].copy())
+        yaw.append(pose[2])
+    velocity = np.zeros(3)
+    velocity[axis] = sign * command.cruise[axis]
+    return b4_errors(np.array(xy), np.array(yaw), np.zeros(2), 0.0, velocity, n_active)
+
+
 def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np.random.Generator,
                      trace: list | None = None) -> dict:
     """One App. B.4 trial; returns mean settle-phase position and yaw errors (or a fall).
@@ -105,7 +153,7 @@ def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np
     ``trace``, when given, receives (t, x - x_ref, y - y_ref, wrap(yaw - yaw_ref)) per policy step
     from the start of the active phase, in the start heading's frame."""
     sim.reset(rng, cfg.init_noise)
-    h = 0.65
+    h = HeightConfig().nominal_height
     stand = sim.command(None, 0, cfg.speed, h)
     for _ in range(round(cfg.preroll_s / POLICY_DT)):
         sim.ctrl.step(sim.data, stand)
@@ -114,34 +162,27 @@ def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np
     p0, yaw0 = sim.pose()
     v = np.zeros(3)
     v[axis] = sign * cfg.speed
-    # Reference: integrate the commanded (constant) velocity over the active phase only.
-    c, s = math.cos(yaw0), math.sin(yaw0)
-    p_ref = p0 + cfg.active_s * np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
-    yaw_ref = yaw0 + cfg.active_s * v[2]
     go = sim.command(axis, sign, cfg.speed, h)
-
-    def record(k):
-        if trace is not None:
-            p, yaw = sim.pose()
-            d = p - p_ref
-            trace.append(((k + 1) * POLICY_DT, c * d[0] + s * d[1], -s * d[0] + c * d[1], wrap(yaw - yaw_ref)))
-
     n_active = round(cfg.active_s / POLICY_DT)
-    for k in range(n_active):
-        sim.ctrl.step(sim.data, go)
-        record(k)
+    xy, yaw = [], []
+    for k in range(n_active + round(cfg.settle_s / POLICY_DT)):
+        sim.ctrl.step(sim.data, go if k < n_active else stand)
+        p, psi = sim.pose()
+        xy.append(p)
+        yaw.append(psi)
         if sim.fallen():
             return {"fell": True}
-    pos_err, yaw_err = [], []
-    for k in range(round(cfg.settle_s / POLICY_DT)):
-        sim.ctrl.step(sim.data, stand)
-        record(n_active + k)
-        if sim.fallen():
-            return {"fell": True}
-        p, yaw = sim.pose()
-        pos_err.append(float(np.linalg.norm(p - p_ref)))
-        yaw_err.append(abs(wrap(yaw - yaw_ref)))
-    return {"fell": False, "pos_err": float(np.mean(pos_err)), "yaw_err": float(np.mean(yaw_err))}
+    xy, yaw = np.array(xy), np.array(yaw)
+    if trace is not None:  # error to the reference in the start heading's frame, every step
+        c, s = math.cos(yaw0), math.sin(yaw0)
+        t = np.arange(1, len(xy) + 1) * POLICY_DT
+        ref = p0 + np.minimum(t, cfg.active_s)[:, None] * np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+        d = xy - ref
+        yaw_ref = yaw0 + np.minimum(t, cfg.active_s) * v[2]
+        trace.extend(zip(t, c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1],
+                         (yaw - yaw_ref + math.pi) % (2 * math.pi) - math.pi, strict=True))
+    pos_err, yaw_err = b4_errors(xy, yaw, p0, yaw0, v, n_active)
+    return {"fell": False, "pos_err": pos_err, "yaw_err": yaw_err}
 
 
 class ArmReplay:
@@ -231,18 +272,20 @@ def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:
         n_fell = len(runs) - len(ok)
         falls += n_fell
         out[name] = {"pos_err": pos, "yaw_err": yaw, "pos_std": pos_std, "yaw_std": yaw_std,
-                     "trials": len(runs), "falls": n_fell}
+                     "trials": len(runs), "falls": n_fell, "ok_trials": len(ok)}
     clips = load_clips()
     sway = {}
-    for posture, height in (("standing", 0.65), ("squatting", cfg.squat_height)):
+    for posture, height in (("standing", HeightConfig().nominal_height), ("squatting", cfg.squat_height)):
         runs = [sway_trial(sim, cfg, height, clips, rng) for _ in range(cfg.trials)]
         ok = [r["com_sway"] for r in runs if not r["fell"]]
         sway[posture], sway[f"{posture}_std"] = _stats(ok)
         sway[f"{posture}_falls"] = len(runs) - len(ok)
+        sway[f"{posture}_ok_trials"] = len(ok)
         falls += len(runs) - len(ok)
     out["com_sway"] = sway
     out["falls"] = falls
     out["total_trials"] = 5 * cfg.trials
+    out["errors_over"] = "trials that did not fall (ok_trials of trials; NaN/null where every trial fell)"
     return out
 
 

@@ -2,25 +2,30 @@
 
 Which mechanism does what:
 
-* model fields (friction, restitution, link masses, payloads, CoM / body displacement, Kp/Kd)
-  are randomized once per environment at ``startup`` through mjlab's DR engine (``dr.*``) or, where
-  mjlab has no function for the field, through the events below;
+* model fields (friction, restitution, link masses, payloads, CoM / body displacement, Kp/Kd):
+  :class:`ModelRandomization` draws one direction per env at ``startup`` and writes it at the
+  current DR level (again whenever the learning curriculum changes the level);
 * per-episode draws (initial joint scale, action / DOF / IMU lags, actuation offsets) happen at
-  ``reset`` (lags live in :class:`LagBuffer`, used by :mod:`wbvla.lmo.actions` and
-  :mod:`wbvla.lmo.observations`);
-* pushes are mjlab's ``push_by_setting_velocity`` at an ``interval``; torque injection is redrawn
-  every policy step by the leg action term.
+  ``reset`` within the ranges at the current level (lags live in :class:`LagBuffer`, used by
+  :mod:`wbvla.lmo.actions` and :mod:`wbvla.lmo.observations`);
+* pushes are mjlab's ``push_by_setting_velocity`` at an ``interval``, scaled by the level;
+  torque injection is redrawn every policy step by the leg action term.
+
+Every range is Table 5's, shrunk toward its neutral value by the DR level
+(:func:`~wbvla.lmo.dr_config.scaled_range`); :func:`dr_level` reads it (1.0 without a curriculum).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 import torch
+from mjlab.envs.mdp import push_by_setting_velocity
 from mjlab.managers.event_manager import RecomputeLevel, requires_model_fields
-from mjlab.managers.scene_entity_config import SceneEntityCfg
 
+from wbvla.lmo.dr_config import NEUTRAL, scaled_range
 from wbvla.lmo.proprio import LagBuffer  # noqa: F401  (re-exported: the lag buffers of Table 5)
 
 if TYPE_CHECKING:
@@ -40,74 +45,93 @@ def restitution_to_damping_ratio(e: torch.Tensor, min_ratio: float) -> torch.Ten
     return zeta.clamp(min_ratio, 1.0)
 
 
-@requires_model_fields("geom_solref")
-def foot_restitution(
-    env: ManagerBasedRlEnv,
-    env_ids: torch.Tensor | None,
-    restitution: tuple[float, float],
-    min_damping_ratio: float,
-    asset_cfg: SceneEntityCfg,
-) -> None:
-    """Table 5 restitution: per-env restitution of the foot contacts, written as solref[1]."""
-    asset = env.scene[asset_cfg.name]
-    ids = torch.arange(env.num_envs, device=env.device) if env_ids is None else env_ids.to(env.device)
-    geoms = asset.indexing.geom_ids[asset_cfg.geom_ids]
-    e = restitution[0] + (restitution[1] - restitution[0]) * torch.rand(len(ids), device=env.device)
-    zeta = restitution_to_damping_ratio(e, min_damping_ratio)  # (n,)
-    solref = env.sim.model.geom_solref
-    solref[ids[:, None], geoms[None, :], 1] = zeta[:, None]
+def dr_level(env: ManagerBasedRlEnv) -> float:
+    """The current DR level of ``env``: the learning curriculum's (:mod:`wbvla.lmo.curriculum`), or
+    1.0 (full Table 5 ranges) when the env has no such curriculum."""
+    cm = getattr(env, "curriculum_manager", None)
+    if cm is None or "learning" not in getattr(cm, "active_terms", ()):
+        return 1.0
+    return float(cm.get_term_cfg("learning").func.dr_level)
 
 
-@requires_model_fields("body_mass", "body_inertia", "body_ipos", recompute=RecomputeLevel.set_const)
-def inertial_randomization(
-    env: ManagerBasedRlEnv,
-    env_ids: torch.Tensor | None,
-    mass_scale: tuple[float, float],
-    torso_payload: tuple[float, float],
-    hand_payload: tuple[float, float],
-    com_displacement: tuple[float, float],
-    body_displacement: tuple[float, float],
-    torso_body: str,
-    base_body: str,
-    hand_bodies: tuple[str, ...],
-    asset_name: str = "robot",
-) -> None:
-    """Table 5 link mass scale, torso / hand payloads and CoM / body displacement, in one event.
+@requires_model_fields("geom_friction", "geom_solref", "body_mass", "body_inertia", "body_ipos",
+                       "actuator_gainprm", "actuator_biasprm", recompute=RecomputeLevel.set_const)
+class ModelRandomization:
+    """Table 5 rows that live in the MuJoCo model, for every env, at a DR level.
 
-    Every link's mass and inertia are scaled together by s ~ U[mass_scale] (uniform density
-    change); payloads add point masses at the torso and hand CoMs (inertia unchanged); the torso
-    CoM moves by U[com_displacement] and the pelvis CoM by U[body_displacement] per axis. All from
-    the compiled defaults, so repeated calls never accumulate. One term because mjlab's separate
-    ``dr`` terms each start from the defaults and would overwrite one another.
+    Foot friction (absolute, shared by both feet), foot restitution (as a solref damping ratio),
+    link mass scale (mass and inertia together), torso / hand payloads, torso CoM and pelvis CoM
+    ("body") displacement, and Kp / Kd scales of every actuator. At startup each env draws one
+    uniform number per randomized quantity and keeps it; the value applied is that draw's point of
+    the range scaled to the current level (:func:`~wbvla.lmo.dr_config.scaled_range`), always from
+    the compiled defaults, so a level change moves every env smoothly along its own direction and
+    repeated applications never accumulate. mjlab event term (mode ``startup``); the learning
+    curriculum calls :meth:`apply` when the level changes.
     """
-    asset = env.scene[asset_name]
-    dev = env.device
-    ids = torch.arange(env.num_envs, device=dev) if env_ids is None else env_ids.to(dev)
-    n = len(ids)
-    bodies = asset.indexing.body_ids  # (B,) global ids of the robot's bodies
-    names = list(asset.body_names)
 
-    def u(lo_hi, *shape):
-        return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * torch.rand(*shape, device=dev)
+    def __init__(self, cfg, env: ManagerBasedRlEnv):
+        p = cfg.params
+        self.env, self.dr = env, p["domain_rand"]
+        asset = env.scene[p.get("asset_name", "robot")]
+        dev, n = env.device, env.num_envs
+        names = list(asset.body_names)
+        self.feet = asset.indexing.geom_ids[[i for i, g in enumerate(asset.geom_names) if re.match(p["foot_geom_expr"], g)]]
+        self.bodies = asset.indexing.body_ids  # (B,) global ids
+        self.torso, self.base = names.index(p["torso_body"]), names.index(p["base_body"])
+        self.hands = [names.index(h) for h in p["hand_bodies"]]
+        self.ctrl = asset.indexing.ctrl_ids
+        nb, na = len(self.bodies), len(self.ctrl)
+        self.u = {k: torch.rand(*shape, device=dev) for k, shape in {
+            "friction": (n,), "restitution": (n,), "link_mass_scale": (n, nb), "torso_payload": (n,),
+            "hand_payload": (n, len(self.hands)), "com_displacement": (n, 3), "body_displacement": (n, 3),
+            "kp_scale": (n, na), "kd_scale": (n, na)}.items()}
+        self.applied_level: float | None = None
 
-    m0 = env.sim.get_default_field("body_mass")[bodies]  # (B,)
-    i0 = env.sim.get_default_field("body_inertia")[bodies]  # (B, 3)
-    p0 = env.sim.get_default_field("body_ipos")[bodies]  # (B, 3)
-    scale = u(mass_scale, n, len(bodies))  # (n, B)
-    mass = m0[None] * scale
-    inertia = i0[None] * scale[..., None]
-    ipos = p0[None].repeat(n, 1, 1)
-    torso, base = names.index(torso_body), names.index(base_body)
-    mass[:, torso] = (mass[:, torso] + u(torso_payload, n)).clamp_min(0.1 * m0[torso])
-    for hand in hand_bodies:
-        h = names.index(hand)
-        mass[:, h] = (mass[:, h] + u(hand_payload, n)).clamp_min(0.1 * m0[h])
-    ipos[:, torso] += u(com_displacement, n, 3)
-    ipos[:, base] += u(body_displacement, n, 3)
-    grid = ids[:, None], bodies[None, :]
-    env.sim.model.body_mass[grid] = mass
-    env.sim.model.body_inertia[grid] = inertia
-    env.sim.model.body_ipos[grid] = ipos
+    def _value(self, key: str, level: float) -> torch.Tensor:
+        lo, hi = scaled_range(getattr(self.dr, key), NEUTRAL[key], level)
+        return lo + (hi - lo) * self.u[key]
+
+    def apply(self, level: float) -> None:
+        """Write every env's randomized model fields at ``level`` (then recompute constants)."""
+        sim, ids = self.env.sim, torch.arange(self.env.num_envs, device=self.env.device)
+        fr = self._value("friction", level)
+        sim.model.geom_friction[ids[:, None], self.feet[None, :], 0] = fr[:, None]
+        zeta = restitution_to_damping_ratio(self._value("restitution", level), self.dr.min_damping_ratio)
+        sim.model.geom_solref[ids[:, None], self.feet[None, :], 1] = zeta[:, None]
+        m0 = sim.get_default_field("body_mass")[self.bodies]  # (B,)
+        i0 = sim.get_default_field("body_inertia")[self.bodies]  # (B, 3)
+        p0 = sim.get_default_field("body_ipos")[self.bodies]  # (B, 3)
+        scale = self._value("link_mass_scale", level)  # (n, B)
+        mass, inertia = m0[None] * scale, i0[None] * scale[..., None]
+        ipos = p0[None].repeat(len(ids), 1, 1)
+        t = self.torso
+        mass[:, t] = (mass[:, t] + self._value("torso_payload", level)).clamp_min(0.1 * m0[t])
+        for k, h in enumerate(self.hands):
+            mass[:, h] = (mass[:, h] + self._value("hand_payload", level)[:, k]).clamp_min(0.1 * m0[h])
+        ipos[:, t] += self._value("com_displacement", level)
+        ipos[:, self.base] += self._value("body_displacement", level)
+        grid = ids[:, None], self.bodies[None, :]
+        sim.model.body_mass[grid], sim.model.body_inertia[grid], sim.model.body_ipos[grid] = mass, inertia, ipos
+        kp, kd = self._value("kp_scale", level), self._value("kd_scale", level)  # (n, A)
+        gain0, bias0 = sim.get_default_field("actuator_gainprm"), sim.get_default_field("actuator_biasprm")
+        actuators = ids[:, None], self.ctrl[None, :]
+        sim.model.actuator_gainprm[(*actuators, 0)] = gain0[self.ctrl, 0] * kp
+        sim.model.actuator_biasprm[(*actuators, 1)] = bias0[self.ctrl, 1] * kp
+        sim.model.actuator_biasprm[(*actuators, 2)] = bias0[self.ctrl, 2] * kd
+        sim.recompute_constants(RecomputeLevel.set_const)
+        self.applied_level = level
+
+    def __call__(self, env: ManagerBasedRlEnv, env_ids: torch.Tensor | None, **_: object) -> None:
+        del env_ids  # startup: every env
+        self.apply(dr_level(env))
+
+
+def push_by_level(env: ManagerBasedRlEnv, env_ids: torch.Tensor | None, velocity: float) -> None:
+    """Table 5 pushes: add U[-v, v] (m/s) to the base's horizontal velocity, v = ``velocity``
+    times the DR level (mjlab's ``push_by_setting_velocity``)."""
+    v = velocity * dr_level(env)
+    if v > 0:
+        push_by_setting_velocity(env, env_ids, {"x": (-v, v), "y": (-v, v)})
 
 
 def reset_joints_by_scale(
@@ -116,12 +140,13 @@ def reset_joints_by_scale(
     scale: tuple[float, float],
     asset_name: str = "robot",
 ) -> None:
-    """Table 5 initial joint position scale: q0 = default * U[scale] per joint, clipped to the
-    soft limits, zero velocity."""
+    """Table 5 initial joint position scale: q0 = default * U[scale] per joint (``scale`` shrunk
+    toward 1 by the DR level), clipped to the soft limits, zero velocity."""
     asset = env.scene[asset_name]
     ids = torch.arange(env.num_envs, device=env.device) if env_ids is None else env_ids
     q0 = asset.data.default_joint_pos[ids]
-    factor = scale[0] + (scale[1] - scale[0]) * torch.rand_like(q0)
+    lo, hi = scaled_range(scale, NEUTRAL["init_joint_scale"], dr_level(env))
+    factor = lo + (hi - lo) * torch.rand_like(q0)
     # The grippers (and their coupled mirror fingers) keep their default opening.
     factor[:, [i for i, name in enumerate(asset.joint_names) if "gripper" in name]] = 1.0
     q = q0 * factor

@@ -18,6 +18,7 @@ import torch
 
 from wbvla.config import require
 from wbvla.io import atomic_path, write_json_atomic, write_text_atomic
+from wbvla.lmo.config import leg_action_scales
 from wbvla.lmo.proprio import FRAME_DIM, OBS_JOINTS, OBS_TERMS
 from wbvla.sim.joints import default_pose, joint_names
 
@@ -53,8 +54,12 @@ def load_actor(checkpoint: Path):
     return model
 
 
-def policy_metadata(history: int, action_scale: float, task: str, stage: int, ablation: str = "none") -> dict[str, str]:
-    """What a consumer of the ONNX file must know, as string key/values."""
+def policy_metadata(history: int, action_scale: float | tuple[float, ...], task: str, stage: int,
+                    ablation: str = "none") -> dict[str, str]:
+    """What a consumer of the ONNX file must know, as string key/values. ``action_scale``: one
+    scale for every leg joint or 12 per-joint scales (rad per action unit, canonical order)."""
+    scales = [float(action_scale)] * LEG_DIM if isinstance(action_scale, (int, float)) else [float(v) for v in action_scale]
+    require(len(scales) == LEG_DIM, f"need {LEG_DIM} leg action scales, got {len(scales)}")
     q0 = default_pose()
     names = joint_names()
     return {
@@ -65,7 +70,7 @@ def policy_metadata(history: int, action_scale: float, task: str, stage: int, ab
         "observation_history": str(history),
         "observation_joints": json.dumps(list(OBS_JOINTS)),
         "action_joints": json.dumps(list(joint_names("legs"))),
-        "action_scale": repr(action_scale),
+        "action_scale": json.dumps(scales),
         "default_joint_pos": json.dumps([float(q0[names.index(n)]) for n in joint_names("legs")]),
         "command": "[s_x, s_y, s_yaw, h*] flags in {-1,0,1}, h* in m" if task == "lmo" else "[v_x m/s, v_y m/s, w_z rad/s, h m]",
         "control_dt": "0.02",
@@ -138,7 +143,8 @@ def run_export(cfg) -> dict:
 
     meta = _run_meta(cfg.checkpoint)
     task = meta["task"]
-    md = policy_metadata(task["observations"]["history"], task["action_scale"], task["task"], task["stage"], task["ablation"])
+    scales = leg_action_scales(task["action_scale"], task.get("action_scaling", "uniform"))
+    md = policy_metadata(task["observations"]["history"], scales, task["task"], task["stage"], task["ablation"])
     out = export_onnx(cfg.checkpoint, Path(cfg.out_dir) / f"{cfg.name}.onnx", md)
     check = check_onnx(out, cfg.checkpoint)
     require(check.max_abs_diff < 1e-4, f"ONNX and torch disagree by {check.max_abs_diff:.2e} on {out}")
@@ -149,8 +155,8 @@ def run_export(cfg) -> dict:
         "onnx_vs_torch_max_abs_diff": check.max_abs_diff, "latency_median_ms": round(lat["median_ms"], 4),
         "latency_p90_ms": round(lat["p90_ms"], 4), **summary, "metadata": md, "note": cfg.note,
     }
-    if summary.get("init_from"):
-        parent = Path(summary["init_from"]).parent
+    if summary.get("init_from"):  # stored relative to the folder that holds the run folders
+        parent = Path(cfg.checkpoint).parent.parent / Path(summary["init_from"]).parent
         if (parent / "run.json").exists():
             entry["init_from_run"] = run_summary(parent)
     write_model_card(Path(cfg.out_dir), cfg.name, entry)

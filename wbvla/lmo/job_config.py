@@ -30,10 +30,13 @@ class TrainConfig:
     """Save a checkpoint every this many iterations (and always at the end of the chunk)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Torch/Warp device; ``auto`` picks CUDA when available."""
+    threads: int = 1
+    """torch CPU threads of a CPU run (on a shared 2-core box 1 thread is ~20x faster than 2)."""
     smoke: bool = False
     """Tiny CPU run: 16 envs, 2 iterations of 8 steps, small networks."""
 
     def __post_init__(self) -> None:
+        require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
         require(isinstance(self.iterations, int) and self.iterations >= 1,
                 f"iterations must be an int >= 1, got {self.iterations!r}")
         require(isinstance(self.save_interval, int) and self.save_interval >= 1,
@@ -72,10 +75,16 @@ class BenchmarkConfig:
     """Device of both runs."""
     stage: int = 1
     """LMO stage to time."""
+    threads: int = 1
+    """torch CPU threads (CPU runs only)."""
+    out: Path | None = field(default_factory=lambda: data_dir() / "lmo" / "benchmark_cpu.json")
+    """JSON file the benchmark writes (None: print only). For a GPU run pass
+    ``data/lmo/benchmark_gpu.json``."""
 
     def __post_init__(self) -> None:
         positive("num_envs", self.num_envs)
         positive("iterations", self.iterations)
+        require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
 
 
 @dataclass

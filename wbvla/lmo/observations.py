@@ -33,6 +33,7 @@ import torch
 from mjlab.sensor.sensor import Sensor, SensorCfg
 from mjlab.utils.lab_api.math import quat_apply_inverse
 
+from wbvla.lmo.dr_config import scaled_lag
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer, default_obs_joint_pos  # noqa: F401
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ class ProprioSensor(Sensor[dict]):
     def __init__(self, cfg: ProprioSensorCfg) -> None:
         super().__init__()
         self.cfg = cfg
+        self.level = 1.0
+        """DR level of the lag draws (the learning curriculum sets it; 1.0: full Table 5 ranges)."""
 
     def edit_spec(self, scene_spec, entities) -> None:
         del scene_spec, entities  # reads qpos/qvel only; adds nothing to the model
@@ -101,9 +104,9 @@ class ProprioSensor(Sensor[dict]):
         super().reset(env_ids)
         ids = torch.arange(len(self._fresh), device=self._device) if not isinstance(env_ids, torch.Tensor) else env_ids
         self._fresh[ids] = True
-        if self.cfg.randomize:
-            self.dof.sample_lag(*self.cfg.dof_lag, ids)
-            self.imu.sample_lag(*self.cfg.imu_lag, ids)
+        if self.cfg.randomize:  # Table 5 lags at the DR level the learning curriculum sets
+            self.dof.sample_lag(*scaled_lag(self.cfg.dof_lag, self.level), ids)
+            self.imu.sample_lag(*scaled_lag(self.cfg.imu_lag, self.level), ids)
         else:
             self.dof.set_lag(torch.zeros(len(ids), dtype=torch.long), ids)
             self.imu.set_lag(torch.zeros(len(ids), dtype=torch.long), ids)

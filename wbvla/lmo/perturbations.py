@@ -94,8 +94,9 @@ class PoseTargetCurriculum:
         u = 2 * torch.rand(n, self.default.numel(), device=self.default.device) - 1
         return torch.clamp(self.default + self.ratio * u * self.half_range, self.lo, self.hi)
 
-    def reset(self, env_ids: torch.Tensor) -> None:
-        self.prev[env_ids] = self.default
+    def reset(self, env_ids: torch.Tensor, current: torch.Tensor | None = None) -> None:
+        """Start ``env_ids`` from ``current`` (n, 14) (default pose if None) toward a new target."""
+        self.prev[env_ids] = self.default if current is None else current
         self.next[env_ids] = self._draw(len(env_ids))
         self.t[env_ids] = 0.0
 
@@ -130,7 +131,8 @@ class ClipReplay:
         self.omega = torch.zeros(n, device=device)
         self.hold = torch.zeros(n, device=device)
         self.since = torch.zeros(n, device=device)  # wall time since the segment began
-        self.blend_from = torch.tensor(default_pose("arms"), dtype=torch.float32, device=device).repeat(n, 1)
+        self.default = torch.tensor(default_pose("arms"), dtype=torch.float32, device=device)
+        self.blend_from = self.default.repeat(n, 1)
         self.last = self.blend_from.clone()
 
     def _u(self, lo_hi, n):
@@ -150,8 +152,9 @@ class ClipReplay:
         self.blend_from[env_ids] = self.last[env_ids]
 
     def reset(self, env_ids: torch.Tensor, current: torch.Tensor | None = None) -> None:
-        if current is not None:
-            self.last[env_ids] = current
+        """New episode for ``env_ids``: the first segment blends in from ``current`` (n, 14), the
+        arm pose the episode starts in (default pose if None), never from the last episode's."""
+        self.last[env_ids] = self.default if current is None else current
         self.new_segment(env_ids)
 
     def step(self, dt: float) -> torch.Tensor:
@@ -212,9 +215,12 @@ class UpperBodyCommand(CommandTerm):
             self.source.ratio = float(min(max(ratio, 0.0), 1.0))
 
     def _resample_command(self, env_ids: torch.Tensor) -> None:
-        # Called on reset (the resampling interval is effectively infinite).
-        self.source.reset(env_ids)
-        self.target[env_ids] = self.robot.data.default_joint_pos[env_ids][:, self._arm_ids]
+        # Called on reset (the resampling interval is effectively infinite), after the reset
+        # events placed the robot: the arms start where the episode starts, not where the last
+        # episode ended.
+        current = self.robot.data.joint_pos[env_ids][:, self._arm_ids]
+        self.source.reset(env_ids, current)
+        self.target[env_ids] = current
 
     def _update_command(self, env_ids: torch.Tensor | None) -> None:
         if env_ids is None:

@@ -55,7 +55,9 @@ class LMOPolicy:
             raise ValueError(f"{self.path} was trained with another observation layout: {meta['observation_terms']}")
         self.metadata = meta
         self.history = int(meta["observation_history"])
-        self.action_scale = float(meta["action_scale"])
+        scale = np.asarray(json.loads(meta["action_scale"]), np.float64)  # one float (old files) or 12
+        self.action_scale = np.broadcast_to(scale, (12,)).copy()
+        """Per-joint leg action scale (12,), rad per action unit."""
         self.task = meta["wbvla_task"]
         self.obs_dim = int(self.session.get_inputs()[0].shape[1])
         self._buf = np.zeros((1, self.obs_dim), np.float32)

@@ -30,8 +30,8 @@ LEG_KD = torch.tensor([j.kd for j in joints_in("legs")])
 LEG_EFFORT = torch.tensor([j.effort_limit for j in joints_in("legs")])
 ANKLE_ROLL_ACTIONS = (5, 11)
 """Indices of the ankle-roll joints inside the 12-D leg action."""
-FOOT_HALF_LENGTH, FOOT_HALF_WIDTH = 0.104, 0.06
-"""Sole box half sizes of the X2 feet (x2.xml ``foot`` class)."""
+FOOT_HALF_LENGTH, FOOT_HALF_WIDTH = 0.107, 0.065
+"""Sole box half sizes of the X2 feet (x2.xml ``foot`` class: the official contact spheres' footprint)."""
 
 
 def _robot(env):
@@ -361,3 +361,9 @@ def heading_drift(env, command_name: str):
     exactly weight * J_dir (an impulse, not a rate)."""
     term = _cmd(env, command_name)
     return term.j_dir / env.step_dt
+
+
+def termination(env):
+    """1 / dt on the step an episode ends by a fall (not by its time limit), else 0: with its
+    weight (the fall penalty, negative) one fall pays exactly weight reward units."""
+    return env.termination_manager.terminated.float() / env.step_dt

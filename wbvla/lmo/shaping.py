@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from wbvla.lmo.config import REFERENCE_FORMS
+
 
 # --- Eq. 2: reference shaping -------------------------------------------------------------------
 def smooth_flags(s_bar: torch.Tensor, s: torch.Tensor, lam: float) -> torch.Tensor:
@@ -31,15 +33,32 @@ def reference_gated(s_bar: torch.Tensor, v_goal: torch.Tensor, alpha: float) -> 
     return v_goal * torch.tanh(alpha * s_bar)
 
 
+def reference_symmetric(s_bar: torch.Tensor, v_goal: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The soft gate with a point-symmetric saturating gate, applied to |s_bar| with s_bar's sign:
+    v_goal sign(s_bar) g(|s_bar|), g(x) = 1/2 + tanh(alpha (x - 1/2)) / (2 tanh(alpha / 2)).
+
+    g(0) = 0, g(1) = 1 and g(1 - x) = 1 - g(x). After a flag is released s_bar decays as
+    (1 - lambda)^k = 1 - (its rise after the flip), so the distance a perfect tracker loses while
+    the reference ramps up is exactly the distance it gains while it ramps down: its net
+    displacement equals that of the step command v_goal over the time the flag was held (the
+    reference App. B.4 integrates)."""
+    # App. A.2 soft gate, sigma = point-symmetric tanh:  v_ref_k = v_goal_k sign(s_bar_k) g(|s_bar_k|)
+    x = s_bar.abs()
+    g = 0.5 + 0.5 * torch.tanh(alpha * (x - 0.5)) / math.tanh(alpha / 2.0)
+    return v_goal * torch.sign(s_bar) * g
+
+
 def reference_velocity(
     s: torch.Tensor, s_bar: torch.Tensor, v_goal: torch.Tensor, alpha: float, form: str
 ) -> torch.Tensor:
     """v_ref (..., 3) from flags s, smoothed flags s_bar and goal speed magnitudes v_goal >= 0."""
+    if form == "symmetric":
+        return reference_symmetric(s_bar, v_goal, alpha)
     if form == "gated":
         return reference_gated(s_bar, v_goal, alpha)
     if form == "as_printed":
         return reference_as_printed(s, s_bar, v_goal, alpha)
-    raise ValueError(f"unknown reference form {form!r}; choose 'gated' or 'as_printed'")
+    raise ValueError(f"unknown reference form {form!r}; choose one of {REFERENCE_FORMS}")
 
 
 # --- Eq. 3: heading drift of a flag episode ------------------------------------------------------

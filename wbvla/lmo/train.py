@@ -21,7 +21,7 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -169,16 +169,81 @@ def _check_same_run(run_dir: Path, cfg: TrainConfig) -> None:
                              "pass another --run-dir")
 
 
-def train(config: TrainConfig) -> Path:
-    """Run one training chunk; returns the path of the checkpoint it ends with."""
+def _last_chunk(run_dir: Path) -> dict | None:
+    meta = Path(run_dir) / "run.json"
+    if not meta.exists():
+        return None
+    chunks = json.loads(meta.read_text()).get("chunks", [])
+    return chunks[-1] if chunks else None
+
+
+def _start_progress(run_dir: Path, resume: Path | None, init_from: Path | None) -> float | None:
+    """Curriculum progress to continue from: the last chunk of this run (resume) or of the run
+    ``init_from`` belongs to (Stage II after Stage I); None when there is nothing to continue."""
+    source = run_dir if resume is not None else (Path(init_from).parent if init_from is not None else None)
+    last = _last_chunk(source) if source is not None else None
+    return None if last is None or "curriculum" not in last else float(last["curriculum"]["progress"])
+
+
+def _curriculum_state(env) -> dict | None:
+    from wbvla.lmo.curriculum import TERM_NAME
+
+    cm = env.curriculum_manager
+    if TERM_NAME not in getattr(cm, "active_terms", ()):
+        return None
+    return {k: round(float(v), 6) for k, v in cm.get_term_cfg(TERM_NAME).func.state().items()}
+
+
+def _prune_checkpoints(run_dir: Path, save_interval: int) -> None:
+    """Keep the newest checkpoint and those at multiples of ``save_interval``."""
+    found = sorted((int(m.group(1)), p) for p in Path(run_dir).iterdir() if (m := _CKPT.match(p.name)))
+    for it, path in found[:-1]:
+        if it % save_interval:
+            path.unlink()
+
+
+def _learn(runner, iterations: int, deadline: float | None) -> tuple[int, str]:
+    """Run up to ``iterations`` PPO iterations, stopping before ``deadline`` (time.time()) when
+    set; returns (iterations done, why it stopped). Without a deadline: one ``learn`` call."""
+    if deadline is None:
+        runner.learn(num_learning_iterations=iterations, init_at_random_ep_len=True)
+        return iterations, "iterations"
+    done, per_it, first = 0, None, True
+    while done < iterations:
+        left = deadline - time.time()
+        n = 1 if per_it is None else min(iterations - done, 50, int(left / (1.25 * per_it)))
+        if n < 1:
+            return done, "deadline"
+        if not first:
+            runner.current_learning_iteration += 1
+        t0 = time.time()
+        runner.learn(num_learning_iterations=n, init_at_random_ep_len=first)
+        per_it = (time.time() - t0) / n if per_it is None else 0.5 * per_it + 0.5 * (time.time() - t0) / n
+        done, first = done + n, False
+    return done, "iterations"
+
+
+def train(config: TrainConfig, deadline: float | None = None) -> Path:
+    """Run one training chunk; returns the path of the checkpoint it ends with.
+
+    ``deadline`` (a ``time.time()`` value): stop after the last PPO iteration that fits before it
+    (the GPU node's time-budgeted chunks); the chunk record says why it stopped. The learning
+    curriculum and the env step counter (which drives the Stage I arm range and the curriculum
+    floor) continue from the previous chunk of the run, or from the run ``init_from`` belongs to."""
+    import torch
+
     cfg = config.resolved()
     device = resolve_device(cfg.device)
     if device == "cpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+        torch.set_num_threads(cfg.threads)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     _check_same_run(run_dir, cfg)
     resume = latest_checkpoint(run_dir)
+    progress = _start_progress(run_dir, resume, cfg.init_from)
+    if progress is not None:
+        cfg = replace(cfg, task=replace(cfg.task, curriculum=replace(cfg.task.curriculum, start_progress=progress)))
     env, wrapped, runner = make_runner(cfg, run_dir, device)
     try:
         if resume is not None:
@@ -189,28 +254,42 @@ def train(config: TrainConfig) -> Path:
             runner.load(str(cfg.init_from), load_cfg={"actor": True, "critic": True}, map_location=device)
             print(f"[wbvla] initialized from {cfg.init_from}")
         start_it = runner.current_learning_iteration
+        env.common_step_counter = start_it * cfg.ppo.num_steps_per_env  # schedules continue across chunks
         t0 = time.time()
-        runner.learn(num_learning_iterations=cfg.iterations, init_at_random_ep_len=True)
+        done, stop = _learn(runner, cfg.iterations, deadline)
         wall = time.time() - t0
+        curriculum = _curriculum_state(env)
     finally:
         env.close()
+    _prune_checkpoints(run_dir, cfg.save_interval)
     ckpt = latest_checkpoint(run_dir)
     meta_path = run_dir / "run.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {
-        "task": asdict(cfg.task), "ppo": asdict(cfg.ppo), "init_from": str(cfg.init_from) if cfg.init_from else None,
+        "task": asdict(cfg.task), "ppo": asdict(cfg.ppo),
+        "init_from": str(Path(cfg.init_from).relative_to(run_dir.parent)) if _inside(cfg.init_from, run_dir.parent)
+        else (Path(cfg.init_from).name if cfg.init_from else None),
         "chunks": []}
     meta["chunks"].append({
-        "start_iteration": start_it, "end_iteration": runner.current_learning_iteration,
-        "iterations": cfg.iterations,
-        "env_steps": cfg.iterations * cfg.task.num_envs * cfg.ppo.num_steps_per_env,
-        "wall_s": round(wall, 1), "device": device, "hardware": _hardware(device), "host": platform.node(),
+        "start_iteration": start_it, "end_iteration": start_it + done - 1, "iterations": done, "stopped_by": stop,
+        "env_steps": done * cfg.task.num_envs * cfg.ppo.num_steps_per_env,
+        "wall_s": round(wall, 1), "device": device, "hardware": _hardware(device),
         "command": os.environ.get("WBVLA_COMMAND") or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "checkpoint": ckpt.name if ckpt else None,
+        "checkpoint": ckpt.name if ckpt else None, "curriculum": curriculum,
     })
     _write_json(meta_path, meta)
-    print(f"[wbvla] {cfg.iterations} iterations in {wall:.0f} s -> {ckpt}")
+    print(f"[wbvla] {done} iterations in {wall:.0f} s ({stop}) -> {ckpt}")
     return ckpt
+
+
+def _inside(path: Path | None, root: Path) -> bool:
+    if path is None:
+        return False
+    try:
+        Path(path).resolve().relative_to(Path(root).resolve())
+        return True
+    except ValueError:
+        return False
 
 
 def run_summary(run_dir: Path) -> dict:
@@ -222,30 +301,48 @@ def run_summary(run_dir: Path) -> dict:
         "env_steps": sum(c["env_steps"] for c in chunks),
         "wall_s": round(sum(c["wall_s"] for c in chunks), 1),
         "hardware": sorted({c["hardware"] for c in chunks}),
-        "commands": [c["command"] for c in chunks],
+        "commands": [portable(c["command"]) for c in chunks],
+        "curriculum": chunks[-1].get("curriculum") if chunks else None,
         "num_envs": meta["task"]["num_envs"],
         "stage": meta["task"]["stage"],
         "task": meta["task"]["task"],
         "ablation": meta["task"]["ablation"],
-        "init_from": meta.get("init_from"),
+        "init_from": portable(meta["init_from"]) if meta.get("init_from") else None,
     }
 
 
+def portable(text: str) -> str:
+    """``text`` with this machine's absolute paths replaced: the cache dir by ``$WBVLA_CACHE``,
+    the repository by ``.`` and the home directory by ``~`` (model cards and records ship)."""
+    from wbvla.paths import cache_dir
+
+    repo = Path(__file__).resolve().parents[2]
+    for path, token in ((cache_dir(), "$WBVLA_CACHE"), (repo, "."), (Path.home(), "~")):
+        text = text.replace(str(Path(path).resolve()) + "/", token + "/").replace(str(path) + "/", token + "/")
+    return text
+
+
 def benchmark(config: BenchmarkConfig) -> dict:
-    """Env steps per second of full PPO iterations (collection + update) for both tasks.
+    """Env steps per second of full PPO iterations (collection + update) for both tasks; writes
+    ``config.out`` itself (with the command, git commit and the CPU load around the run).
 
     Both runners are built first; then their iterations alternate (LMO, G1, LMO, G1, ...) and the
     median iteration time of each is reported, so a load change on a shared machine hits both."""
     import statistics
 
     import mjlab.tasks  # noqa: F401  (registers mjlab's own tasks)
+    import torch
     from mjlab.envs import ManagerBasedRlEnv
     from mjlab.rl import MjlabOnPolicyRunner, RslRlVecEnvWrapper
     from mjlab.tasks.registry import load_env_cfg, load_rl_cfg
 
+    from wbvla.viz.report import provenance
+
     device = resolve_device(config.device)
     if device == "cpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+        torch.set_num_threads(config.threads)
+    load_before = os.getloadavg()
     lmo_cfg = TrainConfig(task=LMOTaskConfig(num_envs=config.num_envs, stage=config.stage)).resolved()
     lmo_env, _, lmo_runner = make_runner(lmo_cfg, None, device)
     g1_env_cfg = load_env_cfg("Mjlab-Velocity-Flat-Unitree-G1")
@@ -255,6 +352,7 @@ def benchmark(config: BenchmarkConfig) -> dict:
     g1_runner = MjlabOnPolicyRunner(RslRlVecEnvWrapper(g1_env), g1_agent, None, device)
     runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env), "g1_velocity_flat": (g1_runner, g1_agent["num_steps_per_env"])}
     times: dict[str, list[float]] = {k: [] for k in runs}
+    t_start = time.time()
     try:
         for rnd in range(config.iterations + 1):  # round 0 warms up (kernel compilation, allocations)
             for name, (runner, _) in runs.items():
@@ -265,11 +363,20 @@ def benchmark(config: BenchmarkConfig) -> dict:
     finally:
         lmo_env.close()
         g1_env.close()
-    out = {"num_envs": config.num_envs, "device": device, "hardware": _hardware(device), "timed_rounds": config.iterations}
+    out = {"num_envs": config.num_envs, "device": device, "hardware": _hardware(device), "timed_rounds": config.iterations,
+           "torch_threads": config.threads if device == "cpu" else None}
     for name, (_, steps) in runs.items():
         med = statistics.median(times[name])
         out[name] = {"iteration_s": [round(t, 2) for t in times[name]], "median_iteration_s": round(med, 2),
                      "env_steps_per_iteration": steps * config.num_envs,
                      "env_steps_per_s": round(steps * config.num_envs / med, 1)}
     out["ratio_lmo_to_g1"] = round(out["lmo"]["env_steps_per_s"] / out["g1_velocity_flat"]["env_steps_per_s"], 3)
+    out["goal_ratio"] = 0.9
+    out["machine_load"] = {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],
+                           "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
+                           "cpu_count": os.cpu_count(), "wall_s": round(time.time() - t_start, 1)}
+    out["provenance"] = provenance()
+    if config.out is not None:
+        _write_json(Path(config.out), out)
+        print(f"wrote {config.out}")
     return out
