@@ -66,6 +66,15 @@ def truncate_video(path: Path, n_frames: int) -> None:
                  *_BITEXACT, str(tmp)], f"truncating {path} to {n_frames} frames")
 
 
+def stream_errors(path: Path) -> str:
+    """What ffmpeg reports wrong while reading every packet of ``path``'s video stream ("" if nothing),
+    e.g. ``partial file`` for an mp4 cut short after its index."""
+    r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path),
+                        "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], capture_output=True, text=True)
+    lines = [ln.strip() for ln in r.stderr.splitlines() if ln.strip()]
+    return "; ".join(lines[-2:])[:300] if (lines or r.returncode) else ""
+
+
 @dataclass(frozen=True)
 class VideoProbe:
     """What the container of one mp4 says about its first video stream."""

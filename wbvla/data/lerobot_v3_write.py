@@ -358,9 +358,10 @@ class LeRobotV3Writer:
         if last is not None:
             path = self._path(fmt.DATA_PATH, *last)
             table = pq.read_table(path, schema=fmt.data_schema(self.features))
-            if len(table) and int(table.column("index")[-1].as_py()) >= total:
-                mask = pa.array(np.asarray(table.column("index").to_numpy()) < total)
-                fmt.write_parquet_atomic(table.filter(mask), path)
+            keep = np.asarray(table.column("index").to_numpy()) < total
+            if not keep.all():
+                warnings.warn(f"{path}: dropping {int((~keep).sum())} rows of an interrupted save", stacklevel=3)
+                fmt.write_parquet_atomic(table.filter(pa.array(keep)), path)
         for key in self.video_keys:
             col = f"videos/{key}"
             self._drop_files_after(col, self.root / "videos" / key, "*/*.mp4")
@@ -368,7 +369,9 @@ class LeRobotV3Writer:
             if last is not None:
                 path = self._path(fmt.VIDEO_PATH, *last, key)
                 want = round(float(self._episodes[-1][f"{col}/to_timestamp"]) * self.fps)
-                if (probe_video(path).n_frames or 0) > want:
+                have = probe_video(path).n_frames or 0
+                if have > want:
+                    warnings.warn(f"{path}: dropping {have - want} frames of an interrupted save", stacklevel=3)
                     truncate_video(path, want)
 
     def _drop_files_after(self, col: str, folder: Path, pattern: str) -> None:

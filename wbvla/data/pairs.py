@@ -13,17 +13,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
 from wbvla.config import positive, require
 from wbvla.data.corpus import load_index
+from wbvla.data.lerobot_v3_video import stream_errors
+
+INDEX_COLUMNS = ("clip_id", "frame", "corpus", "domain", "primitive", "scene_seed", "split", "video", "time")
+"""Columns of a corpus ``index.parquet`` that :class:`FramePairs` reads."""
 
 
 def read_video_frames(path: Path) -> tuple[np.ndarray, float]:
     """All frames of a video file, (T, H, W, 3) uint8, and its fps.
 
     Raises:
-        ValueError: the file is missing, unreadable or holds no frames (the message names it).
+        ValueError: the file is missing, unreadable, holds no frames, or is truncated: fewer frames decode
+            than its header declares (duration x fps) and ffmpeg reports the stream damaged, or fewer
+            than 90 % of them decode (the message names the file).
     """
     import imageio_ffmpeg
 
@@ -41,7 +48,22 @@ def read_video_frames(path: Path) -> tuple[np.ndarray, float]:
         raise ValueError(f"cannot decode video {path}: {type(err).__name__}: {(msg[-1] if msg else '')[:200]}") from None
     if frames.ndim != 4 or len(frames) == 0:
         raise ValueError(f"video {path} holds no frames")
+    declared = float(meta.get("duration") or 0.0) * (fps if fps == fps else 0.0)
+    if len(frames) < declared - 1.5:  # the header's duration is printed to 10 ms: allow one frame
+        damage = stream_errors(path)
+        if damage or len(frames) < 0.9 * declared:
+            raise ValueError(f"video {path} is truncated or corrupt: {len(frames)} frames decode, its header declares "
+                             f"{declared:.0f} ({meta['duration']:.2f} s at {fps:g} fps){': ' + damage if damage else ''}")
     return frames, fps
+
+
+def resize_frames(frames: np.ndarray, size: int | None) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (T, size, size, 3) (antialiased bilinear); ``size=None`` keeps them."""
+    if size is None or frames.shape[1:3] == (size, size):
+        return frames
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 class PairStore(Dataset):
@@ -86,6 +108,8 @@ class FramePairs(PairStore):
                  same_primitive: bool = False, max_clips: int | None = None):
         positive("offset_s", offset_s)
         index = load_index(root)
+        missing = [c for c in INDEX_COLUMNS if c not in index.columns]
+        require(not missing, f"{Path(root) / 'index.parquet'}: corpus index has no column(s) {missing}")
         index = index[index.corpus.isin(list(corpora)) & (index.split == split)]
         require(len(index) > 0, f"no frames of corpora {list(corpora)} in split {split!r} under {root}")
         clips = sorted(index.clip_id.unique())

@@ -11,17 +11,14 @@ with each video's frame rate).
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
-import torch.nn.functional as F
 
 from wbvla.config import require
-from wbvla.data.pairs import PairStore, read_video_frames
+from wbvla.data.lerobot_v3_read import LeRobotV3Dataset
+from wbvla.data.pairs import PairStore, read_video_frames, resize_frames
 
 
 def _k_frames(k_frames: int | None, k_seconds: float | None, fps: float, source: str) -> int:
@@ -32,14 +29,6 @@ def _k_frames(k_frames: int | None, k_seconds: float | None, fps: float, source:
     require(k_seconds > 0, f"k_seconds must be > 0, got {k_seconds!r}")
     require(np.isfinite(fps) and fps > 0, f"{source}: unknown frame rate, cannot convert k_seconds; give k_frames")
     return max(1, int(round(k_seconds * fps)))
-
-
-def _resize(frames: np.ndarray, size: int | None) -> np.ndarray:
-    if size is None or frames.shape[1:3] == (size, size):
-        return frames
-    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 class VideoFolderPairs(PairStore):
@@ -72,7 +61,7 @@ class VideoFolderPairs(PairStore):
                 self.errors[str(f)] = str(err)
                 warnings.warn(f"skipping unreadable video {f}: {err}", stacklevel=2)
                 continue
-            video = _resize(video, size)
+            video = resize_frames(video, size)
             frames.append(video)
             for t in range(0, len(video) - k, stride):
                 rows.append((str(f.relative_to(root)), t, t / fps if fps == fps else np.nan, k, start + t, start + t + k))
@@ -84,8 +73,8 @@ class VideoFolderPairs(PairStore):
 
 
 class LeRobotV3Pairs(PairStore):
-    """Pairs from one camera of a LeRobot v3 dataset root (``meta/info.json``, ``meta/episodes``,
-    ``data/*.parquet``, ``videos/<camera>/chunk-*/file-*.mp4``); pairs never cross episodes.
+    """Pairs from one camera of a LeRobot v3 dataset root (read with
+    :class:`~wbvla.data.lerobot_v3_read.LeRobotV3Dataset`); pairs never cross episodes.
 
     Args:
         root: dataset root.
@@ -94,56 +83,36 @@ class LeRobotV3Pairs(PairStore):
         size: resize frames to ``size`` x ``size``.
 
     Raises:
-        ValueError: not a v3 dataset, unknown camera, or no episode's video could be read.
+        ValueError: not a v3 dataset, malformed episode metadata (naming the file and column), unknown
+            camera, or no episode's video could be read.
     """
 
     def __init__(self, root: Path, camera: str | None = None, k_frames: int | None = None,
                  k_seconds: float | None = None, size: int | None = 64, stride: int = 1):
         require((k_frames is None) != (k_seconds is None), "give exactly one of k_frames or k_seconds")
-        root = Path(root)
-        info_path = root / "meta" / "info.json"
-        require(info_path.is_file(), f"not a LeRobot dataset (no meta/info.json): {root}")
-        info = json.loads(info_path.read_text())
-        version = str(info.get("codebase_version", ""))
-        require(version.startswith("v3"), f"{root}: expected a LeRobot v3 dataset, info.json says codebase_version={version!r}")
-        cams = [key for key, ft in info.get("features", {}).items() if ft.get("dtype") == "video"]
-        require(len(cams) > 0, f"{root}: info.json lists no video features")
-        camera = camera or cams[0]
-        require(camera in cams, f"{root}: no video feature {camera!r}; cameras: {cams}")
-        fps = float(info["fps"])
-        k = _k_frames(k_frames, k_seconds, fps, str(root))
-        ep_files = sorted((root / "meta" / "episodes").rglob("*.parquet"))
-        require(len(ep_files) > 0, f"{root}: no episode metadata under meta/episodes/")
-        episodes = pd.concat([pd.read_parquet(f) for f in ep_files], ignore_index=True).sort_values("episode_index")
-        col = f"videos/{camera}"
-        for c in (f"{col}/chunk_index", f"{col}/file_index", f"{col}/from_timestamp"):
-            require(c in episodes.columns, f"{root}: episode metadata has no column {c!r}")
-        template = info.get("video_path", "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4")
+        ds = LeRobotV3Dataset(root)
+        require(len(ds.video_keys) > 0, f"{ds.root}: info.json lists no video features")
+        camera = camera or ds.video_keys[0]
+        require(camera in ds.video_keys, f"{ds.root}: no video feature {camera!r}; cameras: {ds.video_keys}")
+        k = _k_frames(k_frames, k_seconds, ds.fps, str(ds.root))
         self.errors: dict[str, str] = {}
-        self.camera, self.fps, self.k = camera, fps, k
-        cache: dict[Path, np.ndarray | None] = {}
+        self.camera, self.fps, self.k = camera, ds.fps, k
         frames, rows, start = [], [], 0
-        for _, get in episodes.iterrows():
-            path = root / template.format(video_key=camera, chunk_index=int(get[f"{col}/chunk_index"]),
-                                          file_index=int(get[f"{col}/file_index"]))
-            if path not in cache:
-                try:
-                    cache[path] = _resize(read_video_frames(path)[0], size)
-                except ValueError as err:
-                    cache[path] = None
-                    self.errors[str(path)] = str(err)
-                    warnings.warn(f"skipping unreadable video {path}: {err}", stacklevel=2)
-            video = cache[path]
-            if video is None:
+        for ep in ds.episodes["episode_index"].astype(int):
+            path = ds.video_path(ep, camera)
+            if str(path) in self.errors:
                 continue
-            first = int(round(float(get[f"{col}/from_timestamp"]) * fps))
-            length = int(get["length"]) if "length" in get else len(video) - first
-            clip = video[first:first + length]
+            try:
+                clip = ds.video(ep, camera, size)
+            except ValueError as err:
+                self.errors[str(path)] = str(err)
+                warnings.warn(f"skipping unreadable video {path}: {err}", stacklevel=2)
+                continue
             frames.append(clip)
             for t in range(0, len(clip) - k, stride):
-                rows.append((int(get["episode_index"]), t, t / fps, str(path.relative_to(root)), start + t, start + t + k))
+                rows.append((ep, t, t / ds.fps, str(path.relative_to(ds.root)), start + t, start + t + k))
             start += len(clip)
         if not frames:
-            raise ValueError(f"{root}: no episode video of {camera!r} could be read: {self.errors}")
-        require(len(rows) > 0, f"{root}: episodes are too short for k={k} frames")
+            raise ValueError(f"{ds.root}: no episode video of {camera!r} could be read: {self.errors}")
+        require(len(rows) > 0, f"{ds.root}: episodes are too short for k={k} frames")
         self._finish(frames, rows, ["episode_index", "frame", "time", "video", "i", "j"])
