@@ -34,7 +34,7 @@ NEUTRAL = dict(friction=(1.0, 1.0), com_displacement=(0.0, 0.0), body_displaceme
 
 def falls(dr, n: int, steps: int) -> tuple[int, float]:
     """(falls, mean length of the fallen episodes in policy steps) with zero actions."""
-    task = replace(LMOTaskConfig(num_envs=n), domain_rand=dr, curriculum=CurriculumConfig(enabled=False))
+    task = replace(LMOTaskConfig(num_envs=n), domain_rand=dr, curriculum=CurriculumConfig(use_curriculum=False))
     env = ManagerBasedRlEnv(cfg=make_env_cfg(task), device="cpu")
     env.reset()
     alive, lengths = torch.zeros(n), []

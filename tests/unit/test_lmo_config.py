@@ -156,5 +156,13 @@ def test_curriculum_progress_rules():
     ramp = replace(c, floor_ramp_steps=1000)
     assert ramp.next_progress(0.0, 1.0, 20.0, 500) == pytest.approx(0.5)
     assert ramp.next_progress(0.0, 1.0, 20.0, 5000) == 1.0
-    off = CurriculumConfig(enabled=False)
+    off = CurriculumConfig(use_curriculum=False)
     assert off.dr_level(0.0) == 1.0 and off.penalty_scale(0.0) == 1.0
+
+
+@pytest.mark.parametrize("config", [TrainConfig, EvalConfig])
+def test_cli_flags_are_unambiguous(config):
+    """``wbvla`` flattens nested configs (OmitArgPrefixes): no two fields may share a name."""
+    import tyro
+
+    assert isinstance(tyro.cli(config, args=[], config=(tyro.conf.OmitArgPrefixes,)), config)

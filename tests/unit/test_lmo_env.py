@@ -23,7 +23,7 @@ from wbvla.sim.joints import joint_names, limits  # noqa: E402
 @pytest.fixture(scope="module")
 def lmo_env():
     """Full Table 5 ranges (curriculum off), the paper's randomization as printed."""
-    cfg = LMOTaskConfig(num_envs=4, seed=1, curriculum=CurriculumConfig(enabled=False))
+    cfg = LMOTaskConfig(num_envs=4, seed=1, curriculum=CurriculumConfig(use_curriculum=False))
     env = ManagerBasedRlEnv(make_env_cfg(cfg), device="cpu")
     env.reset()
     yield env

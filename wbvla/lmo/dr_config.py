@@ -161,7 +161,7 @@ class CurriculumConfig:
     the full Table 5 ranges and Table 4 weights whatever its performance.
     """
 
-    enabled: bool = True
+    use_curriculum: bool = True
     """Off: full Table 5 ranges and Table 4 weights from the first step (the paper as printed)."""
     initial_dr_level: float = 0.2
     """DR level at p = 0. At 0.2, a zero-action stance does not fall (measured with
@@ -197,11 +197,11 @@ class CurriculumConfig:
 
     def dr_level(self, progress: float) -> float:
         """DR level at progress ``progress`` (1 when the curriculum is off)."""
-        return 1.0 if not self.enabled else self.initial_dr_level + (1.0 - self.initial_dr_level) * progress
+        return 1.0 if not self.use_curriculum else self.initial_dr_level + (1.0 - self.initial_dr_level) * progress
 
     def penalty_scale(self, progress: float) -> float:
         """Multiplier of the curriculated penalties at ``progress`` (1 when the curriculum is off)."""
-        return 1.0 if not self.enabled else self.initial_penalty_scale + (1.0 - self.initial_penalty_scale) * progress
+        return 1.0 if not self.use_curriculum else self.initial_penalty_scale + (1.0 - self.initial_penalty_scale) * progress
 
     def floor(self, steps: int) -> float:
         """The scheduled floor of p after ``steps`` policy steps of this run: steps / ramp, capped

@@ -202,7 +202,7 @@ def make_env_cfg(cfg: LMOTaskConfig) -> ManagerBasedRlEnvCfg:
         name: RewardTermCfg(func=funcs[name][0], weight=w, params=funcs[name][1]) for name, w in weights.items() if w != 0.0
     }
     curriculum = {}
-    if cfg.curriculum.enabled:
+    if cfg.curriculum.use_curriculum:
         curriculum[TERM_NAME] = CurriculumTermCfg(func=LearningCurriculum, params={"curriculum": cfg.curriculum})
     if arm_stage == 1:
         curriculum["arm_range"] = CurriculumTermCfg(
