@@ -103,3 +103,66 @@ def test_lerobot_v3_bad_inputs(tmp_path):
     (root / "meta" / "info.json").write_text(json.dumps(info))
     with pytest.raises(ValueError, match="v3"):
         LeRobotV3Pairs(root, k_frames=1)
+
+
+def _truncated_mp4(path, n=60):
+    """An mp4 with its index (moov) at the front, cut in half: decoders return the first ~28 frames quietly."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    frames = np.random.default_rng(0).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)  # incompressible
+    save_video(frames, path.with_name("full.mp4"), fps=10)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-i", str(path.with_name("full.mp4")),
+                    "-c", "copy", "-movflags", "+faststart", str(path)], check=True)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    path.with_name("full.mp4").unlink()
+    return path
+
+
+def test_truncated_mp4_is_an_error_naming_the_file(tmp_path):
+    from wbvla.data.pairs import read_video_frames
+
+    path = _truncated_mp4(tmp_path / "cut.mp4")
+    with pytest.raises(ValueError, match=r"cut\.mp4 is truncated or corrupt: \d+ frames decode, its header declares 60"):
+        read_video_frames(path)
+    save_video(_video(12), tmp_path / "ok.mp4", fps=10)
+    with pytest.warns(UserWarning, match="cut.mp4"):
+        pairs = VideoFolderPairs(tmp_path, k_frames=2, size=None)
+    assert list(pairs.errors) == [str(path)] and len(pairs) == 10
+
+
+def _episodes_file(root):
+    return root / "meta" / "episodes" / "chunk-000" / "file-000.parquet"
+
+
+def test_episodes_without_length_use_the_index_range(tmp_path):
+    root = _lerobot(tmp_path)
+    eps = pd.read_parquet(_episodes_file(root)).drop(columns=["length"])
+    eps.to_parquet(_episodes_file(root))
+    pairs = LeRobotV3Pairs(root, k_frames=2, size=32)
+    assert len(pairs) == (6 - 2) + (9 - 2)  # not 9 extra pairs crossing into the next episode
+    green = pairs.frames[:, 1].float().mean(dim=(1, 2))
+    assert all((green[r.i] > 60) == (green[r.j] > 60) for r in pairs.table.itertuples())
+    eps.drop(columns=["dataset_from_index", "dataset_to_index"]).to_parquet(_episodes_file(root))
+    with pytest.raises(ValueError, match=r"file-000\.parquet: episode metadata has no column 'length'"):
+        LeRobotV3Pairs(root, k_frames=1)
+    eps.assign(length=[6, 8]).to_parquet(_episodes_file(root))
+    with pytest.raises(ValueError, match="disagrees"):
+        LeRobotV3Pairs(root, k_frames=1)
+
+
+def test_episodes_without_episode_index_name_file_and_column(tmp_path):
+    root = _lerobot(tmp_path)
+    pd.read_parquet(_episodes_file(root)).drop(columns=["episode_index"]).to_parquet(_episodes_file(root))
+    with pytest.raises(ValueError, match=r"file-000\.parquet: episode metadata has no column 'episode_index'"):
+        LeRobotV3Pairs(root, k_frames=1)
+
+
+def test_corpus_index_without_split_names_file_and_column(tmp_path):
+    from wbvla.data.pairs import FramePairs
+
+    pd.DataFrame({"clip_id": ["c0"], "frame": [0], "corpus": ["mani"], "video": ["c0.mp4"]}).to_parquet(tmp_path / "index.parquet")
+    with pytest.raises(ValueError, match=r"index\.parquet: corpus index has no column\(s\) \[.*'split'"):
+        FramePairs(tmp_path, ["mani"], "train", offset_s=0.5)

@@ -47,13 +47,16 @@ def validate_v3(root: str | Path, count_video_frames: bool = True) -> list[str]:
     if info is None:
         return problems
     features, fps = info["features"], info["fps"]
-    tasks = _check_tasks(root, info, problems)
-    episodes = _check_episodes(root, info, tasks, problems)
-    if episodes is not None:
-        _check_data(root, info, episodes, len(tasks) if tasks is not None else None, problems)
-        for key in fmt.video_keys(features):
-            _check_videos(root, info, key, episodes, fps, count_video_frames, problems)
-    _check_stats(root, info, problems)
+    try:
+        tasks = _check_tasks(root, info, problems)
+        episodes = _check_episodes(root, info, tasks, problems)
+        if episodes is not None:
+            _check_data(root, info, episodes, len(tasks) if tasks is not None else None, problems)
+            for key in fmt.video_keys(features):
+                _check_videos(root, info, key, episodes, fps, count_video_frames, problems)
+        _check_stats(root, info, problems)
+    except Exception as err:  # a layout this broken stops the checks; say where instead of crashing
+        problems.append(f"{root}: validation stopped at {type(err).__name__}: {err}")
     return problems
 
 
@@ -186,7 +189,7 @@ def _check_data(root: Path, info: dict, eps: pd.DataFrame, n_tasks: int | None, 
     want = [k for k, ft in info["features"].items() if ft["dtype"] not in ("video",)]
     total = 0
     for where in sorted(referenced):
-        path = root / info["data_path"].format(chunk_index=where[0], file_index=where[1])
+        path = root / fmt.DATA_PATH.format(chunk_index=where[0], file_index=where[1])
         if not path.is_file():
             problems.append(f"missing data file {path}")
             continue
@@ -240,7 +243,7 @@ def _check_videos(root: Path, info: dict, key: str, eps: pd.DataFrame, fps: int,
         problems.append(f"{on_disk[extra]}: video file not referenced by any episode")
     half = 0.5 / fps
     for where in referenced:
-        path = root / info["video_path"].format(video_key=key, chunk_index=where[0], file_index=where[1])
+        path = root / fmt.VIDEO_PATH.format(video_key=key, chunk_index=where[0], file_index=where[1])
         rows = eps[(eps[f"{col}/chunk_index"] == where[0]) & (eps[f"{col}/file_index"] == where[1])]
         t0, t1 = rows[f"{col}/from_timestamp"].to_numpy(), rows[f"{col}/to_timestamp"].to_numpy()
         if abs(t0[0]) > 1e-6 or (np.abs(t0[1:] - t1[:-1]) > 1e-6).any():
