@@ -241,7 +241,7 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
                               collate_fn=collate_frames, drop_last=True)
     val_loader = DataLoader(held, batch_size=64, shuffle=False, num_workers=0, collate_fn=collate_frames)
     fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
-                        config.resume, cfg_json)
+                        config.resume, cfg_json, log_every_n_steps=min(10, config.val_every_n_steps))
     policy_dir = Path(config.export_dir) if config.export_dir is not None else run / "policy"
     if fit.steps_this_call > 0 or not (policy_dir / "policy.json").exists():
         if fit.steps_this_call == 0:

@@ -143,7 +143,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     module = PretrainModule(asdict(config.backbone), vocab.to_json(), lr=config.lr, warmup_steps=config.warmup_steps,
                             max_steps=config.max_steps, weight_decay=config.weight_decay, majority=majority)
     fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
-                        config.resume, json.loads(json.dumps(asdict(config), default=str)))
+                        config.resume, json.loads(json.dumps(asdict(config), default=str)),
+                        log_every_n_steps=min(10, config.val_every_n_steps))
     model_dir = run / "model"
     if fit.steps_this_call > 0 or not (model_dir / "vla.json").exists():
         if fit.steps_this_call == 0 and fit.checkpoint.exists():  # finished earlier: export from the checkpoint

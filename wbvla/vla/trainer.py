@@ -66,8 +66,9 @@ def peak_rss_mb() -> float:
 
 
 def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, device: str, progress: bool,
-                  resume: bool, config_json: dict) -> FitResult:
-    """Fit ``module`` to ``max_steps`` in ``run`` (resuming from ``checkpoints/last.ckpt``)."""
+                  resume: bool, config_json: dict, log_every_n_steps: int = 10) -> FitResult:
+    """Fit ``module`` to ``max_steps`` in ``run`` (resuming from ``checkpoints/last.ckpt``); one
+    "epoch" is one pass of ``train_loader``, after which it validates and checkpoints."""
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
     last = run / "checkpoints" / "last.ckpt"
@@ -81,7 +82,7 @@ def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, d
         logger=L.pytorch.loggers.CSVLogger(str(run), name="logs"),
         callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=str(run / "checkpoints"), save_last=True, save_top_k=0,
                                                        every_n_epochs=1), speed],
-        plugins=[AtomicCheckpointIO()], log_every_n_steps=10, enable_progress_bar=progress,
+        plugins=[AtomicCheckpointIO()], log_every_n_steps=log_every_n_steps, enable_progress_bar=progress,
         enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=1, default_root_dir=str(run))
     start = 0
     if resume and last.exists():

@@ -1,0 +1,105 @@
+"""Execution decoder: shapes, units, the Stage III losses by hand, the w/o-state and velocity switches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from wbvla.vla.config import DecoderConfig
+from wbvla.vla.decoder import (
+    ActionStats,
+    DecoderOutput,
+    ExecutionDecoder,
+    decoder_losses,
+    flag_classes,
+)
+
+WEIGHTS = {"arm": 1.0, "gripper": 1.0, "command": 1.0, "height": 1.0}
+
+
+def _decoder(**kw) -> ExecutionDecoder:
+    torch.manual_seed(0)
+    return ExecutionDecoder(DecoderConfig(width=16, queries=2, heads=2, state_width=8, dropout=0.0), hidden_size=12,
+                            chunk_size=3, **kw).eval()
+
+
+def _inputs(b=4, n=7):
+    return torch.randn(b, n, 12), torch.tensor([0, 0, 0, 0, 1, 2, 2]), torch.randn(b, 17)
+
+
+def test_shapes_and_physical_units():
+    stats = ActionStats.from_arrays(state=np.random.randn(50, 17), arm=np.random.randn(50, 14) * 0.3 + 1.0,
+                                    gripper=np.random.rand(50, 2) * 0.04, height=np.random.rand(50) * 0.2 + 0.5,
+                                    velocity=np.random.randn(50, 3))
+    dec = _decoder(stats=stats)
+    out = dec(*_inputs())
+    assert out.arm.shape == (4, 3, 14) and out.gripper.shape == (4, 3, 2)
+    assert out.command.shape == (4, 3, 3) and out.height.shape == (4,)
+    phys = dec.physical(out)
+    torch.testing.assert_close(phys["arm"], out.arm * dec.arm_std + dec.arm_mean)
+    assert phys["command"].shape == (4, 4) and set(phys["command"][:, :3].unique().tolist()) <= {-1.0, 0.0, 1.0}
+    torch.testing.assert_close(phys["command"][:, 3], out.height * dec.height_std + dec.height_mean)
+    assert (phys["gripper"] >= 0).all()
+    assert np.allclose(dec.stats().arm_mean, stats.arm_mean)  # the statistics travel with the weights
+    assert "arm_mean" in dec.state_dict()
+
+
+def test_losses_hand_computed():
+    dec = _decoder()  # identity statistics: standardized == physical
+    out = DecoderOutput(arm=torch.zeros(1, 3, 14), gripper=torch.zeros(1, 3, 2),
+                        command=torch.tensor([[[0.0, math.log(2.0), 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, math.log(3.0)]]]),
+                        height=torch.tensor([0.5]))
+    targets = {"arm": torch.full((1, 3, 14), 0.2), "gripper": torch.full((1, 3, 2), -0.1),
+               "flags": torch.tensor([[0.0, 1.0, 1.0]]), "height": torch.tensor([0.75]), "velocity": torch.zeros(1, 3)}
+    t = decoder_losses(dec, out, targets, WEIGHTS)
+    assert float(t["arm_l1"]) == pytest.approx(0.2)
+    assert float(t["gripper_l1"]) == pytest.approx(0.1)
+    assert float(t["height_l1"]) == pytest.approx(0.25)
+    # flags 0 -> class 1 with logits (0, ln2, 0): -log(2/4); 1 -> class 2, uniform: log 3; 1 -> class 2 with (0, 0, ln3): -log(3/5)
+    ce = (-math.log(0.5) + math.log(3.0) - math.log(0.6)) / 3
+    assert float(t["flag_ce"]) == pytest.approx(ce, abs=1e-6)
+    assert float(t["action"]) == pytest.approx(0.2 + 0.1 + 0.25 + ce, abs=1e-6)
+
+
+def test_losses_use_standardized_units():
+    stats = ActionStats.identity()
+    stats.arm_std = np.full(14, 2.0, np.float32)
+    dec = _decoder(stats=stats)
+    out = DecoderOutput(torch.zeros(1, 3, 14), torch.zeros(1, 3, 2), torch.zeros(1, 3, 3), torch.zeros(1))
+    tgt = {"arm": torch.full((1, 3, 14), 1.0), "gripper": torch.zeros(1, 3, 2), "flags": torch.zeros(1, 3),
+           "height": torch.zeros(1), "velocity": torch.zeros(1, 3)}
+    assert float(decoder_losses(dec, out, tgt, WEIGHTS)["arm_l1"]) == pytest.approx(0.5)  # 1 rad / std 2
+
+
+def test_without_state_the_state_is_ignored():
+    tokens, kinds, state = _inputs()
+    blind = _decoder(use_state=False)
+    a, b = blind(tokens, kinds, state), blind(tokens, kinds, state + 5.0)
+    torch.testing.assert_close(a.arm, b.arm)
+    torch.testing.assert_close(blind(tokens, kinds, None).arm, a.arm)
+    seeing = _decoder(use_state=True)
+    assert not torch.allclose(seeing(tokens, kinds, state).arm, seeing(tokens, kinds, state + 5.0).arm)
+    with pytest.raises(ValueError, match="use_state"):
+        seeing(tokens, kinds, None)
+
+
+def test_velocity_decoder_regresses_three_velocities_and_h_star():
+    stats = ActionStats.identity()
+    stats.velocity_mean = np.array([0.1, 0.0, -0.2], np.float32)
+    dec = _decoder(command_kind="velocity", stats=stats)
+    out = dec(*_inputs())
+    assert out.command.shape == (4, 3)
+    phys = dec.physical(out)
+    torch.testing.assert_close(phys["command"][:, :3], out.command + torch.tensor([0.1, 0.0, -0.2]))
+    t = decoder_losses(dec, out, {"arm": torch.zeros(4, 3, 14), "gripper": torch.zeros(4, 3, 2), "flags": torch.zeros(4, 3),
+                                  "height": torch.zeros(4), "velocity": torch.zeros(4, 3)}, WEIGHTS)
+    assert "velocity_l1" in t and "flag_ce" not in t
+    with pytest.raises(ValueError, match="command_kind"):
+        _decoder(command_kind="torque")
+
+
+def test_flag_classes():
+    assert flag_classes(torch.tensor([-1.0, 0.0, 1.0, 0.9999])).tolist() == [0, 1, 2, 2]
