@@ -45,7 +45,8 @@ class IKResult:
     position_error: float
     """Remaining TCP position error (m)."""
     axis_error: float
-    """Remaining angle between finger direction and the wanted approach axis (rad); 0 if unused."""
+    """Remaining angle between finger direction and the wanted approach axis (rad), or the
+    closing-line error if that is larger (with ``closing_axis``); 0 if unused."""
     iterations: int
 
     @property
@@ -101,6 +102,7 @@ class ArmKinematics:
         target_pos: np.ndarray,
         approach_axis: np.ndarray | None = None,
         q_init: np.ndarray | None = None,
+        closing_axis: np.ndarray | None = None,
         iterations: int = 200,
         damping: float = 0.05,
         step: float = 0.8,
@@ -116,6 +118,9 @@ class ArmKinematics:
                 ``(0, 0, -1)`` for a top grasp; None ignores orientation.
             q_init: both arms' starting joints (14,); defaults to :data:`READY_ARM_POSE`. The
                 other arm keeps these values.
+            closing_axis: with ``approach_axis``, the line along which the fingers should close
+                (the TCP frame's y axis, either sign), e.g. across a bar to be grasped; None
+                leaves the roll about the approach axis free.
             iterations, damping, step, posture_gain, tol: solver settings.
 
         Returns:
@@ -130,6 +135,12 @@ class ArmKinematics:
         if approach_axis is not None:
             axis = np.asarray(approach_axis, dtype=np.float64)
             axis = axis / np.linalg.norm(axis)
+        closing = None
+        if closing_axis is not None:
+            if axis is None:
+                raise ValueError("closing_axis needs an approach_axis")
+            closing = np.asarray(closing_axis, dtype=np.float64)
+            closing = closing / np.linalg.norm(closing)
         q = (READY_ARM_POSE if q_init is None else np.asarray(q_init, dtype=np.float64)).copy()
         sl = arm_slice(side)
         dofs = self._arm_dof[sl]
@@ -151,6 +162,11 @@ class ArmKinematics:
                 finger = -self.data.site_xmat[sid].reshape(3, 3)[:, 2]  # fingers point along -z
                 e_rot = np.cross(finger, axis)  # rotation that turns finger toward axis
                 ang = float(np.arccos(np.clip(finger @ axis, -1.0, 1.0)))
+                if closing is not None:  # turn the finger closing line (TCP y, sign-free) onto it
+                    y_tcp = self.data.site_xmat[sid].reshape(3, 3)[:, 1]
+                    want = closing if y_tcp @ closing >= 0 else -closing
+                    e_rot = e_rot + np.cross(y_tcp, want)
+                    ang = max(ang, float(np.arccos(np.clip(abs(y_tcp @ closing), -1.0, 1.0))))
                 rows_e.append(0.3 * e_rot)
                 rows_j.append(0.3 * jacr[:, dofs])
             if pos_err < tol and ang < 0.02:

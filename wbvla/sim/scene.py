@@ -60,9 +60,20 @@ class SceneConfig:
     """If set, add a mocap-driven free camera ``free_cam`` with this vertical FOV (degrees)."""
     head_camera: HeadCameraConfig = field(default_factory=HeadCameraConfig)
     """Intrinsics of the robot's head camera."""
+    variations: tuple[str, ...] = ()
+    """Named changes of a task layout, from :data:`SCENE_VARIATIONS` (e.g. ``unseen_table``,
+    ``barbell_plates``); empty for the training distribution."""
+    object_mass: float | None = None
+    """Mass of the manipulated object of a task layout (the bag; the tote without its
+    contents), kg; None draws it from the seed."""
 
     def __post_init__(self) -> None:
         one_of("scene name", self.name, SCENES)
+        allowed = SCENE_VARIATIONS.get(self.name, ())
+        for v in self.variations:
+            require(v in allowed, f"scene {self.name!r} has no variation {v!r}; it accepts {allowed}")
+        if self.object_mass is not None:
+            positive("object_mass", self.object_mass)
         require(isinstance(self.seed, int) and self.seed >= 0, f"seed must be an int >= 0, got {self.seed!r}")
         positive("cart_mass", self.cart_mass)
         in_range("room_half_size", self.room_half_size, 2.0, 20.0)
@@ -185,20 +196,8 @@ def _layout(spec, cfg: SceneConfig, rng: np.random.Generator) -> dict[str, so.Sc
         put(so.add_paper_bag(spec, "bag", (u(0.30, 0.36), u(0.12, 0.22), h), u(-0.4, 0.4), (0.05, 0.08, 0.07), _m(spec, "bag_mat", rng, PAPER, 0.15)))
         put(so.add_box(spec, "box", (u(0.30, 0.36), u(-0.22, -0.12), h), u(-0.4, 0.4), (0.04, 0.05, 0.04), _m(spec, "box_mat", rng, kind="flat")))
         put(so.add_basket(spec, "basket", (u(0.62, 0.7), u(-0.1, 0.1), h), 0.0, (0.12, 0.16, 0.05), _m(spec, "basket_mat", rng, kind="grid")))
-    elif name == "bag_packing":
-        h = table("table", u(0.55, 0.65), 0.0, 0.0, u(0.45, 0.60), hx=0.3, hy=0.5)
-        put(so.add_paper_bag(spec, "bag", (u(0.30, 0.36), u(-0.05, 0.05), h), u(-0.3, 0.3), (0.06, 0.11, 0.08), _m(spec, "bag_mat", rng, PAPER, 0.15)))
-        side = rng.choice([-1.0, 1.0])
-        put(so.add_carton(spec, "carton", (u(0.35, 0.5), side * u(0.75, 0.95), 0.0), u(-0.2, 0.2), (0.18, 0.22, 0.14), _m(spec, "carton_mat", rng, CARDBOARD)))
-    elif name == "box_loading":
-        h = table("table", u(0.5, 0.6), 0.0, 0.0, u(0.20, 0.30), hx=0.25, hy=0.4)
-        put(so.add_box(spec, "box", (u(0.33, 0.4), 0.0, h), u(-0.2, 0.2), (0.12, 0.16, 0.08), _m(spec, "box_mat", rng, CARDBOARD), mass=1.5))
-        ang = rng.choice([np.pi / 2, -np.pi / 2, np.pi])
-        r = u(0.9, 1.1)
-        put(so.add_cart(spec, "cart", (r * np.cos(ang), r * np.sin(ang)), ang + np.pi, cfg.cart_mass, _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled))
-    elif name == "cart_pushing":
-        put(so.add_cart(spec, "cart", (u(0.78, 0.85), 0.0), 0.0, cfg.cart_mass, _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled))
-        put(so.add_carton(spec, "carton", (objs["cart"].size[0] * 0 + 0.8, 0.0, objs["cart"].top_z), 0.0, (0.2, 0.18, 0.12), _m(spec, "carton_mat", rng, CARDBOARD)))
+    elif name in TASK_LAYOUTS:
+        TASK_LAYOUTS[name](spec, cfg, rng, put)
     elif name == "long_horizon":
         h = table("table", u(1.0, 1.3), 0.0, 0.0, u(0.55, 0.62), hx=0.3, hy=0.55)
         for i, y in enumerate((u(0.08, 0.2), -u(0.08, 0.2))):
@@ -207,6 +206,86 @@ def _layout(spec, cfg: SceneConfig, rng: np.random.Generator) -> dict[str, so.Sc
     elif name == "room":
         _room_props(spec, cfg, rng, put)
     return objs
+
+
+# --- the three task layouts (feasible for the X2's reach; see wbvla/tasks/specs.py) --------------
+UNSEEN_TABLE_KINDS = ("checker", "stripes")
+"""Table textures of the ``unseen_table`` variation; training tables are ``wood``/``flat``/``noise``."""
+
+
+def _table_kind(cfg: SceneConfig, rng: np.random.Generator) -> str:
+    return str(rng.choice(UNSEEN_TABLE_KINDS if "unseen_table" in cfg.variations else ("wood", "flat", "noise")))
+
+
+def _bag_packing(spec, cfg: SceneConfig, rng, put) -> None:
+    """A bag with a carrying bar on a table 0.56-0.62 m high, 0.55-0.68 m ahead; a carton (rim
+    0.32 m) on the floor 0.72-0.88 m to one side of it. ``object_position``: the bag 0.15-0.22 m
+    off centre."""
+    u = rng.uniform
+    bx = u(0.55, 0.68)
+    by = (rng.choice([-1.0, 1.0]) * u(0.15, 0.22)) if "object_position" in cfg.variations else u(-0.07, 0.07)
+    h = u(0.56, 0.62)
+    put(so.add_table(spec, "table", (bx + 0.15, 0.0), 0.0, h, (0.25, 0.45),
+                     _m(spec, "table_mat", rng, kind=_table_kind(cfg, rng)),
+                     _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
+    if "unseen_object" in cfg.variations:  # C.2 (i): another bag, other look, size and weight
+        half, mass = (0.06, 0.14, 0.075), 0.6
+        mat = _m(spec, "bag_mat", rng, np.array([[0.72, 0.16, 0.14], [0.16, 0.30, 0.70]][int(rng.integers(2))]), 0.08)
+    else:
+        half, mass = (0.07, 0.15, 0.06), float(u(0.25, 0.45))
+        mat = _m(spec, "bag_mat", rng, PAPER, 0.15)
+    mass = cfg.object_mass if cfg.object_mass is not None else mass
+    put(so.add_paper_bag(spec, "bag", (bx, by, h), u(-0.15, 0.15), half, mat, mass=mass, handle_style="bar",
+                         handle_radius=0.010))
+    side = rng.choice([-1.0, 1.0])
+    put(so.add_carton(spec, "carton", (bx - 0.02 + u(-0.04, 0.04), by + side * u(0.72, 0.88), 0.0), u(-0.15, 0.15),
+                      (0.18, 0.22, 0.16), _m(spec, "carton_mat", rng, CARDBOARD)))
+
+
+def _box_loading(spec, cfg: SceneConfig, rng, put) -> None:
+    """A tote with a carrying bar on a table 0.46-0.52 m high (its bar is within reach only when
+    squatting), 0.55-0.68 m ahead; a cart with a raised deck (top 0.42 m) to the left, right or
+    behind, its handle away from the robot. ``object_position``: the tote 0.12-0.18 m off centre."""
+    u = rng.uniform
+    bx = u(0.55, 0.68)
+    by = (rng.choice([-1.0, 1.0]) * u(0.12, 0.18)) if "object_position" in cfg.variations else u(-0.06, 0.06)
+    h = u(0.46, 0.52)
+    put(so.add_table(spec, "table", (bx + 0.08, 0.0), 0.0, h, (0.2, 0.4),
+                     _m(spec, "table_mat", rng, kind=_table_kind(cfg, rng)),
+                     _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
+    mass = cfg.object_mass if cfg.object_mass is not None else float(u(1.0, 2.0))
+    contents = "plastic" if "plastic_containers" in cfg.variations else "bags"
+    put(so.add_tote(spec, "box", (bx, by, h), u(-0.12, 0.12), (0.10, 0.16, 0.07), _m(spec, "box_mat", rng, CARDBOARD),
+                    mass=mass, contents=contents))
+    ang = float(rng.choice([np.pi / 2, -np.pi / 2, np.pi]))
+    r = u(0.80, 0.92)  # from where the robot grasps the tote (0.38 m behind it)
+    gx = bx - 0.38
+    put(so.add_cart(spec, "cart", (gx + r * np.cos(ang), by + r * np.sin(ang)), ang + np.pi + u(-0.1, 0.1), cfg.cart_mass,
+                    _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled, deck_z=0.40))
+
+
+def _cart_pushing(spec, cfg: SceneConfig, rng, put) -> None:
+    """A loaded cart 0.95-1.10 m ahead, handle (0.85 m high) toward the robot; its load is a
+    carton, or 60 kg of barbell plates with ``barbell_plates`` (C.2 (iii))."""
+    u = rng.uniform
+    x, y, yaw = u(0.95, 1.10), u(-0.05, 0.05), u(-0.1, 0.1)
+    cart = so.add_cart(spec, "cart", (x, y), yaw, cfg.cart_mass, _m(spec, "cart_mat", rng, kind="flat"), cfg.cart_wheeled)
+    put(cart)
+    load_xy = (x + 0.05 * np.cos(yaw), y + 0.05 * np.sin(yaw))
+    if "barbell_plates" in cfg.variations:
+        put(so.add_plates(spec, "plates", (*load_xy, cart.top_z), yaw, mass=60.0))
+    else:
+        put(so.add_carton(spec, "carton", (*load_xy, cart.top_z), yaw, (0.2, 0.18, 0.12), _m(spec, "carton_mat", rng, CARDBOARD)))
+
+
+TASK_LAYOUTS = {"bag_packing": _bag_packing, "box_loading": _box_loading, "cart_pushing": _cart_pushing}
+SCENE_VARIATIONS: dict[str, tuple[str, ...]] = {
+    "bag_packing": ("unseen_table", "unseen_object", "object_position"),
+    "box_loading": ("unseen_table", "plastic_containers", "object_position"),
+    "cart_pushing": ("barbell_plates",),
+}
+"""Layout changes a scene accepts in ``SceneConfig.variations`` (App. C.1 scene / C.2 load
+variations; start-pose variations move the robot, see :mod:`wbvla.tasks.specs`)."""
 
 
 def _room_props(spec, cfg: SceneConfig, rng: np.random.Generator, put) -> None:

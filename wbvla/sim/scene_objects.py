@@ -14,12 +14,17 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from wbvla.config import in_range, positive
+from wbvla.config import in_range, one_of, positive
 
 WORLD = dict(contype=1, conaffinity=3, condim=3)
 BOX, CYL, CAP, SPH = (mujoco.mjtGeom.mjGEOM_BOX, mujoco.mjtGeom.mjGEOM_CYLINDER,
                       mujoco.mjtGeom.mjGEOM_CAPSULE, mujoco.mjtGeom.mjGEOM_SPHERE)
 TEXTURE_KINDS = ("flat", "checker", "grid", "noise", "stripes", "wood")
+GRAB_BAR = dict(priority=2, condim=4, friction=[1.5, 0.02, 0.001])
+"""Contact of the carrying bars of bags and totes: rubber-like, with torsional friction
+(condim 4) and a higher priority than the fingers, so these values decide a finger contact: a
+hanging load's swing is damped instead of turning the bar freely between the two finger contacts.
+A physical material property, the same for every policy."""
 
 
 @dataclass
@@ -153,18 +158,81 @@ def add_basket(spec, name, pos, yaw, half, material, mass=0.5) -> SceneObject:
     return _open_container(spec, name, "basket", pos, yaw, half, 0.008, mass, material)
 
 
-def add_paper_bag(spec, name, pos, yaw, half, material, mass=0.3) -> SceneObject:
-    """A paper (snack/shopping) bag with two rope handles on top (free body)."""
+def add_paper_bag(spec, name, pos, yaw, half, material, mass=0.3, handle_style="rope", handle_radius=0.006) -> SceneObject:
+    """A paper (snack/shopping) bag with handles on top (free body).
+
+    ``handle_style="rope"``: two slanted rope loops (the look of the Stage I corpora).
+    ``handle_style="bar"``: one horizontal carrying bar of radius ``handle_radius`` across the
+    bag (along its y axis), :data:`BAR_RISE` above the top on two posts: what both parallel
+    grippers of the task suite grasp (sites ``handle_left`` / ``handle_right`` on the bar at
+    +-0.10 m, ``handle`` at its centre; :func:`_carry_bar`).
+    """
+    one_of(f"{name} handle_style", handle_style, ("rope", "bar"))
+    positive(f"{name} handle_radius", handle_radius)
     hx, hy, hz = half
     body = spec.worldbody.add_body(name=name, pos=list(pos), quat=_quat_yaw(yaw))
     body.add_freejoint(name=f"{name}_joint")
     _geom(body, f"{name}_body", BOX, (hx, hy, hz), (0, 0, hz), material, mass=mass)
+    if handle_style == "bar":
+        sites = _carry_bar(body, name, 2 * hz, hy - 0.01, handle_radius, dict(rgba=(0.85, 0.8, 0.7, 1), mass=0.01))
+        return SceneObject(name, "bag", True, np.array(half), float(pos[2] + 2 * hz + BAR_RISE + handle_radius),
+                           sites, f"{name}_joint")
     for i, s in enumerate((1, -1)):
-        _geom(body, f"{name}_handle{i}", CAP, (0.006,), (0, 0, 0), rgba=(0.85, 0.8, 0.7, 1), mass=0.005,
+        _geom(body, f"{name}_handle{i}", CAP, (handle_radius,), (0, 0, 0), rgba=(0.85, 0.8, 0.7, 1), mass=0.005,
               fromto=[-0.5 * hx, s * 0.6 * hy, 2 * hz, 0.5 * hx, s * 0.6 * hy, 2 * hz + 0.05])
         body.add_site(name=f"{name}_handle{i}_site", pos=[0, s * 0.6 * hy, 2 * hz + 0.04], size=[0.01, 0, 0], group=5)
     return SceneObject(name, "bag", True, np.array(half), float(pos[2] + 2 * hz + 0.05),
                        {"handle_left": f"{name}_handle0_site", "handle_right": f"{name}_handle1_site"}, f"{name}_joint")
+
+
+BAR_RISE = 0.06
+"""Height of a carrying bar's axis above the top of its bag or tote (m)."""
+HAND_SPACING = 0.10
+"""The ``handle_left`` / ``handle_right`` sites sit this far either side of a carrying bar's centre (m)."""
+
+
+def _carry_bar(body, name, top, half_length, radius, look) -> dict[str, str]:
+    """A carrying bar along the body's y axis at height ``top + BAR_RISE`` on two posts, with the
+    :data:`GRAB_BAR` contact; returns the task sites."""
+    z = top + BAR_RISE
+    _geom(body, f"{name}_bar", CAP, (radius,), **look, **GRAB_BAR, fromto=[0, -half_length, z, 0, half_length, z])
+    for j, y in enumerate((-half_length, half_length)):
+        _geom(body, f"{name}_bar_post{j}", CAP, (0.5 * radius,), **look, fromto=[0, y, top, 0, y, z])
+    sites = {}
+    for role, y in (("handle", 0.0), ("handle_left", HAND_SPACING), ("handle_right", -HAND_SPACING)):
+        body.add_site(name=f"{name}_{role}_site", pos=[0, y, z], size=[0.01, 0, 0], group=5)
+        sites[role] = f"{name}_{role}_site"
+    return sites
+
+
+def add_tote(spec, name, pos, yaw, half, material, mass=1.5, contents="bags", content_mass=0.6,
+             bar_radius=0.012) -> SceneObject:
+    """An open-top tote box with a carrying bar across its top (along its y axis) and visible
+    contents (free body; ``kind="box"``, the object of the box-loading task).
+
+    Sites ``handle`` / ``handle_left`` / ``handle_right`` on the bar (:func:`_carry_bar`).
+    ``contents`` is what lies inside, rigidly attached: ``bags`` (small paper bags) or ``plastic``
+    (translucent plastic containers, the C.2 load variation); ``content_mass`` (kg) is their total
+    mass.
+    """
+    one_of(f"{name} contents", contents, ("bags", "plastic"))
+    positive(f"{name} mass", mass)
+    positive(f"{name} content_mass", content_mass, allow_zero=True)
+    obj = _open_container(spec, name, "box", pos, yaw, half, 0.008, mass, material)
+    body = spec.body(name)
+    hx, hy, hz = half
+    obj.sites.update(_carry_bar(body, name, 2 * hz, hy - 0.004, bar_radius, dict(rgba=(0.25, 0.25, 0.27, 1), mass=0.05)))
+    n = 3
+    for k in range(n):  # contents: three items side by side along y, resting on the bottom
+        cy = (k - 1) * 0.6 * hy
+        if contents == "bags":
+            _geom(body, f"{name}_item{k}", BOX, (0.6 * hx, 0.18 * hy, 0.55 * hz), (0, cy, 0.008 + 0.55 * hz),
+                  rgba=(0.86, 0.80, 0.66, 1), mass=content_mass / n, contype=0, conaffinity=0)
+        else:
+            _geom(body, f"{name}_item{k}", CYL, (0.17 * hy, 0.6 * hz), (0, cy, 0.008 + 0.6 * hz),
+                  rgba=(0.55, 0.80, 0.95, 0.55), mass=content_mass / n, contype=0, conaffinity=0)
+    obj.top_z = float(pos[2] + 2 * hz + BAR_RISE + bar_radius)
+    return obj
 
 
 def add_box(spec, name, pos, yaw, half, material, mass=1.5) -> SceneObject:
@@ -175,13 +243,15 @@ def add_box(spec, name, pos, yaw, half, material, mass=1.5) -> SceneObject:
     return SceneObject(name, "box", True, np.array(half), float(pos[2] + 2 * half[2]), {}, f"{name}_joint")
 
 
-def add_cart(spec, name, pos_xy, yaw, mass, material, wheeled=True) -> SceneObject:
+def add_cart(spec, name, pos_xy, yaw, mass, material, wheeled=True, deck_z=0.22) -> SceneObject:
     """A push cart: deck, raised handle, and either four rolling wheels or low-friction skids.
 
-    ``mass`` (kg, up to and beyond the paper's 50 kg) is the deck's load plus frame.
+    ``mass`` (kg, up to and beyond the paper's 50 kg) is the deck's load plus frame. ``deck_z``
+    is the height of the deck's mid-plane (m); legs reach down to the wheel struts.
     """
     positive(f"{name} mass", mass)
-    hx, hy, deck_z = 0.35, 0.25, 0.22
+    in_range(f"{name} deck_z", deck_z, 0.15, 0.7)
+    hx, hy = 0.35, 0.25
     body = spec.worldbody.add_body(name=name, pos=[*pos_xy, 0.0], quat=_quat_yaw(yaw))
     body.add_freejoint(name=f"{name}_joint")
     _geom(body, f"{name}_deck", BOX, (hx, hy, 0.02), (0, 0, deck_z), material, mass=mass)
@@ -202,9 +272,23 @@ def add_cart(spec, name, pos_xy, yaw, mass, material, wheeled=True) -> SceneObje
         else:
             _geom(body, f"{name}_skid{i}", SPH, (0.06,), wpos, rgba=(0.5, 0.5, 0.5, 1), mass=0.4,
                   friction=[0.02, 0.005, 0.0001], priority=2)
-        _geom(body, f"{name}_strut{i}", BOX, (0.015, 0.015, 0.07), (wpos[0], wpos[1], 0.14), rgba=(0.3, 0.3, 0.32, 1), mass=0.2)
+        strut = (deck_z - 0.08) / 2  # from 0.07 m (above the wheel) up to 1 cm under the deck
+        _geom(body, f"{name}_strut{i}", BOX, (0.015, 0.015, strut), (wpos[0], wpos[1], 0.07 + strut), rgba=(0.3, 0.3, 0.32, 1), mass=0.2)
     return SceneObject(name, "cart", True, np.array([hx, hy, 0.425]), deck_z + 0.02,
                        {"handle": f"{name}_handle_site", "deck": f"{name}_deck_site"}, f"{name}_joint")
+
+
+def add_plates(spec, name, pos, yaw, mass=60.0, plates=4) -> SceneObject:
+    """A stack of ``plates`` barbell plates of total ``mass`` kg (free body): the C.2 cart load
+    (it replaces the carton on the cart)."""
+    positive(f"{name} mass", mass)
+    body = spec.worldbody.add_body(name=name, pos=list(pos), quat=_quat_yaw(yaw))
+    body.add_freejoint(name=f"{name}_joint")
+    r, t = 0.17, 0.025
+    for k in range(plates):
+        _geom(body, f"{name}_plate{k}", CYL, (r, t / 2), (0, 0, t / 2 + k * t), rgba=(0.12, 0.12, 0.13, 1), mass=mass / plates)
+    _geom(body, f"{name}_hub", CYL, (0.03, plates * t / 2 + 0.005), (0, 0, plates * t / 2), rgba=(0.7, 0.7, 0.72, 1), mass=0.01)
+    return SceneObject(name, "plates", True, np.array([r, r, plates * t / 2]), float(pos[2] + plates * t), {}, f"{name}_joint")
 
 
 def add_shelf(spec, name, pos_xy, yaw, width, height, levels, material) -> SceneObject:

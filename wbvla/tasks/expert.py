@@ -1,0 +1,455 @@
+"""The scripted privileged expert: a :class:`~wbvla.vla.api.Policy` that solves the three tasks.
+
+It reads the true object and base poses of the scene it is bound to (:meth:`ScriptedExpert.bind`,
+done by the runner at the start of a trial) and runs a finite-state machine per task, one state
+per phase, emitting at 10 Hz exactly what the VLA has to learn: 14 arm targets, 2 gripper
+targets and u_t = [s_x, s_y, s_yaw, h*] with flags in {-1, 0, 1}.
+
+* ``bag_packing``: approach the bag -> pre-grasp -> grasp (both grab bars) -> lift -> sidestep to
+  the carton -> squat and lower -> release;
+* ``box_loading``: approach the tote -> squat, pre-grasp -> grasp -> rise with the tote -> turn
+  to the cart -> step to it -> lower onto the deck -> release;
+* ``cart_pushing``: approach the handle -> pre-grasp -> grab the handle -> push ahead (heading
+  held with s_yaw, drift corrected with s_y) -> stop.
+
+Locomotion is closed-loop on the base pose: per axis a flag is set while the error exceeds what
+the Eq. 2 reference still travels after a release (:meth:`VelocityReference.coast`), with a dead
+band; with a large heading error the robot turns in place first. Arm motions are minimum-jerk in
+joint space between damped-least-squares IK solutions (:mod:`wbvla.tasks.expert_arms`).
+
+**Command noise** (:class:`ExpertNoiseConfig`): during a locomotion phase the expert may release a
+flag late (overshoot) or send a short wrong flag, then corrects; so the demonstrations contain
+recoveries, and the recorded actions are the commands actually sent (as in teleoperation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from wbvla.config import in_range, positive
+from wbvla.lmo.config import CommandConfig, HeightConfig
+from wbvla.locomotion.reference import VelocityReference
+from wbvla.sim.joints import GRIPPER_OPEN, default_pose
+from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
+from wbvla.sim.robot import DECIMATION, PHYSICS_DT
+from wbvla.tasks.expert_arms import ArmServo, GraspFrame
+from wbvla.tasks.specs import TaskInstance
+from wbvla.vla.api import PolicyOutput
+
+TICK_S = 0.1
+CONTROL_STEPS_PER_TICK = round(TICK_S / (DECIMATION * PHYSICS_DT))
+
+
+@dataclass
+class ExpertNoiseConfig:
+    """Teleoperator-like command errors during locomotion phases (then corrected)."""
+
+    p_late_release: float = 0.3
+    """Probability, per locomotion phase, that one flag is released late ..."""
+    late_s: tuple[float, float] = (0.3, 0.8)
+    """... by this long (s, uniform)."""
+    p_wrong_flag: float = 0.2
+    """Probability, per locomotion phase, of one wrong flag pulse (random axis and sign) ..."""
+    wrong_s: tuple[float, float] = (0.2, 0.5)
+    """... lasting this long (s, uniform)."""
+
+    def __post_init__(self) -> None:
+        in_range("p_late_release", self.p_late_release, 0.0, 1.0)
+        in_range("p_wrong_flag", self.p_wrong_flag, 0.0, 1.0)
+
+    @classmethod
+    def off(cls) -> ExpertNoiseConfig:
+        return cls(p_late_release=0.0, p_wrong_flag=0.0)
+
+
+@dataclass
+class ExpertConfig:
+    """How the expert moves."""
+
+    noise: ExpertNoiseConfig = field(default_factory=ExpertNoiseConfig)
+    """Command noise (set ``ExpertNoiseConfig.off()`` for clean demonstrations)."""
+    command: CommandConfig = field(default_factory=CommandConfig)
+    """The Eq. 2 parameters of the locomotion backend (to predict how far the base coasts)."""
+    height: HeightConfig = field(default_factory=HeightConfig)
+    """h* range."""
+    grasp_reach: float = 0.33
+    """Bag / tote centre (its carrying bar) this far ahead of the pelvis when grasping (m)."""
+    grasp_height: float = 0.78
+    """Wanted bar height in the arm base frame when grasping (m; the horizontal-finger grasp
+    reaches down to about 0.74); h* is chosen to get it (a squat for low bars)."""
+    min_hand_height: float = 0.75
+    """Lowest TCP height in the arm base frame when lowering a load (m)."""
+    handle_reach: float = 0.42
+    """Cart handle this far ahead of the pelvis when grasping it (m)."""
+    handle_half_spacing: float = 0.15
+    """Hands this far left / right of the cart handle's centre (m)."""
+    beyond: float = 0.03
+    """TCP (fingertips) this far past the bar axis along the fingers (m)."""
+    pregrasp_back: float = 0.08
+    """Pre-grasp TCP this far behind the grasp along the fingers (m) ..."""
+    pregrasp_opening: float = 0.025
+    """... with the grippers this far open (m per finger; fully open 0.04 would hit the load)."""
+    lift: float = 0.08
+    """Lift of a grasped bag / tote (m)."""
+    tol_xy: float = 0.02
+    """Position dead band of the approach (m)."""
+    tol_yaw: float = 0.035
+    """Heading dead band (rad)."""
+    reengage_xy: float = 0.045
+    """A settled axis starts again only if its predicted error exceeds this (m) ..."""
+    reengage_yaw: float = 0.07
+    """... or this (rad)."""
+    turn_first: float = 0.25
+    """With a heading error above this (rad) the robot turns in place before translating."""
+    push_extra: float = 0.15
+    """Keep pushing this far past the subgoal distance (m)."""
+    arm_move_s: float = 1.5
+    """Duration of a large arm motion (s); short ones take 2/3 of it."""
+    grip_s: float = 0.6
+    """Time to close or open the grippers (s)."""
+    phase_timeout_s: float = 25.0
+    """A locomotion phase that does not settle within this gives up (the trial then fails)."""
+
+    def __post_init__(self) -> None:
+        for name in ("grasp_reach", "grasp_height", "min_hand_height", "handle_reach", "handle_half_spacing", "beyond",
+                     "pregrasp_back", "lift", "tol_xy", "tol_yaw", "reengage_xy", "reengage_yaw", "turn_first",
+                     "arm_move_s", "grip_s", "phase_timeout_s"):
+            positive(name, getattr(self, name))
+        in_range("pregrasp_opening", self.pregrasp_opening, 0.0, GRIPPER_OPEN)
+
+
+@dataclass
+class _Tick:
+    arms: np.ndarray
+    grippers: np.ndarray
+    flags: np.ndarray
+    h: float
+
+
+@lru_cache(maxsize=1)
+def raised_arms() -> np.ndarray:
+    """Arm pose (14,) of the expert's first phase: hands 0.25 m ahead of the pelvis, 0.92 m high
+    (arm base frame), 0.2 m to each side, fingers forward, closing vertically."""
+    kin = ArmKinematics()
+    q = READY_ARM_POSE.copy()
+    for side, k in (("left", 1.0), ("right", -1.0)):
+        res = kin.solve(side, np.array([0.25, k * 0.2, 0.92]), np.array([1.0, 0.0, 0.0]), q_init=q,
+                        closing_axis=np.array([0.0, 0.0, 1.0]), iterations=400)
+        q[arm_slice(side)] = res.q_arm
+    return q
+
+
+def _wrap(a: float) -> float:
+    return float((a + np.pi) % (2 * np.pi) - np.pi)
+
+
+def _min_jerk(a: float) -> float:
+    a = min(max(a, 0.0), 1.0)
+    return a * a * a * (10 - 15 * a + 6 * a * a)
+
+
+class ScriptedExpert:
+    """Policy with privileged access to the scene (see the module docstring)."""
+
+    model_id = "scripted_expert"
+    command_kind = "flags"
+    uses_image = False
+    """The expert reads the scene, not the camera: the runner need not render for it."""
+
+    def __init__(self, config: ExpertConfig | None = None, seed: int = 0):
+        self.config = config or ExpertConfig()
+        self.seed = seed
+        self.task: TaskInstance | None = None
+        self.phase = "unbound"
+
+    # --- Policy protocol -----------------------------------------------------------------
+    def bind(self, task: TaskInstance) -> None:
+        """Give the expert the trial it is about to act in (privileged state)."""
+        self.task = task
+        self.reset()
+
+    def reset(self) -> None:
+        self.rng = np.random.default_rng([self.seed, self.task.seed if self.task else 0])
+        self.ref = VelocityReference(self.config.command)
+        self.phase = "start"
+        self.subgoal = 0
+        if self.task is None:
+            self._script = None
+            return
+        self.arm = ArmServo(self.task.scene)
+        lo, hi = self.config.height.height_range
+        self.h_lo, self.h_hi = lo, hi
+        self.cmd = _Tick(default_pose("arms"), np.full(2, GRIPPER_OPEN), np.zeros(3), hi)
+        self.payload = 0.0
+        self._script = getattr(self, f"_script_{self.task.name}")()
+
+    def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
+        if self._script is None:
+            raise RuntimeError("ScriptedExpert.act before bind(task): the expert needs the privileged scene")
+        try:
+            next(self._script)
+        except StopIteration:  # done: hold still
+            self.cmd.flags = np.zeros(3)
+            self.phase = "done"
+        for _ in range(CONTROL_STEPS_PER_TICK):  # mirror the backend's Eq. 2 state
+            self.ref.step(self.cmd.flags)
+        arms = self.arm.feedforward(self.cmd.arms, self.payload)
+        command = np.array([*self.cmd.flags, self.cmd.h], np.float32)
+        return PolicyOutput(arms[None], self.cmd.grippers[None].copy(), command, "flags",
+                            info={"phase": self.phase, "subgoal": self.subgoal})
+
+    # --- state ----------------------------------------------------------------------------
+    @property
+    def scene(self):
+        return self.task.scene
+
+    def _base(self) -> tuple[np.ndarray, float]:
+        pos, rot = self.arm.pelvis()
+        return pos, float(np.arctan2(rot[1, 0], rot[0, 0]))
+
+    def _body(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        b = self.scene.data.body(name)
+        return b.xpos.copy(), b.xmat.reshape(3, 3).copy()
+
+    def _site(self, obj: str, role: str) -> np.ndarray:
+        return self.scene.data.site(self.scene.objects[obj].sites[role]).xpos.copy()
+
+    # --- primitives (generators: one yield per 10 Hz tick) --------------------------------
+    def _hold(self, seconds: float) -> Iterator[None]:
+        self.cmd.flags = np.zeros(3)
+        for _ in range(max(1, round(seconds / TICK_S))):
+            yield
+
+    def _move_arms(self, q_goal: np.ndarray, seconds: float, grippers: np.ndarray | None = None,
+                   h: float | None = None) -> Iterator[None]:
+        """Minimum-jerk joint motion to ``q_goal`` (and grippers), optionally changing h*."""
+        q0, g0, h0 = self.cmd.arms.copy(), self.cmd.grippers.copy(), self.cmd.h
+        g1 = g0 if grippers is None else np.asarray(grippers, float)
+        h1 = h0 if h is None else float(np.clip(h, self.h_lo, self.h_hi))
+        n = max(1, round(seconds / TICK_S))
+        self.cmd.flags = np.zeros(3)
+        for k in range(1, n + 1):
+            a = _min_jerk(k / n)
+            self.cmd.arms = q0 + a * (q_goal - q0)
+            self.cmd.grippers = g0 + a * (g1 - g0)
+            self.cmd.h = h0 + a * (h1 - h0)
+            yield
+
+    def _grip(self, opening: float) -> Iterator[None]:
+        yield from self._move_arms(self.cmd.arms, self.config.grip_s, np.full(2, opening))
+
+    def _wait_height(self, timeout: float = 3.0) -> Iterator[None]:
+        """Hold until the pelvis is within 1 cm of h* (the squat has happened)."""
+        for _ in range(round(timeout / TICK_S)):
+            if abs(self._base()[0][2] - self.cmd.h) < 0.01:
+                return
+            yield
+
+    def _navigate(self, target: Callable[[], tuple[float, float, float]], phase: str) -> Iterator[None]:
+        """Closed-loop flags until the pelvis is at ``target()`` = (x, y, yaw), settled."""
+        c = self.config
+        self.phase = phase
+        noise = c.noise
+        late_left = 0
+        late_armed = self.rng.random() < noise.p_late_release
+        wrong_at = int(self.rng.integers(1, 15)) if self.rng.random() < noise.p_wrong_flag else -1
+        wrong_left, wrong = 0, np.zeros(3)
+        for k in range(round(c.phase_timeout_s / TICK_S)):
+            tx, ty, tyaw = target()
+            pos, yaw = self._base()
+            cy, sy = np.cos(yaw), np.sin(yaw)
+            d = np.array([tx - pos[0], ty - pos[1]])
+            err = np.array([cy * d[0] + sy * d[1], -sy * d[0] + cy * d[1], _wrap(tyaw - yaw)])
+            pred = err - self.ref.coast()  # error left if every flag were released now
+            tol = np.array([c.tol_xy, c.tol_xy, c.tol_yaw])
+            re = np.array([c.reengage_xy, c.reengage_xy, c.reengage_yaw])
+            slack = 0.5 * np.abs(self.ref.v_ref) * TICK_S  # release half a tick early on average
+            flags = self.cmd.flags.copy()
+            for ax in range(3):
+                s = flags[ax]
+                if s != 0 and s * pred[ax] <= slack[ax] + 0.5 * tol[ax]:
+                    if late_armed and late_left == 0:
+                        late_left, late_armed = round(self.rng.uniform(*noise.late_s) / TICK_S), False
+                    if late_left > 0:
+                        late_left -= 1
+                    else:
+                        flags[ax] = 0.0
+                elif s == 0 and abs(pred[ax]) > re[ax]:
+                    flags[ax] = np.sign(pred[ax])
+            if abs(err[2]) > c.turn_first and abs(pred[2]) > c.turn_first:  # turn in place first
+                flags[:2] = 0.0
+            if k == wrong_at:
+                ax = int(self.rng.integers(3))
+                wrong = np.zeros(3)
+                wrong[ax] = self.rng.choice([-1.0, 1.0])
+                wrong_left = round(self.rng.uniform(*noise.wrong_s) / TICK_S)
+            if wrong_left > 0:
+                wrong_left -= 1
+                flags = np.where(wrong != 0, wrong, flags)
+            settled = np.all(np.abs(self.ref.s_bar) < 0.03) and np.all(np.abs(err) <= re)
+            if not flags.any() and settled and wrong_left == 0:
+                self.cmd.flags = flags
+                return
+            self.cmd.flags = flags
+            yield
+        self.phase = f"{phase}_timeout"
+        while True:  # gave up: stand still (the trial will fail on time)
+            self.cmd.flags = np.zeros(3)
+            yield
+
+    def _stand_target(self, point: np.ndarray, heading: float, reach: float) -> tuple[float, float, float]:
+        """Pelvis pose with ``point`` ``reach`` m straight ahead and the given heading."""
+        return float(point[0] - reach * np.cos(heading)), float(point[1] - reach * np.sin(heading)), heading
+
+    def _solve(self, frames: dict[str, GraspFrame]) -> np.ndarray:
+        q, _ = self.arm.solve(frames, self.cmd.arms)
+        return q
+
+    def _h_for(self, bar_world_z: float) -> float:
+        """h* that puts a bar at ``grasp_height`` in the arm base frame."""
+        return float(np.clip(bar_world_z - self.config.grasp_height + self.arm.h0, self.h_lo, self.h_hi))
+
+    def _bar_frames(self, obj: str, dz: float = 0.0) -> dict[str, GraspFrame]:
+        """Both hands on the carrying bar of ``obj`` (bag, tote) or the cart handle, fingers along
+        the object's x axis; ``dz``: the pelvis will be this much higher than now."""
+        _, rot = self._body(obj)
+        frames = {}
+        for side in ("left", "right"):
+            if obj == "cart":
+                point = self._site(obj, "handle") + (1 if side == "left" else -1) * self.config.handle_half_spacing * rot[:, 1]
+            else:
+                point = self._site(obj, f"handle_{side}")
+            frames[side] = self.arm.handle_grasp(point - np.array([0.0, 0.0, dz]), rot[:, 0], self.config.beyond)
+        return frames
+
+    def _grasp(self, obj: str, h: float, lift: float) -> Iterator[None]:
+        """Pre-grasp behind the bar (grippers half open, h* -> ``h``), slide onto it, close, lift."""
+        c = self.config
+        self.phase = "pregrasp"
+        frames = self._bar_frames(obj, dz=h - self._base()[0][2])  # solved for the pelvis after the squat
+        q_pre = self._solve({s: f.shifted(-c.pregrasp_back, 0.01) for s, f in frames.items()})
+        yield from self._move_arms(q_pre, c.arm_move_s * 2 / 3, np.full(2, c.pregrasp_opening), h)
+        yield from self._wait_height()
+        self.phase = "grasp"
+        frames = self._frames = self._bar_frames(obj)
+        yield from self._move_arms(self._solve(frames), c.arm_move_s * 2 / 3)
+        yield from self._grip(0.0)
+        if lift > 0:
+            self.phase = "lift"
+            self.payload = float(self.scene.model.body(obj).subtreemass[0])
+            yield from self._move_arms(self._solve({s: f.shifted(0.0, lift) for s, f in frames.items()}), c.arm_move_s)
+
+    def _release(self, twist: bool = False, retreat_up: float = 0.06) -> Iterator[None]:
+        """Open the grippers; with ``twist``, also roll the hands a quarter turn about the fingers
+        so a bar resting on the lower finger drops through the open gap (a load that hangs in the
+        air would otherwise stay on the fingers); then pull the hands back."""
+        self.phase = "release"
+        yield from self._grip(GRIPPER_OPEN)
+        self.payload = 0.0
+        frames = {s: GraspFrame(self.arm.tcp_base(s), f.approach, f.closing) for s, f in self._frames.items()}
+        if twist:
+            side_closing = {s: np.cross(f.approach, f.closing) for s, f in frames.items()}
+            frames = {s: GraspFrame(f.pos, f.approach, side_closing[s]) for s, f in frames.items()}
+            yield from self._move_arms(self._solve(frames), self.config.grip_s)
+        self.phase = "retreat"
+        q = self._solve({s: f.shifted(-self.config.pregrasp_back, retreat_up) for s, f in frames.items()})
+        yield from self._move_arms(q, self.config.arm_move_s * 2 / 3)
+        yield from self._hold(1.0)
+
+    # --- the three tasks -------------------------------------------------------------------
+    def _raise_arms(self) -> Iterator[None]:
+        """Forearms up and forward, hands high and close to the body: clear of tables and handles."""
+        self.phase = "raise"
+        yield from self._move_arms(raised_arms(), self.config.arm_move_s * 2 / 3)
+
+    def _script_bag_packing(self) -> Iterator[None]:
+        c = self.config
+        yield from self._raise_arms()
+        pos, rot = self._body("bag")
+        heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
+        yield from self._navigate(lambda: self._stand_target(pos, heading, c.grasp_reach), "approach")
+        yield from self._grasp("bag", self._h_for(self._site("bag", "handle")[2]), c.lift)
+        self.subgoal = 1
+        # Sidestep (same heading) until the carton's centre is below the bag, squat, lower, let go.
+        carton = self._body("carton")[0]
+        _, yaw = self._base()
+        bag_ahead = self.arm.to_base(self._body("bag")[0])[0]
+        yield from self._navigate(lambda: self._stand_target(carton, yaw, bag_ahead), "carry")
+        yield from self._lower_and_release("bag", self._body("carton")[0][2] + self.scene.objects["carton"].size[2] * 2 + 0.02,
+                                           twist=True)
+
+    def _script_box_loading(self) -> Iterator[None]:
+        c = self.config
+        yield from self._raise_arms()
+        pos, rot = self._body("box")
+        heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
+        yield from self._navigate(lambda: self._stand_target(pos, heading, c.grasp_reach), "approach")
+        yield from self._grasp("box", self._h_for(self._site("box", "handle")[2]), c.lift)
+        self.subgoal = 1
+        self.phase = "rise"
+        yield from self._move_arms(self.cmd.arms, c.arm_move_s, h=self.h_hi)
+        yield from self._wait_height()
+        # Turn to the cart (its handle side faces away) and step up to its deck.
+        cart, crot = self._body("cart")
+        face = float(np.arctan2(-crot[1, 0], -crot[0, 0]))
+        box_ahead = self.arm.to_base(self._body("box")[0])[0]
+        yield from self._navigate(lambda: self._stand_target(cart, face, box_ahead), "turn_and_walk")
+        yield from self._lower_and_release("box", cart[2] + self.scene.objects["cart"].top_z + 0.01)
+
+    def _lower_and_release(self, obj: str, bottom_z: float, twist: bool = False) -> Iterator[None]:
+        """Bring ``obj``'s bottom down to ``bottom_z`` (world): squat first, then lower the arms as
+        far as they reach (``min_hand_height``); open the grippers and pull the hands back."""
+        c = self.config
+        self.phase = "place"
+        drop = self._body(obj)[0][2] - bottom_z
+        h = float(np.clip(self._base()[0][2] - drop, self.h_lo, self.h_hi))
+        dz = h - self._base()[0][2]
+        frames = {s: GraspFrame(self.arm.tcp_base(s), f.approach, f.closing) for s, f in self._frames.items()}
+        lower = max(drop + dz, 0.0)  # what the squat leaves to the arms
+        low = {s: GraspFrame(np.array([*f.pos[:2], max(f.pos[2] - lower, c.min_hand_height)]), f.approach, f.closing)
+               for s, f in frames.items()}
+        yield from self._move_arms(self._solve(low), c.arm_move_s, h=h)
+        yield from self._wait_height()
+        yield from self._release(twist)
+
+    def _script_cart_pushing(self) -> Iterator[None]:
+        c = self.config
+        yield from self._raise_arms()
+        cart, rot = self._body("cart")
+        heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
+        handle = self._site("cart", "handle")
+        yield from self._navigate(lambda: self._stand_target(handle, heading, c.handle_reach), "approach")
+        yield from self._grasp("cart", self.h_hi, 0.0)
+        self.subgoal = 1
+        yield from self._push(cart, heading)
+
+    def _push(self, start: np.ndarray, heading: float) -> Iterator[None]:
+        """Walk forward with the cart, holding the start heading and line, until far enough."""
+        c = self.config
+        self.phase = "push"
+        goal = self.task.thresholds.push_distance + c.push_extra
+        along = np.array([np.cos(heading), np.sin(heading)])
+        across = np.array([-np.sin(heading), np.cos(heading)])
+        for _ in range(round(c.phase_timeout_s / TICK_S)):
+            cart = self._body("cart")[0][:2] - start[:2]
+            _, yaw = self._base()
+            ahead, drift = cart @ along, cart @ across
+            remaining = goal - ahead
+            flags = np.zeros(3)
+            if remaining > self.ref.coast()[0]:
+                flags[0] = 1.0
+            yaw_err = _wrap(heading - yaw)
+            if abs(yaw_err - self.ref.coast()[2]) > c.tol_yaw:
+                flags[2] = np.sign(yaw_err)
+            if abs(drift) > 0.08 and flags[0]:
+                flags[1] = -np.sign(drift)
+            self.cmd.flags = flags
+            if not flags.any() and np.all(np.abs(self.ref.s_bar) < 0.03):
+                return
+            yield
+        self.phase = "push_timeout"
+
