@@ -127,7 +127,7 @@ def test_crash_mid_save_loses_only_the_open_episode(tmp_path, monkeypatch):
     for f in episode(5, seed=99):
         w.add_frame(f, task="a third task")
 
-    def crash(row):
+    def crash(row, stats):
         raise KeyboardInterrupt("killed after the data and video files were written")
 
     monkeypatch.setattr(w, "_commit_episode", crash)

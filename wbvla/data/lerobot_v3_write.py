@@ -144,11 +144,12 @@ class LeRobotV3Writer:
             if k in meta and meta[k] != v:
                 raise ValueError(f"{meta_path}: {k!r} is {meta[k]!r}, cannot append data with {k}={v!r}")
             meta[k] = v
-        episodes = _read_episode_rows(root)
+        episodes, stats = _read_episode_rows(root)
         tasks_path = root / fmt.TASKS_PATH
         tasks = list(pq.read_table(tasks_path).column("task").to_pylist()) if tasks_path.exists() else []
         self = cls.__new__(cls)
         self._setup(root, info, _encoding_from_info(info, root), episodes, tasks, meta)
+        self._ep_stats = stats
         self._repair()
         self._write_meta()
         return self
@@ -166,7 +167,9 @@ class LeRobotV3Writer:
         self.video_keys = fmt.video_keys(self.features)
         self.limits = FileLimits(int(info["chunks_size"]), float(info["data_files_size_in_mb"]),
                                  float(info["video_files_size_in_mb"]))
-        self._episodes = episodes
+        self._episodes = episodes  # committed episodes rows without their stats/ columns
+        self._ep_stats: list[dict[str, dict[str, np.ndarray]]] = []  # their stats
+        self._meta_table: pa.Table | None = None  # rows of the current episodes-metadata file (loaded lazily)
         self._tasks = tasks
         self._buffer: list[dict[str, np.ndarray]] = []
         self._buffer_tasks: list[str] = []
@@ -241,8 +244,7 @@ class LeRobotV3Writer:
         row.update(dataset_from_index=start, dataset_to_index=start + n)
         for key in self.video_keys:
             row.update(self._write_video(key, cols[key], ep))
-        row.update(fmt.flatten_stats({k: stats[k] for k in self.features}))
-        self._commit_episode(row)
+        self._commit_episode(row, {k: stats[k] for k in self.features})
         self.discard_episode()
         self._write_meta()
         return ep
@@ -325,15 +327,22 @@ class LeRobotV3Writer:
         return {f"{col}/chunk_index": where[0], f"{col}/file_index": where[1],
                 f"{col}/from_timestamp": offset, f"{col}/to_timestamp": round(offset + len(frames) / self.fps, 9)}
 
-    def _commit_episode(self, row: dict) -> None:
+    def _commit_episode(self, row: dict, stats: dict[str, dict[str, np.ndarray]]) -> None:
+        """Append the episode's row to the current episodes-metadata file (the commit point)."""
         where = self._last("meta/episodes") or (0, 0)
-        rows = [r for r in self._episodes if (r["meta/episodes/chunk_index"], r["meta/episodes/file_index"]) == where]
         path = self._path(fmt.EPISODES_PATH, *where)
-        if rows and _mb(path) * (1 + 1 / len(rows)) >= self.limits.data_files_size_in_mb:
-            where, rows = fmt.next_chunk_file(*where, self.limits.chunks_size), []
-        row.update({"meta/episodes/chunk_index": where[0], "meta/episodes/file_index": where[1]})
-        fmt.write_parquet_atomic(pa.Table.from_pylist(rows + [row]), self._path(fmt.EPISODES_PATH, *where))
-        self._episodes.append(row)
+        current = self._meta_table
+        if current is None and self._episodes:
+            current = pq.read_table(path)
+        if current is not None and _mb(path) * (1 + 1 / max(len(current), 1)) >= self.limits.data_files_size_in_mb:
+            where, current = fmt.next_chunk_file(*where, self.limits.chunks_size), None
+        full = {**row, **fmt.flatten_stats(stats), "meta/episodes/chunk_index": where[0], "meta/episodes/file_index": where[1]}
+        new = pa.Table.from_pylist([full], schema=current.schema if current is not None else None)
+        table = new if current is None else pa.concat_tables([current, new])
+        fmt.write_parquet_atomic(table, self._path(fmt.EPISODES_PATH, *where))
+        self._meta_table = table
+        self._episodes.append({k: v for k, v in full.items() if not k.startswith("stats/")})
+        self._ep_stats.append(stats)
 
     def _write_meta(self) -> None:
         e = self.num_episodes
@@ -341,7 +350,7 @@ class LeRobotV3Writer:
                          splits={"train": f"0:{e}"} if e else {})
         write_json_atomic(self.root / fmt.INFO_PATH, self.info, indent=4)
         if self._episodes:
-            stats = fmt.aggregate_stats([fmt.unflatten_stats(r) for r in self._episodes])
+            stats = fmt.aggregate_stats(self._ep_stats)
             write_json_atomic(self.root / fmt.STATS_PATH, fmt.stats_to_json(stats), indent=4)
         write_json_atomic(self.root / fmt.WBVLA_META_PATH, self.extra_meta)
 
@@ -392,8 +401,9 @@ def _num(x: float) -> int | float:
     return int(x) if float(x).is_integer() else float(x)
 
 
-def _read_episode_rows(root: Path) -> list[dict]:
-    """All rows of ``meta/episodes/*/*.parquet`` in episode order (checked contiguous)."""
+def _read_episode_rows(root: Path) -> tuple[list[dict], list[dict]]:
+    """Rows of ``meta/episodes/*/*.parquet`` in episode order (checked contiguous), without and with
+    only their stats."""
     rows = []
     for f in sorted((root / fmt.EPISODES_DIR).glob("*/*.parquet")):
         rows += pq.read_table(f).to_pylist()
@@ -402,4 +412,5 @@ def _read_episode_rows(root: Path) -> list[dict]:
     if idx != list(range(len(rows))):
         raise ValueError(f"{root / fmt.EPISODES_DIR}: episode indices are not 0..{len(rows) - 1} ({idx[:10]}...); "
                          "run `wbvla lerobot-validate` on it")
-    return rows
+    return ([{k: v for k, v in r.items() if not k.startswith("stats/")} for r in rows],
+            [fmt.unflatten_stats(r) for r in rows])
