@@ -21,6 +21,7 @@ from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
+from wbvla.tasks.teleop_config import TeleopDataConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
 
 
@@ -137,6 +138,17 @@ def vla_bench(config: TickBenchConfig) -> None:
     print(json.dumps(tick_latency(policy, ticks=config.ticks), indent=2))
 
 
+def teleop_data(config: TeleopDataConfig) -> None:
+    """Teleoperation data: the scripted expert on the three tasks -> a LeRobot v3 dataset (+ summary JSON)."""
+    from wbvla.tasks.teleop import generate_teleop_data
+
+    s = generate_teleop_data(config)
+    rates = {t: r["subgoals"] for t, r in s["expert_success"].items()}
+    print(f"{s['dataset']}: {s['episodes_total']} episodes, {s['frames_total']} frames, {s['dataset_bytes'] / 1e6:.1f} MB, "
+          f"{s['episodes_per_hour']:.0f} episodes/h, backend {s['locomotion_backend']}; expert success {rates}; "
+          f"{'valid LeRobot v3.0' if not s['validation_problems'] else s['validation_problems']}")
+
+
 def lerobot_validate(config: LeRobotValidateConfig) -> None:
     """Check a dataset root against the LeRobot v3.0 layout; exits 1 listing every problem found."""
     from wbvla.data.lerobot_v3_validate import validate_v3
@@ -164,6 +176,7 @@ COMMANDS = {
     "vla-variant": vla_variant,
     "vla-bench": vla_bench,
     "lerobot-validate": lerobot_validate,
+    "teleop-data": teleop_data,
 }
 
 
