@@ -4,6 +4,7 @@ determinism, bad input."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from wbvla.data.lerobot_v3 import (
     validate_v3,
 )
 from wbvla.data.lerobot_v3_format import QUANTILE_KEYS
+from wbvla.data.readers import LeRobotV3Pairs
 
 NUMERIC = (ts.STATE_KEY, ts.ACTION_KEY, ts.REFERENCE_VELOCITY_KEY, ts.SUBGOAL_KEY)
 
@@ -220,3 +222,24 @@ def test_bad_frames_name_the_key(tmp_path):
     (tmp_path / "full" / "notes.txt").write_text("x")
     with pytest.raises(ValueError, match="not empty"):
         LeRobotV3Writer(tmp_path / "full", features=teleop_features(SIZE))
+
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "lerobot_v3_written_by_lerobot"
+
+
+def test_reads_a_dataset_written_by_lerobot():
+    """The fixture was written by lerobot 0.6.1 itself (``LeRobotDataset.create/add_frame/save_episode``,
+    its default AV1 encoder) by ``tools/check_lerobot_compat.sh --fixture``; the npz holds what it was given."""
+    written = np.load(FIXTURE.parent / f"{FIXTURE.name}_written.npz")
+    assert validate_v3(FIXTURE) == []
+    ds = LeRobotV3Dataset(FIXTURE)
+    assert ds.episodes["length"].tolist() == [5, 7] and ds.tasks == {0: "toy task 0", 1: "toy task 1"}
+    assert ds.extra_meta == {} and ds.info["robot_type"] == "toy"
+    eps = [ds.episode(e) for e in (0, 1)]
+    np.testing.assert_array_equal(np.concatenate([e["observation.state"] for e in eps]), written["state"])
+    np.testing.assert_array_equal(np.concatenate([e["action"] for e in eps]), written["action"])
+    video = np.concatenate([e["observation.images.cam"] for e in eps]).astype(int)
+    assert np.abs(video - written["image"].astype(int)).mean() < 4.0  # AV1 crf 30 on 64x64 frames
+    assert eps[1]["task"] == ["toy task 1"] * 7
+    pairs = LeRobotV3Pairs(FIXTURE, k_frames=2, size=32)
+    assert len(pairs) == (5 - 2) + (7 - 2) and set(pairs.table.episode_index) == {0, 1}
