@@ -165,6 +165,7 @@ class ScriptedExpert:
         self.seed = seed
         self.task: TaskInstance | None = None
         self.phase = "unbound"
+        self._script: Iterator[None] | None = None
 
     # --- Policy protocol -----------------------------------------------------------------
     def bind(self, task: TaskInstance) -> None:

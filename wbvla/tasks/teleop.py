@@ -154,17 +154,19 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     t0 = time.perf_counter()
 
     def write_summary(final: bool, problems: list[str] | None = None) -> dict:
-        wall = sum(s["wall_s"] for s in sessions) + session.get("wall_s", 0.0)
+        all_sessions = sessions if final else [*sessions, session]  # the final call has appended it
+        wall = sum(s.get("wall_s", 0.0) for s in all_sessions)
         n_ep = len(episodes)
+        tasks = tuple(t for t in ts.TASKS if t in config.tasks or any(a["task"] == t for a in attempts))
         summary = {
             "dataset": str(root), "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
             "command": os.environ.get("WBVLA_COMMAND", ""), "locomotion_backend": config.backend,
             "locomotion_backend_label": LABELS[config.backend], "episodes_total": n_ep,
-            "episodes_per_task": {t: sum(e["task"] == t for e in episodes) for t in config.tasks},
-            "frames_total": sum(e["frames"] for e in episodes), "expert_success": _rates(attempts, config.tasks),
+            "episodes_per_task": {t: sum(e["task"] == t for e in episodes) for t in tasks},
+            "frames_total": sum(e["frames"] for e in episodes), "expert_success": _rates(attempts, tasks),
             "generation_wall_s": wall, "episodes_per_hour": (n_ep / wall * 3600.0) if wall > 0 else None,
             "dataset_bytes": _dir_bytes(root) if root.exists() else 0, "finished": final,
-            "validation_problems": problems, "sessions": sessions + ([session] if not final else []),
+            "validation_problems": problems, "sessions": all_sessions,
             "episodes": episodes, "attempts": attempts,
         }
         write_json_atomic(summary_path, summary)

@@ -1,0 +1,118 @@
+"""Closed-loop runner + scripted expert: the expert solves every task on the ideal base, the runner's
+logs / rates / writer hook / flag->velocity conversion / fall handling, and `wbvla teleop-data`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from wbvla.data import teleop_schema as ts
+from wbvla.lmo.config import HeightConfig
+from wbvla.locomotion import IdealBase, VelocityReference
+from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+from wbvla.tasks.runner import STEPS_PER_TICK, RunnerConfig, TrialResult, run_trial
+from wbvla.tasks.specs import make_task
+from wbvla.vla.api import Policy
+
+EVAL = 1_000_000
+
+
+def _expert(noise: bool = True, seed: int = 0) -> ScriptedExpert:
+    return ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off()), seed=seed)
+
+
+@pytest.mark.parametrize("task", ["cart_pushing", "bag_packing", "box_loading"])
+def test_expert_completes_each_task_on_the_ideal_base(task):
+    result = run_trial(_expert(), make_task(task, EVAL + 1), RunnerConfig(backend="ideal_base", settle_s=0.5))
+    assert result.success == (True, True), result.summary()
+    assert not result.fell and result.backend == "ideal_base"
+    t1, t2 = result.subgoal_times
+    assert 0 < t1 < t2 <= result.duration_s
+    # The recorded flags are what the VLA must learn: in {-1, 0, 1}, switched on and off, h* in range.
+    flags = result.log["command"][:, :3]
+    assert set(np.unique(flags)) <= {-1.0, 0.0, 1.0} and np.abs(flags).sum() > 0 and (flags == 0).all(axis=1).any()
+    lo, hi = HeightConfig().height_range
+    assert np.all((result.log["command"][:, 3] >= lo - 1e-6) & (result.log["command"][:, 3] <= hi + 1e-6))
+
+
+def test_runner_log_rates_and_reference_velocity():
+    result = run_trial(_expert(noise=False), make_task("cart_pushing", EVAL), RunnerConfig(time_limit_s=3.0))
+    assert isinstance(result, TrialResult) and result.ticks == 30 and result.duration_s == pytest.approx(3.0)
+    np.testing.assert_allclose(result.log["t"], np.arange(30) / ts.FPS)
+    assert result.log["action"].shape == (30, ts.ACTION_DIM) and result.log["base"].shape == (30, 4)
+    # The logged reference is the tick mean of Eq. 2 applied to the sent flags at 50 Hz.
+    ref = VelocityReference()
+    expected = []
+    for u in result.log["command"]:
+        expected.append(np.mean([ref.step(u[:3]) for _ in range(STEPS_PER_TICK)], axis=0))
+    np.testing.assert_allclose(result.log["reference_velocity"], expected, atol=1e-6)
+    assert result.steps_per_s > 0 and len(result.latents) == 30
+    json.dumps(result.summary())
+
+
+def test_runner_drives_a_velocity_backend_with_the_shaped_flags():
+    """Expert flags -> Eq. 2 velocity -> a velocity backend: the same motion as the flag backend."""
+    task = make_task("cart_pushing", EVAL + 2)
+    flags = run_trial(_expert(noise=False), task, RunnerConfig(time_limit_s=2.5))
+    vel = run_trial(_expert(noise=False), task, RunnerConfig(time_limit_s=2.5), backend=IdealBase(command_kind="velocity"))
+    assert np.abs(flags.log["base"][-1, :2] - flags.log["base"][0, :2]).max() > 0.05  # it did walk
+    np.testing.assert_allclose(vel.log["base"], flags.log["base"], atol=1e-9)
+
+
+def test_runner_records_to_a_lerobot_writer(tmp_path):
+    from wbvla.data.lerobot_v3 import LeRobotV3Dataset, LeRobotV3Writer, teleop_features, validate_v3
+
+    writer = LeRobotV3Writer(tmp_path / "ds", ts.FPS, teleop_features(32), extra_meta={"locomotion_backend": "ideal_base"})
+    result = run_trial(_expert(), make_task("cart_pushing", EVAL), RunnerConfig(time_limit_s=2.0, image_size=32), writer=writer)
+    assert writer.buffered_frames == result.ticks
+    writer.save_episode()
+    writer.finalize()
+    assert validate_v3(tmp_path / "ds") == []
+    ep = LeRobotV3Dataset(tmp_path / "ds").episode(0)
+    np.testing.assert_allclose(ep[ts.ACTION_KEY], result.log["action"], atol=1e-6)
+    assert ep[ts.IMAGE_KEY].shape == (result.ticks, 32, 32, 3) and ep[ts.IMAGE_KEY].std() > 5  # rendered, not blank
+
+
+def test_physics_lmo_trial_stops_at_a_fall():
+    result = run_trial(_expert(noise=False), make_task("cart_pushing", EVAL), RunnerConfig(backend="lmo", time_limit_s=4.0))
+    assert result.backend == "lmo"
+    if result.fell:  # the shipped LMO falls; a trial ends at the fall and counts it
+        assert result.fall_time is not None and result.duration_s == pytest.approx(result.fall_time + 0.1, abs=0.11)
+        assert not all(result.success)
+    else:
+        assert result.duration_s == pytest.approx(4.0)
+
+
+def test_expert_is_a_policy_and_needs_binding():
+    expert = _expert()
+    assert isinstance(expert, Policy) and expert.command_kind == "flags"
+    with pytest.raises(RuntimeError, match="bind"):
+        expert.act(np.zeros((8, 8, 3), np.uint8), "", np.zeros(ts.STATE_DIM, np.float32))
+    with pytest.raises(ValueError, match="backend"):
+        RunnerConfig(backend="wheels")
+
+
+def test_teleop_data_smoke_dataset_and_resume(tmp_path):
+    from wbvla.data.lerobot_v3 import LeRobotV3Dataset
+    from wbvla.tasks.teleop import SEED_KEY, generate_teleop_data
+    from wbvla.tasks.teleop_config import TeleopDataConfig
+
+    root = tmp_path / "teleop"
+    cfg = TeleopDataConfig(tasks=("cart_pushing",), episodes_per_task=1, image_size=32, output_dir=root, progress=False)
+    s = generate_teleop_data(cfg)
+    assert s["validation_problems"] == [] and s["episodes_total"] == 1 and s["finished"]
+    assert s["locomotion_backend"] == "ideal_base" and s["expert_success"]["cart_pushing"]["attempts"] >= 1
+    assert s["episodes_per_hour"] > 0 and s["dataset_bytes"] > 0
+    assert json.loads((tmp_path / "teleop_summary.json").read_text())["episodes_total"] == 1
+    s2 = generate_teleop_data(TeleopDataConfig(tasks=("cart_pushing",), episodes_per_task=2, image_size=32,
+                                               output_dir=root, progress=False))
+    ds = LeRobotV3Dataset(root)
+    assert ds.num_episodes == 2 and ds.extra_meta["locomotion_backend"] == "ideal_base"
+    seeds = ds.columns([SEED_KEY, "episode_index"])
+    assert sorted({int(v) for v in seeds[SEED_KEY].ravel()}) == sorted(e["seed"] for e in s2["episodes"])
+    assert len({e["seed"] for e in s2["episodes"]}) == 2  # the resume continued with a new seed
+    with pytest.raises(ValueError, match="resume"):
+        generate_teleop_data(TeleopDataConfig(tasks=("cart_pushing",), episodes_per_task=2, image_size=32,
+                                              output_dir=root, resume=False, progress=False))
