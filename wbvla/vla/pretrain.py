@@ -186,22 +186,30 @@ def load_pretrained(folder: Path) -> LatentVLA:
 
 
 @torch.no_grad()
-def heldout_topk(vla: LatentVLA, parts: list[LatentPairs], majority: list[int], batch_size: int = 128) -> pd.DataFrame:
-    """Greedy-decoding top-1 of each slot on held-out examples, per source and overall, next to
-    the majority-code baseline. Rows: (source, slot); columns: ``top1``, ``majority_top1``, ``n``."""
-    rows, preds = [], []
-    for part, source in zip(parts, STAGE2_SOURCES, strict=True):
-        out = []
-        for i in range(0, len(part), batch_size):
-            items = [part[k] for k in range(i, min(i + batch_size, len(part)))]
-            b = collate(items)
-            out.append(vla.greedy_codes(vla.encode_images(b["image"]), b["instruction"]).codes)
-        pred = torch.cat(out)
-        preds.append((source, pred, part.codes))
-    for j, slot in enumerate(vla.vocab.slots):
-        groups = [(source, pred[:, j], true[:, j]) for source, pred, true in preds]
+def predict_codes(vla: LatentVLA, part: LatentPairs, batch_size: int = 128) -> torch.Tensor:
+    """Greedy-decoded codes (N, n_slots) of every example of ``part``."""
+    out = []
+    for i in range(0, len(part), batch_size):
+        b = collate([part[k] for k in range(i, min(i + batch_size, len(part)))])
+        out.append(vla.greedy_codes(vla.encode_images(b["image"]), b["instruction"]).codes)
+    return torch.cat(out) if out else torch.zeros(0, vla.num_slots, dtype=torch.long)
+
+
+def topk_table(vocab: LatentVocabulary, parts: dict[str, LatentPairs], preds: dict[str, torch.Tensor],
+               majority: list[int]) -> pd.DataFrame:
+    """Top-1 of each slot per source and over all sources (``all``), next to the majority-code
+    baseline. Rows: (source, slot); columns ``top1``, ``majority_top1``, ``n``."""
+    rows = []
+    for j, slot in enumerate(vocab.slots):
+        groups = [(s, preds[s][:, j], parts[s].codes[:, j]) for s in parts]
         groups.append(("all", torch.cat([g[1] for g in groups]), torch.cat([g[2] for g in groups])))
         for source, pj, tj in groups:
             rows.append({"source": source, "slot": f"{slot.lam}{slot.index or ''}", "top1": float((pj == tj).float().mean()),
                          "majority_top1": float((tj == majority[j]).float().mean()), "n": int(len(tj))})
     return pd.DataFrame(rows).set_index(["source", "slot"])
+
+
+def heldout_topk(vla: LatentVLA, parts: list[LatentPairs], majority: list[int]) -> pd.DataFrame:
+    """:func:`topk_table` of greedy decoding on held-out examples of the Stage II sources."""
+    named = dict(zip(STAGE2_SOURCES, parts, strict=True))
+    return topk_table(vla.vocab, named, {s: predict_codes(vla, p) for s, p in named.items()}, majority)

@@ -1,0 +1,47 @@
+"""The Stage II/III recipe notebooks 05 and 06 share: the Stage I plan they build on, the Stage II
+config and the Stage III config, for SMOKE or tutorial size. Whichever notebook runs first trains
+what is missing; the other finds it (every run resumes or returns at once when finished)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from wbvla.lam.pipeline import StageIPlan, stage1_plan
+from wbvla.vla.config import BackboneConfig, FinetuneConfig, PretrainConfig
+
+
+@dataclass
+class VLAPlan:
+    """Stage I (corpus + LAMs), Stage II and Stage III configs of one size."""
+
+    stage1: StageIPlan
+    pretrain: PretrainConfig
+    finetune: FinetuneConfig
+
+
+def vla_plan(smoke: bool, seed: int = 0, device: str = "auto", threads: int | None = 1, pretrain_steps: int | None = None,
+             finetune_steps: int | None = None, batch_size: int | None = None, preset: str = "tiny",
+             progress: bool = True) -> VLAPlan:
+    """SMOKE: the seconds-sized corpus, 20-step LAMs, 20 Stage II and 20 Stage III steps on the
+    smoke teleop dataset; otherwise the tutorial corpus and LAMs, 1500 + 1500 steps of 32."""
+    s1 = stage1_plan(smoke=smoke, seed=seed, device=device, threads=threads, progress=progress)
+    size = s1.corpus.size
+    small = dict(batch_size=16, val_every_n_steps=10, warmup_steps=5) if smoke else {}
+    pre = PretrainConfig(corpus_size=size, seed=seed, device=device, threads=threads, progress=progress,
+                         backbone=BackboneConfig(preset=preset), val_pairs=64 if smoke else 512,
+                         max_steps=pretrain_steps or (20 if smoke else 1500), **small)
+    ft = FinetuneConfig(pretrain=pre, dataset_size=size, seed=seed, device=device, threads=threads, progress=progress,
+                        heldout_episodes_per_task=1 if smoke else 2, max_steps=finetune_steps or (20 if smoke else 1500),
+                        **small)
+    if batch_size is not None:
+        pre, ft = replace(pre, batch_size=batch_size), replace(ft, batch_size=batch_size)
+        ft = replace(ft, pretrain=pre)
+    return VLAPlan(s1, pre, ft)
+
+
+def ensure_stage1(plan: VLAPlan) -> dict:
+    """Generate the Stage I corpus and train the three LAMs if missing; ``{variant: TrainResult}``."""
+    from wbvla.lam.pipeline import ensure_corpus, ensure_lams
+
+    ensure_corpus(plan.stage1, progress=plan.pretrain.progress)
+    return ensure_lams(plan.stage1)
