@@ -101,5 +101,6 @@ def test_protocol_smoke_with_a_random_policy(tmp_path):
             assert (sway[f"{posture}_ok_trials"] == 0) == math.isnan(sway[posture])
             fell += sway[f"{posture}_falls"]
         assert r["falls"] == fell and r["total_trials"] == 10
+        assert r["stand"]["trials"] == 2 and r["stand"]["seconds"] == 1.0 and 0 <= r["stand"]["falls"] <= 2
     assert out["paper"]["LMO"] == PAPER_TABLE3["LMO"] and "LMO_no_eq3" not in out["paper"]
     assert out["protocol"]["trials"] == 2 and out["policy_files"] == {"LMO": "lmo.onnx", "velocity_baseline": "velocity.onnx"}

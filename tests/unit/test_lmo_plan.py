@@ -14,6 +14,7 @@ from wbvla.lmo.plan import (
     LMO_PLAN,
     PlanConfig,
     PlanStep,
+    export_done,
     next_step,
     pack_state,
     status,
@@ -144,6 +145,11 @@ def test_gpu_node_script_dry_run_on_cpu(tmp_path):
     assert stage2["init_from"] == "lmo_stage1/model_1.pt"
     plan = json.loads((here / "plan.json").read_text())
     assert len(plan["chunks"]) == len(LMO_PLAN) and plan["num_envs"] == 4
+    # here: every finished step exported under the names the plan declares, with a portable card
+    entries = export_done(PlanConfig(root=here, max_iterations=2), out_dir=tmp_path / "ship")
+    assert sorted(e["file"] for e in entries) == sorted(f"{n}.onnx" for s in LMO_PLAN for n, _ in s.exports)
+    card = (tmp_path / "ship" / "model_card.md").read_text()
+    assert str(tmp_path) not in card and "/root/" not in card
     # a second slot: nothing left, the bundle is not unpacked again, the state comes back unchanged
     env["OUT"] = str(tmp_path / "out2")
     subprocess.run(["bash", "tools/gpu_node.sh"], cwd=REPO, env=env, check=True, timeout=300)

@@ -242,6 +242,20 @@ def sway_trial(sim: _Sim, cfg: EvalConfig, height: float, clips, rng: np.random.
     return {"fell": False, "com_sway": com_sway(np.array(com))}
 
 
+def stand_trial(sim: _Sim, cfg: EvalConfig, rng: np.random.Generator) -> dict:
+    """A plain stand: zero command at the nominal height for ``cfg.stand_s``, arms held at their
+    default, no pushes (what the deployment sim twin asks of the LMO first). CoM sway (Eq. 5)."""
+    sim.reset(rng, cfg.init_noise)
+    u = sim.command(None, 0, cfg.speed, HeightConfig().nominal_height)
+    com = []
+    for _ in range(round(cfg.stand_s / POLICY_DT)):
+        sim.ctrl.step(sim.data, u, sim.arm_default)
+        if sim.fallen():
+            return {"fell": True}
+        com.append(sim.com_xy())
+    return {"fell": False, "com_sway": com_sway(np.array(com))}
+
+
 def _stats(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
@@ -283,9 +297,13 @@ def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:
         sway[f"{posture}_ok_trials"] = len(ok)
         falls += len(runs) - len(ok)
     out["com_sway"] = sway
+    stands = [stand_trial(sim, cfg, rng) for _ in range(cfg.trials)]
+    ok = [r["com_sway"] for r in stands if not r["fell"]]
+    out["stand"] = {"seconds": cfg.stand_s, "trials": len(stands), "falls": len(stands) - len(ok), "com_sway": _stats(ok)[0]}
     out["falls"] = falls
     out["total_trials"] = 5 * cfg.trials
     out["errors_over"] = "trials that did not fall (ok_trials of trials; NaN/null where every trial fell)"
+    out["falls_counted"] = "locomotion and CoM-sway trials (the App. B.4 protocol); the plain stand is reported apart"
     return out
 
 

@@ -111,6 +111,8 @@ class EvalConfig:
     """Length of one CoM-sway trial (s) ..."""
     sway_preroll_s: float = 2.0
     """... after this long reaching the stance height while the arms move to the clip start (s)."""
+    stand_s: float = 20.0
+    """Length of the plain zero-command stand test (s): arms at their default, no pushes."""
     squat_height: float = 0.55
     """Pelvis height commanded for the squatting trials (m); standing is the nominal 0.65."""
     arm_speed: float = 2.0
@@ -136,8 +138,8 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         require(isinstance(self.trials, int) and self.trials >= 1, f"trials must be an int >= 1, got {self.trials!r}")
-        for name in ("speed", "active_s", "settle_s", "sway_s", "arm_speed", "arm_amplitude", "push_duration_s",
-                     "push_interval_s"):
+        for name in ("speed", "active_s", "settle_s", "sway_s", "stand_s", "arm_speed", "arm_amplitude",
+                     "push_duration_s", "push_interval_s"):
             positive(name, getattr(self, name))
         for name in ("preroll_s", "sway_preroll_s", "init_noise", "arm_noise", "push_force", "push_torque", "push_jitter_s"):
             positive(name, getattr(self, name), allow_zero=True)
@@ -150,7 +152,7 @@ class EvalConfig:
         if not self.smoke:
             return self
         return replace(self, trials=2, active_s=1.0, settle_s=1.0, preroll_s=0.2, sway_s=1.0, sway_preroll_s=0.2,
-                       push_interval_s=0.5, push_jitter_s=0.1)
+                       stand_s=1.0, push_interval_s=0.5, push_jitter_s=0.1)
 
 
 @dataclass

@@ -6,6 +6,8 @@ chunk comes next, so several short GPU slots add up to one run:
 
     python -m wbvla.lmo.plan status [--root data/lmo/plan]
     python -m wbvla.lmo.plan run --budget-s 480 [--device cuda] [--num-envs 4096] [--out DIR]
+    python -m wbvla.lmo.plan unpack --out DIR      # here: put what a node brought back into the root
+    python -m wbvla.lmo.plan export                # here: ONNX + model card for every finished step
 
 ``run`` trains the next unfinished steps until the time budget (counted from the start of the
 process) is nearly spent, keeps only the newest checkpoint of each run folder, appends a record
@@ -170,6 +172,8 @@ def _keep_newest_checkpoint(run_dir: Path) -> None:
     for p in run_dir.glob("model_*.pt"):
         if p != newest:
             p.unlink()
+    if (run_dir / "git").is_dir() and not any((run_dir / "git").iterdir()):
+        (run_dir / "git").rmdir()  # rsl-rl's (emptied) code-state folder
 
 
 def run_chunk(cfg: PlanConfig, deadline: float) -> list[dict]:
@@ -240,9 +244,30 @@ def unpack_state(src: Path, root: Path) -> Path:
     return root
 
 
+def export_done(cfg: PlanConfig, out_dir: Path | None = None, partial: bool = False) -> list[dict]:
+    """Export every finished step (with ``partial``: every step with a checkpoint) to the ONNX
+    names it declares, with model-card entries (``wbvla lmo-export`` for each)."""
+    from wbvla.lmo.export import run_export
+    from wbvla.lmo.job_config import ExportConfig
+    from wbvla.lmo.train import latest_checkpoint
+
+    done = {r["step"]: r for r in status(cfg)}
+    entries = []
+    for s in cfg.steps:
+        ckpt = latest_checkpoint(Path(cfg.root) / s.name)
+        if ckpt is None or not (done[s.name]["done"] or partial):
+            continue
+        note = (f"Plan step {s.name}: {done[s.name]['iterations_done']} of {s.iterations} planned PPO iterations"
+                f" ({'finished' if done[s.name]['done'] else 'unfinished'}).")
+        for name, _ in s.exports:
+            kw = {} if out_dir is None else {"out_dir": Path(out_dir)}
+            entries.append(run_export(ExportConfig(checkpoint=ckpt, name=name, note=note, **kw)))
+    return entries
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m wbvla.lmo.plan", description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=("status", "run", "unpack"))
+    p.add_argument("action", choices=("status", "run", "unpack", "export"))
     p.add_argument("--root", type=Path, default=None, help="plan root (default data/lmo/plan)")
     p.add_argument("--budget-s", type=float, default=480.0, help="run: seconds from process start to stop by")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -254,7 +279,10 @@ def main(argv: list[str] | None = None) -> None:
     t_start = time.time()
     cfg = PlanConfig(num_envs=a.num_envs, device=a.device, smoke=a.smoke, max_iterations=a.max_iterations,
                      **({"root": a.root} if a.root else {}))
-    if a.action == "unpack":
+    if a.action == "export":
+        for e in export_done(cfg):
+            print(f"exported {e['file']} from {e['checkpoint']}")
+    elif a.action == "unpack":
         require(a.out is not None, "unpack needs --out (the folder the node's files were brought back to)")
         print(f"unpacked into {unpack_state(a.out, cfg.root)}")
     elif a.action == "run":

@@ -142,6 +142,9 @@ def make_runner(cfg: TrainConfig, log_dir: Path | None, device: str):
     agent["save_interval"] = cfg.save_interval
     agent["logger"] = {"class_name": "wbvla.lmo.train:JsonlLogWriter"}
     runner = _runner_class()(wrapped, agent, None if log_dir is None else str(log_dir), device)
+    # rsl-rl would write `git diff` of the whole checkout into the run folder; run folders ship
+    # (data/lmo/plan, curves), and the run record already names the command and the code.
+    runner.logger.git_status_repos = []
     return env, wrapped, runner
 
 
