@@ -4,7 +4,8 @@
 ``tools/check_lerobot_compat.sh``). This script runs in both:
 
 * in wbvla's venv (``python tools/check_lerobot_compat.py --lerobot-python VENV/bin/python``):
-  1. writes a small teleop dataset with :class:`~wbvla.data.lerobot_v3.LeRobotV3Writer`;
+  1. writes small teleop datasets with :class:`~wbvla.data.lerobot_v3.LeRobotV3Writer` (:data:`VARIANTS`:
+     one file, file/chunk rollover, resumed);
   2. has lerobot load it (``LeRobotDataset(repo_id, root=...)``), iterate every frame (decoding video)
      and one item with ``delta_timestamps``; compares every value with what was written;
   3. has lerobot write a small dataset itself, reads it with :class:`~wbvla.data.lerobot_v3.LeRobotV3Dataset`,
@@ -128,19 +129,40 @@ def _run(python: str, *args: str) -> list[str]:
     return [ln[:300] for ln in r.stderr.splitlines() if "warn" in ln.lower()]
 
 
-def check_ours_in_lerobot(python: str, work: Path) -> dict:
+VARIANTS = ("one_file", "rollover", "resumed")
+"""Datasets of our writer given to lerobot: 3 episodes in one data/video file; each episode in its own
+file with 2 files per chunk (chunk-001 used); 2 episodes, then ``LeRobotV3Writer.open`` and one more."""
+
+
+def _write_variant(root: Path, variant: str) -> list:
+    from lerobot_helpers import write
+
+    from wbvla.data.lerobot_v3 import FileLimits, LeRobotV3Writer
+
+    if variant == "one_file":
+        return write(root, [6, 9, 4])[1]
+    if variant == "rollover":
+        return write(root, [3, 4, 2], limits=FileLimits(chunks_size=2, data_files_size_in_mb=1e-4,
+                                                        video_files_size_in_mb=1e-4))[1]
+    first = write(root, [4, 5])[1]
+    return first + write(root, [3], seed=9, writer=LeRobotV3Writer.open(root))[1]
+
+
+def check_ours_in_lerobot(python: str, work: Path, variant: str) -> dict:
     """Our writer -> lerobot's loader; every value compared."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
-    from lerobot_helpers import SIZE, TASKS, stacked, write
+    from lerobot_helpers import SIZE, TASKS, stacked
 
     from wbvla.data import teleop_schema as ts
 
-    root = work / "ours"
-    _, written = write(root, [6, 9, 4])
-    warnings = _run(python, "--role", "lerobot-load", str(root), str(work / "loaded.npz"))
-    summary = json.loads((work / "loaded.json").read_text())
+    root = work / variant
+    written = _write_variant(root, variant)
+    loaded = work / f"{variant}_loaded.npz"
+    warnings = _run(python, "--role", "lerobot-load", str(root), str(loaded))
+    summary = json.loads(loaded.with_suffix(".json").read_text())
     summary["lerobot_warnings"] = warnings
-    got = dict(np.load(work / "loaded.npz", allow_pickle=False))
+    summary["files"] = sorted(str(f.relative_to(root)) for f in root.rglob("*") if f.is_file() and "meta" not in f.parts)
+    got = dict(np.load(loaded, allow_pickle=False))
     report = {"summary": summary, "comparisons": {}}
     for backend in dict.fromkeys([summary["default_backend"], "pyav"]):
         if f"{backend}/index" not in got:
@@ -206,7 +228,7 @@ def main() -> None:
     if a.role == "lerobot-write":
         return lerobot_write(*a.args)
     with tempfile.TemporaryDirectory(prefix="lerobot_compat_") as d:
-        report = {"ours_in_lerobot": check_ours_in_lerobot(a.lerobot_python, Path(d)),
+        report = {"ours_in_lerobot": {v: check_ours_in_lerobot(a.lerobot_python, Path(d), v) for v in VARIANTS},
                   "lerobot_in_ours": check_lerobot_in_ours(a.lerobot_python, Path(d), a.fixture)}
     text = json.dumps(report, indent=2, default=str)
     print(text)
