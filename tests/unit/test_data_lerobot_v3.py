@@ -17,6 +17,7 @@ from wbvla.data.lerobot_v3 import (
     FileLimits,
     LeRobotV3Dataset,
     LeRobotV3Writer,
+    VideoEncoding,
     teleop_features,
     validate_v3,
 )
@@ -243,3 +244,19 @@ def test_reads_a_dataset_written_by_lerobot():
     assert eps[1]["task"] == ["toy task 1"] * 7
     pairs = LeRobotV3Pairs(FIXTURE, k_frames=2, size=32)
     assert len(pairs) == (5 - 2) + (7 - 2) and set(pairs.table.episode_index) == {0, 1}
+
+
+def test_av1_encoding_round_trip_and_resume(tmp_path):
+    """lerobot's own default codec (SVT-AV1) also works, and open() keeps appending with it."""
+    root = tmp_path / "ds"
+    av1 = VideoEncoding(vcodec="libsvtav1", crf=30, preset="8")
+    _, first = write(root, [4, 6], video=av1)
+    info = json.loads((root / "meta/info.json").read_text())["features"][ts.IMAGE_KEY]["info"]
+    assert (info["video.codec"], info["video.crf"], info["video.preset"]) == ("av1", 30, "8")
+    w = LeRobotV3Writer.open(root)
+    assert w.video == av1
+    _, more = write(root, [3], seed=4, writer=w)
+    assert validate_v3(root) == []
+    ds = LeRobotV3Dataset(root)
+    for ep, frames in enumerate(first + more):
+        _check_episode(ds, ep, frames)
