@@ -260,3 +260,21 @@ def test_av1_encoding_round_trip_and_resume(tmp_path):
     ds = LeRobotV3Dataset(root)
     for ep, frames in enumerate(first + more):
         _check_episode(ds, ep, frames)
+
+
+def test_context_manager_discards_the_open_episode_on_error(tmp_path):
+    root = tmp_path / "ds"
+    frames = episode(3, seed=1)
+    with pytest.raises(RuntimeError, match="simulator diverged"):
+        with LeRobotV3Writer(root, features=teleop_features(SIZE)) as w:
+            for f in frames:
+                w.add_frame(f, task=TASKS[0])
+            w.save_episode()
+            w.add_frame(frames[0], task=TASKS[0])
+            raise RuntimeError("simulator diverged")
+    assert validate_v3(root) == []
+    assert LeRobotV3Dataset(root).num_frames == 3
+    with pytest.warns(UserWarning, match="dropping 1 frames"):
+        with LeRobotV3Writer.open(root) as w:
+            w.add_frame(frames[0], task=TASKS[0])
+    assert LeRobotV3Dataset(root).num_episodes == 1
