@@ -20,10 +20,10 @@ from wbvla.vla.decoder import (
 WEIGHTS = {"arm": 1.0, "gripper": 1.0, "command": 1.0, "height": 1.0}
 
 
-def _decoder(**kw) -> ExecutionDecoder:
+def _decoder(residual=False, **kw) -> ExecutionDecoder:
     torch.manual_seed(0)
-    return ExecutionDecoder(DecoderConfig(width=16, queries=2, heads=2, state_width=8, dropout=0.0), hidden_size=12,
-                            chunk_size=3, **kw).eval()
+    return ExecutionDecoder(DecoderConfig(width=16, queries=2, heads=2, state_width=8, dropout=0.0, residual=residual),
+                            hidden_size=12, chunk_size=3, **kw).eval()
 
 
 def _inputs(b=4, n=7):
@@ -72,6 +72,28 @@ def test_losses_use_standardized_units():
     tgt = {"arm": torch.full((1, 3, 14), 1.0), "gripper": torch.zeros(1, 3, 2), "flags": torch.zeros(1, 3),
            "height": torch.zeros(1), "velocity": torch.zeros(1, 3)}
     assert float(decoder_losses(dec, out, tgt, WEIGHTS)["arm_l1"]) == pytest.approx(0.5)  # 1 rad / std 2
+
+
+def test_residual_decoder_predicts_offsets_from_the_current_pose():
+    stats = ActionStats.identity()
+    dec = _decoder(residual=True, stats=stats)
+    tokens, kinds, state = _inputs(b=2)
+    out = DecoderOutput(torch.zeros(2, 3, 14), torch.zeros(2, 3, 2), torch.zeros(2, 3, 3), torch.zeros(2))
+    phys = dec.physical(out, state)  # zero offsets: hold s_t's joints and openings
+    torch.testing.assert_close(phys["arm"], state[:, None, :14].expand(-1, 3, -1))
+    torch.testing.assert_close(phys["gripper"], state[:, None, 14:16].expand(-1, 3, -1).clamp_min(0))
+    tgt = {"arm": state[:, None, :14] + 0.3, "gripper": state[:, None, 14:16].expand(-1, 3, -1).clone(), "state": state,
+           "flags": torch.zeros(2, 3), "height": torch.zeros(2), "velocity": torch.zeros(2, 3)}
+    t = decoder_losses(dec, out, tgt, WEIGHTS)
+    assert float(t["arm_l1"]) == pytest.approx(0.3, abs=1e-6) and float(t["gripper_l1"]) == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="residual"):
+        dec.physical(out)
+    assert not _decoder(residual=True, use_state=False).residual  # w/o state: absolute targets
+    # statistics of offsets: arm chunks 1 rad above a 0.5 rad pose -> mean offset 1, pose excluded
+    s = ActionStats.from_frames(state=np.full((4, 17), 0.5), arm=np.full((4, 3, 14), 1.5), gripper=np.zeros((4, 3, 2)),
+                                height=np.ones(4), velocity=np.zeros((4, 3)), residual=True)
+    np.testing.assert_allclose(s.arm_mean, 1.0)
+    np.testing.assert_allclose(s.gripper_mean, -0.5)
 
 
 def test_without_state_the_state_is_ignored():

@@ -172,3 +172,17 @@ def test_smollm2_preset_carries_the_gguf_text_weights():
                                   ref.model.layers[1].mlp.down_proj.weight.detach().numpy())
     n = ref.model.embed_tokens.weight.shape[0]
     np.testing.assert_array_equal(text.embed_tokens.weight[:n].detach().numpy(), ref.model.embed_tokens.weight.detach().numpy())
+
+
+def test_random_shift_is_a_translated_crop():
+    from torch.nn.functional import pad
+
+    from wbvla.vla.model import random_shift
+
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float).reshape(2, 1, 3, 5, 5)
+    assert torch.equal(random_shift(x, 0), x)
+    y = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    for b in range(2):
+        padded = pad(x[b], (2, 2, 2, 2), mode="replicate")[0]  # (3, 9, 9)
+        assert any(torch.equal(padded[:, dy:dy + 5, dx:dx + 5], y[b, 0]) for dy in range(5) for dx in range(5))

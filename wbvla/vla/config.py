@@ -123,6 +123,8 @@ class PretrainConfig:
     """Linear warmup steps."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
+    image_shift: int = 4
+    """Training augmentation: random translation by up to this many pixels of the model's input (0: off)."""
     val_every_n_steps: int = 250
     """Held-out top-1 and a checkpoint every this many steps."""
     val_pairs: int = 512
@@ -151,6 +153,7 @@ class PretrainConfig:
         require(self.human_video_fraction + self.robot_video_fraction > 0,
                 "human_video_fraction and robot_video_fraction cannot both be 0 (no Stage II data)")
         _positive_int(self, "batch_size", "max_steps", "val_every_n_steps", "val_pairs")
+        require(isinstance(self.image_shift, int) and self.image_shift >= 0, f"image_shift must be an int >= 0, got {self.image_shift!r}")
         require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
         require(isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
         positive("lr", self.lr)
@@ -182,6 +185,10 @@ class DecoderConfig:
     """Hidden layers of the trunk MLP before the heads."""
     dropout: float = 0.1
     """Dropout in the trunk MLP during training."""
+    residual: bool = True
+    """With s_t (``use_state``), regress arm and gripper targets as offsets from s_t's joint
+    positions and gripper openings (a PD target sits close to the current pose; "hold the current
+    pose" is a strong baseline an absolute regressor must first rediscover)."""
 
     def __post_init__(self) -> None:
         _positive_int(self, "width", "queries", "heads", "state_width", "mlp_layers")
@@ -242,6 +249,8 @@ class FinetuneConfig:
     """Linear warmup steps."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
+    image_shift: int = 4
+    """Training augmentation: random translation by up to this many pixels of the model's input (0: off)."""
     val_every_n_steps: int = 250
     """Held-out metrics and a checkpoint every this many steps."""
     seed: int = 0
@@ -270,6 +279,7 @@ class FinetuneConfig:
         require(self.max_demos_per_task is None or (isinstance(self.max_demos_per_task, int) and self.max_demos_per_task > 0),
                 f"max_demos_per_task must be None or an int > 0, got {self.max_demos_per_task!r}")
         _positive_int(self, "chunk_size", "lora_r", "lora_alpha", "batch_size", "max_steps", "val_every_n_steps")
+        require(isinstance(self.image_shift, int) and self.image_shift >= 0, f"image_shift must be an int >= 0, got {self.image_shift!r}")
         in_range("lora_dropout", self.lora_dropout, 0.0, 0.9)
         require(len(self.lora_targets) > 0, "lora_targets must name at least one module")
         for name in ("latent_weight", "arm_weight", "gripper_weight", "flag_weight", "height_weight", "weight_decay"):

@@ -9,6 +9,8 @@
 
 Regression heads work in standardized units (per-feature mean/std of the training data, stored as
 buffers so they travel with the weights); :meth:`ExecutionDecoder.physical` maps back to rad / m.
+With s_t and ``residual`` (default) the arm and gripper heads regress offsets from s_t's joint
+positions and openings, so "hold the current pose" is the decoder's zero.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wbvla.data.teleop_schema import STATE_DIM
+from wbvla.data.teleop_schema import STATE_ARMS, STATE_DIM, STATE_GRIPPERS
 from wbvla.vla.config import DecoderConfig
 
 NUM_TOKEN_KINDS = 3
@@ -52,6 +54,18 @@ class ActionStats:
         return cls(*ms(state), *ms(arm), *ms(gripper), *ms(height), *ms(velocity))
 
     @classmethod
+    def from_frames(cls, state, arm, gripper, height, velocity, residual: bool) -> ActionStats:
+        """Statistics of the regression targets: state (N, 17), chunks arm (N, H, 14) and
+        gripper (N, H, 2), height (N,), velocity (N, 3); with ``residual`` the arm/gripper targets
+        are offsets from s_t's joint positions / openings."""
+        state = np.asarray(state, np.float32)
+        arm, gripper = np.asarray(arm, np.float32), np.asarray(gripper, np.float32)
+        if residual:
+            arm = arm - state[:, None, STATE_ARMS]
+            gripper = gripper - state[:, None, STATE_GRIPPERS]
+        return cls.from_arrays(state, arm.reshape(-1, 14), gripper.reshape(-1, 2), height, velocity)
+
+    @classmethod
     def identity(cls) -> ActionStats:
         z, o = np.zeros, np.ones
         return cls(z(STATE_DIM, np.float32), o(STATE_DIM, np.float32), z(14, np.float32), o(14, np.float32),
@@ -81,6 +95,7 @@ class ExecutionDecoder(nn.Module):
         if command_kind not in ("flags", "velocity"):
             raise ValueError(f"command_kind must be 'flags' or 'velocity', got {command_kind!r}")
         self.cfg, self.chunk_size, self.command_kind, self.use_state = cfg, chunk_size, command_kind, use_state
+        self.residual = cfg.residual and use_state
         w = cfg.width
         self.in_norm = nn.LayerNorm(hidden_size)
         self.in_proj = nn.Linear(hidden_size, w)
@@ -127,11 +142,21 @@ class ExecutionDecoder(nn.Module):
         return DecoderOutput(self.arm_head(h).view(b, self.chunk_size, 14), self.gripper_head(h).view(b, self.chunk_size, 2),
                              cmd.view(b, 3, 3) if self.command_kind == "flags" else cmd, self.height_head(h)[:, 0])
 
+    def _reference(self, state: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What arm (B, 1, 14) / gripper (B, 1, 2) outputs are offsets from: s_t's joints (residual) or 0."""
+        if not self.residual:
+            return like.new_zeros(1, 1, 14), like.new_zeros(1, 1, 2)
+        if state is None:
+            raise ValueError("this decoder predicts offsets from s_t (residual=True): pass state")
+        state = state.to(like.device, like.dtype)
+        return state[:, None, STATE_ARMS], state[:, None, STATE_GRIPPERS]
+
     @torch.no_grad()
-    def physical(self, out: DecoderOutput) -> dict[str, torch.Tensor]:
+    def physical(self, out: DecoderOutput, state: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Standardized outputs -> arm (B, H, 14) rad, gripper (B, H, 2) m, command (B, 4) = u_t."""
-        arm = out.arm * self.arm_std + self.arm_mean
-        grip = (out.gripper * self.gripper_std + self.gripper_mean).clamp_min(0.0)
+        arm_ref, grip_ref = self._reference(state, out.arm)
+        arm = out.arm * self.arm_std + self.arm_mean + arm_ref
+        grip = (out.gripper * self.gripper_std + self.gripper_mean + grip_ref).clamp_min(0.0)
         height = out.height * self.height_std[0] + self.height_mean[0]
         if self.command_kind == "flags":
             vals = torch.tensor(FLAG_VALUES, device=out.command.device)
@@ -140,11 +165,14 @@ class ExecutionDecoder(nn.Module):
             head3 = out.command * self.velocity_std + self.velocity_mean
         return {"arm": arm, "gripper": grip, "command": torch.cat([head3, height[:, None]], dim=1)}
 
-    def standardize(self, arm, gripper, height, velocity) -> dict[str, torch.Tensor]:
-        """Physical targets -> standardized ones (arm (B, H, 14), gripper (B, H, 2), height (B,), velocity (B, 3))."""
-        return {"arm": (arm - self.arm_mean) / self.arm_std, "gripper": (gripper - self.gripper_mean) / self.gripper_std,
-                "height": (height - self.height_mean[0]) / self.height_std[0],
-                "velocity": (velocity - self.velocity_mean) / self.velocity_std}
+    def standardize(self, targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Physical targets (``arm (B, H, 14)``, ``gripper (B, H, 2)``, ``height (B,)``, ``velocity
+        (B, 3)``, and ``state (B, 17)`` when residual) -> the standardized quantities the heads regress."""
+        arm_ref, grip_ref = self._reference(targets.get("state"), targets["arm"])
+        return {"arm": (targets["arm"] - arm_ref - self.arm_mean) / self.arm_std,
+                "gripper": (targets["gripper"] - grip_ref - self.gripper_mean) / self.gripper_std,
+                "height": (targets["height"] - self.height_mean[0]) / self.height_std[0],
+                "velocity": (targets["velocity"] - self.velocity_mean) / self.velocity_std}
 
 
 def flag_classes(flags: torch.Tensor) -> torch.Tensor:
@@ -156,9 +184,9 @@ def decoder_losses(dec: ExecutionDecoder, out: DecoderOutput, targets: dict[str,
                    weights: dict[str, float]) -> dict[str, torch.Tensor]:
     """Action losses of Stage III: L1 on standardized arm / gripper / h* (and velocity), mean 3-way
     cross-entropy over the flag axes. ``targets`` holds physical ``arm (B, H, 14)``, ``gripper
-    (B, H, 2)``, ``flags (B, 3)``, ``height (B,)``, ``velocity (B, 3)``. Returns each term and
+    (B, H, 2)``, ``flags (B, 3)``, ``height (B,)``, ``velocity (B, 3)`` (and ``state (B, 17)`` for a residual decoder). Returns each term and
     ``action`` = the weighted sum."""
-    z = dec.standardize(targets["arm"], targets["gripper"], targets["height"], targets["velocity"])
+    z = dec.standardize(targets)
     terms = {"arm_l1": F.l1_loss(out.arm, z["arm"]), "gripper_l1": F.l1_loss(out.gripper, z["gripper"]),
              "height_l1": F.l1_loss(out.height, z["height"])}
     if dec.command_kind == "flags":

@@ -23,13 +23,14 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from wbvla.config import require
+from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.paths import cache_dir
 from wbvla.vla.backbone import build_backbone, import_peft, load_backbone, save_backbone
 from wbvla.vla.config import LAM_SOURCES, DecoderConfig, FinetuneConfig
 from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
 from wbvla.vla.latents import LatentVocabulary
-from wbvla.vla.model import LatentVLA
+from wbvla.vla.model import LatentVLA, random_shift
 from wbvla.vla.teleop_data import (
     TeleopEpisode,
     TeleopFrames,
@@ -75,10 +76,12 @@ class FinetuneModule(L.LightningModule):
         self._val: list[dict] = []
 
     def _forward(self, batch, codes: torch.Tensor | None):
-        """Teacher-forced pass with ``codes`` in the sequence -> (hidden, prompts, decoder output)."""
+        """Teacher-forced pass with ``codes`` in the sequence (images randomly shifted) -> (hidden,
+        prompts, decoder output)."""
         n = self.vla.num_slots
         prompts = self.vla.prompts.batch(batch["instruction"], codes.cpu() if n else None)
-        hidden = self.vla.hidden_states(self.vla.encode_images(batch["image"]), prompts)
+        pixel_values = random_shift(self.vla.encode_images(batch["image"]), self.cfg.image_shift)
+        hidden = self.vla.hidden_states(pixel_values, prompts)
         tokens, kinds = self.vla.pooled_tokens(hidden, prompts)
         return hidden, prompts, self.decoder(tokens, kinds, batch["state"] if self.cfg.use_state else None)
 
@@ -114,7 +117,7 @@ def predict_batch(vla: LatentVLA, decoder: ExecutionDecoder, batch: dict, use_st
     """Greedy latent decoding + decoder on one batch: physical predictions next to the targets."""
     dec = vla.greedy_codes(vla.encode_images(batch["image"]), batch["instruction"])
     out = decoder(dec.tokens, dec.kinds, batch["state"].to(dec.tokens.device) if use_state else None)
-    phys = decoder.physical(out)
+    phys = decoder.physical(out, batch["state"].to(dec.tokens.device))
     return {"arm": phys["arm"].cpu(), "gripper": phys["gripper"].cpu(), "command": phys["command"].cpu(),
             "codes": dec.codes, "true_codes": batch["codes"].cpu(), "true_arm": batch["arm"].cpu(),
             "true_gripper": batch["gripper"].cpu(), "true_flags": batch["flags"].cpu(), "true_height": batch["height"].cpu(),
@@ -193,6 +196,16 @@ def load_lams(config: FinetuneConfig) -> dict:
     return {lam: load_lam(lam_checkpoint(config.pretrain, lam)) for lam in LAM_SOURCES[config.lam_variant]}
 
 
+def latent_offset_frames(config: FinetuneConfig) -> int:
+    """k in teleop frames: the LAMs' pair offset (s) at the dataset's 10 Hz (4 w/o LAM, unused)."""
+    from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
+
+    lams = LAM_SOURCES[config.lam_variant]
+    if not lams:
+        return 4
+    return max(1, int(round(lam_pair_offset(lam_checkpoint(config.pretrain, lams[0])) * FPS)))
+
+
 def teleop_frames(config: FinetuneConfig, episodes: list[TeleopEpisode], lams: dict, k: int) -> TeleopFrames:
     return TeleopFrames(episodes, [latent_labels(e, lams, k) for e in episodes], config.chunk_size)
 
@@ -212,7 +225,6 @@ class FinetuneResult:
 def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None) -> FinetuneResult:
     """Train Stage III per ``config`` (resumable) and export the policy. ``episodes`` overrides the
     dataset (e.g. :func:`~wbvla.vla.teleop_data.synthetic_episodes` in tests)."""
-    from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
     from wbvla.vla.policy import export_policy
 
     if config.pretrain_run is not None:
@@ -230,9 +242,9 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
     train_eps, held_eps = split_episodes(episodes, config.heldout_episodes_per_task, config.max_demos_per_task)
     require(len(held_eps) > 0, "no held-out episodes: set heldout_episodes_per_task >= 1")
     lams = load_lams(config)
-    k = max(1, int(round(lam_pair_offset(lam_checkpoint(config.pretrain, next(iter(lams)))) * 10))) if lams else 4
+    k = latent_offset_frames(config)
     train, held = teleop_frames(config, train_eps, lams, k), teleop_frames(config, held_eps, lams, k)
-    stats = ActionStats.from_arrays(**train.arrays())
+    stats = ActionStats.from_frames(**train.arrays(), residual=config.decoder.residual and config.use_state)
     cfg_json = json.loads(json.dumps(asdict(config), default=str))
     module = FinetuneModule(str(base), cfg_json, {k_: v.tolist() for k_, v in vars(stats).items()})
     g = torch.Generator().manual_seed(config.seed)
@@ -249,3 +261,21 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
         export_policy(module, base, policy_dir, {"run": config.run_name(), "steps": fit.steps,
                                                  "train_episodes": len(train_eps), "train_frames": len(train)})
     return FinetuneResult(fit, policy_dir, len(train_eps), len(held_eps), len(train))
+
+
+def heldout_frames(config: FinetuneConfig, image_size: int | None = None) -> TeleopFrames:
+    """The held-out teleoperation frames of ``config`` (last episodes per task) with their LAM
+    codes, as :func:`finetune` validates on them."""
+    episodes = load_teleop_episodes(dataset_root(config), image_size)
+    _, held = split_episodes(episodes, config.heldout_episodes_per_task, config.max_demos_per_task)
+    return teleop_frames(config, held, load_lams(config), latent_offset_frames(config))
+
+
+def evaluate_policy(policy, frames: TeleopFrames, batch_size: int = 64) -> tuple[dict, dict]:
+    """Open-loop held-out evaluation of a :class:`~wbvla.vla.policy.VLAPolicy` (greedy latents, the
+    hidden states of the predicted sequence, as in ``act()``): (metrics, per-frame predictions)."""
+    preds = []
+    for i in range(0, len(frames), batch_size):
+        batch = collate_frames([frames[k] for k in range(i, min(i + batch_size, len(frames)))])
+        preds.append(predict_batch(policy.vla, policy.decoder, batch, policy.use_state))
+    return frame_metrics(preds, policy.command_kind), {k: torch.cat([d[k] for d in preds]) for k in preds[0]}

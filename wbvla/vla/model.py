@@ -35,6 +35,21 @@ class Decoded:
     """(N,) :data:`TOKEN_VISUAL` / :data:`TOKEN_QUERY` / :data:`TOKEN_LATENT` of each of them."""
 
 
+def random_shift(pixel_values: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random translation by up to ``pad`` pixels per image (edge-replicate padding, then a random
+    crop back to size; DrQ-style augmentation). (B, 1, 3, S, S) -> the same shape."""
+    if pad <= 0:
+        return pixel_values
+    b, n, c, h, w = pixel_values.shape
+    x = F.pad(pixel_values.reshape(b * n, c, h, w), (pad, pad, pad, pad), mode="replicate")
+    dy, dx = torch.randint(0, 2 * pad + 1, (2, b * n), generator=generator)
+    rows = (dy[:, None] + torch.arange(h)[None]).to(x.device)  # (B n, S)
+    cols = (dx[:, None] + torch.arange(w)[None]).to(x.device)
+    idx = torch.arange(b * n, device=x.device)[:, None, None]
+    out = x.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]]  # (B n, S, S, C)
+    return out.permute(0, 3, 1, 2).reshape(b, n, c, h, w)
+
+
 class LatentVLA(nn.Module):
     """Backbone + latent vocabulary + prompt layout."""
 

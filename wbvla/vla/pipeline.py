@@ -7,7 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from wbvla.lam.pipeline import StageIPlan, stage1_plan
+from wbvla.paths import cache_dir
 from wbvla.vla.config import BackboneConfig, FinetuneConfig, PretrainConfig
+
+SMOKE_TELEOP_TASKS = ("cart_pushing",)
+"""SMOKE runs train on two short demonstrations of one task (one to train on, one held out),
+collected by the notebook with ``wbvla.tasks.teleop`` into ``cache_dir()/teleop/smoke_vla``."""
 
 
 @dataclass
@@ -30,12 +35,13 @@ def vla_plan(smoke: bool, seed: int = 0, device: str = "auto", threads: int | No
     pre = PretrainConfig(corpus_size=size, seed=seed, device=device, threads=threads, progress=progress,
                          backbone=BackboneConfig(preset=preset), val_pairs=64 if smoke else 512,
                          max_steps=pretrain_steps or (20 if smoke else 1500), **small)
-    ft = FinetuneConfig(pretrain=pre, dataset_size=size, seed=seed, device=device, threads=threads, progress=progress,
-                        heldout_episodes_per_task=1 if smoke else 2, max_steps=finetune_steps or (20 if smoke else 1500),
-                        **small)
+    teleop_root = cache_dir() / "teleop" / ("smoke_vla" if smoke else "tutorial")
+    ft = FinetuneConfig(pretrain=pre, dataset_root=teleop_root, seed=seed, device=device, threads=threads,
+                        progress=progress, heldout_episodes_per_task=1 if smoke else 2,
+                        max_steps=finetune_steps or (20 if smoke else 1500), **small)
     if batch_size is not None:
-        pre, ft = replace(pre, batch_size=batch_size), replace(ft, batch_size=batch_size)
-        ft = replace(ft, pretrain=pre)
+        pre = replace(pre, batch_size=batch_size)
+        ft = replace(ft, batch_size=batch_size, pretrain=pre)
     return VLAPlan(s1, pre, ft)
 
 
@@ -45,3 +51,4 @@ def ensure_stage1(plan: VLAPlan) -> dict:
 
     ensure_corpus(plan.stage1, progress=plan.pretrain.progress)
     return ensure_lams(plan.stage1)
+

@@ -122,8 +122,8 @@ class VLAPolicy:
         t1 = time.perf_counter()
         dec = self.vla.decode(pv, instruction)
         t2 = time.perf_counter()
-        s = torch.from_numpy(state)[None] if self.use_state else None
-        phys = self.decoder.physical(self.decoder(dec.tokens, dec.kinds, s))
+        s = torch.from_numpy(state)[None]
+        phys = self.decoder.physical(self.decoder(dec.tokens, dec.kinds, s if self.use_state else None), s)
         t3 = time.perf_counter()
         ms = {"preprocess": (t1 - t0) * 1e3, "vlm": (t2 - t1) * 1e3, "decoder": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
         return PolicyOutput(arm_targets=phys["arm"][0].numpy(), grippers=phys["gripper"][0].numpy(),

@@ -31,7 +31,7 @@ from wbvla.vla.corpus_data import (
     stage2_source,
 )
 from wbvla.vla.latents import LatentVocabulary
-from wbvla.vla.model import LatentVLA
+from wbvla.vla.model import LatentVLA, random_shift
 from wbvla.vla.trainer import FitResult, L, fit_resumable, warmup_cosine
 
 
@@ -48,7 +48,7 @@ class PretrainModule(L.LightningModule):
     """Eq. 1 on teacher-forced sequences; logs the loss, per-LAM train accuracy and held-out top-1."""
 
     def __init__(self, backbone: dict, vocab: dict, lr: float = 1e-3, warmup_steps: int = 100, max_steps: int = 1500,
-                 weight_decay: float = 0.01, majority: list[int] | None = None):
+                 weight_decay: float = 0.01, majority: list[int] | None = None, image_shift: int = 0):
         super().__init__()
         self.save_hyperparameters()
         self.vocab = LatentVocabulary.from_json(vocab)
@@ -58,7 +58,8 @@ class PretrainModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         codes = batch["codes"]
         prompts = self.vla.prompts.batch(batch["instruction"], codes.cpu())
-        hidden = self.vla.hidden_states(self.vla.encode_images(batch["image"]), prompts)
+        pixel_values = random_shift(self.vla.encode_images(batch["image"]), self.hparams.image_shift)
+        hidden = self.vla.hidden_states(pixel_values, prompts)
         logits = self.vla.latent_logits(hidden, prompts)
         loss = self.vla.latent_loss(logits, codes)
         logs = {"train/loss": loss.detach()}
@@ -141,7 +142,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
     train_loader = DataLoader(data, batch_sampler=sampler, num_workers=0, collate_fn=collate)
     val_loader = DataLoader(ConcatPairs(val_parts), batch_size=64, num_workers=0, collate_fn=collate)
     module = PretrainModule(asdict(config.backbone), vocab.to_json(), lr=config.lr, warmup_steps=config.warmup_steps,
-                            max_steps=config.max_steps, weight_decay=config.weight_decay, majority=majority)
+                            max_steps=config.max_steps, weight_decay=config.weight_decay, majority=majority,
+                            image_shift=config.image_shift)
     fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
                         config.resume, json.loads(json.dumps(asdict(config), default=str)),
                         log_every_n_steps=min(10, config.val_every_n_steps))

@@ -9,6 +9,7 @@ video, c_t = E(o_t, o_t+k) with k = the LAMs' pair offset (o_t+k clamps to the l
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,19 @@ class TeleopEpisode:
 
     def __len__(self) -> int:
         return len(self.frames)
+
+
+def teleop_summary(root: Path) -> dict:
+    """``<root>_summary.json`` written by ``wbvla teleop-data`` (episodes per task, expert success,
+    locomotion backend, wall time); empty when absent."""
+    path = Path(root).with_name(f"{Path(root).name}_summary.json")
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def teleop_ready(root: Path, per_task: int, tasks: tuple[str, ...] = ts.TASKS) -> bool:
+    """Whether the dataset at ``root`` was finished with at least ``per_task`` episodes of every task."""
+    s = teleop_summary(root)
+    return bool(s.get("finished")) and all(s.get("episodes_per_task", {}).get(t, 0) >= per_task for t in tasks)
 
 
 def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[TeleopEpisode]:
@@ -129,12 +143,18 @@ class TeleopFrames(Dataset):
                 "episode": ep.index, "t": t}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Stacked per-frame arrays (for statistics): state, arm, gripper, height, velocity."""
-        eps = self.episodes
-        act = np.concatenate([e.action for e in eps])
-        return {"state": np.concatenate([e.state for e in eps]), "arm": act[:, ts.ACTION_ARMS],
-                "gripper": act[:, ts.ACTION_GRIPPERS], "height": act[:, ts.ACTION_HEIGHT],
-                "velocity": np.concatenate([e.reference_velocity for e in eps])}
+        """Every frame's state (N, 17), arm (N, H, 14) and gripper (N, H, 2) chunks, height (N,),
+        velocity (N, 3): the inputs of :meth:`~wbvla.vla.decoder.ActionStats.from_frames`."""
+        out: dict[str, list] = {"state": [], "arm": [], "gripper": [], "height": [], "velocity": []}
+        for ep in self.episodes:
+            t = np.arange(len(ep))
+            rows = np.minimum(t[:, None] + np.arange(self.chunk_size)[None], len(ep) - 1)  # (T, H)
+            out["state"].append(ep.state)
+            out["arm"].append(ep.action[rows][..., ts.ACTION_ARMS])
+            out["gripper"].append(ep.action[rows][..., ts.ACTION_GRIPPERS])
+            out["height"].append(ep.action[:, ts.ACTION_HEIGHT])
+            out["velocity"].append(ep.reference_velocity)
+        return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def collate_frames(items: list[dict]) -> dict:
