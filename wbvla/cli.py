@@ -21,6 +21,7 @@ from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
+from wbvla.runtime.config import DeployKeysConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
 
@@ -161,6 +162,15 @@ def lerobot_validate(config: LeRobotValidateConfig) -> None:
         sys.exit(1)
 
 
+def deploy_keys(config: DeployKeysConfig) -> None:
+    """CURVE keys for deploy/: server + robot keypairs and the server's allow-list (non-loopback links need them)."""
+    from wbvla.runtime.transport import create_keys
+
+    for name, path in create_keys(config.out_dir, config.clients, config.force).items():
+        print(f"{name}: {path} (secret: {path.with_suffix('.key_secret')})")
+    print(f"allow-list: {config.out_dir / 'authorized'}")
+
+
 COMMANDS = {
     "quickstart": quickstart,
     "notebook": notebook,
@@ -171,6 +181,7 @@ COMMANDS = {
     "lmo-eval": lmo_eval,
     "lmo-bench": lmo_bench,
     "lmo-clips": lmo_clips,
+    "deploy-keys": deploy_keys,
     "vla-pretrain": vla_pretrain,
     "vla-finetune": vla_finetune,
     "vla-variant": vla_variant,
