@@ -60,6 +60,10 @@ def _shift_timestamps(t: pa.Table) -> pa.Table:
     return t.set_column(i, "timestamp", pa.array(t.column("timestamp").to_numpy() + np.float32(0.05)))
 
 
+def _reverse_rows(t: pa.Table) -> pa.Table:
+    return t.take(pa.array(np.arange(len(t))[::-1]))
+
+
 def _drop_state(t: pa.Table) -> pa.Table:
     return t.drop_columns([ts.STATE_KEY])
 
@@ -88,7 +92,9 @@ CASES = {
     "missing episodes column": (lambda r: _edit_parquet(r / EPISODES, lambda df: df.drop(columns=["length"], inplace=True)),
                                 r"missing episode columns \['length'\]"),
     "timestamps off fps": (lambda r: pq.write_table(_shift_timestamps(pq.read_table(r / DATA)), r / DATA),
-                           "timestamps are not frame_index / fps"),
+                           "timestamps that are not frame_index / fps"),
+    "rows out of index order": (lambda r: pq.write_table(_reverse_rows(pq.read_table(r / DATA)), r / DATA),
+                                "do not hold index 0..9 in order"),
     "data column missing": (lambda r: pq.write_table(_drop_state(pq.read_table(r / DATA)), r / DATA),
                             r"missing columns \['observation.state'\]"),
     "video cut short": (lambda r: truncate_video(r / VIDEO, 7), "holds 7 frames"),

@@ -181,48 +181,64 @@ def _chunk_file(path: Path) -> tuple[int, int] | None:
 
 
 def _check_data(root: Path, info: dict, eps: pd.DataFrame, n_tasks: int | None, problems: list[str]) -> None:
+    """Data files: columns and types, then (vectorized over all rows, in file order as lerobot reads them)
+    ``index`` = 0..N-1, each episode's rows in its own file with its episode_index, frame_index 0..L-1,
+    timestamp = frame_index / fps, and a known task_index."""
     fps = info["fps"]
     referenced = {(int(c), int(f)) for c, f in zip(eps["data/chunk_index"], eps["data/file_index"], strict=True)}
     on_disk = {_chunk_file(f): f for f in sorted((root / "data").glob("*/*.parquet"))}
     for extra in sorted(set(on_disk) - referenced, key=str):
         problems.append(f"{on_disk[extra]}: data file not referenced by any episode")
     want = [k for k, ft in info["features"].items() if ft["dtype"] not in ("video",)]
-    total = 0
-    for where in sorted(referenced):
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("index", "episode_index", "frame_index", "timestamp", "task_index", "file")}
+    for n, where in enumerate(sorted(referenced)):
         path = root / fmt.DATA_PATH.format(chunk_index=where[0], file_index=where[1])
         if not path.is_file():
             problems.append(f"missing data file {path}")
-            continue
+            return
         try:
             table = pq.read_table(path)
         except (OSError, pa.ArrowException) as err:
             problems.append(f"{path}: unreadable parquet ({err})")
-            continue
-        total += len(table)
+            return
         missing = [k for k in want if k not in table.column_names]
         if missing:
             problems.append(f"{path}: missing columns {missing}")
-            continue
+            return
         for k in want:
             ft = info["features"][k]
             if ft["dtype"] in fmt.NUMERIC_DTYPES and not _type_ok(table.schema.field(k).type, ft):
                 problems.append(f"{path}: column {k!r} is {table.schema.field(k).type}, feature says {ft['dtype']} {ft['shape']}")
-        cols = {k: table.column(k).to_numpy() for k in ("index", "episode_index", "frame_index", "timestamp", "task_index")}
-        for row in eps[(eps["data/chunk_index"] == where[0]) & (eps["data/file_index"] == where[1])].itertuples():
-            sel = cols["episode_index"] == row.episode_index
-            lo, hi = int(row.dataset_from_index), int(row.dataset_to_index)
-            if sel.sum() != hi - lo or not np.array_equal(cols["index"][sel], np.arange(lo, hi)):
-                problems.append(f"{path}: episode {row.episode_index} rows do not hold index {lo}..{hi - 1} in order")
-                continue
-            if not np.array_equal(cols["frame_index"][sel], np.arange(hi - lo)):
-                problems.append(f"{path}: episode {row.episode_index} frame_index is not 0..{hi - lo - 1}")
-            if np.abs(cols["timestamp"][sel] - np.arange(hi - lo) / fps).max() > 1e-4:
-                problems.append(f"{path}: episode {row.episode_index} timestamps are not frame_index / fps ({fps})")
-            ti = cols["task_index"][sel]
-            if n_tasks is not None and ((ti < 0) | (ti >= n_tasks)).any():
-                problems.append(f"{path}: episode {row.episode_index} has task_index outside 0..{n_tasks - 1}")
+        for k in list(parts)[:-1]:
+            parts[k].append(table.column(k).to_numpy())
+        parts["file"].append(np.full(len(table), n))
+    cols = {k: np.concatenate(v) for k, v in parts.items()}
+    total = len(cols["index"])
     if total != info.get("total_frames"):
         problems.append(f"{root / 'data'}: {total} rows in data files, info.json total_frames is {info.get('total_frames')}")
+    if not np.array_equal(cols["index"], np.arange(total)):
+        problems.append(f"{root / 'data'}: the rows (files in order) do not hold index 0..{total - 1} in order; "
+                        "lerobot reads them by position")
+        return
+    lengths = eps["length"].to_numpy()
+    if lengths.sum() != total:
+        return  # reported with the episode metadata
+    file_no = {w: n for n, w in enumerate(sorted(referenced))}
+    expect = {"episode_index": np.repeat(eps["episode_index"].to_numpy(), lengths),
+              "frame_index": np.arange(total) - np.repeat(eps["dataset_from_index"].to_numpy(), lengths),
+              "file": np.repeat([file_no[(int(c), int(f))] for c, f in zip(eps["data/chunk_index"], eps["data/file_index"],
+                                                                            strict=True)], lengths)}
+    for k, what in (("file", "rows outside the file its data/chunk_index/file_index name"),
+                    ("episode_index", "rows whose episode_index differs from the dataset_from/to_index range"),
+                    ("frame_index", "frame_index that is not 0..length-1")):
+        bad = np.unique(expect["episode_index"][cols[k] != expect[k]])
+        if len(bad):
+            problems.append(f"{root / 'data'}: episodes {bad[:10].tolist()} have {what}")
+    bad = np.unique(expect["episode_index"][np.abs(cols["timestamp"] - expect["frame_index"] / fps) > 1e-4])
+    if len(bad):
+        problems.append(f"{root / 'data'}: episodes {bad[:10].tolist()} have timestamps that are not frame_index / fps ({fps})")
+    if n_tasks is not None and ((cols["task_index"] < 0) | (cols["task_index"] >= n_tasks)).any():
+        problems.append(f"{root / 'data'}: task_index outside 0..{n_tasks - 1}")
 
 
 def _type_ok(t: pa.DataType, ft: dict) -> bool:
