@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import tyro
+
 from wbvla.config import one_of, positive, require
 
 VIDEO_CODECS: dict[str, str] = {"libx264": "h264", "libsvtav1": "av1"}
@@ -60,9 +62,9 @@ class FileLimits:
 
 @dataclass(frozen=True)
 class LeRobotValidateConfig:
-    """Check a dataset root against the LeRobot v3.0 layout (``wbvla lerobot-validate``)."""
+    """Check a dataset root against the LeRobot v3.0 layout (``wbvla lerobot-validate ROOT``)."""
 
-    root: Path
+    root: tyro.conf.Positional[Path]
     """Dataset root (the folder holding ``meta/info.json``)."""
     count_video_frames: bool = True
     """Also count every video file's frames (reads the packets, decodes nothing)."""

@@ -7,7 +7,8 @@
                                      #  "task": [instruction] * T}
     cols = ds.columns(["action"])    # every frame of the dataset, in index order
 
-Every structural problem is a ``ValueError`` naming the file and the column.
+Every structural problem is a ``ValueError`` naming the file and the column. Features lerobot stores as
+images inside the parquet files (dtype ``image``) are not decoded; video features are.
 """
 
 from __future__ import annotations
