@@ -28,6 +28,9 @@ class SafetyConfig:
     hold_after_s: float = 0.3
     """Watchdog: with no valid command for this long, stand (flags 0) and hold the arms. The
     target in effect at this instant is already the stand target (see :mod:`.supervisor`)."""
+    watchdog_margin_s: float = 0.005
+    """The watchdog acts this much earlier than needed on top of the one-period lead, so a tick
+    that wakes a few ms late still has the stand target in effect by ``hold_after_s``."""
     safe_after_s: float = 1.0
     """Watchdog: with no valid command for this long, ramp the arms to the safe pose and h* to nominal."""
     max_command_age_s: float = 0.25
@@ -66,6 +69,7 @@ class SafetyConfig:
         positive("hold_after_s", self.hold_after_s)
         require(self.safe_after_s > self.hold_after_s,
                 f"safe_after_s ({self.safe_after_s}) must exceed hold_after_s ({self.hold_after_s})")
+        in_range("watchdog_margin_s", self.watchdog_margin_s, 0.0, 0.05)
         positive("max_command_age_s", self.max_command_age_s)
         for name in ("arm_tolerance", "gripper_tolerance", "height_tolerance"):
             positive(name, getattr(self, name), allow_zero=True)

@@ -23,14 +23,15 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import zmq
 
 from wbvla.paths import REPO_ROOT
 from wbvla.runtime.analysis import stand_latencies
-from wbvla.runtime.config import LinkConfig, ServerConfig
+from wbvla.runtime.backends.base import RecordingBackend
+from wbvla.runtime.config import LinkConfig, RunnerConfig, ServerConfig
 from wbvla.runtime.faults import FaultProxy, Faults
 from wbvla.runtime.link import wait_for
 from wbvla.runtime.server import VLAServer, serve_in_thread
@@ -183,5 +184,36 @@ def _remove(kind: str, server: ServerHandle, proxy: FaultProxy) -> None:
         server.restarts += 1
 
 
-def loopback_link(port: int) -> LinkConfig:
-    return LinkConfig(host="127.0.0.1", port=port)
+@dataclass
+class Rig:
+    """Server -> fault proxy -> runner on a recording sim twin, all on loopback."""
+
+    server: ServerHandle
+    proxy: FaultProxy
+    runner: object
+    backend: RecordingBackend
+
+    def close(self) -> None:
+        self.runner.close()
+        self.proxy.close()
+        self.server.close()
+
+
+def loopback_rig(port: int, locomotion: str = "ideal_base", process: bool = False, faults: Faults = BACKGROUND,
+                 policy: str = "standin:bag_packing", image_size: tuple[int, int] = (96, 96), scene: str = "bag_packing",
+                 server_log=None, runner_cfg: RunnerConfig | None = None) -> Rig:
+    """Start everything (server on ``port``..``port+2``, proxy on ``port+3``..``port+5``) and the
+    runner's backend; the runner's loop is started by ``runner.run`` or :func:`run_campaign`."""
+    from wbvla.runtime.backends.sim import SimBackend
+    from wbvla.runtime.runner import build_runner
+
+    server_link = LinkConfig(host="127.0.0.1", port=port)
+    server = ServerHandle(ServerConfig(link=server_link, policy=policy, stats_every_s=0), process, server_log)
+    server.start()
+    proxy = FaultProxy(server_link, port + 3, faults).start()
+    base = runner_cfg or RunnerConfig()
+    cfg = replace(base, link=proxy.robot_link, sim=replace(base.sim, locomotion=locomotion, image_size=image_size, scene=scene))
+    backend = RecordingBackend(SimBackend(cfg.sim, cfg.safety), cfg.safety, cfg.period_s)
+    runner = build_runner(cfg, backend)
+    runner.start()
+    return Rig(server, proxy, runner, backend)

@@ -32,10 +32,9 @@ class RobotLink:
         self.cfg, self.hello, self.retry_s, self.timeout_s = link, hello, retry_s, timeout_s
         self.ctx = ctx or zmq.Context.instance()
         self.sec = transport.client_security(link, client)  # refuses plaintext off loopback
-        self.obs = transport.socket(self.ctx, zmq.PUSH, self.sec, False, conflate=True)
-        self.cmd = transport.socket(self.ctx, zmq.PULL, self.sec, False, link.max_command_bytes, conflate=True)
-        self.obs.connect(link.endpoint("obs"))
-        self.cmd.connect(link.endpoint("cmd"))
+        self.obs = self.cmd = None
+        self.reconnects = 0
+        self._open_data_sockets()
         self.pending: Welcome | None = None
         """A successful welcome waiting for the loop to adopt it."""
         self.last_welcome: Welcome | None = None
@@ -45,6 +44,21 @@ class RobotLink:
         self.failures: list[str] = []
         self._thread = threading.Thread(target=self._handshake_loop, name="robot-handshake", daemon=True)
         self._thread.start()
+
+    def _open_data_sockets(self) -> None:
+        self.obs = transport.socket(self.ctx, zmq.PUSH, self.sec, False, conflate=True)
+        self.cmd = transport.socket(self.ctx, zmq.PULL, self.sec, False, self.cfg.max_command_bytes, conflate=True)
+        self.obs.connect(self.cfg.endpoint("obs"))
+        self.cmd.connect(self.cfg.endpoint("cmd"))
+
+    def reconnect(self) -> None:
+        """Recreate the obs/cmd sockets (loop thread only). ZeroMQ 4.3 does not reconnect a socket
+        whose peer broke ``ZMQ_MAXMSGSIZE``; after a silence the runner re-handshakes and calls this,
+        so one oversized message can cost a watchdog stop, never the link."""
+        self.obs.close(linger=0)
+        self.cmd.close(linger=0)
+        self._open_data_sockets()
+        self.reconnects += 1
 
     def send_observation(self, buf: bytes) -> bool:
         try:

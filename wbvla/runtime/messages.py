@@ -152,7 +152,7 @@ def decode_image(obj) -> tuple[np.ndarray, str]:
     shape = obj["shape"]
     if (not isinstance(shape, list) or len(shape) != 3 or any(type(n) is not int for n in shape)
             or shape[2] != 3 or not all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2])):
-        raise ProtocolError("bad_field", f"image: shape {shape!r} is not [H, W, 3] with sides <= {MAX_IMAGE_SIDE}")
+        raise ProtocolError("bad_field", f"image: shape {wire.short(shape)} is not [H, W, 3] with sides <= {MAX_IMAGE_SIDE}")
     data = obj["data"]
     if not isinstance(data, bytes):
         raise ProtocolError("bad_field", f"image: data is {type(data).__name__}, expected bytes")
@@ -245,7 +245,7 @@ def _latents(msg: dict) -> dict[str, tuple[int, ...]]:
             raise ProtocolError("bad_field", "latents: keys must be strings of <= 32 characters")
         if (not isinstance(codes, list) or len(codes) > MAX_LATENT_CODES
                 or any(type(c) is not int or not 0 <= c < 2**31 for c in codes)):
-            raise ProtocolError("bad_field", f"latents[{k!r}]: expected <= {MAX_LATENT_CODES} ints in [0, 2^31)")
+            raise ProtocolError("bad_field", f"latents[{wire.short(k)}]: expected <= {MAX_LATENT_CODES} ints in [0, 2^31)")
         out[k] = tuple(codes)
     return out
 
@@ -256,7 +256,7 @@ def _decode_body(kind: str, m: dict) -> Message:
         shape = m.get("image_shape")
         if (not isinstance(shape, list) or len(shape) != 3 or any(type(n) is not int for n in shape)
                 or shape[2] != 3 or not all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2])):
-            raise ProtocolError("bad_field", f"image_shape: {shape!r} is not [H, W, 3]")
+            raise ProtocolError("bad_field", f"image_shape: {wire.short(shape)} is not [H, W, 3]")
         return Hello(g.get_str(m, "robot_id", max_len=128), _str_list(m, "joint_names", 64),
                      g.get_str(m, "command_kind", COMMAND_KINDS), g.get_str(m, "model_id"),
                      g.get_str(m, "image_encoding", IMAGE_ENCODINGS), tuple(shape))
@@ -296,10 +296,10 @@ def decode(buf: bytes, max_bytes: int, expect: tuple[str, ...] = MESSAGE_TYPES) 
     m = wire.decode(buf, max_bytes)
     v = m.get("v")
     if v != SCHEMA_VERSION or type(v) is not int:
-        raise ProtocolError("version", f"schema version {v!r}, this side speaks {SCHEMA_VERSION}")
+        raise ProtocolError("version", f"schema version {wire.short(v)}, this side speaks {SCHEMA_VERSION}")
     kind = m.get("type")
     if kind not in expect or type(kind) is not str:
-        raise ProtocolError("unexpected_type", f"message type {kind!r}, expected one of {expect}")
+        raise ProtocolError("unexpected_type", f"message type {wire.short(kind)}, expected one of {expect}")
     body = {k: val for k, val in m.items() if k not in ("v", "type")}
     wire.check_keys(body, _KEYS[kind], kind)
     try:
@@ -307,7 +307,7 @@ def decode(buf: bytes, max_bytes: int, expect: tuple[str, ...] = MESSAGE_TYPES) 
     except ProtocolError:
         raise
     except Exception as err:  # a checker missed a case: still a clean refusal, never a crash
-        raise ProtocolError("bad_field", f"{kind}: {type(err).__name__}: {err}"[:200]) from None
+        raise ProtocolError("bad_field", f"{kind}: {type(err).__name__}: {wire.short(str(err))}") from None
 
 
 ROBOT_JOINTS: tuple[str, ...] = JOINT_NAMES

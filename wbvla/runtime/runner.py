@@ -109,11 +109,11 @@ class RobotRunner:
         self.link = None
         self._last_reject_log = 0.0
         self._started = False
+        self._t_link_ok = 0
 
     # --- setup ---------------------------------------------------------------------------------
     def start(self) -> RobotState:
         self._started = True
-        self._apply_os_options()
         state = self.backend.start()
         self.filter.reset(state.q, state.base_height)
         self._u = np.array([0.0, 0.0, 0.0, self.filter.h])
@@ -127,6 +127,7 @@ class RobotRunner:
             self.link = RobotLink(self.cfg.link, hello, self.cfg.rehandshake_s, self.cfg.handshake_timeout_s, self._ctx)
             self._poller = zmq.Poller()
             self._poller.register(self.link.cmd, zmq.POLLIN)
+        self._apply_os_options()  # after the camera/handshake threads exist: they keep the normal policy
         return state
 
     def backend_image_shape(self) -> tuple[int, int]:
@@ -136,6 +137,7 @@ class RobotRunner:
         return tuple(getattr(sim, "image_size", (224, 224)))
 
     def _apply_os_options(self) -> None:
+        """Documented options, off by default: CPU affinity and SCHED_FIFO for the loop thread only."""
         if self.cfg.cpu_affinity:
             os.sched_setaffinity(0, set(self.cfg.cpu_affinity))
         if self.cfg.realtime_priority:
@@ -189,9 +191,14 @@ class RobotRunner:
         while (buf := self.link.recv_command()) is not None:
             self.on_command_bytes(buf, self.clock())
 
-    def _adopt_session(self) -> None:
+    def _adopt_session(self, now_ns: int) -> None:
         welcome = self.link.take_welcome()
         if welcome is not None:
+            if self.welcome is not None:  # a re-handshake after a silence: fresh data sockets too
+                self._poller.unregister(self.link.cmd)
+                self.link.reconnect()
+                self._poller.register(self.link.cmd, zmq.POLLIN)
+            self._t_link_ok = now_ns
             self.gate.new_session(welcome.session)
             self.welcome = welcome
             self.log.events.append((self.clock(), "handshake", {"session": welcome.session, "model_id": welcome.model_id,
@@ -222,8 +229,9 @@ class RobotRunner:
         """One control period (see the module docstring)."""
         wake = self.clock()
         if self.link is not None:
-            self._adopt_session()
+            self._adopt_session(wake)
         state = self.backend.read()
+        state.t_ns = self.clock()  # observation times are the runner's clock, whatever the backend's
         prev_mode = self.sup.mode
         mode = self.sup.update(wake)
         if mode != prev_mode:
@@ -242,8 +250,9 @@ class RobotRunner:
         written = self.clock()
         self._u = u
         if self.link is not None:
-            if mode in ("hold", "safe") and (self.sup.silence_s(wake) or 0) > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s):
-                self.link.want_handshake.set()  # the server may have restarted with a new session
+            quiet_s = (wake - max(self._t_link_ok, self.sup.t_valid_ns or 0)) / 1e9
+            if self.welcome is not None and quiet_s > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s):
+                self.link.want_handshake.set()  # the server may have restarted (new session) or the link broke
             if self.tick_index % self.cfg.obs_every == 0 and self.gate.session is not None:
                 self._send_observation(state, mode)
         self.log.append(deadline_ns=deadline_ns, wake_ns=wake, written_ns=written, mode=MODE_CODES[mode], u=u,

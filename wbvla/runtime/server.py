@@ -85,6 +85,7 @@ class VLAServer:
         self.answered = 0
         self._auth = None
         self._socks: dict[str, zmq.Socket] = {}
+        self._last_reject_log = 0.0
 
     def _default_instruction(self) -> str:
         model_id = str(self.policy.model_id)
@@ -158,9 +159,16 @@ class VLAServer:
 
     def _reject(self, reason: str, detail: str) -> None:
         self.rejected[reason] += 1
-        log.debug("rejected (%s): %s", reason, detail)
+        now = time.monotonic()
+        if now - self._last_reject_log > 1.0:  # at most one console line a second; all are counted
+            log.warning("rejected (%s): %s [totals %s]", reason, detail[:200], dict(self.rejected))
+            self._last_reject_log = now
 
     def _on_control(self, buf: bytes) -> None:
+        self._socks["control"].send(msgs.encode(self.handle_hello(buf)))
+
+    def handle_hello(self, buf: bytes) -> Welcome:
+        """Judge a ``hello`` (any bytes); opens a new session when it is acceptable."""
         try:
             hello = msgs.decode(buf, self.cfg.link.max_control_bytes, expect=("hello",))
             reason = self._check_hello(hello)
@@ -174,11 +182,9 @@ class VLAServer:
             log.info("robot %r shook hands: session %d", hello.robot_id, self.session)
         else:
             self._reject("handshake", reason)
-            log.warning("handshake refused: %s", reason)
-        welcome = Welcome(ok, reason, self.session if ok else 0, str(self.policy.model_id), policy_kind(self.policy),
-                          self.policy.command_kind, self.instruction, int(getattr(self.policy, "chunk_size", 1)),
-                          float(getattr(self.policy, "dt", 0.1)))
-        self._socks["control"].send(msgs.encode(welcome))
+        return Welcome(ok, reason[:1000], self.session if ok else 0, str(self.policy.model_id), policy_kind(self.policy),
+                       self.policy.command_kind, self.instruction, int(getattr(self.policy, "chunk_size", 1)),
+                       float(getattr(self.policy, "dt", 0.1)))
 
     def _check_hello(self, hello: Hello) -> str:
         if tuple(hello.joint_names) != msgs.ROBOT_JOINTS:
@@ -199,19 +205,26 @@ class VLAServer:
                 buf = sock.recv(zmq.NOBLOCK, copy=True)
             except zmq.Again:
                 break
-            try:
-                obs = msgs.decode(buf, self.cfg.link.max_observation_bytes, expect=("obs",))
-            except ProtocolError as err:
-                self._reject(err.reason, err.detail)
-                continue
-            if self.session is None or obs.session != self.session:
-                self._reject("session", f"observation of session {obs.session}, current {self.session}")
-            elif obs.seq <= self.last_obs_seq:
-                self._reject("not_newer", f"observation {obs.seq} <= {self.last_obs_seq}")
-            else:
+            obs = self.check_observation(buf)
+            if obs is not None and (latest is None or obs.seq > latest.seq):
                 latest = obs
         if latest is not None:
             self._answer(latest, t_rx)
+
+    def check_observation(self, buf: bytes) -> Observation | None:
+        """Decode and judge one observation (any bytes): the observation, or None (counted reason)."""
+        try:
+            obs = msgs.decode(buf, self.cfg.link.max_observation_bytes, expect=("obs",))
+        except ProtocolError as err:
+            self._reject(err.reason, err.detail)
+            return None
+        if self.session is None or obs.session != self.session:
+            self._reject("session", f"observation of session {obs.session}, current {self.session}")
+        elif obs.seq <= self.last_obs_seq:
+            self._reject("not_newer", f"observation {obs.seq} <= {self.last_obs_seq}")
+        else:
+            return obs
+        return None
 
     def _answer(self, obs: Observation, t_rx: int) -> None:
         self.last_obs_seq = obs.seq

@@ -17,8 +17,9 @@ reason code that the runner logs and counts.
 =========  ==================================================================================
 
 Watchdog timing: a tick's targets are in effect for one period after it, so the watchdog
-switches at the first tick whose *next* deadline lies beyond ``last_valid + hold_after_s``: the
-target in effect when ``hold_after_s`` has elapsed is already the stand target.
+switches at the first tick whose *next* deadline (plus ``watchdog_margin_s``, 5 ms) lies beyond
+``last_valid + hold_after_s``: the target in effect when ``hold_after_s`` has elapsed is already
+the stand target, even if the next tick wakes a few ms late.
 
 The **stand state** (what "safe within 300 ms" measures): mode ``hold``/``safe``/``estop`` and a
 u_t with all locomotion components 0, written to the backend.
@@ -126,8 +127,9 @@ class Supervisor:
         """Watchdog transitions at a tick at ``now_ns``; returns the mode for this tick."""
         if self.mode == "estop" or self.t_valid_ns is None:
             return self.mode
-        # the target written now is in effect until the next tick: switch if it would outlive the limit
-        silent = (now_ns - self.t_valid_ns) / NS + self.period
+        # the target written now is in effect until the next tick: switch if it would outlive the
+        # limit (plus a small margin for a late next tick)
+        silent = (now_ns - self.t_valid_ns) / NS + self.period + self.cfg.watchdog_margin_s
         mode = "safe" if silent > self.cfg.safe_after_s else "hold" if silent > self.cfg.hold_after_s else "active"
         if mode != self.mode and mode != "safe":
             self._hold = None  # a fresh hold captures the targets at its first tick

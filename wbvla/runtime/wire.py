@@ -11,6 +11,7 @@ peer can cost at most one bounded parse and a :class:`ProtocolError` naming the 
 from __future__ import annotations
 
 import math
+import reprlib
 
 import msgpack
 import numpy as np
@@ -22,6 +23,17 @@ MAX_CONTAINER = 4096
 """Most entries any list or map of a message may hold."""
 MAX_STRING = 4096
 """Longest string (bytes, UTF-8) a message may hold."""
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 2, 60, 60
+_REPR.maxlist = _REPR.maxdict = _REPR.maxtuple = 6
+
+
+def short(value) -> str:
+    """A bounded repr of untrusted data (depth, length): a deeply nested or huge value from a
+    peer must never make an error message recurse or allocate without bound."""
+    return _REPR.repr(value)
 
 
 class ProtocolError(ValueError):
@@ -63,7 +75,7 @@ def decode(buf: bytes, max_bytes: int) -> dict:
             max_str_len=MAX_STRING, max_array_len=MAX_CONTAINER, max_map_len=MAX_CONTAINER, max_ext_len=0,
         )
     except Exception as err:  # msgpack raises several types (ExtraData, ValueError, FormatError, ...)
-        raise ProtocolError("not_msgpack", f"{type(err).__name__}: {err}"[:200]) from None
+        raise ProtocolError("not_msgpack", f"{type(err).__name__}: {short(str(err))}") from None
     if not isinstance(obj, dict):
         raise ProtocolError("not_a_map", f"top level is {type(obj).__name__}, expected a map")
     return obj
@@ -102,7 +114,7 @@ def get_str(msg: dict, field: str, choices: tuple[str, ...] | None = None, max_l
     if len(v) > max_len:
         raise _bad(field, f"string of {len(v)} characters > {max_len}")
     if choices is not None and v not in choices:
-        raise _bad(field, f"{v!r} is not one of {choices}")
+        raise _bad(field, f"{short(v)} is not one of {choices}")
     return v
 
 
@@ -128,18 +140,18 @@ def get_array(msg: dict, field: str, dtype: str, shape: tuple[int | None, ...], 
     if not isinstance(v, dict) or set(v) != {"dtype", "shape", "data"}:
         raise _bad(field, "expected an array map {dtype, shape, data}")
     if v["dtype"] != dtype:
-        raise _bad(field, f"dtype {v['dtype']!r}, expected {dtype!r}")
+        raise _bad(field, f"dtype {short(v['dtype'])}, expected {dtype!r}")
     got = v["shape"]
     if not isinstance(got, list) or len(got) != len(shape) or any(type(n) is not int for n in got):
-        raise _bad(field, f"shape {got!r}, expected rank {len(shape)}")
+        raise _bad(field, f"shape {short(got)}, expected rank {len(shape)}")
     for n, want in zip(got, shape, strict=True):
         if (want is not None and n != want) or not 1 <= n <= max_dim:
-            raise _bad(field, f"shape {got}, expected {list(shape)}")
+            raise _bad(field, f"shape {short(got)}, expected {list(shape)}")
     data = v["data"]
     dt = ALLOWED_DTYPES[dtype]
     if not isinstance(data, bytes) or len(data) != math.prod(got) * dt.itemsize:
         raise _bad(field, f"{len(data) if isinstance(data, bytes) else type(data).__name__} data bytes for "
-                          f"shape {got} of {dtype}")
+                          f"shape {short(got)} of {dtype}")
     a = np.frombuffer(data, dtype=dt).reshape(got)
     if finite and dt.kind == "f" and not np.all(np.isfinite(a)):
         raise ProtocolError("non_finite", f"{field} holds NaN or inf")

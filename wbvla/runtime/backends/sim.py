@@ -7,28 +7,38 @@ renders the head camera at ``camera_hz`` from a snapshot of the state (its own E
 ``MjData``), like a camera driver: the control loop never waits for a frame.
 
 Locomotion modes (:class:`~wbvla.runtime.config.SimTwinConfig`): ``lmo`` (the physics X2, legs from
-the runner's LMO) and ``ideal_base`` (labelled kinematic stand-in, :mod:`.kinematic_base`).
+the runner's LMO) and ``ideal_base`` (the labelled kinematic stand-in of
+:class:`wbvla.locomotion.ideal_base.IdealBase`: the base realizes u_t exactly, the legs are placed).
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 
 import mujoco
 import numpy as np
 
-from wbvla.lmo.config import (
-    SOLVER_ITERATIONS,
-    SOLVER_LS_ITERATIONS,
-    TERMINATION_HEIGHT,
-    TERMINATION_TILT,
-)
+from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
+from wbvla.locomotion.base import is_fallen
 from wbvla.runtime.backends.base import RobotBackend
 from wbvla.runtime.config import SafetyConfig, SimTwinConfig
 from wbvla.runtime.lmo_stage import RobotState
-from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT
+from wbvla.runtime.safety import ARMS, GRIPPERS
+from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT, X2Index
+
+
+def read_state(data: mujoco.MjData, idx: X2Index, t_ns: int) -> RobotState:
+    """What the X2's sensors would report: joint states, pelvis IMU (gyro, projected gravity),
+    pelvis height, and the common fall test, from a plain ``MjData``."""
+    b, bv = idx.base_qpos, idx.base_qvel
+    rot = np.zeros(9)
+    mujoco.mju_quat2Mat(rot, data.qpos[b + 3 : b + 7])
+    return RobotState(
+        t_ns=t_ns, q=data.qpos[idx.qpos].copy(), dq=data.qvel[idx.qvel].copy(),
+        gyro=data.qvel[bv + 3 : bv + 6].copy(),  # free joint: angular velocity in the base frame
+        gravity=-rot.reshape(3, 3)[2].copy(),  # R^T (0, 0, -1)
+        base_height=float(data.qpos[b + 2]), fallen=is_fallen(data, idx))
 
 
 class _CameraThread(threading.Thread):
@@ -98,12 +108,10 @@ class SimBackend(RobotBackend):
         self.model.opt.ls_iterations = SOLVER_LS_ITERATIONS
         self.scene.reset()
         if self.kinematic_base:
-            from wbvla.runtime.backends.kinematic_base import KinematicBase
+            from wbvla.locomotion.ideal_base import IdealBase
 
-            self.base = KinematicBase(self.idx, PHYSICS_DT, self.safety.height_range)
-            self.base.reset(self.data)
-            self.base.pin(self.data)
-            mujoco.mj_forward(self.model, self.data)
+            self.base = IdealBase()
+            self.base.reset(self.model, self.data, self.idx)
         if self.camera_enabled:
             self.camera = _CameraThread(self, self.cfg.image_size, self.cfg.camera_hz)
             self.camera.start()
@@ -115,18 +123,7 @@ class SimBackend(RobotBackend):
 
     def read(self) -> RobotState:
         with self.lock:
-            d, idx = self.data, self.idx
-            b, bv = idx.base_qpos, idx.base_qvel
-            rot = np.zeros(9)
-            mujoco.mju_quat2Mat(rot, d.qpos[b + 3 : b + 7])
-            up_z = rot[8]
-            state = RobotState(
-                t_ns=self.clock(), q=d.qpos[idx.qpos].copy(), dq=d.qvel[idx.qvel].copy(),
-                gyro=d.qvel[bv + 3 : bv + 6].copy(), gravity=-rot.reshape(3, 3)[2].copy(),
-                base_height=float(d.qpos[b + 2]),
-                fallen=bool(d.qpos[b + 2] < TERMINATION_HEIGHT or up_z < math.cos(TERMINATION_TILT)),
-            )
-        return state
+            return read_state(self.data, self.idx, self.clock())
 
     def latest_image(self) -> np.ndarray | None:
         return None if self.camera is None else self.camera.frame
@@ -134,12 +131,8 @@ class SimBackend(RobotBackend):
     def write(self, q: np.ndarray, u: np.ndarray) -> None:
         with self.lock:
             self.data.ctrl[self.idx.actuator] = q  # MuJoCo clips to ctrlrange as well
-            if self.base is not None:
-                self.base.plan(u)
-                for k in range(DECIMATION):
-                    self.base.impose(self.data, 1.0 / (DECIMATION - k))
-                    mujoco.mj_step(self.model, self.data)
-                self.base.pin(self.data)  # the state after the tick is the kinematic one
+            if self.base is not None:  # the ideal base places base and legs and steps the physics
+                self.base.step(self.data, u, q[ARMS], q[GRIPPERS])
             else:
                 for _ in range(DECIMATION):
                     mujoco.mj_step(self.model, self.data)
