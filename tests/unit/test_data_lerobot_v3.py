@@ -278,3 +278,24 @@ def test_context_manager_discards_the_open_episode_on_error(tmp_path):
         with LeRobotV3Writer.open(root) as w:
             w.add_frame(frames[0], task=TASKS[0])
     assert LeRobotV3Dataset(root).num_episodes == 1
+
+
+def test_appends_to_a_dataset_written_by_lerobot(tmp_path):
+    """open() on lerobot's own dataset keeps its AV1 settings; the appended episode reads back."""
+    import shutil
+
+    root = tmp_path / "ds"
+    shutil.copytree(FIXTURE, root)
+    w = LeRobotV3Writer.open(root)
+    assert (w.video.vcodec, w.video.crf, w.num_episodes, w.num_frames) == ("libsvtav1", 30, 2, 12)
+    yy, xx = np.mgrid[0:64, 0:64]
+    imgs = np.repeat(np.stack([xx * 3, yy * 3, np.full_like(xx, 200)], -1)[None].astype(np.uint8), 6, axis=0)
+    for img in imgs:
+        w.add_frame({"observation.images.cam": img, "observation.state": np.zeros(3, np.float32),
+                     "action": np.ones(2, np.float32)}, task="toy task 2")
+    assert w.save_episode() == 2
+    w.finalize()
+    assert validate_v3(root) == []
+    ds = LeRobotV3Dataset(root)
+    assert ds.tasks[2] == "toy task 2" and ds.episodes["length"].tolist() == [5, 7, 6]
+    assert np.abs(ds.video(2).astype(int) - imgs.astype(int)).mean() < 4.0
