@@ -22,6 +22,7 @@ from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, Expor
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
 from wbvla.runtime.config import DeployKeysConfig
+from wbvla.tasks.expert_eval import ExpertEvalConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
 
@@ -150,6 +151,18 @@ def teleop_data(config: TeleopDataConfig) -> None:
           f"{'valid LeRobot v3.0' if not s['validation_problems'] else s['validation_problems']}")
 
 
+def expert_eval(config: ExpertEvalConfig) -> None:
+    """The scripted expert's success per subgoal on held-out seeds, per locomotion backend (JSON in the cache)."""
+    import json
+
+    from wbvla.tasks.expert_eval import run_expert_eval
+
+    out = run_expert_eval(config)
+    print(json.dumps({b: {t: (v["successes"] if isinstance(v, dict) else v) for t, v in r.items()}
+                      for b, r in out["results"].items()}, indent=1))
+    print(f"-> {out['path']} ({out['wall_s']:.0f} s)")
+
+
 def lerobot_validate(config: LeRobotValidateConfig) -> None:
     """Check a dataset root against the LeRobot v3.0 layout; exits 1 listing every problem found."""
     from wbvla.data.lerobot_v3_validate import validate_v3
@@ -188,6 +201,7 @@ COMMANDS = {
     "vla-bench": vla_bench,
     "lerobot-validate": lerobot_validate,
     "teleop-data": teleop_data,
+    "expert-eval": expert_eval,
 }
 
 

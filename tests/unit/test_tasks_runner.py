@@ -62,7 +62,12 @@ def test_runner_drives_a_velocity_backend_with_the_shaped_flags():
 
 
 def test_runner_records_to_a_lerobot_writer(tmp_path):
-    from wbvla.data.lerobot_v3 import LeRobotV3Dataset, LeRobotV3Writer, teleop_features, validate_v3
+    from wbvla.data.lerobot_v3 import (
+        LeRobotV3Dataset,
+        LeRobotV3Writer,
+        teleop_features,
+        validate_v3,
+    )
 
     writer = LeRobotV3Writer(tmp_path / "ds", ts.FPS, teleop_features(32), extra_meta={"locomotion_backend": "ideal_base"})
     result = run_trial(_expert(), make_task("cart_pushing", EVAL), RunnerConfig(time_limit_s=2.0, image_size=32), writer=writer)
@@ -116,3 +121,21 @@ def test_teleop_data_smoke_dataset_and_resume(tmp_path):
     with pytest.raises(ValueError, match="resume"):
         generate_teleop_data(TeleopDataConfig(tasks=("cart_pushing",), episodes_per_task=2, image_size=32,
                                               output_dir=root, resume=False, progress=False))
+
+
+def test_aggregate_counts_subgoals_sequentially_and_falls():
+    from wbvla.tasks.expert_eval import ExpertEvalConfig, aggregate
+
+    def res(success, times, fell=False, seed=0):
+        return TrialResult("cart_pushing", seed, "none", "lmo", "p", success, times, fell, 1.0 if fell else None,
+                           10.0, 2.0, 100)
+
+    table = aggregate([res((True, True), (2.0, 8.0)), res((True, False), (4.0, None), fell=True, seed=1),
+                       res((False, False), (None, None), seed=2), res((True, True), (3.0, 6.0), seed=3)])
+    row = table["lmo"]["cart_pushing"]
+    assert row["successes"] == {"grab_handle": 3, "push_ahead": 2} and row["falls"] == 1
+    assert row["score"] == pytest.approx(5 / 8) and table["lmo"]["average_score"] == pytest.approx(5 / 8)
+    assert row["mean_subgoal_time_s"] == {"grab_handle": pytest.approx(3.0), "push_ahead": pytest.approx(7.0)}
+    assert row["failed_seeds"] == [1, 2] and row["control_steps_per_s"] == pytest.approx(100 * 5 / 2.0)
+    with pytest.raises(ValueError, match="backends"):
+        ExpertEvalConfig(backends=("hover",))

@@ -56,7 +56,7 @@ def test_variations_change_the_scene_as_named():
     other = make_task("bag_packing", 1_000_000, "other_bag").scene.objects["bag"].size
     assert not np.allclose(other, make_task("bag_packing", 1_000_000).scene.objects["bag"].size)
     for task in TASKS:
-        for name, var in VARIATIONS.items():
+        for var in VARIATIONS.values():
             if task in var.tasks:
                 assert set(var.scene_variations) <= set(SCENE_VARIATIONS.get(task, ()))
     with pytest.raises(ValueError, match="does not apply"):
@@ -76,8 +76,8 @@ def test_specs_match_the_schema():
 def test_layouts_put_grasp_points_within_the_squat_range():
     """Bag bars are graspable standing, tote bars only when squatting (h* in the LMO's range)."""
     from wbvla.lmo.config import HeightConfig
-    from wbvla.tasks.expert import ExpertConfig
     from wbvla.sim.robot import base_height_for
+    from wbvla.tasks.expert import ExpertConfig
 
     lo, hi = HeightConfig().height_range
     reach = ExpertConfig().grasp_height

@@ -37,7 +37,7 @@ def rot_x(angle: float) -> np.ndarray:
 
 
 def state(t=0.0, poses=None, touched=None, pinched=None, touching=(), fallen=False) -> SceneState:
-    sizes = {"bag": np.array([0.07, 0.15, 0.06]), "carton": np.array([0.18, 0.22, 0.16]),
+    sizes = {"bag": np.array([0.07, 0.17, 0.06]), "carton": np.array([0.18, 0.24, 0.16]),
              "box": np.array([0.10, 0.16, 0.07]), "cart": np.array([0.35, 0.25, 0.425])}
     return SceneState(time=t, fallen=fallen, base_pos=np.zeros(3), base_yaw=0.0,
                       poses={k: (np.asarray(p, float), r) for k, (p, r) in (poses or {}).items()}, sizes=sizes,
@@ -45,7 +45,7 @@ def state(t=0.0, poses=None, touched=None, pinched=None, touching=(), fallen=Fal
                       touching=frozenset(frozenset(p) for p in touching), deck_top={"cart": 0.42})
 
 
-I = np.eye(3)
+EYE = np.eye(3)
 
 
 def test_checks_are_named_like_the_schema_subgoals():
@@ -54,25 +54,25 @@ def test_checks_are_named_like_the_schema_subgoals():
 
 
 def test_grasp_needs_both_grippers_and_the_lift():
-    start = state(poses={"bag": ((0.6, 0, 0.60), I)})
-    lifted = {"bag": ((0.6, 0, 0.60 + 0.031), I)}
+    start = state(poses={"bag": ((0.6, 0, 0.60), EYE)})
+    lifted = {"bag": ((0.6, 0, 0.60 + 0.031), EYE)}
     assert grasp_bags(state(poses=lifted, touched={"bag": BOTH}), start, TH)
     assert not grasp_bags(state(poses=lifted, touched={"bag": frozenset({"left"})}), start, TH)
-    assert not grasp_bags(state(poses={"bag": ((0.6, 0, 0.62), I)}, touched={"bag": BOTH}), start, TH)  # 2 cm < 3 cm
+    assert not grasp_bags(state(poses={"bag": ((0.6, 0, 0.62), EYE)}, touched={"bag": BOTH}), start, TH)  # 2 cm < 3 cm
 
 
 def test_bag_in_carton_inner_volume_and_released():
     start = state()
     carton = ((1.0, 1.0, 0.0), rot_z(0.3))
-    inside = (np.array([1.0, 1.0, 0.01]) + rot_z(0.3) @ np.array([0.10, 0.0, 0.0]), I)
+    inside = (np.array([1.0, 1.0, 0.01]) + rot_z(0.3) @ np.array([0.10, 0.0, 0.0]), EYE)
     assert move_and_squat(state(poses={"bag": inside, "carton": carton}), start, TH)
     # Held by a finger: not placed yet.
     assert not move_and_squat(state(poses={"bag": inside, "carton": carton}, touched={"bag": frozenset({"right"})}), start, TH)
     # Centre beyond the inner wall (0.18 - 0.006 = 0.174 m in the carton's x).
-    outside = (np.array([1.0, 1.0, 0.01]) + rot_z(0.3) @ np.array([0.18, 0.0, 0.0]), I)
+    outside = (np.array([1.0, 1.0, 0.01]) + rot_z(0.3) @ np.array([0.18, 0.0, 0.0]), EYE)
     assert not move_and_squat(state(poses={"bag": outside, "carton": carton}), start, TH)
     # Resting on the rim (centre above it): not inside.
-    on_rim = ((1.0, 1.0, 0.30), I)
+    on_rim = ((1.0, 1.0, 0.30), EYE)
     assert not move_and_squat(state(poses={"bag": on_rim, "carton": carton}), start, TH)
     # Carton knocked over.
     assert not move_and_squat(state(poses={"bag": inside, "carton": ((1.0, 1.0, 0.0), rot_x(math.radians(40)))}), start, TH)
@@ -81,15 +81,15 @@ def test_bag_in_carton_inner_volume_and_released():
 def test_tote_on_the_deck():
     start = state()
     cart = ((2.0, 0.0, 0.0), rot_z(math.pi / 2))
-    on = ((2.1, 0.0, 0.425), I)  # bottom 5 mm above the 0.42 m deck top
+    on = ((2.1, 0.0, 0.425), EYE)  # bottom 5 mm above the 0.42 m deck top
     touching = [("box", "cart")]
     assert rise_and_turn(state(poses={"box": on, "cart": cart}, touching=touching), start, TH)
     assert not rise_and_turn(state(poses={"box": on, "cart": cart}), start, TH)  # not touching the cart
-    high = ((2.1, 0.0, 0.45), I)  # 3 cm above the deck: > deck_gap
+    high = ((2.1, 0.0, 0.45), EYE)  # 3 cm above the deck: > deck_gap
     assert not rise_and_turn(state(poses={"box": high, "cart": cart}, touching=touching), start, TH)
-    off = ((2.0, 0.30, 0.425), I)  # 0.30 m along the cart's x (it is turned 90 deg): deck half-length 0.35 -> on
+    off = ((2.0, 0.30, 0.425), EYE)  # 0.30 m along the cart's x (it is turned 90 deg): deck half-length 0.35 -> on
     assert rise_and_turn(state(poses={"box": off, "cart": cart}, touching=touching), start, TH)
-    beyond = ((2.30, 0.0, 0.425), I)  # 0.30 m along the cart's y: deck half-width 0.25 -> off
+    beyond = ((2.30, 0.0, 0.425), EYE)  # 0.30 m along the cart's y: deck half-width 0.25 -> off
     assert not rise_and_turn(state(poses={"box": beyond, "cart": cart}, touching=touching), start, TH)
     tilted = ((2.1, 0.0, 0.425), rot_x(math.radians(25)))
     assert not rise_and_turn(state(poses={"box": tilted, "cart": cart}, touching=touching), start, TH)
@@ -114,21 +114,21 @@ def test_handle_and_push_ahead_thresholds():
 
 
 def test_tracker_is_sequential_and_counts_falls():
-    start = state(poses={"cart": ((1.0, 0.0, 0.0), I)})
+    start = state(poses={"cart": ((1.0, 0.0, 0.0), EYE)})
     tr = SubgoalTracker("cart_pushing", start)
-    pushed = state(t=3.0, poses={"cart": ((2.5, 0.0, 0.0), I)}, touched={"cart": BOTH})
+    pushed = state(t=3.0, poses={"cart": ((2.5, 0.0, 0.0), EYE)}, touched={"cart": BOTH})
     assert tr.update(pushed) == 0  # the push "holds", but the first subgoal was never achieved
     assert tr.success == (False, False)
-    assert tr.update(state(t=4.0, poses={"cart": ((1.0, 0.0, 0.0), I)}, pinched={"cart": BOTH})) == 1
+    assert tr.update(state(t=4.0, poses={"cart": ((1.0, 0.0, 0.0), EYE)}, pinched={"cart": BOTH})) == 1
     assert tr.times[0] == pytest.approx(4.0)
-    tr.update(state(t=5.0, poses={"cart": ((2.5, 0.0, 0.0), I)}, touched={"cart": BOTH}))
+    tr.update(state(t=5.0, poses={"cart": ((2.5, 0.0, 0.0), EYE)}, touched={"cart": BOTH}))
     assert tr.success == (True, True) and tr.done and tr.times[1] == pytest.approx(5.0)
 
     tr = SubgoalTracker("cart_pushing", start)
-    tr.update(state(t=1.0, poses={"cart": ((1.0, 0.0, 0.0), I)}, pinched={"cart": BOTH}))
-    tr.update(state(t=2.0, poses={"cart": ((1.0, 0.0, 0.0), I)}, fallen=True))
+    tr.update(state(t=1.0, poses={"cart": ((1.0, 0.0, 0.0), EYE)}, pinched={"cart": BOTH}))
+    tr.update(state(t=2.0, poses={"cart": ((1.0, 0.0, 0.0), EYE)}, fallen=True))
     assert tr.fell and tr.fall_time == pytest.approx(2.0) and tr.done and tr.success == (True, False)
-    tr.update(state(t=3.0, poses={"cart": ((2.5, 0.0, 0.0), I)}, touched={"cart": BOTH}))
+    tr.update(state(t=3.0, poses={"cart": ((2.5, 0.0, 0.0), EYE)}, touched={"cart": BOTH}))
     assert tr.success == (True, False)  # frozen after the fall
 
 
@@ -150,4 +150,4 @@ def test_read_state_sees_poses_sizes_and_contacts_of_a_scene():
     assert not s.fallen and s.touched_by == {}
     assert frozenset(("box", "table")) in s.touching  # the tote rests on its table
     assert s.deck_top["cart"] == pytest.approx(0.42)
-    np.testing.assert_allclose(s.sizes["box"], [0.10, 0.16, 0.07])
+    np.testing.assert_allclose(s.sizes["box"], [0.10, 0.18, 0.07])

@@ -72,9 +72,15 @@ def _leg_table() -> tuple[np.ndarray, np.ndarray]:
 
 
 def leg_pose_for_height(height: float) -> np.ndarray:
-    """Leg joints (12,) that hold the pelvis ``height`` m above the floor, feet flat, balanced."""
+    """Leg joints (12,) that hold the pelvis ``height`` m above the floor, feet flat, balanced
+    (linear interpolation in the table; clamped to the balanced range)."""
     heights, legs = _leg_table()
-    return np.array([np.interp(height, heights, legs[:, j]) for j in range(legs.shape[1])])
+    h = min(max(height, heights[0]), heights[-1])
+    i = min(int(np.searchsorted(heights, h)), len(heights) - 1)
+    if i == 0:
+        return legs[0].copy()
+    a = (h - heights[i - 1]) / (heights[i] - heights[i - 1])
+    return (1.0 - a) * legs[i - 1] + a * legs[i]
 
 
 class IdealBase(LocomotionBackend):
@@ -169,7 +175,7 @@ class IdealBase(LocomotionBackend):
             c, s = np.cos(mid), np.sin(mid)
             data.qvel[bv : bv + 3] = (c * v[0] - s * v[1], s * v[0] + c * v[1], vz)  # world frame
             data.qvel[bv + 3 : bv + 6] = (0.0, 0.0, v[2])  # body frame (level base: same z)
-            data.qvel[self._leg_qvel] = (leg_pose_for_height(height + vz * PHYSICS_DT) - legs) / PHYSICS_DT
+            data.qvel[self._leg_qvel] = 0.0 if vz == 0.0 else (leg_pose_for_height(height + vz * PHYSICS_DT) - legs) / PHYSICS_DT
         data.qpos[self._leg_qpos] = legs
         data.ctrl[self._leg_act] = legs  # leg PD targets agree with the placed legs
 

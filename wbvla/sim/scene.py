@@ -229,17 +229,17 @@ def _bag_packing(spec, cfg: SceneConfig, rng, put) -> None:
                      _m(spec, "table_mat", rng, kind=_table_kind(cfg, rng)),
                      _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
     if "unseen_object" in cfg.variations:  # C.2 (i): another bag, other look, size and weight
-        half, mass = (0.06, 0.14, 0.075), 0.6
+        half, mass = (0.06, 0.16, 0.075), 0.6
         mat = _m(spec, "bag_mat", rng, np.array([[0.72, 0.16, 0.14], [0.16, 0.30, 0.70]][int(rng.integers(2))]), 0.08)
     else:
-        half, mass = (0.07, 0.15, 0.06), float(u(0.25, 0.45))
+        half, mass = (0.07, 0.17, 0.06), float(u(0.25, 0.45))
         mat = _m(spec, "bag_mat", rng, PAPER, 0.15)
     mass = cfg.object_mass if cfg.object_mass is not None else mass
     put(so.add_paper_bag(spec, "bag", (bx, by, h), u(-0.15, 0.15), half, mat, mass=mass, handle_style="bar",
                          handle_radius=0.010))
     side = rng.choice([-1.0, 1.0])
     put(so.add_carton(spec, "carton", (bx - 0.02 + u(-0.04, 0.04), by + side * u(0.72, 0.88), 0.0), u(-0.15, 0.15),
-                      (0.18, 0.22, 0.16), _m(spec, "carton_mat", rng, CARDBOARD)))
+                      (0.18, 0.24, 0.16), _m(spec, "carton_mat", rng, CARDBOARD)))
 
 
 def _box_loading(spec, cfg: SceneConfig, rng, put) -> None:
@@ -255,7 +255,7 @@ def _box_loading(spec, cfg: SceneConfig, rng, put) -> None:
                      _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
     mass = cfg.object_mass if cfg.object_mass is not None else float(u(1.0, 2.0))
     contents = "plastic" if "plastic_containers" in cfg.variations else "bags"
-    put(so.add_tote(spec, "box", (bx, by, h), u(-0.12, 0.12), (0.10, 0.16, 0.07), _m(spec, "box_mat", rng, CARDBOARD),
+    put(so.add_tote(spec, "box", (bx, by, h), u(-0.12, 0.12), (0.10, 0.18, 0.07), _m(spec, "box_mat", rng, CARDBOARD),
                     mass=mass, contents=contents))
     ang = float(rng.choice([np.pi / 2, -np.pi / 2, np.pi]))
     r = u(0.80, 0.92)  # from where the robot grasps the tote (0.38 m behind it)

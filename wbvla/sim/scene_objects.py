@@ -165,7 +165,7 @@ def add_paper_bag(spec, name, pos, yaw, half, material, mass=0.3, handle_style="
     ``handle_style="bar"``: one horizontal carrying bar of radius ``handle_radius`` across the
     bag (along its y axis), :data:`BAR_RISE` above the top on two posts: what both parallel
     grippers of the task suite grasp (sites ``handle_left`` / ``handle_right`` on the bar at
-    +-0.10 m, ``handle`` at its centre; :func:`_carry_bar`).
+    +-0.12 m, ``handle`` at its centre; :func:`_carry_bar`).
     """
     one_of(f"{name} handle_style", handle_style, ("rope", "bar"))
     positive(f"{name} handle_radius", handle_radius)
@@ -187,7 +187,7 @@ def add_paper_bag(spec, name, pos, yaw, half, material, mass=0.3, handle_style="
 
 BAR_RISE = 0.06
 """Height of a carrying bar's axis above the top of its bag or tote (m)."""
-HAND_SPACING = 0.10
+HAND_SPACING = 0.12
 """The ``handle_left`` / ``handle_right`` sites sit this far either side of a carrying bar's centre (m)."""
 
 

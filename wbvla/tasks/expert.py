@@ -95,11 +95,11 @@ class ExpertConfig:
     """... with the grippers this far open (m per finger; fully open 0.04 would hit the load)."""
     lift: float = 0.08
     """Lift of a grasped bag / tote (m)."""
-    tol_xy: float = 0.02
+    tol_xy: float = 0.015
     """Position dead band of the approach (m)."""
     tol_yaw: float = 0.035
     """Heading dead band (rad)."""
-    reengage_xy: float = 0.045
+    reengage_xy: float = 0.03
     """A settled axis starts again only if its predicted error exceeds this (m) ..."""
     reengage_yaw: float = 0.07
     """... or this (rad)."""

@@ -64,7 +64,7 @@ class ArmServo:
         self._tcp = {s: mujoco.mj_name2id(scene.model, mujoco.mjtObj.mjOBJ_SITE, f"{s}_tcp") for s in SIDES}
         self._jac = np.zeros((3, scene.model.nv))
         rng = np.random.default_rng(0)
-        self._seeds = [READY_ARM_POSE] + [np.clip(READY_ARM_POSE + rng.normal(0, 0.5, 14), ARM_LO, ARM_HI) for _ in range(4)]
+        self._seeds = [READY_ARM_POSE] + [np.clip(READY_ARM_POSE + rng.normal(0, 0.5, 14), ARM_LO, ARM_HI) for _ in range(2)]
 
     # --- frames --------------------------------------------------------------------------
     def pelvis(self) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +94,7 @@ class ArmServo:
         for side, fr in frames.items():
             best = None
             for seed in [q, *self._seeds]:
-                res = self.kin.solve(side, fr.pos, fr.approach, q_init=seed, closing_axis=fr.closing, iterations=250)
+                res = self.kin.solve(side, fr.pos, fr.approach, q_init=seed, closing_axis=fr.closing, iterations=120)
                 score = res.position_error + 0.02 * res.axis_error
                 if best is None or score < best[0]:
                     best = (score, res)

@@ -1,0 +1,125 @@
+"""``wbvla expert-eval``: the scripted expert's success per subgoal on held-out seeds, per backend.
+
+The expert is the ceiling row of the task suite; this measures it with each locomotion backend
+(the labelled ideal base, the physics LMO, the velocity baseline fed the Eq. 2 reference of the
+expert's flags) over ``trials`` evaluation seeds per task, judged by the privileged checks of
+:mod:`wbvla.tasks.subgoals` (App. B.3 sequential rules, falls counted). :func:`aggregate` turns
+any list of :class:`~wbvla.tasks.runner.TrialResult` into the Table 2 / Table 8 style numbers,
+so a suite can reuse it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wbvla.config import require
+from wbvla.data.teleop_schema import SUBGOALS, TASKS
+
+EVAL_SEED_START = 1_000_000
+"""First evaluation seed (``wbvla.tasks.specs.SEED_RANGES['eval']``)."""
+
+
+@dataclass
+class ExpertEvalConfig:
+    """What ``wbvla expert-eval`` runs."""
+
+    tasks: tuple[str, ...] = TASKS
+    """Tasks to evaluate."""
+    backends: tuple[str, ...] = ("ideal_base", "lmo", "velocity_rl")
+    """Locomotion backends, each a separate row."""
+    trials: int = 25
+    """Trials per task and backend (App. B.3: 25), seeds EVAL_SEED_START + 0 .. trials - 1."""
+    variation: str = "none"
+    """A :data:`wbvla.tasks.specs.VARIATIONS` preset (tasks it does not apply to are skipped)."""
+    noise: bool = False
+    """Command noise in the expert (off: the clean ceiling)."""
+    workers: int = 1
+    """Parallel processes."""
+    output: Path | None = None
+    """Result JSON; None: ``cache_dir()/tasks/expert_eval_<variation>.json``."""
+
+    def __post_init__(self) -> None:
+        require(len(self.tasks) > 0 and all(t in TASKS for t in self.tasks), f"tasks must come from {TASKS}, got {self.tasks!r}")
+        require(all(b in ("ideal_base", "lmo", "velocity_rl") for b in self.backends) and len(self.backends) > 0,
+                f"backends must come from ideal_base, lmo, velocity_rl, got {self.backends!r}")
+        require(isinstance(self.trials, int) and 1 <= self.trials <= 100_000, f"trials must be an int >= 1, got {self.trials!r}")
+        require(isinstance(self.workers, int) and self.workers >= 1, f"workers must be an int >= 1, got {self.workers!r}")
+
+
+def _trial(job: tuple[str, int, str, str, bool]):
+    task, seed, variation, backend, noise = job
+    import torch
+
+    torch.set_num_threads(1)
+    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+    from wbvla.tasks.runner import RunnerConfig, run_trial
+    from wbvla.tasks.specs import make_task
+
+    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off()), seed=seed)
+    result = run_trial(expert, make_task(task, seed, variation), RunnerConfig(backend=backend))
+    result.log, result.latents = {}, []  # keep the outcome only (pickled back to the parent)
+    return result
+
+
+def aggregate(results: list) -> dict:
+    """Per (backend, task): successes per subgoal (count and rate), falls, mean subgoal times over
+    the successful trials (Table 8), the average score over both subgoals, wall time and
+    closed-loop control steps per second."""
+    out: dict = {}
+    for r in results:
+        out.setdefault(r.backend, {}).setdefault(r.task, []).append(r)
+    table = {}
+    for backend, per_task in out.items():
+        table[backend] = {}
+        for task, rs in per_task.items():
+            n = len(rs)
+            names = SUBGOALS[task]
+            succ = [sum(r.success[i] for r in rs) for i in range(len(names))]
+            times = [[r.subgoal_times[i] for r in rs if r.subgoal_times[i] is not None] for i in range(len(names))]
+            table[backend][task] = {
+                "trials": n, "successes": dict(zip(names, succ, strict=True)),
+                "success_rate": {k: v / n for k, v in zip(names, succ, strict=True)},
+                "score": sum(succ) / (n * len(names)), "falls": sum(r.fell for r in rs),
+                "mean_subgoal_time_s": {k: (float(np.mean(t)) if t else None) for k, t in zip(names, times, strict=True)},
+                "wall_s": float(sum(r.wall_s for r in rs)),
+                "control_steps_per_s": float(np.mean([r.steps_per_s for r in rs])),
+                "final_phases": sorted({str(r.info.get("final_phase")) for r in rs}),
+                "failed_seeds": [r.seed for r in rs if not all(r.success)],
+            }
+        scores = [v["score"] for v in table[backend].values()]
+        table[backend]["average_score"] = float(np.mean(scores))
+    return table
+
+
+def run_expert_eval(config: ExpertEvalConfig) -> dict:
+    """Run the evaluation of ``config``; writes and returns the result."""
+    from wbvla.io import write_json_atomic
+    from wbvla.paths import cache_dir
+    from wbvla.tasks.specs import VARIATIONS
+    from wbvla.viz.report import provenance
+
+    require(config.variation in VARIATIONS, f"unknown variation {config.variation!r}; choose one of {tuple(VARIATIONS)}")
+    tasks = [t for t in config.tasks if t in VARIATIONS[config.variation].tasks]
+    jobs = [(t, EVAL_SEED_START + k, config.variation, b, config.noise)
+            for b in config.backends for t in tasks for k in range(config.trials)]
+    load0, t0 = os.getloadavg(), time.perf_counter()
+    if config.workers > 1:
+        with mp.get_context("spawn").Pool(config.workers) as pool:
+            results = pool.map(_trial, jobs, chunksize=1)
+    else:
+        results = [_trial(j) for j in jobs]
+    wall = time.perf_counter() - t0
+    out = {"results": aggregate(results), "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+           "wall_s": wall, "cpu": {"count": os.cpu_count(), "workers": config.workers, "load_avg_start": load0,
+                                   "load_avg_end": os.getloadavg()},
+           "provenance": provenance()}
+    path = Path(config.output) if config.output else cache_dir() / "tasks" / f"expert_eval_{config.variation}.json"
+    write_json_atomic(path, out)
+    out["path"] = str(path)
+    return out
