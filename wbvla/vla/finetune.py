@@ -279,3 +279,19 @@ def evaluate_policy(policy, frames: TeleopFrames, batch_size: int = 64) -> tuple
         batch = collate_frames([frames[k] for k in range(i, min(i + batch_size, len(frames)))])
         preds.append(predict_batch(policy.vla, policy.decoder, batch, policy.use_state))
     return frame_metrics(preds, policy.command_kind), {k: torch.cat([d[k] for d in preds]) for k in preds[0]}
+
+
+def baselines(train_episodes: list[TeleopEpisode], held: TeleopFrames) -> dict:
+    """Input-free references for the held-out metrics: arm L1 of holding the current pose (targets =
+    s_t's joints over the chunk), per-axis accuracy of the training majority flag, h* error of the
+    training mean."""
+    import pandas as pd
+
+    arr = held.arrays()
+    train = np.concatenate([e.action for e in train_episodes])
+    held_act = np.concatenate([e.action for e in held.episodes])
+    axes = ("x", "y", "yaw")
+    return {"arm_l1_rad_hold_pose": float(np.abs(arr["arm"] - arr["state"][:, None, :14]).mean()),
+            "flag_accuracy_majority": {a: float(np.mean(held_act[:, 16 + i] == pd.Series(train[:, 16 + i]).mode()[0]))
+                                       for i, a in enumerate(axes)},
+            "h_star_err_m_train_mean": float(np.abs(arr["height"] - train[:, 19].mean()).mean())}

@@ -130,3 +130,17 @@ class VLAPolicy:
                             command=phys["command"][0].numpy(), command_kind=self.command_kind,
                             latents=self.vla.vocab.split_codes(dec.codes[0].tolist()), dt=self.dt,
                             info={"ms": {k: round(v, 3) for k, v in ms.items()}, "model_id": self.model_id})
+
+
+def parameter_counts(folder: Path) -> dict[str, int]:
+    """Parameters of a policy folder's parts (read from the safetensors headers, no weights loaded)."""
+    from safetensors import safe_open
+
+    def count(path: Path) -> int:
+        with safe_open(str(path), "pt") as f:
+            return int(sum(np.prod(f.get_slice(k).get_shape()) for k in f.keys()))
+
+    folder = Path(folder)
+    return {"base": count(folder / "base" / "model.safetensors"),
+            "adapter": count(folder / "adapter" / "adapter_model.safetensors"),
+            "decoder": count(folder / "decoder.safetensors")}

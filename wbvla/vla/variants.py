@@ -79,3 +79,23 @@ def load_shipped_policy(threads: int | None = None):
     from wbvla.vla.policy import VLAPolicy
 
     return VLAPolicy.load(shipped_policy_dir(), threads=threads)
+
+
+def ship_policy(policy_dir: Path, dest: Path | None = None) -> Path:
+    """Copy a trained policy folder to ``data/vla/tutorial`` (replacing what is there, atomically
+    by rename) so the quickstart and the task suite run without training."""
+    import shutil
+
+    from wbvla.vla.policy import VLAPolicy
+
+    VLAPolicy.load(policy_dir)  # refuse to ship something that does not load
+    dest = Path(dest) if dest is not None else shipped_policy_dir()
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(policy_dir, tmp)
+    old = dest.with_name(f".{dest.name}.old")
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
