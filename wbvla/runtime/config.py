@@ -153,9 +153,10 @@ class ServerConfig:
     link: LinkConfig = field(default_factory=LinkConfig)
     """Endpoints and security."""
     policy: str = "standin:bag_packing"
-    """Which policy answers: ``standin:<script>`` (the labelled deterministic stand-in of
-    :mod:`wbvla.runtime.standin`) or a path to a VLA checkpoint folder (under ``data/vla/`` once
-    one ships); loaded through :func:`wbvla.runtime.server.load_policy`."""
+    """Which policy answers: ``standin:<task>`` (the labelled deterministic stand-in of
+    :mod:`wbvla.runtime.standin`), ``python:<module>:<factory>`` (any object with ``act()``), or a
+    VLA policy folder (``policy.json`` + safetensors from ``wbvla vla-finetune``, under
+    ``data/vla/`` once one ships); see :func:`wbvla.runtime.server.load_policy`."""
     instruction: str = ""
     """The language instruction; "" uses the task's canonical one when the policy names a task."""
     valid_for_s: float = 0.25

@@ -217,3 +217,25 @@ def loopback_rig(port: int, locomotion: str = "ideal_base", process: bool = Fals
     runner = build_runner(cfg, backend)
     runner.start()
     return Rig(server, proxy, runner, backend)
+
+
+def run_with_schedule(runner, duration_s: float, schedule: list[tuple[float, str, object]]) -> list[tuple[str, int]]:
+    """Run the loop for ``duration_s`` while a thread calls ``fn()`` at each ``(t_s, label, fn)``;
+    returns ``(label, runner-clock ns)`` of each call (e.g. kill the server at 4 s, restart at 6 s)."""
+    done: list[tuple[str, int]] = []
+    stop = threading.Event()
+    t0 = time.monotonic()
+
+    def harness() -> None:
+        for t_s, label, fn in sorted(schedule, key=lambda x: x[0]):
+            if stop.wait(max(0.0, t0 + t_s - time.monotonic())):
+                return
+            done.append((label, runner.clock()))
+            fn()
+
+    th = threading.Thread(target=harness, name="schedule", daemon=True)
+    th.start()
+    runner.run(duration_s)
+    stop.set()
+    th.join()
+    return done

@@ -127,7 +127,8 @@ class RobotRunner:
             self.link = RobotLink(self.cfg.link, hello, self.cfg.rehandshake_s, self.cfg.handshake_timeout_s, self._ctx)
             self._poller = zmq.Poller()
             self._poller.register(self.link.cmd, zmq.POLLIN)
-        self._apply_os_options()  # after the camera/handshake threads exist: they keep the normal policy
+        # after the camera/handshake threads exist: they keep the normal policy
+        self.set_scheduling(self.cfg.realtime_priority, self.cfg.cpu_affinity)
         return state
 
     def backend_image_shape(self) -> tuple[int, int]:
@@ -136,12 +137,16 @@ class RobotRunner:
             sim = getattr(self.backend.inner, "cfg", None)
         return tuple(getattr(sim, "image_size", (224, 224)))
 
-    def _apply_os_options(self) -> None:
-        """Documented options, off by default: CPU affinity and SCHED_FIFO for the loop thread only."""
-        if self.cfg.cpu_affinity:
-            os.sched_setaffinity(0, set(self.cfg.cpu_affinity))
-        if self.cfg.realtime_priority:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.cfg.realtime_priority))
+    @staticmethod
+    def set_scheduling(priority: int = 0, cpus: tuple[int, ...] = ()) -> None:
+        """Documented options, off by default, for the calling (loop) thread only: SCHED_FIFO at
+        ``priority`` (1-99; 0 = the normal policy; needs CAP_SYS_NICE) and CPU affinity."""
+        if cpus:
+            os.sched_setaffinity(0, set(cpus))
+        if priority:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        elif os.sched_getscheduler(0) != os.SCHED_OTHER:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
     def close(self) -> None:
         if self.link is not None:

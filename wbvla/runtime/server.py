@@ -38,7 +38,8 @@ def load_policy(spec: str):
 
     * ``standin:<task>``: the labelled scripted stand-in (:mod:`wbvla.runtime.standin`);
     * ``python:<module>:<factory>``: ``factory()`` returns any object with ``act``/``reset``/``model_id``;
-    * a path to a VLA checkpoint folder: loaded by ``wbvla.vla.policy.load_policy(path)``.
+    * a VLA policy folder (``policy.json`` + safetensors, e.g. under ``data/vla/``): loaded by
+      :meth:`wbvla.vla.policy.VLAPolicy.load`.
     """
     if spec.startswith("standin:"):
         from wbvla.runtime.standin import ReplayPolicy
@@ -48,14 +49,17 @@ def load_policy(spec: str):
         module, _, factory = spec[len("python:"):].partition(":")
         return getattr(importlib.import_module(module), factory)()
     path = Path(spec).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"policy {spec!r}: no such checkpoint; use 'standin:<task>', 'python:<module>:<factory>' "
-                                "or a VLA checkpoint folder (data/vla/...)")
-    try:
-        loader = importlib.import_module("wbvla.vla.policy").load_policy
-    except (ImportError, AttributeError) as err:
-        raise RuntimeError(f"{path} is a checkpoint but wbvla.vla.policy.load_policy is not available ({err})") from err
-    return loader(path)
+    if not (path / "policy.json").is_file():
+        raise FileNotFoundError(f"policy {spec!r}: not a VLA policy folder (no policy.json); use 'standin:<task>', "
+                                "'python:<module>:<factory>' or a folder made by `wbvla vla-finetune` (data/vla/...)")
+    from wbvla.vla.policy import VLAPolicy  # torch + transformers: only the GPU side needs them
+
+    return VLAPolicy.load(path)
+
+
+def chunk_size_of(policy) -> int:
+    """Rows per chunk the policy makes (a VLA keeps it in its metadata)."""
+    return int(getattr(policy, "chunk_size", 0) or getattr(policy, "meta", {}).get("chunk_size", 1))
 
 
 def policy_kind(policy) -> str:
@@ -183,7 +187,7 @@ class VLAServer:
         else:
             self._reject("handshake", reason)
         return Welcome(ok, reason[:1000], self.session if ok else 0, str(self.policy.model_id), policy_kind(self.policy),
-                       self.policy.command_kind, self.instruction, int(getattr(self.policy, "chunk_size", 1)),
+                       self.policy.command_kind, self.instruction, chunk_size_of(self.policy),
                        float(getattr(self.policy, "dt", 0.1)))
 
     def _check_hello(self, hello: Hello) -> str:

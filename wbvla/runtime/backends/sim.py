@@ -125,6 +125,14 @@ class SimBackend(RobotBackend):
         with self.lock:
             return read_state(self.data, self.idx, self.clock())
 
+    def reset_twin(self) -> None:
+        """Put the simulated robot back on its feet in the scene (a test harness action: the
+        runner keeps running; its targets stay continuous)."""
+        with self.lock:
+            self.scene.reset()
+            if self.base is not None:
+                self.base.reset(self.model, self.data, self.idx)
+
     def latest_image(self) -> np.ndarray | None:
         return None if self.camera is None else self.camera.frame
 
