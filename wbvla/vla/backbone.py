@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from wbvla.compat import ensure_torchvision_importable
+from wbvla.lam.features import to_float_images
 from wbvla.paths import cache_dir
 from wbvla.vla.config import BackboneConfig
 
@@ -153,17 +153,9 @@ class Backbone:
 
 
 def preprocess_images(images: torch.Tensor, size: int, mean, std, dtype=torch.float32) -> torch.Tensor:
-    """uint8 (B, 3, H, W) or channels-last (B, H, W, 3) -> (B, 1, 3, size, size) float, (x/255 - mean)/std."""
-    images = torch.as_tensor(images)
-    if images.ndim != 4:
-        raise ValueError(f"images must be a batch (B, 3, H, W) or (B, H, W, 3), got shape {tuple(images.shape)}")
-    if images.shape[1] != 3 and images.shape[-1] == 3:
-        images = images.permute(0, 3, 1, 2)
-    if images.shape[1] != 3:
-        raise ValueError(f"images must have 3 colour channels, got shape {tuple(images.shape)}")
-    x = images.float() / 255.0  # (B, 3, H, W)
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    """uint8 (B, 3, H, W) or channels-last (B, H, W, 3) -> (B, 1, 3, size, size) float, (x/255 - mean)/std
+    (resized like the LAM's inputs, :func:`wbvla.lam.features.to_float_images`)."""
+    x = to_float_images(torch.as_tensor(images), size)  # (B, 3, S, S) in [0, 1]
     m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
     s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
     return ((x - m) / s).unsqueeze(1).to(dtype)  # (B, 1, 3, S, S)

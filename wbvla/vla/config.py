@@ -97,7 +97,48 @@ class BackboneConfig:
 
 
 @dataclass
-class PretrainConfig:
+class TrainLoopConfig:
+    """Optimization settings shared by Stages II and III (each stage's config extends it)."""
+
+    batch_size: int = 32
+    """Examples per step (Stage II: half from each video source; the paper: 1024 and 64)."""
+    max_steps: int = 1500
+    """Optimizer steps (the paper: 20,000 for Stage II, 10,000 for Stage III)."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate (linear warmup, cosine decay to 10 %)."""
+    warmup_steps: int = 100
+    """Linear warmup steps."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    image_shift: int = 4
+    """Training augmentation: random translation by up to this many pixels of the model's input (0: off)."""
+    val_every_n_steps: int = 250
+    """Held-out metrics and a checkpoint every this many steps."""
+    seed: int = 0
+    """Seeds init, data subsets and sampling."""
+    device: str = "auto"
+    """``auto`` (GPU if present), ``cpu`` or ``gpu``."""
+    threads: int | None = 1
+    """torch CPU threads (1 is fastest on a shared 2-core machine); ``None`` leaves torch's default."""
+    resume: bool = True
+    """Continue from ``last.ckpt`` in the run folder when it exists."""
+    progress: bool = True
+    """Show Lightning's progress bar."""
+
+    def __post_init__(self) -> None:
+        one_of("device", self.device, ("auto", "cpu", "gpu"))
+        _positive_int(self, "batch_size", "max_steps", "val_every_n_steps")
+        for name in ("image_shift", "warmup_steps"):
+            v = getattr(self, name)
+            require(isinstance(v, int) and v >= 0, f"{name} must be an int >= 0, got {v!r}")
+        positive("lr", self.lr)
+        positive("weight_decay", self.weight_decay, allow_zero=True)
+        require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
+                f"threads must be None or an int > 0, got {self.threads!r}")
+
+
+@dataclass
+class PretrainConfig(TrainLoopConfig):
     """Stage II (Eq. 1): (o_t, instruction) -> latent codes of the Stage I LAMs, cross-entropy."""
 
     lam_variant: str = "mani_loco"
@@ -113,53 +154,23 @@ class PretrainConfig:
     """Share of the human-like locomotion training clips used (Fig. 3a analog: 0, 0.25, 0.5, 1)."""
     robot_video_fraction: float = 1.0
     """Share of the robot manipulation training clips used (Fig. 3b analog)."""
-    batch_size: int = 32
-    """(o_t, instruction) examples per step, half from each video source (balanced sampling)."""
-    max_steps: int = 1500
-    """Optimizer steps (the paper: 20,000 at batch 1024)."""
-    lr: float = 1e-3
-    """Peak AdamW learning rate (linear warmup, cosine decay to 10 %)."""
-    warmup_steps: int = 100
-    """Linear warmup steps."""
-    weight_decay: float = 0.01
-    """AdamW weight decay."""
-    image_shift: int = 4
-    """Training augmentation: random translation by up to this many pixels of the model's input (0: off)."""
-    val_every_n_steps: int = 250
-    """Held-out top-1 and a checkpoint every this many steps."""
     val_pairs: int = 512
     """Held-out examples (unseen scene seeds, half per source) used during training."""
-    seed: int = 0
-    """Seeds init, clip subsets and sampling."""
-    device: str = "auto"
-    """``auto`` (GPU if present), ``cpu`` or ``gpu``."""
-    threads: int | None = 1
-    """torch CPU threads (1 is fastest on a shared 2-core machine); ``None`` leaves torch's default."""
     output_dir: Path | None = None
     """Run folder; ``None``: ``cache_dir()/vla_runs/<corpus_size>/pretrain/<run_name()>``."""
-    resume: bool = True
-    """Continue from ``last.ckpt`` in the run folder when it exists."""
-    progress: bool = True
-    """Show Lightning's progress bar."""
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     """The VLM."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         one_of("lam_variant", self.lam_variant, LAM_VARIANTS)
         one_of("corpus_size", self.corpus_size, CORPUS_SIZES)
-        one_of("device", self.device, ("auto", "cpu", "gpu"))
         in_range("human_video_fraction", self.human_video_fraction, 0.0, 1.0)
         in_range("robot_video_fraction", self.robot_video_fraction, 0.0, 1.0)
         require(self.human_video_fraction + self.robot_video_fraction > 0,
                 "human_video_fraction and robot_video_fraction cannot both be 0 (no Stage II data)")
-        _positive_int(self, "batch_size", "max_steps", "val_every_n_steps", "val_pairs")
-        require(isinstance(self.image_shift, int) and self.image_shift >= 0, f"image_shift must be an int >= 0, got {self.image_shift!r}")
+        _positive_int(self, "val_pairs")
         require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
-        require(isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        positive("lr", self.lr)
-        positive("weight_decay", self.weight_decay, allow_zero=True)
-        require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
-                f"threads must be None or an int > 0, got {self.threads!r}")
 
     def run_name(self) -> str:
         """Folder name that tells the variant apart: ``mani_loco``, ``mani_loco_h0.25_r1``, ``..._tiny``."""
@@ -197,7 +208,7 @@ class DecoderConfig:
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(TrainLoopConfig):
     """Stage III: LoRA on the VLA over the teleoperation data + the execution decoder."""
 
     pretrain: Annotated[PretrainConfig, tyro.conf.Suppress] = field(default_factory=PretrainConfig)
@@ -239,58 +250,32 @@ class FinetuneConfig:
     """Weight of the mean 3-way cross-entropy over the s_x, s_y, s_yaw heads (or of the velocity L1)."""
     height_weight: float = 1.0
     """Weight of the h* L1 (standardized)."""
-    batch_size: int = 32
-    """Frames per step (the paper: 64)."""
-    max_steps: int = 1500
-    """Optimizer steps (the paper: 10,000)."""
-    lr: float = 1e-3
-    """Peak AdamW learning rate of the decoder and the LoRA weights."""
     warmup_steps: int = 50
     """Linear warmup steps."""
-    weight_decay: float = 0.01
-    """AdamW weight decay."""
-    image_shift: int = 4
-    """Training augmentation: random translation by up to this many pixels of the model's input (0: off)."""
-    val_every_n_steps: int = 250
-    """Held-out metrics and a checkpoint every this many steps."""
-    seed: int = 0
-    """Seeds init and sampling."""
-    device: str = "auto"
-    """``auto``, ``cpu`` or ``gpu``."""
-    threads: int | None = 1
-    """torch CPU threads; ``None`` leaves torch's default."""
     output_dir: Path | None = None
     """Run folder; ``None``: ``cache_dir()/vla_runs/<corpus_size>/finetune/<run_name()>``."""
     export_dir: Path | None = None
     """Where the trained policy (adapter + decoder + config) is written; ``None``: ``<output_dir>/policy``."""
-    resume: bool = True
-    """Continue from ``last.ckpt`` when it exists."""
-    progress: bool = True
-    """Show Lightning's progress bar."""
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     """The execution decoder."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         one_of("command_kind", self.command_kind, COMMAND_KINDS)
-        one_of("device", self.device, ("auto", "cpu", "gpu"))
-        require(isinstance(self.dataset_size, str) and self.dataset_size, "dataset_size must be a non-empty string")
         require(isinstance(self.heldout_episodes_per_task, int) and self.heldout_episodes_per_task >= 0,
                 f"heldout_episodes_per_task must be an int >= 0, got {self.heldout_episodes_per_task!r}")
         require(self.max_demos_per_task is None or (isinstance(self.max_demos_per_task, int) and self.max_demos_per_task > 0),
                 f"max_demos_per_task must be None or an int > 0, got {self.max_demos_per_task!r}")
-        _positive_int(self, "chunk_size", "lora_r", "lora_alpha", "batch_size", "max_steps", "val_every_n_steps")
-        require(isinstance(self.image_shift, int) and self.image_shift >= 0, f"image_shift must be an int >= 0, got {self.image_shift!r}")
+        _positive_int(self, "chunk_size", "lora_r", "lora_alpha")
         in_range("lora_dropout", self.lora_dropout, 0.0, 0.9)
         require(len(self.lora_targets) > 0, "lora_targets must name at least one module")
-        for name in ("latent_weight", "arm_weight", "gripper_weight", "flag_weight", "height_weight", "weight_decay"):
+        require(isinstance(self.dataset_size, str) and self.dataset_size, "dataset_size must be a non-empty string")
+        for name in ("latent_weight", "arm_weight", "gripper_weight", "flag_weight", "height_weight"):
             positive(name, getattr(self, name), allow_zero=True)
-        positive("lr", self.lr)
-        require(isinstance(self.warmup_steps, int) and self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}")
-        require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
-                f"threads must be None or an int > 0, got {self.threads!r}")
 
     @property
     def lam_variant(self) -> str:
+        """The Stage II variant (``pretrain.lam_variant``) that decides the latent targets."""
         return self.pretrain.lam_variant
 
     def run_name(self) -> str:
