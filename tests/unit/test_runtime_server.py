@@ -1,0 +1,79 @@
+"""The VLA server's policy loading and answers, and the labelled stand-in policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from runtime_helpers import observation
+
+from wbvla.data.teleop_schema import ACTION_DIM, TASKS
+from wbvla.runtime import messages as msgs
+from wbvla.runtime.config import LinkConfig, SafetyConfig, ServerConfig
+from wbvla.runtime.messages import Command
+from wbvla.runtime.safety import JointLimits, check_command_ranges
+from wbvla.runtime.server import VLAServer, chunk_size_of, load_policy, policy_kind
+from wbvla.runtime.standin import ReplayPolicy, scripted_actions
+
+
+class Exploding:
+    model_id, command_kind = "test:exploding", "flags"
+
+    def reset(self) -> None:
+        pass
+
+    def act(self, image, instruction, state):
+        raise RuntimeError("boom")
+
+
+def make_exploding():
+    return Exploding()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_scripted_stand_in_is_deterministic_labelled_and_always_acceptable(task):
+    a = scripted_actions(task)
+    assert a.shape[1] == ACTION_DIM and np.array_equal(a, scripted_actions(task))
+    pol = ReplayPolicy.scripted(task)
+    assert pol.model_id.startswith("standin:") and policy_kind(pol) == "standin" and chunk_size_of(pol) == 8
+    cfg, lim = SafetyConfig(), JointLimits.from_config(SafetyConfig())
+    for _ in range(len(a) + 3):  # every chunk of the loop would pass the robot's range checks
+        out = pol.act(np.zeros((8, 8, 3), np.uint8), "", np.zeros(17))
+        cmd = Command(1, 1, 1, 0, out.arm_targets, out.grippers, out.dt, out.command, out.command_kind, 0.0, 0.25)
+        check_command_ranges(cmd, cfg, "flags", lim)
+        assert out.latents == {}
+    pol.reset()
+    np.testing.assert_array_equal(pol.act(None, "", np.zeros(17)).arm_targets, ReplayPolicy.scripted(task).act(None, "", None).arm_targets)
+
+
+def test_load_policy_specs():
+    assert isinstance(load_policy("standin:box_loading"), ReplayPolicy)
+    assert load_policy("python:test_runtime_server:make_exploding").model_id == "test:exploding"
+    with pytest.raises(FileNotFoundError, match="policy.json"):
+        load_policy("/nonexistent/folder")
+    with pytest.raises(ValueError, match="no scripted stand-in"):
+        load_policy("standin:dancing")
+    with pytest.raises(ValueError, match="must start with 'standin:'"):
+        ReplayPolicy(scripted_actions(), "vla-7b")
+
+
+def test_server_answers_the_newest_observation_and_survives_a_failing_policy():
+    server = VLAServer(ServerConfig(link=LinkConfig(port=5950), stats_every_s=0))
+    hello = msgs.Hello("r", msgs.ROBOT_JOINTS, "flags", "", "raw", (24, 32, 3))
+    w = server.handle_hello(msgs.encode(hello))
+    assert w.accepted and w.policy_kind == "standin" and "paper bag" in w.instruction
+    first = server.check_observation(msgs.encode(observation(seq=5, session=server.session)))
+    assert first is not None
+    server.last_obs_seq = 5
+    assert server.check_observation(msgs.encode(observation(seq=4, session=server.session))) is None
+    assert server.rejected["not_newer"] == 1
+    assert server.check_observation(msgs.encode(observation(seq=6, session=server.session + 1))) is None
+    assert server.rejected["session"] == 1
+    bad = VLAServer(ServerConfig(link=LinkConfig(port=5955), stats_every_s=0, instruction="x"), policy=Exploding())
+    bad.handle_hello(msgs.encode(hello))
+    bad._answer(observation(seq=1, session=bad.session), 0)
+    assert bad.rejected["policy_error"] == 1 and bad.answered == 0
+
+
+def test_server_needs_an_instruction_for_a_policy_without_task():
+    with pytest.raises(ValueError, match="instruction"):
+        VLAServer(ServerConfig(link=LinkConfig(port=5960)), policy=Exploding())
