@@ -69,7 +69,8 @@ def test_stage2_trains_resumes_and_exports(world, tmp_path):
 
 def test_stage3_policy_round_trip_and_act_contract(world, tmp_path):
     from wbvla.vla.finetune import finetune
-    from wbvla.vla.policy import VLAPolicy
+    from wbvla.vla.policy import VLAPolicy, parameter_counts
+    from wbvla.vla.variants import ship_policy
 
     eps = synthetic_episodes(per_task=2, length=8, size=24)
     cfg = _finetune(_pretrain(*world, tmp_path), tmp_path)
@@ -100,6 +101,15 @@ def test_stage3_policy_round_trip_and_act_contract(world, tmp_path):
         merged.act(ep.frames[0].astype(float), ep.instruction, ep.state[0])
     with pytest.raises(FileNotFoundError, match="policy.json"):
         VLAPolicy.load(tmp_path)
+
+    counts = parameter_counts(res.policy_dir)
+    assert 0 < counts["adapter"] < counts["base"] and counts["decoder"] > 0
+    shipped = ship_policy(res.policy_dir, tmp_path / "data" / "tutorial")
+    again = VLAPolicy.load(shipped)
+    assert again.model_id == merged.model_id
+    np.testing.assert_allclose(again.act(ep.frames[2], ep.instruction, ep.state[2]).arm_targets, a.arm_targets, atol=1e-6)
+    ship_policy(res.policy_dir, shipped)  # replacing a shipped policy leaves no temp folders behind
+    assert sorted(p.name for p in shipped.parent.iterdir()) == ["tutorial"]
 
 
 def test_ablation_switches_reach_the_policy(world, tmp_path):

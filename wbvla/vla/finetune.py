@@ -177,7 +177,7 @@ def prepare_base(config: FinetuneConfig, run: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     if config.lam_variant == "none":
         bb = build_backbone(config.pretrain.backbone)
-        save_backbone(bb, tmp, half=False)
+        save_backbone(bb, tmp)
         write_json_atomic(tmp / "vla.json", {"stage": "backbone", "vocabulary": {}, "lam_variant": "none",
                                              "backbone": asdict(config.pretrain.backbone), "source": bb.source})
     else:
