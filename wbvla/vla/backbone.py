@@ -66,6 +66,7 @@ def _import_transformers():
     import transformers
 
     transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()  # weight loading/writing bars clutter notebook logs
     return transformers
 
 
