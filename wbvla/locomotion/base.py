@@ -44,6 +44,14 @@ def is_fallen(data: mujoco.MjData, idx: X2Index) -> bool:
     return bool(data.qpos[b + 2] < TERMINATION_HEIGHT or np.arccos(np.clip(up_z, -1.0, 1.0)) > TERMINATION_TILT)
 
 
+def check_command(command: np.ndarray) -> np.ndarray:
+    """A command u_t as 4 finite float64 values, or a clear error."""
+    command = np.asarray(command, dtype=np.float64)
+    if command.shape != (4,) or not np.all(np.isfinite(command)):
+        raise ValueError(f"command must be 4 finite numbers, got {command!r}")
+    return command
+
+
 class LocomotionBackend(ABC):
     """Realizes locomotion commands on an X2 inside a compiled scene (``model``, ``data``)."""
 

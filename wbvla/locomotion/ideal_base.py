@@ -31,7 +31,7 @@ import numpy as np
 
 from wbvla.config import positive
 from wbvla.lmo.config import CommandConfig, HeightConfig
-from wbvla.locomotion.base import LocomotionBackend, is_fallen
+from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
 from wbvla.locomotion.reference import VelocityReference
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, yaw_quat
@@ -136,9 +136,7 @@ class IdealBase(LocomotionBackend):
     def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray, grippers: np.ndarray) -> None:
         if self.model is None:
             raise RuntimeError("call reset(model, data, idx) before step()")
-        command = np.asarray(command, dtype=np.float64)
-        if command.shape != (4,) or not np.all(np.isfinite(command)):
-            raise ValueError(f"command must be 4 finite numbers, got {command!r}")
+        command = check_command(command)
         if self.command_kind == "flags":
             v = self.reference.step(command[:3])  # Eq. 2 once per 50 Hz step
         else:

@@ -20,7 +20,7 @@ import mujoco
 import numpy as np
 
 from wbvla.lmo.policy import LMOPolicy, ObservationBuilder
-from wbvla.locomotion.base import LocomotionBackend, is_fallen
+from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
 from wbvla.paths import data_dir
 from wbvla.sim.joints import default_pose, group_slice, limits
 from wbvla.sim.robot import DECIMATION, X2Index
@@ -57,9 +57,7 @@ class OnnxLegBackend(LocomotionBackend):
     def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray, grippers: np.ndarray) -> None:
         if self.model is None:
             raise RuntimeError("call reset(model, data, idx) before step()")
-        command = np.asarray(command, dtype=np.float32)
-        if command.shape != (4,) or not np.all(np.isfinite(command)):
-            raise ValueError(f"command must be 4 finite numbers, got {command!r}")
+        command = check_command(command)
         action = self.policy.act(self.builder.build(command, self.last_action))  # (12,)
         target = self._q_default.copy()
         target[self._legs] = np.clip(self._q_default[self._legs] + self.policy.action_scale * action,

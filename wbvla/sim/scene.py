@@ -213,8 +213,11 @@ UNSEEN_TABLE_KINDS = ("checker", "stripes")
 """Table textures of the ``unseen_table`` variation; training tables are ``wood``/``flat``/``noise``."""
 
 
-def _table_kind(cfg: SceneConfig, rng: np.random.Generator) -> str:
-    return str(rng.choice(UNSEEN_TABLE_KINDS if "unseen_table" in cfg.variations else ("wood", "flat", "noise")))
+def _task_table(spec, cfg: SceneConfig, rng: np.random.Generator, x: float, height: float, half) -> so.SceneObject:
+    """The task table on the robot's axis; ``unseen_table`` draws its texture from :data:`UNSEEN_TABLE_KINDS`."""
+    kind = str(rng.choice(UNSEEN_TABLE_KINDS if "unseen_table" in cfg.variations else ("wood", "flat", "noise")))
+    return so.add_table(spec, "table", (x, 0.0), 0.0, height, half, _m(spec, "table_mat", rng, kind=kind),
+                        _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat"))
 
 
 def _bag_packing(spec, cfg: SceneConfig, rng, put) -> None:
@@ -225,9 +228,7 @@ def _bag_packing(spec, cfg: SceneConfig, rng, put) -> None:
     bx = u(0.55, 0.68)
     by = (rng.choice([-1.0, 1.0]) * u(0.15, 0.22)) if "object_position" in cfg.variations else u(-0.07, 0.07)
     h = u(0.56, 0.62)
-    put(so.add_table(spec, "table", (bx + 0.15, 0.0), 0.0, h, (0.25, 0.45),
-                     _m(spec, "table_mat", rng, kind=_table_kind(cfg, rng)),
-                     _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
+    put(_task_table(spec, cfg, rng, bx + 0.15, h, (0.25, 0.45)))
     if "unseen_object" in cfg.variations:  # C.2 (i): another bag, other look, size and weight
         half, mass = (0.06, 0.16, 0.075), 0.6
         mat = _m(spec, "bag_mat", rng, np.array([[0.72, 0.16, 0.14], [0.16, 0.30, 0.70]][int(rng.integers(2))]), 0.08)
@@ -250,9 +251,7 @@ def _box_loading(spec, cfg: SceneConfig, rng, put) -> None:
     bx = u(0.55, 0.68)
     by = (rng.choice([-1.0, 1.0]) * u(0.12, 0.18)) if "object_position" in cfg.variations else u(-0.06, 0.06)
     h = u(0.46, 0.52)
-    put(so.add_table(spec, "table", (bx + 0.08, 0.0), 0.0, h, (0.2, 0.4),
-                     _m(spec, "table_mat", rng, kind=_table_kind(cfg, rng)),
-                     _m(spec, "table_leg_mat", rng, np.array([0.3, 0.3, 0.3]), 0.2, "flat")))
+    put(_task_table(spec, cfg, rng, bx + 0.08, h, (0.2, 0.4)))
     mass = cfg.object_mass if cfg.object_mass is not None else float(u(1.0, 2.0))
     contents = "plastic" if "plastic_containers" in cfg.variations else "bags"
     put(so.add_tote(spec, "box", (bx, by, h), u(-0.12, 0.12), (0.10, 0.18, 0.07), _m(spec, "box_mat", rng, CARDBOARD),

@@ -95,6 +95,8 @@ class ExpertConfig:
     """... with the grippers this far open (m per finger; fully open 0.04 would hit the load)."""
     lift: float = 0.08
     """Lift of a grasped bag / tote (m)."""
+    twist_lift: float = 0.05
+    """Hands rise this much while twisting a bag off the fingers (m; see ``_release``)."""
     tol_xy: float = 0.015
     """Position dead band of the approach (m)."""
     tol_yaw: float = 0.035
@@ -116,7 +118,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("grasp_reach", "grasp_height", "min_hand_height", "handle_reach", "handle_half_spacing", "beyond",
-                     "pregrasp_back", "lift", "tol_xy", "tol_yaw", "reengage_xy", "reengage_yaw", "turn_first",
+                     "pregrasp_back", "lift", "twist_lift", "tol_xy", "tol_yaw", "reengage_xy", "reengage_yaw", "turn_first",
                      "arm_move_s", "grip_s", "phase_timeout_s"):
             positive(name, getattr(self, name))
         in_range("pregrasp_opening", self.pregrasp_opening, 0.0, GRIPPER_OPEN)
@@ -353,8 +355,9 @@ class ScriptedExpert:
         self.payload = 0.0
         frames = {s: GraspFrame(self.arm.tcp_base(s), f.approach, f.closing) for s, f in self._frames.items()}
         if twist:
-            side_closing = {s: np.cross(f.approach, f.closing) for s, f in frames.items()}
-            frames = {s: GraspFrame(f.pos, f.approach, side_closing[s]) for s, f in frames.items()}
+            # Up a little too: the arms cannot turn the closing line sideways at their lowest reach.
+            up = np.array([0.0, 0.0, self.config.twist_lift])
+            frames = {s: GraspFrame(f.pos + up, f.approach, np.cross(f.approach, f.closing)) for s, f in frames.items()}
             yield from self._move_arms(self._solve(frames), self.config.grip_s)
         self.phase = "retreat"
         q = self._solve({s: f.shifted(-self.config.pregrasp_back, retreat_up) for s, f in frames.items()})
@@ -367,14 +370,18 @@ class ScriptedExpert:
         self.phase = "raise"
         yield from self._move_arms(raised_arms(), self.config.arm_move_s * 2 / 3)
 
-    def _script_bag_packing(self) -> Iterator[None]:
-        c = self.config
+    def _approach_and_grasp(self, obj: str) -> Iterator[None]:
+        """Raise the arms, stand ``grasp_reach`` behind ``obj`` facing along its x axis, squat as
+        its bar needs, grasp and lift it (the first subgoal of bag packing and box loading)."""
         yield from self._raise_arms()
-        pos, rot = self._body("bag")
+        pos, rot = self._body(obj)
         heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
-        yield from self._navigate(lambda: self._stand_target(pos, heading, c.grasp_reach), "approach")
-        yield from self._grasp("bag", self._h_for(self._site("bag", "handle")[2]), c.lift)
+        yield from self._navigate(lambda: self._stand_target(pos, heading, self.config.grasp_reach), "approach")
+        yield from self._grasp(obj, self._h_for(self._site(obj, "handle")[2]), self.config.lift)
         self.subgoal = 1
+
+    def _script_bag_packing(self) -> Iterator[None]:
+        yield from self._approach_and_grasp("bag")
         # Sidestep (same heading) until the carton's centre is below the bag, squat, lower, let go.
         carton = self._body("carton")[0]
         _, yaw = self._base()
@@ -385,12 +392,7 @@ class ScriptedExpert:
 
     def _script_box_loading(self) -> Iterator[None]:
         c = self.config
-        yield from self._raise_arms()
-        pos, rot = self._body("box")
-        heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
-        yield from self._navigate(lambda: self._stand_target(pos, heading, c.grasp_reach), "approach")
-        yield from self._grasp("box", self._h_for(self._site("box", "handle")[2]), c.lift)
-        self.subgoal = 1
+        yield from self._approach_and_grasp("box")
         self.phase = "rise"
         yield from self._move_arms(self.cmd.arms, c.arm_move_s, h=self.h_hi)
         yield from self._wait_height()

@@ -19,6 +19,9 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -172,6 +175,8 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
         write_json_atomic(summary_path, summary)
         return summary
 
+    if threading.current_thread() is threading.main_thread():  # a kill still stops the workers (finally below)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     pool = mp.get_context("spawn").Pool(config.workers) if config.workers > 1 and jobs else None
     results = pool.imap(_run_attempt, [(t, s, opts) for t, s in jobs]) if pool else map(_run_attempt, ((t, s, opts) for t, s in jobs))
     try:
