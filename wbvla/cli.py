@@ -22,6 +22,7 @@ from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, Expor
 from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
 from wbvla.runtime.config import DeployKeysConfig
+from wbvla.suite.config import ScalingConfig, SuiteConfig
 from wbvla.tasks.expert_eval import ExpertEvalConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
@@ -163,6 +164,33 @@ def expert_eval(config: ExpertEvalConfig) -> None:
     print(f"-> {out['path']} ({out['wall_s']:.0f} s)")
 
 
+def suite(config: SuiteConfig) -> None:
+    """The closed-loop task suite (Table 2 / Table 6 analog): every row on every backend, held-out seeds; resumable."""
+    from wbvla.suite.report import table2, table2_lines
+    from wbvla.suite.run import run_suite
+
+    res = run_suite(config)
+    rows = table2(res.records, list(config.rows), config.backends, config.tasks)
+    for backend in config.backends:
+        print(f"\n{backend}:\n" + "\n".join(table2_lines(rows, backend)))
+    if res.missing:
+        print(f"skipped (no trained policy): {res.missing}")
+    print(f"{len(res.records)} trials in {res.out_dir}")
+
+
+def suite_scaling(config: ScalingConfig) -> None:
+    """The Fig. 3 analog: success vs teleop demonstrations for Stage II video fractions; resumable."""
+    import json
+
+    from wbvla.suite.report import scaling_curves
+    from wbvla.suite.run import run_scaling
+
+    res = run_scaling(config)
+    curves = scaling_curves(res.records, config.human_fractions, config.robot_fractions, config.demos)
+    print(json.dumps({g: {f: {d: p["rate"] for d, p in pts.items()} for f, pts in c.items()} for g, c in curves.items()}, indent=1))
+    print(f"{len(res.records)} trials in {res.out_dir}")
+
+
 def lerobot_validate(config: LeRobotValidateConfig) -> None:
     """Check a dataset root against the LeRobot v3.0 layout; exits 1 listing every problem found."""
     from wbvla.data.lerobot_v3_validate import validate_v3
@@ -202,6 +230,8 @@ COMMANDS = {
     "lerobot-validate": lerobot_validate,
     "teleop-data": teleop_data,
     "expert-eval": expert_eval,
+    "suite": suite,
+    "suite-scaling": suite_scaling,
 }
 
 

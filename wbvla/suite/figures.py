@@ -1,0 +1,101 @@
+"""The figures of notebook 10: the Table 2 analog, the Fig. 3 curves and the Fig. 7 failure bars."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from wbvla.locomotion.base import LABELS
+from wbvla.suite.config import ROW_LABELS
+from wbvla.suite.failures import LOCOMOTION_MODES, MANIPULATION_MODES
+from wbvla.suite.stats import subgoal_names
+
+BACKEND_COLORS = {"lmo": "#c0504d", "ideal_base": "#4f81bd", "paper": "#333333"}
+MODE_COLORS = dict(zip((*LOCOMOTION_MODES, *MANIPULATION_MODES, "other"),
+                       ("#7f0000", "#d7301f", "#fc8d59", "#fdcc8a", "#fee8c8", "#08519c", "#4292c6", "#9ecae1", "#bbbbbb"),
+                       strict=True))
+
+
+def _err(rate: float, ci) -> list[float]:
+    return [max(rate - ci[0], 0.0), max(ci[1] - rate, 0.0)]
+
+
+def table2_figure(rows: dict, paper: dict):
+    """(a) Average score per row on each backend with Wilson 95 % intervals (pooled) and the
+    paper's value; (b) per-subgoal success on the ideal base with Wilson intervals."""
+    names = list(rows)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.6), gridspec_kw={"width_ratios": [1, 1.5]})
+    ax = axes[0]
+    x = np.arange(len(names))
+    for j, backend in enumerate(("lmo", "ideal_base")):
+        vals = [rows[r][backend]["avg"] if backend in rows[r] else np.nan for r in names]
+        errs = np.array([_err(rows[r][backend]["avg"], rows[r][backend]["avg_wilson95_pooled"]) if backend in rows[r] else [0, 0]
+                         for r in names]).T
+        ax.bar(x + (j - 0.5) * 0.38, vals, 0.38, yerr=errs, capsize=3, color=BACKEND_COLORS[backend],
+               label=LABELS[backend].split(" (")[0] if backend == "lmo" else "IDEAL BASE (kinematic)")
+    ax.scatter(x, [paper[r]["avg"] if r in paper else np.nan for r in names], marker="D", color="k", zorder=3,
+               label="paper (real X2)")
+    ax.set_xticks(x, [ROW_LABELS.get(r, r) for r in names], rotation=30, ha="right")
+    ax.set(ylim=(0, 1.05), ylabel="average subgoal success", title="Table 2 analog: average score (Wilson 95 %, pooled)")
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    subs = subgoal_names()
+    width = 0.8 / max(len(names), 1)
+    for j, r in enumerate(names):
+        cell = rows[r].get("ideal_base")
+        if cell is None:
+            continue
+        vals = [cell["subgoals"][s][0] / max(cell["subgoals"][s][1], 1) for s in subs]
+        errs = np.array([_err(v, cell["wilson95"][s]) for v, s in zip(vals, subs, strict=True)]).T
+        ax.bar(np.arange(len(subs)) + (j - len(names) / 2 + 0.5) * width, vals, width, yerr=errs, capsize=2,
+               label=ROW_LABELS.get(r, r), color=plt.cm.tab10(j))
+    ax.set_xticks(np.arange(len(subs)), [s.replace("_", " ") for s in subs], rotation=20)
+    ax.set(ylim=(0, 1.05), ylabel="success (of trials)", title="per subgoal on the IDEAL BASE (sequential, App. B.3)")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def scaling_figure(curves: dict, paper_note: str = ""):
+    """Fig. 3 analog: success vs teleoperation demonstrations per task, one line per Stage II
+    video fraction, Wilson 95 % intervals."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    titles = {"start_pose": "start-pose variations: human video fraction",
+              "scene": "scene variations: robot video fraction"}
+    for ax, group in zip(axes, ("start_pose", "scene"), strict=True):
+        for j, (frac, points) in enumerate(sorted(curves.get(group, {}).items(), key=lambda kv: float(kv[0]))):
+            ds = sorted(points, key=int)
+            rates = [points[d]["rate"] for d in ds]
+            errs = np.array([_err(points[d]["rate"], points[d]["wilson95"]) for d in ds]).T
+            ax.errorbar([int(d) + j * 0.6 for d in ds], rates, yerr=errs, marker="o", capsize=3,
+                        label=f"{100 * float(frac):.0f} %", color=plt.cm.viridis(j / 3.5))
+        ax.set_xscale("log")
+        ax.set(xlabel="teleoperation demonstrations per task", title=titles[group], ylim=(-0.02, 1.02))
+        ax.legend(title="Stage II video", fontsize=8)
+    axes[0].set_ylabel("average subgoal success (IDEAL BASE)")
+    if paper_note:
+        fig.suptitle(paper_note, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo")):
+    """Fig. 7 analog: failed trials of each row split into locomotion and manipulation modes
+    (stacked bars, one panel per backend)."""
+    fig, axes = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 4.2), squeeze=False)
+    modes = (*LOCOMOTION_MODES, *MANIPULATION_MODES, "other")
+    for ax, backend in zip(axes[0], backends, strict=True):
+        present = [r for r in rows if backend in summary.get(r, {})]
+        bottom = np.zeros(len(present))
+        for m in modes:
+            vals = np.array([summary[r][backend]["mode"].get(m, 0) for r in present], float)
+            if vals.sum() == 0:
+                continue
+            stage = "loco" if m in LOCOMOTION_MODES else ("manip" if m in MANIPULATION_MODES else "?")
+            ax.bar(np.arange(len(present)), vals, bottom=bottom, color=MODE_COLORS[m], label=f"{stage}: {m.replace('_', ' ')}")
+            bottom += vals
+        ax.set_xticks(np.arange(len(present)), [ROW_LABELS.get(r, r) for r in present], rotation=30, ha="right")
+        ax.set(ylabel="failed trials", title=f"failure modes, {'IDEAL BASE' if backend == 'ideal_base' else 'physics legs'}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

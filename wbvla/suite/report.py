@@ -1,0 +1,177 @@
+"""From trial records to the reported numbers: the Table 2 analog, the paper's orderings, the
+Fig. 3 curves, the failure classification counts and the suite's cost.
+
+Pure functions of record lists (:mod:`wbvla.suite.trials` ``record_of``), so the notebook and the
+tests aggregate the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from wbvla.data.teleop_schema import SUBGOALS, TASKS
+from wbvla.suite.config import PAPER_TABLE2, SUITE_BACKENDS
+from wbvla.suite.failures import LOCOMOTION_MODES, MANIPULATION_MODES
+from wbvla.suite.stats import aggregate_cell, gap_in_second_subgoals, rate, subgoal_names
+
+PAPER_ORDER = ("wholebodyvla", "shared_lam", "manip_lam", "no_lam")
+"""Table 2's ordering of the latent-learning ablations (78.0 > 66.0 > 63.3 > 39.3 %)."""
+
+
+def table2(records: list[dict], rows: list[str], backends: tuple[str, ...] = SUITE_BACKENDS,
+           tasks: tuple[str, ...] = TASKS, variation: str = "none") -> dict:
+    """``rows[row][backend]`` = :func:`~wbvla.suite.stats.aggregate_cell` of that row's records
+    under ``variation`` (only cells with records)."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        for backend in backends:
+            recs = [r for r in records if r["row"] == row and r["backend"] == backend and r["variation"] == variation
+                    and r["task"] in tasks]
+            if recs:
+                cell = aggregate_cell(recs, tasks)
+                cell["backend_used"] = sorted({r["backend_used"] for r in recs})
+                cell["model_id"] = sorted({r["model_id"] for r in recs})
+                out.setdefault(row, {})[backend] = cell
+    return out
+
+
+def by_variation(records: list[dict], rows: list[str], backend: str = "ideal_base") -> dict:
+    """Average score and completion of each row under each variation run (C.1 / C.2 conditions)."""
+    out: dict[str, dict] = {}
+    for row in rows:
+        for var in sorted({r["variation"] for r in records}):
+            recs = [r for r in records if r["row"] == row and r["backend"] == backend and r["variation"] == var]
+            if recs:
+                tasks = tuple(t for t in TASKS if any(r["task"] == t for r in recs))
+                cell = aggregate_cell(recs, tasks)
+                out.setdefault(row, {})[var] = {"tasks": list(tasks), "avg": cell["avg"], "subgoals": cell["subgoals"],
+                                                "avg_wilson95_pooled": cell["avg_wilson95_pooled"], "falls": cell["falls"]}
+    return out
+
+
+def orderings(rows: dict) -> dict:
+    """Whether the paper's orderings hold in each backend column: the latent-learning ablations
+    (full > shared > manip-only > w/o LAM, strict, on the average score) and LMO > velocity RL
+    (the ``lmo`` column; with the share of the gap in the second subgoals, paper 91.7 %)."""
+    out: dict[str, dict] = {}
+    for backend in SUITE_BACKENDS:
+        avg = {r: rows[r][backend]["avg"] for r in PAPER_ORDER if r in rows and backend in rows[r]}
+        res: dict = {"avg": avg}
+        if len(avg) == len(PAPER_ORDER):
+            seq = [avg[r] for r in PAPER_ORDER]
+            res["latent_order_holds"] = all(a > b for a, b in zip(seq, seq[1:], strict=False))
+            res["pairs"] = {f"{a} > {b}": avg[a] > avg[b] for a, b in zip(PAPER_ORDER, PAPER_ORDER[1:], strict=False)}
+            res["full_minus_no_lam"] = avg["wholebodyvla"] - avg["no_lam"]
+        if "wholebodyvla" in rows and "velocity_rl" in rows and backend in rows["wholebodyvla"] and backend in rows["velocity_rl"]:
+            full, vel = rows["wholebodyvla"][backend], rows["velocity_rl"][backend]
+            gap = gap_in_second_subgoals(full, vel)
+            res["lmo_vs_velocity_rl"] = {"holds": full["avg"] > vel["avg"], **gap}
+        out[backend] = res
+    return out
+
+
+def paper_table2() -> dict:
+    """The paper's rows in the same layout (successes / 25, avg)."""
+    out = {}
+    for row, counts in PAPER_TABLE2.items():
+        out[row] = {"subgoals": {s: [k, 25] for s, k in counts.items()}, "avg": float(np.mean([k / 25 for k in counts.values()]))}
+    return out
+
+
+def failure_summary(records: list[dict]) -> dict:
+    """``{row: {backend: {"trials", "failed", "stage": {stage: n}, "mode": {mode: n}, "by_subgoal": ...}}}``."""
+    out: dict = defaultdict(dict)
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for r in records:
+        groups[(r["row"], r["backend"])].append(r)
+    for (row, backend), recs in groups.items():
+        failed = [r["failure"] for r in recs if r["failure"]["mode"] is not None]
+        modes = Counter(f["mode"] for f in failed)
+        out[row][backend] = {
+            "trials": len(recs), "failed": len(failed),
+            "stage": dict(Counter(f["stage"] for f in failed)),
+            "mode": {m: modes.get(m, 0) for m in (*LOCOMOTION_MODES, *MANIPULATION_MODES, "other") if modes.get(m, 0)},
+            "by_task": {t: dict(Counter(r["failure"]["mode"] for r in recs if r["task"] == t and r["failure"]["mode"]))
+                        for t in TASKS if any(r["task"] == t for r in recs)},
+        }
+    return dict(out)
+
+
+def cost(records: list[dict], sessions: list[dict]) -> dict:
+    """Wall time and closed-loop speed: sessions' wall time, seconds per trial per task per
+    row/backend, 50 Hz control steps per second (all trials pooled and per backend)."""
+    per: dict = defaultdict(dict)
+    for (row, backend, task), recs in _group(records, ("row", "backend", "task")).items():
+        per[f"{row}/{backend}"][task] = round(float(np.mean([r["unit_wall_s"] for r in recs])), 2)
+    steps = {b: _steps_per_s([r for r in records if r["backend"] == b]) for b in SUITE_BACKENDS}
+    return {
+        "sessions_wall_s": round(sum(s.get("wall_s", 0.0) for s in sessions), 1),
+        "sessions": sessions,
+        "trials": len(records),
+        "trial_wall_s_total": round(sum(r["unit_wall_s"] for r in records), 1),
+        "simulated_s_total": round(sum(r["duration_s"] for r in records), 1),
+        "seconds_per_trial": dict(per),
+        "control_steps_per_s": {"all": _steps_per_s(records), **{b: v for b, v in steps.items() if v is not None}},
+    }
+
+
+def _steps_per_s(records: list[dict]) -> float | None:
+    wall = sum(r["wall_s"] for r in records)
+    return round(sum(r["ticks"] for r in records) * 5 / wall, 1) if wall > 0 else None
+
+
+def _group(records: list[dict], keys: tuple[str, ...]) -> dict:
+    out: dict = defaultdict(list)
+    for r in records:
+        out[tuple(r[k] for k in keys)].append(r)
+    return out
+
+
+def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos) -> dict:
+    """Fig. 3 analog: ``{group: {fraction: {demos: rate}}}`` where a point's rate pools the subgoal
+    outcomes of all its trials (= the average subgoal score, each subgoal having the same number of
+    trials) with its Wilson interval; ``group`` is ``start_pose`` (human video fraction) or ``scene``
+    (robot video fraction)."""
+    from wbvla.suite.config import SCENE_CELLS, START_POSE_CELLS
+
+    out: dict = {}
+    for group, fractions, cells in (("start_pose", human_fractions, START_POSE_CELLS), ("scene", robot_fractions, SCENE_CELLS)):
+        cells = set(cells)
+        g: dict = {}
+        for f in fractions:
+            h, rb = (f, 1.0) if group == "start_pose" else (1.0, f)
+            for d in demos:
+                label = f"h{h:g}_r{rb:g}_d{d}"
+                recs = [r for r in records if r["row"] == label and (r["task"], r["variation"]) in cells]
+                if not recs:
+                    continue
+                k = sum(sum(map(bool, r["success"])) for r in recs)
+                n = sum(len(r["success"]) for r in recs)
+                point = rate(k, n)
+                point["trials"] = len(recs)
+                point["completed"] = rate(sum(all(r["success"]) for r in recs), len(recs))
+                g.setdefault(f"{f:g}", {})[str(d)] = point
+        out[group] = g
+    return out
+
+
+def table2_lines(rows: dict, backend: str) -> list[str]:
+    """Markdown lines of one backend column of the Table 2 analog (successes / trials, avg, CI)."""
+    names = subgoal_names()
+    head = "| row | " + " | ".join(names) + " | avg | 95 % CI (pooled) | falls |"
+    lines = [head, "|" + " --- |" * (len(names) + 4)]
+    for row, cells in rows.items():
+        if backend not in cells:
+            continue
+        c = cells[backend]
+        sub = " | ".join(f"{c['subgoals'][s][0]}/{c['subgoals'][s][1]}" if c["subgoals"][s][1] else "-" for s in names)
+        lo, hi = c["avg_wilson95_pooled"]
+        lines.append(f"| {row} | {sub} | {100 * c['avg']:.1f} % | {100 * lo:.0f}-{100 * hi:.0f} % | "
+                     f"{c['falls']['k']}/{c['falls']['n']} |")
+    return lines
+
+
+__all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "orderings", "paper_table2",
+           "scaling_curves", "table2", "table2_lines"]

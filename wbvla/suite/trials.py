@@ -1,0 +1,251 @@
+"""Trial units and what runs one: policies of the rows, backends of the columns, one record.
+
+A :class:`TrialUnit` is one independent piece of work: (policy, backend, task, variation, seed).
+:func:`run_unit` runs it in a worker through the one closed-loop runner
+(:func:`wbvla.tasks.runner.run_trial`) with the policy wrapped in
+:class:`~wbvla.suite.trace.TracedPolicy`, classifies a failure (:mod:`wbvla.suite.failures`),
+optionally writes the trial's log and video, and returns a JSON record for the store.
+
+Policies (:class:`PolicySpec`): the scripted expert, or a trained VLA variant found by its folder
+(:func:`policy_dir`): the shipped ``data/vla`` policy, a ``build_variant`` run of the tutorial
+sizes in the cache, or a run of the scaling study's own sizes in its own folder. A policy is
+identified in every record by its ``model_id`` (from ``policy.json``), which is part of the unit's
+key, so retraining a variant makes the suite run its trials again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from wbvla.config import require
+from wbvla.suite.config import ROW_VARIANT, TrainingSizes
+
+EXPERT_ID = "scripted_expert"
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """Which policy a row / a scaling model is."""
+
+    label: str
+    """Row name (``wholebodyvla``, ..., ``expert``) or scaling model label (``human0.25_d10``)."""
+    variant: str
+    """``expert`` or a :data:`wbvla.vla.variants.VARIANTS` name."""
+    human_video_fraction: float = 1.0
+    robot_video_fraction: float = 1.0
+    max_demos_per_task: int | None = None
+    shipped: bool = False
+    """Use the shipped ``data/vla`` policy (the ``wholebodyvla`` row) when it exists."""
+    expert_noise: bool = False
+    own_dirs: bool = False
+    """Train / find the run in folders named by the training sizes (the scaling study), not in
+    the default ``build_variant`` folders (the tutorial sizes)."""
+
+
+def row_spec(row: str, shipped_wholebodyvla: bool = True, expert_noise: bool = False) -> PolicySpec:
+    """The :class:`PolicySpec` of a Table 2 row."""
+    if row == "expert":
+        return PolicySpec(row, "expert", expert_noise=expert_noise)
+    require(row in ROW_VARIANT, f"unknown row {row!r}; choose one of {(*ROW_VARIANT, 'expert')}")
+    return PolicySpec(row, ROW_VARIANT[row], shipped=shipped_wholebodyvla and row == "wholebodyvla")
+
+
+def finetune_config(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1):
+    """The Stage III config (with its Stage II inside) of a learned ``spec``."""
+    from wbvla.paths import cache_dir
+    from wbvla.vla.config import FinetuneConfig, PretrainConfig
+    from wbvla.vla.variants import variant_config
+
+    pre = PretrainConfig(corpus_size=sizes.corpus_size, max_steps=sizes.pretrain_steps, threads=threads, progress=False)
+    base = FinetuneConfig(pretrain=pre, dataset_size=sizes.dataset_size, max_steps=sizes.finetune_steps, threads=threads,
+                          progress=False)
+    cfg = variant_config(spec.variant, base, human_video_fraction=spec.human_video_fraction,
+                         robot_video_fraction=spec.robot_video_fraction, max_demos_per_task=spec.max_demos_per_task)
+    if spec.own_dirs:
+        root = (cache_dir() / "vla_runs" / sizes.corpus_size /
+                f"suite_{sizes.dataset_size}_p{sizes.pretrain_steps}_f{sizes.finetune_steps}")
+        cfg = replace(cfg, output_dir=root / "finetune" / cfg.run_name(),
+                      pretrain=replace(cfg.pretrain, output_dir=root / "pretrain" / cfg.pretrain.run_name()))
+    return cfg
+
+
+def policy_dir(spec: PolicySpec, sizes: TrainingSizes) -> Path | None:
+    """Folder of the trained policy of ``spec`` (None for the expert); it may not exist yet."""
+    if spec.variant == "expert":
+        return None
+    if spec.shipped:
+        from wbvla.vla.variants import shipped_policy_dir
+
+        if (shipped_policy_dir() / "policy.json").is_file():
+            return shipped_policy_dir()
+    from wbvla.vla.finetune import run_dir_for
+
+    cfg = finetune_config(spec, sizes)
+    return Path(cfg.export_dir) if cfg.export_dir is not None else run_dir_for(cfg) / "policy"
+
+
+def model_id(spec: PolicySpec, sizes: TrainingSizes) -> str | None:
+    """``model_id`` of the trained policy (read from its ``policy.json``); None if not trained."""
+    if spec.variant == "expert":
+        return EXPERT_ID + ("+noise" if spec.expert_noise else "")
+    meta = policy_dir(spec, sizes) / "policy.json"
+    return json.loads(meta.read_text())["model_id"] if meta.is_file() else None
+
+
+def train_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) -> str:
+    """Train (or resume / find finished) the policy of ``spec``; returns its folder. Stage II
+    runs are shared by the specs that differ only in Stage III."""
+    import torch
+
+    from wbvla.vla.finetune import finetune
+
+    torch.set_num_threads(threads)
+    require(spec.variant != "expert", "the scripted expert is not trained")
+    return str(finetune(finetune_config(spec, sizes, threads)).policy_dir)
+
+
+def pretrain_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) -> str | None:
+    """Train only the Stage II run of ``spec`` (None for w/o LAM, which has none)."""
+    import torch
+
+    from wbvla.vla.pretrain import pretrain
+
+    torch.set_num_threads(threads)
+    cfg = finetune_config(spec, sizes, threads)
+    return None if cfg.lam_variant == "none" else str(pretrain(cfg.pretrain).model_dir)
+
+
+@dataclass(frozen=True)
+class TrialUnit:
+    """One trial: the unit of scheduling, storing and resuming."""
+
+    policy: PolicySpec
+    model_id: str
+    backend: str
+    """Suite column: ``lmo`` (physics legs) or ``ideal_base``."""
+    task: str
+    variation: str
+    seed: int
+    group: str = "table2"
+    """Which experiment (``table2``, ``scaling``): records of different experiments never mix."""
+    video: bool = False
+    """Record head-camera + third-person video."""
+
+    @property
+    def key(self) -> str:
+        return "|".join((self.group, self.policy.label, self.backend, self.task, self.variation, str(self.seed), self.model_id))
+
+
+# ---------------------------------------------------------------------------------------------
+# In a worker
+# ---------------------------------------------------------------------------------------------
+_POLICIES: dict = {}
+
+
+def _policy(spec: PolicySpec, sizes: TrainingSizes, threads: int):
+    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+
+    if spec.variant == "expert":
+        return ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if spec.expert_noise else ExpertNoiseConfig.off()))
+    folder = policy_dir(spec, sizes)
+    if folder not in _POLICIES:
+        from wbvla.vla.policy import VLAPolicy
+
+        _POLICIES.clear()  # keep one loaded policy per worker (units arrive grouped by policy)
+        _POLICIES[folder] = VLAPolicy.load(folder, threads=threads)
+    return _POLICIES[folder]
+
+
+def backend_for(column: str, command_kind: str):
+    """The locomotion backend of a suite column for a policy's command kind: ``lmo`` is the
+    physics LMO for flags and the velocity-tracking RL policy for velocities; ``ideal_base`` is
+    the kinematic stand-in fed either."""
+    from wbvla.locomotion import make_backend
+
+    if column == "ideal_base":
+        return make_backend("ideal_base", command_kind=command_kind)
+    return make_backend("lmo" if command_kind == "flags" else "velocity_rl")
+
+
+def latent_usage(latents: list[dict]) -> dict:
+    """How often each latent code was chosen, per LAM: ``{lam: {code: ticks}}``."""
+    out: dict[str, dict[str, int]] = {}
+    for tick in latents:
+        for lam, codes in tick.items():
+            for c in codes:
+                out.setdefault(lam, {}).setdefault(str(int(c)), 0)
+                out[lam][str(int(c))] += 1
+    return out
+
+
+def save_trial_video(result, path: Path) -> Path:
+    """Head camera (upscaled to the third-person size) beside the third-person view, 10 fps."""
+    from wbvla.viz.video import save_video
+
+    third = result.third_person_frames
+    head = result.head_frames
+    k = max(1, third.shape[1] // head.shape[1])
+    head = np.repeat(np.repeat(head, k, axis=1), k, axis=2)[:, : third.shape[1], : third.shape[2]]
+    pad = third.shape[1] - head.shape[1]
+    if pad > 0:
+        head = np.pad(head, ((0, 0), (0, pad), (0, 0), (0, 0)))
+    return save_video(np.concatenate([head, third], axis=2), path, fps=10)
+
+
+def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str) -> dict:
+    """Run one unit (in a worker) and return its record (see :func:`record_of`)."""
+    import torch
+
+    from wbvla.suite.failures import classify_failure
+    from wbvla.suite.trace import TracedPolicy
+    from wbvla.tasks.runner import RunnerConfig, run_trial
+    from wbvla.tasks.specs import make_task
+
+    torch.set_num_threads(settings.get("threads", 1))
+    t0 = time.perf_counter()
+    policy = _policy(unit.policy, sizes, settings.get("threads", 1))
+    traced = TracedPolicy(policy)
+    backend = backend_for(unit.backend, policy.command_kind)
+    cfg = RunnerConfig(backend=backend.name, image_size=settings.get("image_size", 128), time_limit_s=settings.get("time_limit_s"),
+                       third_person=unit.video, keep_head_frames=unit.video)
+    task = make_task(unit.task, unit.seed, unit.variation)
+    result = run_trial(traced, task, cfg, backend=backend)
+    trace = traced.finish()
+    failure = classify_failure(trace, result.success, result.subgoal_times, result.fell)
+    out = Path(out_dir)
+    safe = unit.key.replace("|", "__").replace(":", "-").replace("/", "-")
+    files = {}
+    if settings.get("save_logs", True):
+        from wbvla.io import atomic_path
+
+        with atomic_path(out / "logs" / f"{safe}.npz") as tmp:
+            np.savez_compressed(tmp, **{f"runner_{k}": v for k, v in result.log.items()},
+                                **{f"trace_{k}": v for k, v in trace.arrays().items()},
+                                goals=np.array(json.dumps(trace.goals)), latents=np.array(json.dumps(result.latents)))
+        files["log"] = f"logs/{safe}.npz"
+    if unit.video and result.third_person_frames is not None and result.head_frames is not None:
+        save_trial_video(result, out / "videos" / f"{safe}.mp4")
+        files["video"] = f"videos/{safe}.mp4"
+    rec = record_of(unit, result, failure, files)
+    rec["unit_wall_s"] = time.perf_counter() - t0
+    rec["pid"] = os.getpid()
+    return rec
+
+
+def record_of(unit: TrialUnit, result, failure: dict, files: dict) -> dict:
+    """The JSON record of a finished unit."""
+    return {
+        "key": unit.key, "group": unit.group, "row": unit.policy.label, "policy": asdict(unit.policy),
+        "model_id": unit.model_id, "backend": unit.backend, "backend_used": result.backend, "task": unit.task,
+        "variation": unit.variation, "seed": unit.seed, "success": list(result.success),
+        "subgoal_times": list(result.subgoal_times), "fell": result.fell, "fall_time": result.fall_time,
+        "duration_s": result.duration_s, "wall_s": result.wall_s, "ticks": result.ticks, "steps_per_s": result.steps_per_s,
+        "failure": failure, "latent_usage": latent_usage(result.latents), "files": files,
+        "final_phase": result.info.get("final_phase"),
+    }
