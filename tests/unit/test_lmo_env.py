@@ -3,6 +3,7 @@ observation builder equal to mjlab's observation, training chunks that resume, e
 
 import json
 import os
+import time
 from dataclasses import replace
 
 import mujoco
@@ -151,16 +152,24 @@ def test_training_chunks_resume_and_export(tmp_path, monkeypatch):
     assert first.name == "model_0.pt"
     second = train(TrainConfig(smoke=True, iterations=1))
     assert second.name == "model_1.pt" and latest_checkpoint(first.parent) == second
+    # a time-budgeted chunk stops at its deadline after the iteration in flight
+    third = train(TrainConfig(smoke=True, iterations=50), deadline=time.time())
+    assert third.name == "model_2.pt"
+    record = json.loads((first.parent / "run.json").read_text())
+    assert record["chunks"][-1]["stopped_by"] == "deadline" and record["chunks"][-1]["iterations"] == 1
+    assert record["chunks"][-1]["curriculum"]["dr_level"] >= 0.2 and record["chunks"][0]["stopped_by"] == "iterations"
     curves = load_curves(first.parent)
-    assert curves["iteration"].tolist() == [0, 1] and {"Perf/total_fps", "Policy/mean_std"} <= set(curves)
+    assert curves["iteration"].tolist() == [0, 1, 2] and {"Perf/total_fps", "Policy/mean_std"} <= set(curves)
     summary = run_summary(first.parent)
-    assert summary["iterations"] == 2 and summary["env_steps"] == 2 * 16 * 8
+    assert summary["iterations"] == 3 and summary["env_steps"] == 3 * 16 * 8
+    assert not (first.parent / "git").exists() or not any((first.parent / "git").iterdir())
     with pytest.raises(ValueError, match="holds a run with stage=1"):
         train(TrainConfig(smoke=True, iterations=1, run_dir=first.parent, task=LMOTaskConfig(stage=2)))
-    entry = run_export(ExportConfig(checkpoint=second, name="lmo", out_dir=tmp_path / "ship"))
+    entry = run_export(ExportConfig(checkpoint=third, name="lmo", out_dir=tmp_path / "ship"))
     assert entry["onnx_vs_torch_max_abs_diff"] < 1e-4 and (tmp_path / "ship" / "lmo.onnx").exists()
     card = json.loads((tmp_path / "ship" / "model_card.json").read_text())
-    assert card["lmo"]["env_steps"] == 256 and "lmo.onnx" in (tmp_path / "ship" / "model_card.md").read_text()
+    assert card["lmo"]["env_steps"] == 384 and "lmo.onnx" in (tmp_path / "ship" / "model_card.md").read_text()
+    assert str(tmp_path) not in (tmp_path / "ship" / "model_card.md").read_text()
 
 
 def test_tasks_register_with_mjlab():

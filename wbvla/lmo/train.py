@@ -32,6 +32,8 @@ from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.job_config import BenchmarkConfig, TrainConfig
 
 _CKPT = re.compile(r"^model_(\d+)\.pt$")
+LOGGER = {"class_name": "wbvla.lmo.train:JsonlLogWriter"}
+"""rsl-rl logger config: one JSON row per iteration in the run folder's ``curves.jsonl``."""
 
 
 class JsonlLogWriter(LogWriter):
@@ -140,7 +142,7 @@ def make_runner(cfg: TrainConfig, log_dir: Path | None, device: str):
     wrapped = (_positive_wrapper_class() if cfg.ppo.only_positive_rewards else RslRlVecEnvWrapper)(env)
     agent = asdict(make_runner_cfg(cfg.ppo, f"wbvla_{cfg.task.task}", seed=cfg.task.seed))
     agent["save_interval"] = cfg.save_interval
-    agent["logger"] = {"class_name": "wbvla.lmo.train:JsonlLogWriter"}
+    agent["logger"] = dict(LOGGER)
     runner = _runner_class()(wrapped, agent, None if log_dir is None else str(log_dir), device)
     # rsl-rl would write `git diff` of the whole checkout into the run folder; run folders ship
     # (data/lmo/plan, curves), and the run record already names the command and the code.
@@ -219,6 +221,7 @@ def _learn(runner, iterations: int, deadline: float | None) -> tuple[int, str]:
             return done, "deadline"
         if not first:
             runner.current_learning_iteration += 1
+            runner.logger.cfg["logger"] = dict(LOGGER)  # rsl-rl pops its class name on every learn()
         t0 = time.time()
         runner.learn(num_learning_iterations=n, init_at_random_ep_len=first)
         per_it = (time.time() - t0) / n if per_it is None else 0.5 * per_it + 0.5 * (time.time() - t0) / n
