@@ -19,7 +19,7 @@ from wbvla.locomotion import (
     is_fallen,
     make_backend,
 )
-from wbvla.sim.joints import default_pose
+from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import FOOT_GEOMS
 from wbvla.sim.scene import build_scene
 
@@ -170,3 +170,7 @@ def test_physics_backends_run_the_shipped_policies(name):
     # Whatever the shipped policy does, the backend's fall flag agrees with the common test.
     assert backend.fallen(scene.data) == is_fallen(scene.data, scene.robot)
     assert backend.last_action.shape == (12,)
+    arms = ARMS + 0.1
+    backend.step(scene.data, np.array([0, 0, 0, 0.6]), arms, np.array([0.01, 0.02]))  # the caller's arms and grippers
+    np.testing.assert_allclose(scene.data.ctrl[scene.robot.actuator[group_slice("grippers")]], [0.01, 0.02])
+    np.testing.assert_allclose(scene.data.ctrl[scene.robot.actuator[group_slice("arms")]], arms)

@@ -5,10 +5,10 @@
 * :class:`VelocityRL`  the HOMIE-style velocity-tracking baseline, commands [v_x, v_y, w_z, h]
   (``data/lmo/velocity_baseline.onnx``; Table 2's "w/ velocity-based RL" row).
 
-Both build the policy's observation from the scene's ``MjData`` with
-:class:`wbvla.lmo.policy.ObservationBuilder` (the layout of training, checked against mjlab in the
-LMO's tests), put the leg targets default + action_scale * a (clipped to the joint ranges) and the
-caller's arm and gripper targets into ``ctrl``, and advance 4 physics steps of 5 ms. The robot,
+Both run through :class:`wbvla.lmo.policy.LMOController`: the policy's observation is built from
+the scene's ``MjData`` exactly as in training (checked against mjlab in the LMO's tests), the leg
+targets are default + action_scale * a (clipped to the joint ranges), the caller's arm and gripper
+targets go to their PD actuators, and 4 physics steps of 5 ms follow. The robot,
 its actuators and the scene are simulated as they are; nothing is kinematic.
 """
 
@@ -19,11 +19,11 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
-from wbvla.lmo.policy import LMOPolicy, ObservationBuilder
+from wbvla.lmo.policy import LMOController, LMOPolicy
 from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
 from wbvla.paths import data_dir
-from wbvla.sim.joints import default_pose, group_slice, limits
-from wbvla.sim.robot import DECIMATION, X2Index
+from wbvla.sim.joints import group_slice
+from wbvla.sim.robot import X2Index
 from wbvla.vla.api import CommandKind
 
 DEFAULT_ONNX = {"lmo": "lmo/lmo.onnx", "velocity_rl": "lmo/velocity_baseline.onnx"}
@@ -32,7 +32,8 @@ _ONNX_TASK = {"lmo": "lmo", "velocity_rl": "velocity"}
 
 
 class OnnxLegBackend(LocomotionBackend):
-    """Shared loop of :class:`PhysicsLMO` and :class:`VelocityRL` (one ONNX policy on the legs)."""
+    """Shared loop of :class:`PhysicsLMO` and :class:`VelocityRL`: one ONNX policy on the legs,
+    run by :class:`wbvla.lmo.policy.LMOController` (observation, action scaling, 4 physics steps)."""
 
     kinematic = False
 
@@ -43,32 +44,25 @@ class OnnxLegBackend(LocomotionBackend):
             raise ValueError(f"{path} holds a {self.policy.task!r} policy; the {self.name} backend needs a "
                              f"{_ONNX_TASK[self.name]!r} one (see its 'wbvla_task' metadata)")
         self.onnx_path = path
-        self.model: mujoco.MjModel | None = None
-        self._q_default = default_pose()
-        self._legs = group_slice("legs")
-        self._leg_lo, self._leg_hi = limits("legs")
+        self.controller: LMOController | None = None
 
     def reset(self, model: mujoco.MjModel, data: mujoco.MjData, idx: X2Index) -> None:
-        self.model, self.idx = model, idx
-        self.builder = ObservationBuilder(model, self.policy.history)
-        self.builder.reset(data)
-        self.last_action = np.zeros(12, np.float32)
+        self.idx = idx
+        self.controller = LMOController(self.policy, model)
+        self.controller.reset(data)
 
     def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray, grippers: np.ndarray) -> None:
-        if self.model is None:
+        if self.controller is None:
             raise RuntimeError("call reset(model, data, idx) before step()")
         command = check_command(command)
-        action = self.policy.act(self.builder.build(command, self.last_action))  # (12,)
-        target = self._q_default.copy()
-        target[self._legs] = np.clip(self._q_default[self._legs] + self.policy.action_scale * action,
-                                     self._leg_lo, self._leg_hi)
-        target[group_slice("arms")] = arm_targets
-        target[group_slice("grippers")] = grippers
-        data.ctrl[self.idx.actuator] = target
-        for _ in range(DECIMATION):
-            mujoco.mj_step(self.model, data)
-            self.builder.record(data)
-        self.last_action = action.astype(np.float32)
+        # The controller holds every joint that is neither a leg nor an arm at ``q_default``.
+        self.controller.q_default[group_slice("grippers")] = grippers
+        self.controller.step(data, command, arm_targets)
+
+    @property
+    def last_action(self) -> np.ndarray:
+        """The leg action (12,) of the last step."""
+        return self.controller.last_action
 
     def fallen(self, data: mujoco.MjData) -> bool:
         return is_fallen(data, self.idx)
