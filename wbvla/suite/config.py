@@ -96,6 +96,10 @@ class RunSettings:
     missing: str = "error"
     """A learned row / model whose policy folder is missing: ``error`` (a clear error naming it),
     ``train`` (train it first, resumable) or ``skip`` (run the others; the report lists it)."""
+    stop_frozen_s: float | None = 3.0
+    """End an unfinished trial once its scene and the policy's output have stood still this long
+    (a fixed point of a deterministic policy: the rest would look the same; the record says so).
+    None: always run to the time limit."""
     save_logs: bool = True
     """Write each trial's runner log + trace as ``logs/<key>.npz``."""
     progress: bool = True
@@ -164,12 +168,19 @@ class ScalingConfig:
     """Stage III demonstrations per task (needs a dataset with at least max + held-out per task)."""
     trials_per_cell: int = 2
     """Held-out seeds per (task, variation) cell for every model."""
+    start_pose_cells: tuple[tuple[str, str], ...] = START_POSE_CELLS
+    """(task, variation) cells of the human-video group (default: all start-pose variations)."""
+    scene_cells: tuple[tuple[str, str], ...] = SCENE_CELLS
+    """(task, variation) cells of the robot-video group (default: all scene variations)."""
     first_seed: int = EVAL_SEED0 + 50_000
     """First seed (held-out range, apart from the Table 2 seeds)."""
     backend: str = "ideal_base"
     """Locomotion backend of every trial."""
     run_name: str = "scaling"
     """Folder name under ``cache_dir()/suite``."""
+    stand_in_policy: Path | None = None
+    """Run every model of the grid as this policy folder instead (plumbing checks in SMOKE runs
+    and tests; the records carry its model id). None: the grid's own trained models."""
     training: TrainingSizes = field(default_factory=lambda: TrainingSizes(dataset_size="full", pretrain_steps=500,
                                                                           finetune_steps=500))
     """Sizes of the grid's models (the defaults keep 7 Stage II and 28 Stage III runs affordable on 2 cores)."""
@@ -182,6 +193,12 @@ class ScalingConfig:
                     f"{name} must be a non-empty tuple of fractions in [0, 1], got {v!r}")
         _ints("demos", self.demos)
         _ints("trials_per_cell", (self.trials_per_cell,))
+        from wbvla.tasks.specs import VARIATIONS
+
+        for name in ("start_pose_cells", "scene_cells"):
+            cells = getattr(self, name)
+            require(len(cells) > 0 and all(v in VARIATIONS and t in VARIATIONS[v].tasks for t, v in cells),
+                    f"{name} must be (task, variation) pairs where the variation applies to the task, got {cells!r}")
         require(EVAL_SEED0 <= self.first_seed and self.first_seed + self.trials_per_cell <= EVAL_SEED0 + 100_000,
                 f"first_seed must leave all seeds in the held-out range, got {self.first_seed}")
         one_of("backend", self.backend, ("ideal_base", "lmo"))

@@ -99,3 +99,30 @@ def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo"
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def trial_timeline_figure(report: dict):
+    """One trial from the quickstart report: the latent codes the VLA chose and the locomotion
+    command u_t per tick, with the times the subgoals were achieved."""
+    per_tick = report["latents"]["per_tick"]
+    u = np.asarray(report["commands"]["u_t_per_tick"])  # (T, 4)
+    t = np.arange(len(u)) / 10.0
+    lams = sorted({lam for tick in per_tick for lam in tick})
+    fig, axes = plt.subplots(len(lams) + 1, 1, figsize=(11, 1.8 * (len(lams) + 1) + 0.6), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, lam in zip(axes, lams, strict=False):
+        codes = np.array([tick[lam][0] if lam in tick else -1 for tick in per_tick])
+        ax.scatter(t, codes, s=6, color="#4f81bd")
+        ax.set(ylabel=f"{lam} code")
+    for i, name in enumerate(("s_x", "s_y", "s_yaw")):
+        axes[-1].step(t, u[:, i] + 2.5 * i, where="post", label=name)
+    axes[-1].set(xlabel="time (s)", ylabel="flags (offset)", yticks=[])
+    axes[-1].legend(fontsize=7, loc="upper right")
+    for name, ts in report["subgoal_times_s"].items():
+        if ts is not None:
+            for ax in axes:
+                ax.axvline(ts, color="g", lw=1)
+            axes[0].text(ts, axes[0].get_ylim()[1], f" {name}", color="g", fontsize=8, va="top")
+    axes[0].set_title(f"{report['task']} on the {report['backend_label'].split(' (')[0]}: latents and u_t per 10 Hz tick")
+    fig.tight_layout()
+    return fig

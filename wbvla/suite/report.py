@@ -129,7 +129,8 @@ def _group(records: list[dict], keys: tuple[str, ...]) -> dict:
     return out
 
 
-def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos) -> dict:
+def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos, start_pose_cells=None,
+                   scene_cells=None) -> dict:
     """Fig. 3 analog: ``{group: {fraction: {demos: rate}}}`` where a point's rate pools the subgoal
     outcomes of all its trials (= the average subgoal score, each subgoal having the same number of
     trials) with its Wilson interval; ``group`` is ``start_pose`` (human video fraction) or ``scene``
@@ -137,7 +138,8 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos)
     from wbvla.suite.config import SCENE_CELLS, START_POSE_CELLS
 
     out: dict = {}
-    for group, fractions, cells in (("start_pose", human_fractions, START_POSE_CELLS), ("scene", robot_fractions, SCENE_CELLS)):
+    for group, fractions, cells in (("start_pose", human_fractions, start_pose_cells or START_POSE_CELLS),
+                                    ("scene", robot_fractions, scene_cells or SCENE_CELLS)):
         cells = set(cells)
         g: dict = {}
         for f in fractions:
@@ -157,6 +159,37 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos)
     return out
 
 
+def open_loop_metrics(folder) -> dict | None:
+    """A trained policy's provenance and its last held-out (open-loop) Stage III metrics: flag
+    accuracy per axis, arm / gripper L1, h* error, latent top-1 (from the run's Lightning CSV
+    log next to the policy folder, or, for the shipped policy, the cached run it names)."""
+    import csv
+    import json
+    from pathlib import Path
+
+    from wbvla.paths import cache_dir
+
+    folder = Path(folder)
+    meta_path = folder / "policy.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    out = {k: meta.get(k) for k in ("model_id", "lam_variant", "command_kind", "use_state", "steps", "train_episodes",
+                                    "train_frames", "human_video_fraction", "robot_video_fraction", "max_demos_per_task")}
+    runs = [folder.parent] + sorted(cache_dir().glob(f"vla_runs/*/finetune/{meta.get('run', '?')}"))
+    for run in runs:
+        logs = sorted((run / "logs").glob("version_*/metrics.csv"))
+        if not logs:
+            continue
+        with open(logs[-1]) as f:
+            vals = [r for r in csv.DictReader(f) if r.get("val/frames")]
+        if vals:
+            out["heldout"] = {k[4:]: float(v) for k, v in vals[-1].items() if k.startswith("val/") and v not in ("", None)}
+            out["heldout_from"] = str(logs[-1])
+            break
+    return out
+
+
 def table2_lines(rows: dict, backend: str) -> list[str]:
     """Markdown lines of one backend column of the Table 2 analog (successes / trials, avg, CI)."""
     names = subgoal_names()
@@ -173,5 +206,5 @@ def table2_lines(rows: dict, backend: str) -> list[str]:
     return lines
 
 
-__all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "orderings", "paper_table2",
+__all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "open_loop_metrics", "orderings", "paper_table2",
            "scaling_curves", "table2", "table2_lines"]

@@ -63,6 +63,8 @@ def _pool_map(fn, items: list, workers: int):
         pool = mp.get_context("spawn").Pool(min(workers, len(items)), maxtasksperchild=200)
         try:
             yield from pool.imap_unordered(fn, items)
+            pool.close()
+            pool.join()
         finally:
             pool.terminate()
     else:
@@ -85,6 +87,8 @@ def ensure_policies(specs: list[PolicySpec], sizes: TrainingSizes, missing: str,
     if not absent:
         return ids, {}
     folders = {s.label: str(policy_dir(s, sizes)) for s in absent}
+    explicit = [s.label for s in absent if s.folder is not None]
+    require(not explicit, f"no policy.json in the given policy folder(s): { {k: folders[k] for k in explicit} }")
     if missing == "error":
         listing = "\n".join(f"  {label}: {folder}" for label, folder in folders.items())
         raise FileNotFoundError(f"no trained policy for {len(absent)} row(s)/model(s):\n{listing}\n"
@@ -155,7 +159,7 @@ def _sessions(out_dir: Path) -> list[dict]:
 
 def _settings(run) -> dict:
     return {"workers": run.workers, "threads": run.threads, "image_size": run.image_size, "time_limit_s": run.time_limit_s,
-            "save_logs": run.save_logs}
+            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s}
 
 
 def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
@@ -197,19 +201,18 @@ def scaling_specs(config: ScalingConfig) -> list[tuple[str, PolicySpec]]:
         for f in fractions:
             for d in config.demos:
                 h, r = (f, 1.0) if group == "start_pose" else (1.0, f)
-                out.append((group, PolicySpec(f"h{h:g}_r{r:g}_d{d}", "wholebodyvla", h, r, d, own_dirs=True)))
+                folder = str(config.stand_in_policy) if config.stand_in_policy is not None else None
+                out.append((group, PolicySpec(f"h{h:g}_r{r:g}_d{d}", "wholebodyvla", h, r, d, own_dirs=True, folder=folder)))
     return out
 
 
 def plan_scaling(config: ScalingConfig, ids: dict[str, str]) -> list[TrialUnit]:
     """Every unit of the Fig. 3 analog for the models in ``ids``."""
-    from wbvla.suite.config import SCENE_CELLS, START_POSE_CELLS
-
     units = {}
     for group, spec in scaling_specs(config):
         if spec.label not in ids:
             continue
-        for task, variation in START_POSE_CELLS if group == "start_pose" else SCENE_CELLS:
+        for task, variation in config.start_pose_cells if group == "start_pose" else config.scene_cells:
             for i in range(config.trials_per_cell):
                 u = TrialUnit(spec, ids[spec.label], config.backend, task, variation, config.first_seed + i, "scaling")
                 units[u.key] = u

@@ -1,10 +1,10 @@
 """What a trial leaves behind for the failure analysis: a compact per-tick trace of the scene.
 
 :class:`TracedPolicy` wraps any policy for :func:`wbvla.tasks.runner.run_trial` (the one
-closed-loop runner, unchanged): at every 10 Hz tick, before the wrapped policy acts, it snapshots
-the scene with :func:`wbvla.tasks.subgoals.read_state` (the same snapshot the subgoal checks see)
-and keeps the few numbers the failure rules need. :meth:`TracedPolicy.finish` adds the state after
-the last tick. It also records, once at the start, the privileged *goals* of the task: where the
+closed-loop runner) and is its ``stop_early`` hook: after every 10 Hz tick it receives the
+snapshot the subgoal checks judged (:func:`wbvla.tasks.subgoals.read_state`) and keeps the few
+numbers the failure rules need; with a :class:`FrozenSceneConfig` it ends a trial whose scene and
+policy output stood still (a fixed point of a deterministic policy). It also records, once at the start, the privileged *goals* of the task: where the
 scripted expert would stand to grasp (``approach``), the place target (the carton / the cart) and
 the heading to place from.
 
@@ -15,6 +15,9 @@ Trace arrays (T = ticks + 1), world frame:
 * ``touch`` (T,) how many grippers touch it (0, 1, 2);
 * ``target`` (T, 3) the place target's x, y, yaw (carton / cart; zeros for cart pushing);
 * ``grip_cmd`` (T,) mean commanded gripper opening of the tick (m; NaN on the final row).
+
+Row k is the state at the start of tick k (row 0: after the reset; row k + 1: the state the runner
+judged after tick k, handed to :meth:`TracedPolicy.observe`, the runner's ``stop_early`` hook).
 """
 
 from __future__ import annotations
@@ -85,52 +88,106 @@ def task_goals(task: TaskInstance, expert: ExpertConfig | None = None) -> dict:
     return goals
 
 
-class TracedPolicy:
-    """Wraps a policy; records a :class:`TrialTrace` of the trial it is bound to."""
+@dataclass(frozen=True)
+class FrozenSceneConfig:
+    """When a trial may end early: the scene and the policy's output have not changed for
+    ``window_s``. The VLA is deterministic (greedy decoding) and reads only the image, the
+    instruction and s_t, so a frozen scene with a frozen output is a fixed point: the rest of the
+    trial would look the same (the record says it stopped early, and why)."""
 
-    def __init__(self, policy):
+    window_s: float = 3.0
+    """How long everything must have stood still (s)."""
+    motion_tol: float = 2e-3
+    """Largest change of any tracked position (m) or heading (rad) over the window: base, both
+    hands' tool centre points, every task object."""
+    output_tol: float = 2e-3
+    """Largest change of the arm targets (rad) and gripper targets (m) over the window; latent codes
+    and locomotion flags must be identical, h* within this (m)."""
+
+    def __post_init__(self) -> None:
+        if not (self.window_s > 0 and self.motion_tol > 0 and self.output_tol > 0):
+            raise ValueError(f"FrozenSceneConfig values must be > 0, got {self}")
+
+
+def _signature(s: SceneState) -> np.ndarray:
+    """Everything that moves, as one vector: base position and heading, hands, object positions."""
+    parts = [s.base_pos, [s.base_yaw], *(s.tcp[k] for k in sorted(s.tcp)), *(s.poses[k][0] for k in sorted(s.poses))]
+    return np.concatenate([np.ravel(p) for p in parts])
+
+
+def _output_vector(out) -> np.ndarray:
+    return np.concatenate([out.arm_targets[0], out.grippers[0], out.command])
+
+
+class TracedPolicy:
+    """Wraps a policy; records a :class:`TrialTrace` of the trial it is bound to and, as the
+    runner's ``stop_early`` hook (:meth:`observe`), ends a trial whose scene froze."""
+
+    def __init__(self, policy, frozen: FrozenSceneConfig | None = None):
         self.policy = policy
+        self.frozen = frozen
         self.task: TaskInstance | None = None
-        self._rows: list[tuple] = []
 
     def __getattr__(self, name):  # model_id, command_kind, uses_image, phase, ...
-        if name == "policy":
+        if name in ("policy", "frozen", "task"):
             raise AttributeError(name)
         return getattr(self.policy, name)
 
     def bind(self, task: TaskInstance) -> None:
-        self.task, self._rows = task, []
+        self.task, self._rows, self._grip, self._recent = task, [], [], []
         self.goals = task_goals(task)
+        self._append(read_state(task.scene))
         if hasattr(self.policy, "bind"):
             self.policy.bind(task)
         else:
             self.policy.reset()
 
     def reset(self) -> None:
-        self._rows = []
         self.policy.reset()
 
-    def _snapshot(self, grip_cmd: float) -> None:
-        s: SceneState = read_state(self.task.scene)
+    def _append(self, s: SceneState) -> None:
         name = self.task.name
         pos, rot = s.poses[OBJECT[name]]
         target = TARGET[name]
         tgt = (s.poses[target][0][0], s.poses[target][0][1], _yaw(s.poses[target][1])) if target else (0.0, 0.0, 0.0)
         self._rows.append((s.time, (s.base_pos[0], s.base_pos[1], s.base_yaw), (*pos, _yaw(rot)),
-                           len(s.touched_by.get(OBJECT[name], ())), tgt, grip_cmd))
+                           len(s.touched_by.get(OBJECT[name], ())), tgt))
 
     def act(self, image, instruction, state):
         if self.task is None:
             raise RuntimeError("TracedPolicy.act before bind(task)")
         out = self.policy.act(image, instruction, state)
-        self._snapshot(float(np.mean(out.grippers[0])))
+        self._grip.append(float(np.mean(out.grippers[0])))
+        self._last_out = out
         return out
 
+    def observe(self, state: SceneState) -> str | None:
+        """The runner's ``stop_early`` hook: record the state after a tick; a reason when frozen."""
+        self._append(state)
+        if self.frozen is None:
+            return None
+        out = self._last_out
+        self._recent.append((_signature(state), _output_vector(out), tuple(sorted((k, tuple(v)) for k, v in out.latents.items()))))
+        window = round(self.frozen.window_s * 10) + 1
+        if len(self._recent) > window:
+            self._recent.pop(0)
+        if len(self._recent) < window:
+            return None
+        sig = np.stack([r[0] for r in self._recent])
+        outs = np.stack([r[1] for r in self._recent])
+        same_codes = len({r[2] for r in self._recent}) == 1
+        same_flags = bool(np.all(outs[:, -4:-1] == outs[0, -4:-1]))
+        if (same_codes and same_flags and np.ptp(sig, axis=0).max() <= self.frozen.motion_tol
+                and np.ptp(outs, axis=0).max() <= self.frozen.output_tol):
+            return f"frozen scene and policy output for {self.frozen.window_s:g} s"
+        return None
+
     def finish(self) -> TrialTrace:
-        """The trace, with the state after the last tick appended."""
-        self._snapshot(float("nan"))
+        """The trace (T + 1 rows for T ticks: the start, then the state after every tick)."""
+        if len(self._rows) == len(self._grip):  # the last tick was not observed (a fall)
+            self._append(read_state(self.task.scene))
         t0 = self._rows[0][0]
         cols = list(zip(*self._rows, strict=True))
         return TrialTrace(self.task.name, np.asarray(cols[0]) - t0, np.asarray(cols[1], float), np.asarray(cols[2], float),
-                          np.asarray(cols[3], np.int8), np.asarray(cols[4], float), np.asarray(cols[5], float),
-                          goals=self.goals)
+                          np.asarray(cols[3], np.int8), np.asarray(cols[4], float),
+                          np.asarray([*self._grip, np.nan], float), goals=self.goals)

@@ -46,6 +46,8 @@ class PolicySpec:
     own_dirs: bool = False
     """Train / find the run in folders named by the training sizes (the scaling study), not in
     the default ``build_variant`` folders (the tutorial sizes)."""
+    folder: str | None = None
+    """An explicit policy folder (overrides everything above; e.g. a SMOKE stand-in)."""
 
 
 def row_spec(row: str, shipped_wholebodyvla: bool = True, expert_noise: bool = False) -> PolicySpec:
@@ -79,6 +81,8 @@ def policy_dir(spec: PolicySpec, sizes: TrainingSizes) -> Path | None:
     """Folder of the trained policy of ``spec`` (None for the expert); it may not exist yet."""
     if spec.variant == "expert":
         return None
+    if spec.folder is not None:
+        return Path(spec.folder)
     if spec.shipped:
         from wbvla.vla.variants import shipped_policy_dir
 
@@ -203,19 +207,20 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     import torch
 
     from wbvla.suite.failures import classify_failure
-    from wbvla.suite.trace import TracedPolicy
+    from wbvla.suite.trace import FrozenSceneConfig, TracedPolicy
     from wbvla.tasks.runner import RunnerConfig, run_trial
     from wbvla.tasks.specs import make_task
 
     torch.set_num_threads(settings.get("threads", 1))
     t0 = time.perf_counter()
     policy = _policy(unit.policy, sizes, settings.get("threads", 1))
-    traced = TracedPolicy(policy)
+    frozen_s = settings.get("stop_frozen_s")
+    traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s) if frozen_s else None)
     backend = backend_for(unit.backend, policy.command_kind)
     cfg = RunnerConfig(backend=backend.name, image_size=settings.get("image_size", 128), time_limit_s=settings.get("time_limit_s"),
                        third_person=unit.video, keep_head_frames=unit.video)
     task = make_task(unit.task, unit.seed, unit.variation)
-    result = run_trial(traced, task, cfg, backend=backend)
+    result = run_trial(traced, task, cfg, backend=backend, stop_early=traced.observe)
     trace = traced.finish()
     failure = classify_failure(trace, result.success, result.subgoal_times, result.fell)
     out = Path(out_dir)
@@ -247,5 +252,5 @@ def record_of(unit: TrialUnit, result, failure: dict, files: dict) -> dict:
         "subgoal_times": list(result.subgoal_times), "fell": result.fell, "fall_time": result.fall_time,
         "duration_s": result.duration_s, "wall_s": result.wall_s, "ticks": result.ticks, "steps_per_s": result.steps_per_s,
         "failure": failure, "latent_usage": latent_usage(result.latents), "files": files,
-        "final_phase": result.info.get("final_phase"),
+        "final_phase": result.info.get("final_phase"), "stopped_early": result.info.get("stopped_early"),
     }

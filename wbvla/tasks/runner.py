@@ -166,7 +166,8 @@ class _Renderers:
 
 
 def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = None, *,
-              backend: LocomotionBackend | None = None, writer=None, command_config: CommandConfig | None = None) -> TrialResult:
+              backend: LocomotionBackend | None = None, writer=None, command_config: CommandConfig | None = None,
+              stop_early=None) -> TrialResult:
     """Run ``policy`` on ``task`` (reset first) and judge it; see the module docstring.
 
     Args:
@@ -179,6 +180,10 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
             the episode). The image is then always rendered.
         command_config: Eq. 2 parameters for the logged reference velocity and for turning flags
             into velocities for a velocity backend (default ``CommandConfig()``).
+        stop_early: optional ``f(state) -> reason | None`` called with the
+            :class:`~wbvla.tasks.subgoals.SceneState` after every tick (unless the robot fell); a
+            reason ends an unfinished trial there (recorded as ``info["stopped_early"]``), e.g. the
+            task suite's detector of a frozen scene. It also sees every state (trial traces).
     """
     cfg = config or RunnerConfig()
     backend = backend or make_backend(cfg.backend, onnx_path=cfg.onnx_path)
@@ -205,6 +210,7 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
     latents, heads, thirds = [], [], []
     out: PolicyOutput | None = None
     settle_left = round(cfg.settle_s * ts.FPS)
+    stop_reason = None
     t0 = time.perf_counter()
     tick = 0
     for tick in range(n_ticks):
@@ -244,9 +250,15 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
                            ("base", _base_pose(task)), ("subgoal", subgoal), ("action", action)):
             log[key].append(value)
         latents.append(dict(out.latents))
-        tracker.update(read_state(scene))
+        snapshot = read_state(scene)
+        tracker.update(snapshot)
         if tracker.fell:
             break
+        if stop_early is not None:
+            reason = stop_early(snapshot)
+            if reason and not tracker.done:
+                stop_reason = reason
+                break
         if tracker.done:
             settle_left -= 1
             if settle_left < 0:
@@ -254,6 +266,8 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
     wall = time.perf_counter() - t0
     renderers.close()
     info = dict(task.info)
+    if stop_reason:
+        info["stopped_early"] = stop_reason
     if hasattr(policy, "phase"):
         info["final_phase"] = policy.phase
     return TrialResult(

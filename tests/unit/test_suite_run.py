@@ -1,0 +1,92 @@
+"""Suite planning (same seeds for every row, videos, the Fig. 3 grid), the worker path on short
+expert trials (records, logs, videos, resume), missing policies, the per-tick trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wbvla.suite.config import ROWS, RunSettings, ScalingConfig, SuiteConfig
+from wbvla.suite.run import plan_scaling, plan_suite, run_suite, scaling_specs
+from wbvla.suite.trials import backend_for, row_spec
+
+
+def test_plan_suite_uses_the_same_seeds_for_every_row_and_backend():
+    cfg = SuiteConfig(rows=("expert", "wholebodyvla"), tasks=("cart_pushing", "bag_packing"), trials_per_task=3)
+    units = plan_suite(cfg, {"expert": "e", "wholebodyvla": "w"})
+    assert len(units) == 2 * 2 * 2 * 3 and len({u.key for u in units}) == len(units)
+    seeds = {(u.policy.label, u.backend, u.task): sorted(v.seed for v in units if (v.policy.label, v.backend, v.task) ==
+                                                         (u.policy.label, u.backend, u.task)) for u in units}
+    assert len({tuple(s) for s in seeds.values()}) == 1 and min(u.seed for u in units) == 1_000_000
+    assert sum(u.video for u in units) == 2 * 2  # first seed of each row and task, ideal base only
+    assert all(u.backend == "ideal_base" and u.seed == 1_000_000 for u in units if u.video)
+    # a row without a model id (not trained, skipped) gets no units
+    assert {u.policy.label for u in plan_suite(cfg, {"expert": "e"})} == {"expert"}
+
+
+def test_plan_suite_variations_only_where_they_apply():
+    cfg = SuiteConfig(rows=("expert",), backends=("ideal_base",), variations=("none", "barbell_plates"), trials_per_task=1)
+    units = plan_suite(cfg, {"expert": "e"})
+    assert sorted((u.task, u.variation) for u in units) == [("bag_packing", "none"), ("box_loading", "none"),
+                                                            ("cart_pushing", "barbell_plates"), ("cart_pushing", "none")]
+
+
+def test_scaling_grid_shares_the_full_video_models():
+    cfg = ScalingConfig(demos=(10, 25), trials_per_cell=1)
+    specs = scaling_specs(cfg)
+    labels = {s.label for _, s in specs}
+    assert len(labels) == 2 * 4 * 2 - 2  # h1_r1_d10 and h1_r1_d25 serve both groups
+    units = plan_scaling(cfg, {label: "id" for label in labels})
+    assert len(units) == 4 * 2 * 9 + 4 * 2 * 5  # start-pose cells (3 variations x 3 tasks), scene cells (5)
+    assert all(u.backend == "ideal_base" and u.group == "scaling" and u.seed >= 1_050_000 for u in units)
+    assert {u.policy.max_demos_per_task for u in units} == {10, 25}
+
+
+def test_configs_reject_bad_values():
+    with pytest.raises(ValueError, match="rows"):
+        SuiteConfig(rows=("gr00t",))
+    with pytest.raises(ValueError, match="first_seed"):
+        SuiteConfig(first_seed=5)
+    with pytest.raises(ValueError, match="missing"):
+        RunSettings(missing="later")
+    with pytest.raises(ValueError, match="human_fractions"):
+        ScalingConfig(human_fractions=(1.5,))
+    with pytest.raises(ValueError, match="unknown row"):
+        row_spec("nope")
+    assert set(ROWS) >= {"wholebodyvla", "no_lam", "manip_lam", "shared_lam", "velocity_rl", "no_state", "expert"}
+
+
+def test_backend_for_each_command_kind():
+    assert backend_for("ideal_base", "velocity").command_kind == "velocity"
+    assert backend_for("ideal_base", "flags").name == "ideal_base"
+    assert backend_for("lmo", "flags").name == "lmo"
+    assert backend_for("lmo", "velocity").name == "velocity_rl"  # the velocity-RL row on the physics legs
+
+
+def test_missing_policies_error_or_skip(tmp_path, monkeypatch):
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path / "cache"))
+    cfg = SuiteConfig(rows=("no_lam",), tasks=("cart_pushing",), trials_per_task=1,
+                      run=RunSettings(workers=1, output_dir=tmp_path / "run", progress=False))
+    with pytest.raises(FileNotFoundError, match=r"no_lam: .*vla_runs/tutorial/finetune/none_tiny_flags/policy"):
+        run_suite(cfg)
+    cfg.run.missing = "skip"
+    res = run_suite(cfg)
+    assert res.records == [] and "no_lam" in res.missing
+
+
+def test_expert_trials_run_record_and_resume(tmp_path):
+    cfg = SuiteConfig(rows=("expert",), tasks=("cart_pushing",), trials_per_task=1, videos_per_task=1,
+                      run=RunSettings(workers=1, time_limit_s=1.5, output_dir=tmp_path, progress=False))
+    res = run_suite(cfg)
+    recs = {r["backend"]: r for r in res.records}
+    assert set(recs) == {"lmo", "ideal_base"} and recs["lmo"]["backend_used"] == "lmo"
+    ib = recs["ideal_base"]
+    assert ib["ticks"] == 15 and not ib["fell"] and ib["success"] == [False, False] and ib["model_id"] == "scripted_expert"
+    assert ib["failure"]["subgoal"] == 0 and ib["failure"]["stage"] in ("locomotion", "manipulation")
+    assert (tmp_path / ib["files"]["log"]).is_file() and (tmp_path / ib["files"]["video"]).is_file()
+    assert "video" not in recs["lmo"]["files"]
+    log = np.load(tmp_path / ib["files"]["log"])
+    assert log["trace_base"].shape == (16, 3) and log["runner_command"].shape == (15, 4)
+    assert len(res.sessions) == 1 and res.sessions[0]["units"] == 2
+    again = run_suite(cfg)  # everything is in the store: nothing runs
+    assert len(again.sessions) == 1 and {r["key"] for r in again.records} == {r["key"] for r in res.records}
