@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from wbvla.suite.config import PAPER_TABLE2
-from wbvla.suite.report import orderings, paper_table2, table2, table2_lines
+from wbvla.suite.report import (
+    normalized_mutual_information,
+    orderings,
+    paper_table2,
+    table2,
+    table2_lines,
+)
 from wbvla.suite.stats import aggregate_cell, gap_in_second_subgoals, rate, wilson_interval
 
 
@@ -70,3 +76,12 @@ def test_table2_groups_rows_and_backends_and_prints():
     assert rows["a"]["ideal_base"]["subgoals"] == {"grab_handle": [1, 1], "push_ahead": [1, 1]}
     lines = table2_lines({"a": {"ideal_base": aggregate_cell(recs[:1])}}, "ideal_base")
     assert "1/1" in lines[2] and "| a |" in lines[2]
+
+
+def test_normalized_mutual_information_by_hand():
+    flags = ["f", "f", "l", "l"]
+    assert normalized_mutual_information([1, 1, 2, 2], flags) == pytest.approx(1.0)  # the code decides the flags
+    assert normalized_mutual_information([1, 2, 1, 2], flags) == pytest.approx(0.0)  # independent
+    assert normalized_mutual_information([1, 2, 3, 4], ["f"] * 4) == 0.0  # constant flags: nothing to explain
+    # x = (1, 1, 2, 3), y = (a, a, a, b): H(Y) = H(3/4, 1/4); I = H(Y) - H(Y|X) = H(Y) (X decides Y)
+    assert normalized_mutual_information([1, 1, 2, 3], ["a", "a", "a", "b"]) == pytest.approx(1.0)

@@ -100,6 +100,9 @@ class RunSettings:
     """End an unfinished trial once its scene and the policy's output have stood still this long
     (a fixed point of a deterministic policy: the rest would look the same; the record says so).
     None: always run to the time limit."""
+    rerun_stale: bool = False
+    """Run again the stored trials whose recorded versions (task sources, expert sources, locomotion
+    policy; :func:`wbvla.suite.trials.versions`) differ from the current ones."""
     save_logs: bool = True
     """Write each trial's runner log + trace as ``logs/<key>.npz``."""
     progress: bool = True

@@ -159,6 +159,29 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos,
     return out
 
 
+def version_summary(records: list[dict]) -> dict:
+    """Which code / policy versions the records were produced with, and how many match today's
+    (:func:`wbvla.suite.trials.versions`); stale trials are listed by count, never hidden."""
+    from wbvla.suite.trials import PolicySpec, TrialUnit, versions
+
+    seen: Counter = Counter()
+    stale = 0
+    cache: dict = {}
+    for r in records:
+        v = r.get("versions") or {}
+        seen[json_key(v)] += 1
+        spec = PolicySpec(**r["policy"])
+        k = (spec.variant, r["backend"])
+        if k not in cache:
+            cache[k] = versions(TrialUnit(spec, r["model_id"], r["backend"], r["task"], r["variation"], r["seed"]))
+        stale += int(v != cache[k])
+    return {"versions": dict(seen), "stale_trials": stale, "trials": len(records)}
+
+
+def json_key(d: dict) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(d.items()))
+
+
 def open_loop_metrics(folder) -> dict | None:
     """A trained policy's provenance and its last held-out (open-loop) Stage III metrics: flag
     accuracy per axis, arm / gripper L1, h* error, latent top-1 (from the run's Lightning CSV
@@ -190,6 +213,44 @@ def open_loop_metrics(folder) -> dict | None:
     return out
 
 
+def latent_command_association(records: list[dict], run_dir, lam: str = "loco") -> dict | None:
+    """How much the locomotion command the VLA sent depends on the latent code it chose, over every
+    tick of the given trials (their saved logs): normalized mutual information
+    NMI = I(code; flags) / H(flags) in [0, 1] (0: the flags tell nothing about the code, 1: the code
+    determines the flags), plus the ticks and codes seen. None without logs or latents."""
+    import json
+    from pathlib import Path
+
+    codes, flags = [], []
+    for r in records:
+        log = r.get("files", {}).get("log")
+        if not log or not (Path(run_dir) / log).is_file():
+            continue
+        with np.load(Path(run_dir) / log) as z:
+            lat = json.loads(str(z["latents"]))
+            cmd = z["runner_command"][:, :3]
+        for tick, c in zip(lat, cmd, strict=False):
+            if lam in tick:
+                codes.append(int(tick[lam][0]))
+                flags.append(tuple(int(v) for v in np.sign(np.round(c))))
+    if not codes:
+        return None
+    return {"nmi": normalized_mutual_information(codes, flags), "ticks": len(codes), "codes_used": len(set(codes)),
+            "flag_patterns": len(set(flags))}
+
+
+def normalized_mutual_information(x: list, y: list) -> float:
+    """I(X; Y) / H(Y) of two paired discrete sequences (0 when Y is constant)."""
+    n = len(x)
+    joint = Counter(zip(x, y, strict=True))
+    px, py = Counter(x), Counter(y)
+    h_y = -sum(c / n * np.log(c / n) for c in py.values())
+    if h_y <= 0:
+        return 0.0
+    mi = sum(c / n * np.log((c / n) / (px[a] / n * py[b] / n)) for (a, b), c in joint.items())
+    return float(mi / h_y)
+
+
 def table2_lines(rows: dict, backend: str) -> list[str]:
     """Markdown lines of one backend column of the Table 2 analog (successes / trials, avg, CI)."""
     names = subgoal_names()
@@ -206,5 +267,6 @@ def table2_lines(rows: dict, backend: str) -> list[str]:
     return lines
 
 
-__all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "open_loop_metrics", "orderings", "paper_table2",
+__all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "latent_command_association",
+           "normalized_mutual_information", "open_loop_metrics", "version_summary", "orderings", "paper_table2",
            "scaling_curves", "table2", "table2_lines"]

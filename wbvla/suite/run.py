@@ -123,7 +123,13 @@ def run_units(units: list[TrialUnit], sizes: TrainingSizes, settings: dict, out_
 
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir / "results.jsonl")
-    done = store.keys()
+    if settings.get("rerun_stale"):
+        from wbvla.suite.trials import versions
+
+        stored = {r["key"]: r.get("versions") for r in store.records()}
+        done = {u.key for u in units if u.key in stored and stored[u.key] == versions(u)}
+    else:
+        done = store.keys()
     todo = [u for u in units if u.key not in done]
     todo.sort(key=lambda u: (u.policy.label, u.backend, u.task, u.variation, u.seed))
     session = None
@@ -159,7 +165,7 @@ def _sessions(out_dir: Path) -> list[dict]:
 
 def _settings(run) -> dict:
     return {"workers": run.workers, "threads": run.threads, "image_size": run.image_size, "time_limit_s": run.time_limit_s,
-            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s}
+            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s, "rerun_stale": run.rerun_stale}
 
 
 def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:

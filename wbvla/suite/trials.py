@@ -27,6 +27,39 @@ from wbvla.config import require
 from wbvla.suite.config import ROW_VARIANT, TrainingSizes
 
 EXPERT_ID = "scripted_expert"
+TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py")
+"""The sources that define a trial (scenes, checks, runner): their digest is recorded with every trial."""
+EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py")
+
+
+def digest(paths) -> str:
+    """Short SHA-1 of the files' bytes (relative to the ``wbvla`` package or absolute)."""
+    import hashlib
+
+    from wbvla.paths import PACKAGE_DIR
+
+    h = hashlib.sha1()
+    for p in paths:
+        h.update(Path(p if Path(p).is_absolute() else PACKAGE_DIR / p).read_bytes())
+    return h.hexdigest()[:10]
+
+
+def versions(unit: TrialUnit) -> dict:
+    """What the outcome of ``unit`` depends on besides its key: the task sources, the expert's
+    sources (expert row), the locomotion backend (the shipped ONNX policy of the physics legs, or
+    the ideal base's source). Recorded with every trial; ``rerun_stale`` reruns trials whose
+    recorded versions differ from the current ones."""
+    from wbvla.locomotion.physics import DEFAULT_ONNX
+    from wbvla.paths import data_dir
+
+    out = {"tasks": digest(TASK_SOURCES)}
+    if unit.policy.variant == "expert":
+        out["expert"] = digest(EXPERT_SOURCES)
+    if unit.backend == "ideal_base":
+        out["backend"] = digest(["locomotion/ideal_base.py", "locomotion/reference.py"])
+    else:
+        out["backend"] = digest([data_dir() / DEFAULT_ONNX["velocity_rl" if unit.policy.variant == "velocity_rl" else "lmo"]])
+    return out
 
 
 @dataclass(frozen=True)
@@ -238,6 +271,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
         save_trial_video(result, out / "videos" / f"{safe}.mp4")
         files["video"] = f"videos/{safe}.mp4"
     rec = record_of(unit, result, failure, files)
+    rec["versions"] = versions(unit)
     rec["unit_wall_s"] = time.perf_counter() - t0
     rec["pid"] = os.getpid()
     return rec
