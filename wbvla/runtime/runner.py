@@ -19,8 +19,10 @@ logged with its reason. The LMO runs every tick in every mode: it never stops ba
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -110,10 +112,14 @@ class RobotRunner:
         self._last_reject_log = 0.0
         self._started = False
         self._t_link_ok = 0
+        self._console: deque = deque(maxlen=1000)
+        self._report_stop = threading.Event()
+        self._reporter = threading.Thread(target=self._report, name="runner-console", daemon=True)
 
     # --- setup ---------------------------------------------------------------------------------
     def start(self) -> RobotState:
         self._started = True
+        self._reporter.start()
         state = self.backend.start()
         self.filter.reset(state.q, state.base_height)
         self._u = np.array([0.0, 0.0, 0.0, self.filter.h])
@@ -129,6 +135,7 @@ class RobotRunner:
             self._poller.register(self.link.cmd, zmq.POLLIN)
         # after the camera/handshake threads exist: they keep the normal policy
         self.set_scheduling(self.cfg.realtime_priority, self.cfg.cpu_affinity)
+        gc.freeze()  # start-up objects (models, scenes, modules) leave the collector: no long gen-2 pauses in the loop
         return state
 
     def backend_image_shape(self) -> tuple[int, int]:
@@ -149,17 +156,36 @@ class RobotRunner:
             os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
     def close(self) -> None:
+        self._report_stop.set()
+        if self._reporter.is_alive():
+            self._reporter.join(timeout=2.0)
         if self.link is not None:
             self.link.close()
             self.link = None
         self.backend.close()
+
+    # --- console ---------------------------------------------------------------------------------
+    def _say(self, level: int, msg: str, *args) -> None:
+        """Queue a console line; a reporter thread writes it. The loop thread never does I/O (a
+        blocked stderr, or a lock held by a starved thread, would stall a real-time loop)."""
+        self._console.append((level, msg, args))
+
+    def _report(self) -> None:
+        while not self._report_stop.wait(0.2):
+            self._flush_console()
+        self._flush_console()
+
+    def _flush_console(self) -> None:
+        while self._console:
+            level, msg, args = self._console.popleft()
+            log.log(level, msg, *args)
 
     # --- commands ------------------------------------------------------------------------------
     def estop(self, reason: str = "local") -> None:
         """Latch the e-stop now (also what an ``estop`` message does)."""
         if self.sup.mode != "estop":
             self.log.events.append((self.clock(), "estop", reason))
-            log.warning("E-STOP: %s", reason)
+            self._say(logging.WARNING, "E-STOP: %s", reason)
         self.sup.estop(reason)
 
     def on_command_bytes(self, buf: bytes, rx_ns: int | None = None) -> str:
@@ -189,7 +215,7 @@ class RobotRunner:
         self.log.events.append((t_ns, "reject", f"{err.reason}: {err.detail}"))
         now = time.monotonic()
         if now - self._last_reject_log > 1.0:  # the console gets at most one line a second; the event log gets all
-            log.warning("command rejected (%s): %s [totals %s]", err.reason, err.detail, dict(self.rejected))
+            self._say(logging.WARNING, "command rejected (%s): %s [totals %s]", err.reason, err.detail, dict(self.rejected))
             self._last_reject_log = now
 
     def _drain_link(self) -> None:
@@ -208,7 +234,7 @@ class RobotRunner:
             self.welcome = welcome
             self.log.events.append((self.clock(), "handshake", {"session": welcome.session, "model_id": welcome.model_id,
                                                                "policy_kind": welcome.policy_kind}))
-            log.info("session %d with model %s (%s)", welcome.session, welcome.model_id, welcome.policy_kind)
+            self._say(logging.INFO, "session %d with model %s (%s)", welcome.session, welcome.model_id, welcome.policy_kind)
 
     # --- the loop ------------------------------------------------------------------------------
     def wait_until(self, deadline_ns: int) -> None:
