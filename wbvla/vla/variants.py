@@ -48,7 +48,7 @@ def variant_config(name: str, base: FinetuneConfig | None = None, human_video_fr
     pre: PretrainConfig = replace(base.pretrain, lam_variant=v["lam_variant"], human_video_fraction=human_video_fraction,
                                   robot_video_fraction=robot_video_fraction)
     return replace(base, pretrain=pre, command_kind=v.get("command_kind", "flags"), use_state=v.get("use_state", True),
-                   max_demos_per_task=max_demos_per_task, output_dir=None, export_dir=None)
+                   max_demos_per_task=max_demos_per_task, output_dir=None, export_dir=None, pretrain_run=None)
 
 
 def build_variant(name: str, base: FinetuneConfig | None = None, episodes=None, **switches):
