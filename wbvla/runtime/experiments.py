@@ -54,7 +54,8 @@ class ServerHandle:
     def start(self) -> None:
         if self.process:
             cmd = [sys.executable, str(REPO_ROOT / "deploy" / "vla_server.py"), "--link.host", self.cfg.link.host,
-                   "--link.port", str(self.cfg.link.port), "--policy", self.cfg.policy, "--stats-every-s", "0"]
+                   "--link.port", str(self.cfg.link.port), "--policy", self.cfg.policy, "--stats-every-s", "0",
+                   "--instruction", self.cfg.instruction]
             out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         else:

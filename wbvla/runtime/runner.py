@@ -103,6 +103,11 @@ class RobotRunner:
         self.tick_index = 0
         self.missed_deadlines = 0
         self.obs_to_cmd_ms: list[float] = []
+        """Robot clock: observation read -> its command received, for accepted commands (ms)."""
+        self.inference_ms: deque[float] = deque(maxlen=100_000)
+        """The server-reported policy time of every decoded command (ms)."""
+        self.obs_to_any_cmd_ms: deque[float] = deque(maxlen=100_000)
+        """Like :attr:`obs_to_cmd_ms` for every decoded command answering a known observation."""
         self.welcome = None
         self.clock = time.perf_counter_ns
         self._u = np.zeros(4)
@@ -197,6 +202,9 @@ class RobotRunner:
             if isinstance(msg, EStop):  # stopping is always safe: no session/order check
                 self.estop(f"server: {msg.reason}")
                 return "estop"
+            self.inference_ms.append(msg.inference_ms)  # the server's tick, accepted or not
+            if msg.obs_seq in self.gate.sent:
+                self.obs_to_any_cmd_ms.append((rx_ns - self.gate.sent[msg.obs_seq]) / 1e6)
             if self.sup.mode == "estop":
                 raise ProtocolError("estop_latched", "the e-stop is latched; commands are refused until restart")
             t_obs = self.gate.check(msg, rx_ns)

@@ -38,6 +38,9 @@ def load_policy(spec: str):
 
     * ``standin:<task>``: the labelled scripted stand-in (:mod:`wbvla.runtime.standin`);
     * ``python:<module>:<factory>``: ``factory()`` returns any object with ``act``/``reset``/``model_id``;
+    * ``timing:<preset>``: an *untrained* VLA of the backbone preset (``tiny``, ``smollm2``) for
+      measuring the tick time of the real architecture in the loop; its outputs mean nothing, it is
+      labelled a stand-in (:func:`wbvla.vla.bench.timing_policy`);
     * a VLA policy folder (``policy.json`` + safetensors, e.g. under ``data/vla/``): loaded by
       :meth:`wbvla.vla.policy.VLAPolicy.load`.
     """
@@ -45,6 +48,16 @@ def load_policy(spec: str):
         from wbvla.runtime.standin import ReplayPolicy
 
         return ReplayPolicy.scripted(spec.split(":", 1)[1])
+    if spec.startswith("timing:"):
+        import torch
+
+        from wbvla.vla.bench import timing_policy
+        from wbvla.vla.config import BackboneConfig
+
+        torch.set_num_threads(1)
+        policy = timing_policy(BackboneConfig(preset=spec.split(":", 1)[1]))
+        policy.standin = True  # untrained: a stand-in for timing, never a result
+        return policy
     if spec.startswith("python:"):
         module, _, factory = spec[len("python:"):].partition(":")
         return getattr(importlib.import_module(module), factory)()
