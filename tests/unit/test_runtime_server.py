@@ -48,6 +48,8 @@ def test_scripted_stand_in_is_deterministic_labelled_and_always_acceptable(task)
 def test_load_policy_specs():
     assert isinstance(load_policy("standin:box_loading"), ReplayPolicy)
     assert load_policy("python:test_runtime_server:make_exploding").model_id == "test:exploding"
+    timing = load_policy("timing:tiny")  # an untrained VLA of the real architecture: labelled, timing only
+    assert timing.model_id.startswith("untrained-timing:") and policy_kind(timing) == "standin"
     with pytest.raises(FileNotFoundError, match="policy.json"):
         load_policy("/nonexistent/folder")
     with pytest.raises(ValueError, match="no scripted stand-in"):
