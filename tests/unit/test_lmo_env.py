@@ -146,11 +146,15 @@ def test_training_chunks_resume_and_export(tmp_path, monkeypatch):
     monkeypatch.setenv("WBVLA_CACHE", str(tmp_path))
     from wbvla.lmo.export import run_export
     from wbvla.lmo.job_config import ExportConfig, TrainConfig
-    from wbvla.lmo.train import latest_checkpoint, load_curves, run_summary, train
+    from wbvla.lmo.train import latest_checkpoint, load_curves, run_summary, slim_checkpoint, train
 
     first = train(TrainConfig(smoke=True, iterations=1))
     assert first.name == "model_0.pt"
-    second = train(TrainConfig(smoke=True, iterations=1))
+    lr = torch.load(first, weights_only=False)["optimizer_state_dict"]["param_groups"][0]["lr"]
+    slim_checkpoint(first)  # as the GPU plan stores them: no optimizer state, learning rate kept
+    slim = torch.load(first, weights_only=False)
+    assert "optimizer_state_dict" not in slim and slim["learning_rate"] == lr and "actor_state_dict" in slim
+    second = train(TrainConfig(smoke=True, iterations=1))  # resumes from the slim checkpoint
     assert second.name == "model_1.pt" and latest_checkpoint(first.parent) == second
     # a time-budgeted chunk stops at its deadline after the iteration in flight
     third = train(TrainConfig(smoke=True, iterations=50), deadline=time.time())

@@ -166,12 +166,15 @@ def _train_config(cfg: PlanConfig, step: PlanStep, remaining: int):
 
 
 def _keep_newest_checkpoint(run_dir: Path) -> None:
-    from wbvla.lmo.train import latest_checkpoint
+    """Only the newest checkpoint stays, without its optimizer state (the folder is committed)."""
+    from wbvla.lmo.train import latest_checkpoint, slim_checkpoint
 
     newest = latest_checkpoint(run_dir)
     for p in run_dir.glob("model_*.pt"):
         if p != newest:
             p.unlink()
+    if newest is not None:
+        slim_checkpoint(newest)
     if (run_dir / "git").is_dir() and not any((run_dir / "git").iterdir()):
         (run_dir / "git").rmdir()  # rsl-rl's (emptied) code-state folder
 

@@ -229,6 +229,35 @@ def _learn(runner, iterations: int, deadline: float | None) -> tuple[int, str]:
     return done, "iterations"
 
 
+def _resume(runner, checkpoint: Path, device: str) -> None:
+    """Load a checkpoint to continue its run; a slim one (no optimizer state, see
+    :func:`slim_checkpoint`) restarts Adam's moments at its saved learning rate."""
+    import torch
+
+    ckpt = torch.load(checkpoint, map_location=device, weights_only=False)
+    if "optimizer_state_dict" in ckpt:
+        runner.load(str(checkpoint), map_location=device)
+    else:
+        runner.load(str(checkpoint), load_cfg={"actor": True, "critic": True, "iteration": True}, map_location=device)
+        runner.alg.learning_rate = float(ckpt["learning_rate"])
+        for group in runner.alg.optimizer.param_groups:
+            group["lr"] = runner.alg.learning_rate
+    runner.current_learning_iteration += 1
+
+
+def slim_checkpoint(path: Path) -> Path:
+    """Drop the optimizer state of an rsl-rl checkpoint in place (keeping its learning rate):
+    a third of the size, for run folders that are committed (``data/lmo/plan``)."""
+    import torch
+
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if "optimizer_state_dict" in ckpt:
+        ckpt["learning_rate"] = float(ckpt.pop("optimizer_state_dict")["param_groups"][0]["lr"])
+        with atomic_path(path) as tmp:
+            torch.save(ckpt, tmp)
+    return path
+
+
 def train(config: TrainConfig, deadline: float | None = None) -> Path:
     """Run one training chunk; returns the path of the checkpoint it ends with.
 
@@ -253,8 +282,7 @@ def train(config: TrainConfig, deadline: float | None = None) -> Path:
     env, wrapped, runner = make_runner(cfg, run_dir, device)
     try:
         if resume is not None:
-            runner.load(str(resume), map_location=device)
-            runner.current_learning_iteration += 1
+            _resume(runner, resume, device)
             print(f"[wbvla] resuming {run_dir.name} from {resume.name}")
         elif cfg.init_from is not None:
             runner.load(str(cfg.init_from), load_cfg={"actor": True, "critic": True}, map_location=device)
