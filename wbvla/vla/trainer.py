@@ -34,6 +34,25 @@ class ExampleThroughput(L.Callback):
         self.examples += len(batch["instruction"])
 
 
+class SaveLast(L.Callback):
+    """Write ``last.ckpt`` after every validation (every ``val_every_n_steps``) and when fit ends.
+
+    Lightning 2.6's ``ModelCheckpoint(save_top_k=0, save_last=True)`` writes ``last.ckpt`` only
+    next to a top-k checkpoint, i.e. never until the end of fit: an interrupted run could not
+    resume. The trainer's checkpoint IO (atomic, :class:`~wbvla.lam.train.AtomicCheckpointIO`) writes it.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_validation_end(self, trainer, module):
+        if not trainer.sanity_checking and trainer.state.fn == "fit":
+            trainer.save_checkpoint(str(self.path))
+
+    def on_train_end(self, trainer, module):
+        trainer.save_checkpoint(str(self.path))
+
+
 @dataclass
 class FitResult:
     """What one (possibly resumed) fit did."""
@@ -66,7 +85,7 @@ def peak_rss_mb() -> float:
 
 
 def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, device: str, progress: bool,
-                  resume: bool, config_json: dict, log_every_n_steps: int = 10) -> FitResult:
+                  resume: bool, config_json: dict, log_every_n_steps: int = 10, callbacks: list | None = None) -> FitResult:
     """Fit ``module`` to ``max_steps`` in ``run`` (resuming from ``checkpoints/last.ckpt``); one
     "epoch" is one pass of ``train_loader``, after which it validates and checkpoints."""
     run = Path(run)
@@ -80,8 +99,7 @@ def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, d
         accelerator=acc, devices=1, max_steps=max_steps, max_epochs=-1,
         precision="bf16-mixed" if acc == "gpu" else "32-true",
         logger=L.pytorch.loggers.CSVLogger(str(run), name="logs"),
-        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=str(run / "checkpoints"), save_last=True, save_top_k=0,
-                                                       every_n_epochs=1), speed],
+        callbacks=[SaveLast(last), speed, *(callbacks or [])], enable_checkpointing=False,
         plugins=[AtomicCheckpointIO()], log_every_n_steps=log_every_n_steps, enable_progress_bar=progress,
         enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=1, default_root_dir=str(run))
     start = 0
