@@ -36,8 +36,8 @@ class RunnerJob:
 
 
 SERVER_PRESETS = {
-    "loopback": ("Stand-in policy on 127.0.0.1 (plaintext; for the sim twin on this machine).",
-                 ServerJob(ServerConfig(policy="standin:bag_packing"))),
+    "loopback": ("127.0.0.1 (plaintext; for the sim twin on this machine); the shipped VLA (data/vla/tutorial) "
+                 "if present, else the labelled stand-in.", ServerJob(ServerConfig(policy="auto"))),
     "lan": ("Listen on every interface with CURVE (keys from `wbvla deploy-keys`); set --config.policy to a "
             "VLA checkpoint.", ServerJob(ServerConfig(link=LinkConfig(host="0.0.0.0", curve_dir=KEYS)))),
 }

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from runtime_helpers import observation
 
-from wbvla.data.teleop_schema import ACTION_DIM, TASKS
+from wbvla.data.teleop_schema import ACTION_DIM, INSTRUCTIONS, TASKS
 from wbvla.runtime import messages as msgs
 from wbvla.runtime.config import LinkConfig, SafetyConfig, ServerConfig
 from wbvla.runtime.messages import Command
@@ -76,6 +76,11 @@ def test_server_answers_the_newest_observation_and_survives_a_failing_policy():
     assert bad.rejected["policy_error"] == 1 and bad.answered == 0
 
 
-def test_server_needs_an_instruction_for_a_policy_without_task():
-    with pytest.raises(ValueError, match="instruction"):
-        VLAServer(ServerConfig(link=LinkConfig(port=5960)), policy=Exploding())
+def test_instruction_comes_from_the_task_and_auto_falls_back_to_the_stand_in(tmp_path, monkeypatch):
+    server = VLAServer(ServerConfig(link=LinkConfig(port=5960), task="box_loading"), policy=Exploding())
+    assert server.instruction == INSTRUCTIONS["box_loading"]
+    monkeypatch.setattr("wbvla.vla.variants.shipped_policy_dir", lambda: tmp_path)  # no shipped VLA
+    pol = load_policy("auto", task="cart_pushing")
+    assert isinstance(pol, ReplayPolicy) and "cart_pushing" in pol.model_id
+    with pytest.raises(ValueError, match="task"):
+        ServerConfig(task="dancing")

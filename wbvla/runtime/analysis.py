@@ -23,7 +23,8 @@ def percentiles(x, qs=(50, 99)) -> dict:
 
 
 def loop_timing(log: dict, period_s: float) -> dict:
-    """Tick period, wake-up lateness after the deadline and period jitter |period - nominal| (ms).
+    """Tick period, wake-up lateness after the deadline and period jitter |period - nominal| (ms),
+    and the same for the moments the targets reached the backend (``write_*``: wake-up + tick work).
 
     Ticks follow absolute deadlines: the period between two wake-ups is nominal plus the
     difference of their lateness. Gaps where whole periods were skipped are excluded from the
@@ -36,8 +37,11 @@ def loop_timing(log: dict, period_s: float) -> dict:
     period = np.diff(wake)[consecutive] / 1e6
     late = (wake - dl) / 1e6
     work = (log["written_ns"] - wake) / 1e6
+    written = np.diff(log["written_ns"].astype(np.int64))[consecutive] / 1e6
     return {"period_ms": percentiles(period), "jitter_ms": percentiles(np.abs(period - nominal)),
-            "lateness_ms": percentiles(late), "tick_work_ms": percentiles(work), "nominal_ms": nominal}
+            "lateness_ms": percentiles(late), "tick_work_ms": percentiles(work),
+            "write_period_ms": percentiles(written), "write_jitter_ms": percentiles(np.abs(written - nominal)),
+            "nominal_ms": nominal}
 
 
 def stand_latencies(log: dict, fault_ns: list[int]) -> list[dict]:

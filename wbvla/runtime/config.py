@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wbvla.config import in_range, one_of, positive, require
+from wbvla.data.teleop_schema import TASKS
 from wbvla.lmo.config import CommandConfig, HeightConfig, VelocityCommandConfig
 from wbvla.runtime.messages import IMAGE_ENCODINGS, MAX_CHUNK
 from wbvla.sim.joints import default_pose
@@ -152,13 +153,16 @@ class ServerConfig:
 
     link: LinkConfig = field(default_factory=LinkConfig)
     """Endpoints and security."""
-    policy: str = "standin:bag_packing"
-    """Which policy answers: ``standin:<task>`` (the labelled deterministic stand-in of
-    :mod:`wbvla.runtime.standin`), ``python:<module>:<factory>`` (any object with ``act()``), or a
-    VLA policy folder (``policy.json`` + safetensors from ``wbvla vla-finetune``, under
-    ``data/vla/`` once one ships); see :func:`wbvla.runtime.server.load_policy`."""
+    policy: str = "auto"
+    """Which policy answers: ``auto`` (the shipped VLA ``data/vla/tutorial`` when it exists, else the
+    stand-in of ``task``), a VLA policy folder (``policy.json`` + safetensors from ``wbvla
+    vla-finetune``), ``standin:<task>`` (the labelled deterministic stand-in of
+    :mod:`wbvla.runtime.standin`), ``timing:<preset>`` (an untrained VLA, for tick times only) or
+    ``python:<module>:<factory>`` (any object with ``act()``); see :func:`wbvla.runtime.server.load_policy`."""
+    task: str = "bag_packing"
+    """The task: its canonical instruction is used when ``instruction`` is empty."""
     instruction: str = ""
-    """The language instruction; "" uses the task's canonical one when the policy names a task."""
+    """The language instruction given to the policy; "" uses the task's canonical one."""
     valid_for_s: float = 0.25
     """Declared in each command: how long after its observation it may still be accepted (s)."""
     robot_id_allow: tuple[str, ...] = ()
@@ -169,6 +173,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         positive("valid_for_s", self.valid_for_s)
         require(isinstance(self.policy, str) and self.policy, "policy must name a stand-in or a checkpoint")
+        one_of("task", self.task, TASKS)
         positive("stats_every_s", self.stats_every_s, allow_zero=True)
 
 

@@ -33,9 +33,10 @@ from wbvla.runtime.wire import ProtocolError
 log = logging.getLogger("wbvla.runtime.server")
 
 
-def load_policy(spec: str):
+def load_policy(spec: str, task: str = "bag_packing"):
     """A policy from a spec string.
 
+    * ``auto``: the shipped VLA (``data/vla/tutorial``) when it exists, else ``standin:<task>``;
     * ``standin:<task>``: the labelled scripted stand-in (:mod:`wbvla.runtime.standin`);
     * ``python:<module>:<factory>``: ``factory()`` returns any object with ``act``/``reset``/``model_id``;
     * ``timing:<preset>``: an *untrained* VLA of the backbone preset (``tiny``, ``smollm2``) for
@@ -44,6 +45,14 @@ def load_policy(spec: str):
     * a VLA policy folder (``policy.json`` + safetensors, e.g. under ``data/vla/``): loaded by
       :meth:`wbvla.vla.policy.VLAPolicy.load`.
     """
+    if spec == "auto":
+        from wbvla.vla.variants import shipped_policy_dir
+
+        shipped = shipped_policy_dir()
+        if (shipped / "policy.json").is_file():
+            return load_policy(str(shipped))
+        log.warning("no shipped VLA at %s: serving the labelled stand-in standin:%s", shipped, task)
+        spec = f"standin:{task}"
     if spec.startswith("standin:"):
         from wbvla.runtime.standin import ReplayPolicy
 
@@ -84,11 +93,11 @@ class VLAServer:
 
     def __init__(self, cfg: ServerConfig, policy=None, ctx: zmq.Context | None = None):
         self.cfg = cfg
-        self.policy = policy if policy is not None else load_policy(cfg.policy)
+        self.policy = policy if policy is not None else load_policy(cfg.policy, cfg.task)
         for attr in ("act", "reset", "model_id", "command_kind"):
             if not hasattr(self.policy, attr):
                 raise TypeError(f"policy {type(self.policy).__name__} lacks {attr!r} (see wbvla.vla.api.Policy)")
-        self.instruction = cfg.instruction or self._default_instruction()
+        self.instruction = cfg.instruction or INSTRUCTIONS[cfg.task]
         self.ctx = ctx or zmq.Context.instance()
         self.session: int | None = None
         self.robot_id = ""
@@ -103,13 +112,6 @@ class VLAServer:
         self._auth = None
         self._socks: dict[str, zmq.Socket] = {}
         self._last_reject_log = 0.0
-
-    def _default_instruction(self) -> str:
-        model_id = str(self.policy.model_id)
-        for task, text in INSTRUCTIONS.items():
-            if task in model_id:
-                return text
-        raise ValueError(f"policy {model_id!r} names no task: set ServerConfig.instruction")
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> VLAServer:
