@@ -117,6 +117,7 @@ class RobotRunner:
         self._last_reject_log = 0.0
         self._started = False
         self._t_link_ok = 0
+        self._t_heard = 0
         self._console: deque = deque(maxlen=1000)
         self._report_stop = threading.Event()
         self._reporter = threading.Thread(target=self._report, name="runner-console", daemon=True)
@@ -202,6 +203,8 @@ class RobotRunner:
             if isinstance(msg, EStop):  # stopping is always safe: no session/order check
                 self.estop(f"server: {msg.reason}")
                 return "estop"
+            if msg.session == self.gate.session:
+                self._t_heard = rx_ns  # the server of this session is alive (whatever we think of its command)
             self.inference_ms.append(msg.inference_ms)  # the server's tick, accepted or not
             if msg.obs_seq in self.gate.sent:
                 self.obs_to_any_cmd_ms.append((rx_ns - self.gate.sent[msg.obs_seq]) / 1e6)
@@ -289,7 +292,7 @@ class RobotRunner:
         written = self.clock()
         self._u = u
         if self.link is not None:
-            quiet_s = (wake - max(self._t_link_ok, self.sup.t_valid_ns or 0)) / 1e9
+            quiet_s = (wake - max(self._t_link_ok, self._t_heard)) / 1e9
             if self.welcome is not None and quiet_s > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s):
                 self.link.want_handshake.set()  # the server may have restarted (new session) or the link broke
             if self.tick_index % self.cfg.obs_every == 0 and self.gate.session is not None:
