@@ -85,10 +85,12 @@ def plot_watchdog(runs_by_mode: dict[str, list[dict]], periods_ms: dict[str, np.
     period for each labelled run (e.g. normal scheduling vs SCHED_FIFO)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     ax = axes[0]
-    for mode, runs in runs_by_mode.items():
-        lat = np.array([r["latency_ms"] for r in runs if np.isfinite(r["latency_ms"])])
+    lats = {m: np.array([r["latency_ms"] for r in runs if np.isfinite(r["latency_ms"])]) for m, runs in runs_by_mode.items()}
+    every = np.concatenate([v for v in lats.values() if v.size] or [np.array([limit_ms])])
+    bins = np.linspace(min(every.min(), limit_ms - 30), max(every.max(), limit_ms) + 1, 50)
+    for mode, lat in lats.items():
         if lat.size:
-            ax.hist(lat, bins=30, alpha=0.6, label=f"{mode} ({lat.size} runs, max {lat.max():.1f} ms)")
+            ax.hist(lat, bins=bins, alpha=0.6, label=f"{mode} ({lat.size} runs, max {lat.max():.1f} ms)")
     ax.axvline(limit_ms, color="r", ls="--", label=f"{limit_ms:.0f} ms")
     ax.set_xlabel("last valid command -> stand target written (ms)")
     ax.set_ylabel("runs")
