@@ -77,6 +77,7 @@ def test_estop_message_latches_at_once_and_the_robot_keeps_standing(rigs):
     assert all(is_stand(u) for u in log["u"][after])
     assert np.all(log["q_target"][after][:, ARMS] == log["q_target"][first][ARMS])  # arms hold
     assert rig.backend.violations == []
+    assert sum(e[1] == "handshake" for e in r.log.events) == 1  # e-stops keep the session alive: no re-handshake
 
 
 def test_local_estop_refuses_later_commands(rigs):

@@ -200,11 +200,11 @@ class RobotRunner:
         rx_ns = self.clock() if rx_ns is None else rx_ns
         try:
             msg = msgs.decode(buf, self.cfg.link.max_command_bytes, expect=("cmd", "estop"))
+            if msg.session == self.gate.session:
+                self._t_heard = rx_ns  # the server of this session is alive (whatever we think of its message)
             if isinstance(msg, EStop):  # stopping is always safe: no session/order check
                 self.estop(f"server: {msg.reason}")
                 return "estop"
-            if msg.session == self.gate.session:
-                self._t_heard = rx_ns  # the server of this session is alive (whatever we think of its command)
             self.inference_ms.append(msg.inference_ms)  # the server's tick, accepted or not
             if msg.obs_seq in self.gate.sent:
                 self.obs_to_any_cmd_ms.append((rx_ns - self.gate.sent[msg.obs_seq]) / 1e6)
@@ -293,7 +293,8 @@ class RobotRunner:
         self._u = u
         if self.link is not None:
             quiet_s = (wake - max(self._t_link_ok, self._t_heard)) / 1e9
-            if self.welcome is not None and quiet_s > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s):
+            if (self.welcome is not None and mode != "estop"
+                    and quiet_s > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s)):
                 self.link.want_handshake.set()  # the server may have restarted (new session) or the link broke
             if self.tick_index % self.cfg.obs_every == 0 and self.gate.session is not None:
                 self._send_observation(state, mode)
