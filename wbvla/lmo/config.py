@@ -333,8 +333,12 @@ class PPOConfig:
     """Actor MLP hidden sizes."""
     critic_hidden: tuple[int, ...] = (512, 256, 128)
     """Critic MLP hidden sizes."""
-    init_std: float = 1.0
-    """Initial action standard deviation."""
+    init_std: float = 0.5
+    """Initial action standard deviation (mjlab's G1 uses 1.0). With one action unit asking for a
+    quarter of each motor's torque limit, 1.0 shakes the X2 over: measured on the CPU with 128
+    envs, at 1.0 the mean time to fall in Stage I stayed at ~3 s for 100 PPO iterations and the
+    deterministic policy then fell within 4.5 s of a plain stand; at 0.5 the envs survived 8-17 s
+    after 6 iterations and the policy of iteration 20 stood 10 s."""
     learning_rate: float = 1e-3
     """Adam learning rate (adaptive KL schedule)."""
     entropy_coef: float = 0.01
