@@ -46,6 +46,17 @@ def test_filter_clamps_to_the_joint_table_and_limits_rates():
     assert f.q[ARMS][0] == pytest.approx(hi[0]) and f.h == pytest.approx(CFG.height_range[0])  # clamped, never beyond
 
 
+def test_non_finite_lmo_output_is_not_followed():
+    f = TargetFilter(CFG, 0.02)
+    f.reset(default_pose(), 0.65)
+    legs = default_pose("legs") + 0.01
+    assert f.legs(legs)
+    held = f.q.copy()
+    bad = legs.copy()
+    bad[3] = np.nan
+    assert not f.legs(bad) and np.array_equal(f.q, held)
+
+
 def test_range_tolerance_accepts_near_misses_and_rejects_the_rest():
     gate = CommandGate(CFG, "flags")
     gate.new_session(7)

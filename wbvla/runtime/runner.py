@@ -102,6 +102,7 @@ class RobotRunner:
         self.obs_seq = 0
         self.tick_index = 0
         self.missed_deadlines = 0
+        self.lmo_nonfinite = 0
         self.obs_to_cmd_ms: list[float] = []
         """Robot clock: observation read -> its command received, for accepted commands (ms)."""
         self.inference_ms: deque[float] = deque(maxlen=100_000)
@@ -285,7 +286,9 @@ class RobotRunner:
         lmo_ms = 0.0
         if not self.backend.kinematic_base:
             t0 = self.clock()
-            f.legs(self.lmo.step(state, u))
+            if not f.legs(self.lmo.step(state, u)):
+                self.lmo_nonfinite += 1
+                self.log.events.append((wake, "lmo_nonfinite", "LMO output not finite: legs hold"))
             lmo_ms = (self.clock() - t0) / 1e6
         f.waist(self.waist_default)
         self.backend.write(f.q, u)

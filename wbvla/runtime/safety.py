@@ -116,11 +116,16 @@ class TargetFilter:
         h = float(np.clip(h, *self.cfg.height_range))
         self.h = float(step_toward(np.array(self.h), np.array(h), self.cfg.height_rate * self.period))
 
-    def legs(self, legs: np.ndarray) -> None:
-        """Advance the leg targets toward the LMO's output (clamped, rate-limited backstop)."""
+    def legs(self, legs: np.ndarray) -> bool:
+        """Advance the leg targets toward the LMO's output (clamped, rate-limited backstop).
+        A non-finite output (a broken policy or sensor) is not followed: the legs hold; returns False."""
+        legs = np.asarray(legs, np.float64)
+        if not np.all(np.isfinite(legs)):
+            return False
         want = np.clip(legs, self.lim.lower[LEGS], self.lim.upper[LEGS])
         self.q[LEGS] = np.clip(step_toward(self.q[LEGS], want, self.lim.rate[LEGS] * self.period),
                                self.lim.lower[LEGS], self.lim.upper[LEGS])
+        return True
 
     def waist(self, waist: np.ndarray) -> None:
         want = np.clip(waist, self.lim.lower[WAIST], self.lim.upper[WAIST])
