@@ -101,8 +101,10 @@ class TargetFilter:
 
     def reset(self, q_measured: np.ndarray, h_measured: float) -> None:
         """Start from the measured pose (clamped into range), so the first target equals reality."""
-        self.q = np.clip(np.asarray(q_measured, np.float64), self.lim.lower, self.lim.upper)
-        self.h = float(np.clip(h_measured, *self.cfg.height_range))
+        q = np.asarray(q_measured, np.float64)
+        q = np.where(np.isfinite(q), q, default_pose())  # a broken sensor never seeds a target
+        self.q = np.clip(q, self.lim.lower, self.lim.upper)
+        self.h = float(np.clip(h_measured, *self.cfg.height_range)) if np.isfinite(h_measured) else self.cfg.nominal_height
 
     def upper(self, arm: np.ndarray, grippers: np.ndarray, h: float, arm_rate: float | None = None) -> None:
         """Advance the arm, gripper and h* targets one tick toward the desired values."""
