@@ -101,12 +101,18 @@ def failure_summary(records: list[dict]) -> dict:
 
 def cost(records: list[dict], sessions: list[dict]) -> dict:
     """Wall time and closed-loop speed: sessions' wall time, seconds per trial per task per
-    row/backend, 50 Hz control steps per second (all trials pooled and per backend)."""
+    row/backend, 50 Hz control steps per second (all trials pooled and per backend), and the CPU
+    seconds the trials used (load-independent; / 2 = the wall time of the same work on two
+    otherwise idle cores, an estimate that ignores start-up)."""
     per: dict = defaultdict(dict)
     for (row, backend, task), recs in _group(records, ("row", "backend", "task")).items():
         per[f"{row}/{backend}"][task] = round(float(np.mean([r["unit_wall_s"] for r in recs])), 2)
     steps = {b: _steps_per_s([r for r in records if r["backend"] == b]) for b in SUITE_BACKENDS}
+    cpu = [r["unit_cpu_s"] for r in records if "unit_cpu_s" in r]
     return {
+        "trial_cpu_s_total": round(sum(cpu), 1) if cpu else None,
+        "trials_with_cpu_time": len(cpu),
+        "estimated_wall_s_dedicated_2_cores": round(sum(cpu) / 2, 1) if cpu else None,
         "sessions_wall_s": round(sum(s.get("wall_s", 0.0) for s in sessions), 1),
         "sessions": sessions,
         "trials": len(records),

@@ -245,7 +245,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     from wbvla.tasks.specs import make_task
 
     torch.set_num_threads(settings.get("threads", 1))
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     policy = _policy(unit.policy, sizes, settings.get("threads", 1))
     frozen_s = settings.get("stop_frozen_s")
     traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s) if frozen_s else None)
@@ -273,6 +273,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     rec = record_of(unit, result, failure, files)
     rec["versions"] = versions(unit)
     rec["unit_wall_s"] = time.perf_counter() - t0
+    rec["unit_cpu_s"] = time.process_time() - cpu0  # this process, all its threads (rendering included)
     rec["pid"] = os.getpid()
     return rec
 
