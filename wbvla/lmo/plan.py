@@ -28,7 +28,7 @@ from pathlib import Path
 
 from wbvla.config import in_range, one_of, require
 from wbvla.io import write_json_atomic
-from wbvla.lmo.config import ABLATIONS, STAGES, TASKS
+from wbvla.lmo.config import LMOTaskConfig
 from wbvla.paths import data_dir
 
 PART_BYTES = 15 * 2**20
@@ -60,9 +60,7 @@ class PlanStep:
     """(ONNX name, Table 3 row) pairs this run is exported as once it is done."""
 
     def __post_init__(self) -> None:
-        one_of("task", self.task, TASKS)
-        one_of("stage", self.stage, STAGES)
-        one_of("ablation", self.ablation, ABLATIONS)
+        LMOTaskConfig(task=self.task, stage=self.stage, ablation=self.ablation)  # the task's own checks
         require(isinstance(self.iterations, int) and self.iterations >= 1,
                 f"step {self.name}: iterations must be an int >= 1, got {self.iterations!r}")
         in_range("floor_ramp_fraction", self.floor_ramp_fraction, 0.0, 1.0)
