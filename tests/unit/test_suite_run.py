@@ -90,3 +90,32 @@ def test_expert_trials_run_record_and_resume(tmp_path):
     assert len(res.sessions) == 1 and res.sessions[0]["units"] == 2
     again = run_suite(cfg)  # everything is in the store: nothing runs
     assert len(again.sessions) == 1 and {r["key"] for r in again.records} == {r["key"] for r in res.records}
+
+
+def test_open_loop_metrics_read_the_runs_last_validation(tmp_path):
+    import json
+
+    from wbvla.suite.report import open_loop_metrics
+
+    run = tmp_path / "finetune" / "none_tiny_flags"
+    (run / "policy").mkdir(parents=True)
+    (run / "policy" / "policy.json").write_text(json.dumps({"model_id": "m", "lam_variant": "none", "steps": 1500}))
+    (run / "logs" / "version_0").mkdir(parents=True)
+    (run / "logs" / "version_0" / "metrics.csv").write_text(
+        "step,loss,val/frames,val/flag_accuracy_x\n9,1.0,,\n249,,959,0.85\n499,,959,0.9\n")
+    m = open_loop_metrics(run / "policy")
+    assert m["model_id"] == "m" and m["steps"] == 1500 and m["heldout"] == {"frames": 959.0, "flag_accuracy_x": 0.9}
+    assert open_loop_metrics(tmp_path / "nothing") is None
+
+
+def test_version_summary_flags_stale_trials():
+    from wbvla.suite.report import version_summary
+    from wbvla.suite.trials import TrialUnit, versions
+
+    spec = row_spec("expert")
+    unit = TrialUnit(spec, "scripted_expert", "ideal_base", "cart_pushing", "none", 1_000_000)
+    rec = {"policy": {**spec.__dict__}, "model_id": unit.model_id, "backend": "ideal_base", "task": "cart_pushing",
+           "variation": "none", "seed": 1_000_000, "versions": versions(unit)}
+    old = {**rec, "versions": {**rec["versions"], "tasks": "0000000000"}}
+    s = version_summary([rec, old])
+    assert s["trials"] == 2 and s["stale_trials"] == 1 and len(s["versions"]) == 2
