@@ -53,6 +53,8 @@ def main() -> None:
     from wbvla.lmo.job_config import TrainConfig
     from wbvla.lmo.train import make_runner
 
+    code = Path(wbvla.__file__).parent.parent
+    git_at_start = _git(code)  # the code that runs (HEAD may move while it trains)
     run_dir = Path(tempfile.mkdtemp(prefix="lmo_signal_"))
     cfg = TrainConfig(task=LMOTaskConfig(num_envs=a.envs, stage=a.stage, seed=a.seed), iterations=a.iterations,
                       run_dir=run_dir, save_interval=10_000, device="cpu").resolved()
@@ -108,7 +110,7 @@ def main() -> None:
         return sum(vals) / len(vals) if vals else None
 
     out = {
-        "wbvla": str(Path(wbvla.__file__).parent.parent), "git": _git(Path(wbvla.__file__).parent.parent),
+        "wbvla": str(code), "git": git_at_start, "init_std": cfg.ppo.init_std,
         "envs": a.envs, "stage": a.stage, "iterations": a.iterations, "env_steps": a.iterations * a.envs * steps_per_it,
         "threads": a.threads, "wall_s": round(wall, 1),
         "summary_first_iteration": rows[0] if rows else None,
