@@ -33,3 +33,19 @@ def figures_dir(smoke: bool) -> Path:
 def data_dir() -> Path:
     """Small data shipped with the repository (``data/``)."""
     return REPO_ROOT / "data"
+
+
+def portable_path(path: str | Path) -> str:
+    """``path`` as a string that means the same on another machine: relative to the repository when
+    inside it, ``$WBVLA_CACHE/...`` inside the cache, ``~/...`` inside the home folder; anything
+    else (a hub id such as ``HuggingFaceTB/SmolVLM-256M-Instruct``) unchanged. Used for what is
+    written into shipped artefacts and metrics JSON, which must not hold one machine's paths."""
+    text = str(path)
+    if not os.path.isabs(text):
+        return text
+    p = Path(text).resolve()
+    for root, label in ((REPO_ROOT, None), (cache_dir().resolve(), "$WBVLA_CACHE"), (Path.home().resolve(), "~")):
+        if p == root or root in p.parents:
+            rel = p.relative_to(root).as_posix()
+            return rel if label is None else f"{label}/{rel}" if rel != "." else label
+    return text

@@ -76,3 +76,23 @@ def test_shared_variant_trains_on_two_balanced_sources(tmp_path):
     for k in range(3):  # every batch: half from each source, although b is 6x larger
         batch = train_seen[k * 8:(k + 1) * 8]
         assert batch.count("a") == 4 and batch.count("b") == 4
+
+
+def test_an_interrupted_lam_run_resumes_from_its_last_validation(tmp_path):
+    from wbvla.lam.train import L
+
+    class Crash(L.Callback):
+        def on_train_batch_start(self, trainer, module, batch, i):
+            if trainer.global_step == 4:
+                raise KeyboardInterrupt  # like a killed job
+
+    cfg = _config(tmp_path, steps=9)  # validates (and writes last.ckpt) every 3 steps
+    data = dict(train_parts=[MovingSquares(8, 0)], val_parts=[MovingSquares(4, 1)])
+    try:
+        train_lam(cfg, callbacks=[Crash()], **data)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    last = tmp_path / "loco" / "checkpoints" / "last.ckpt"
+    assert last.exists() and torch.load(last, weights_only=False, map_location="cpu")["global_step"] == 3
+    res = train_lam(cfg, **data)
+    assert res.steps == 9 and res.steps_this_call == 6

@@ -48,3 +48,20 @@ def test_save_video(tmp_path):
     assert path.exists() and path.stat().st_size > 0
     with pytest.raises(ValueError, match="uint8"):
         save_video(frames.astype(np.float32), tmp_path / "bad.mp4")
+
+
+def test_metrics_hold_no_absolute_paths_of_this_machine(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from wbvla.paths import REPO_ROOT
+
+    monkeypatch.setenv("WBVLA_FIGURES_DIR", str(tmp_path / "fig"))
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path / "cache"))
+    path = save_metrics("06_vla_finetuning", {
+        "policy_dir": str(tmp_path / "cache" / "runs" / "policy"), "shipped_to": REPO_ROOT / "data" / "vla",
+        "note": "a sentence /with a slash", "home": Path.home() / "x"}, parameters={}, smoke=True)
+    record = json.loads(path.read_text())
+    assert record["policy_dir"] == "$WBVLA_CACHE/runs/policy"
+    assert record["shipped_to"] == "data/vla"
+    assert record["home"] == "~/x"
+    assert record["note"] == "a sentence /with a slash"

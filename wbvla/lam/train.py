@@ -21,26 +21,17 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from wbvla.checkpointing import AtomicCheckpointIO, SaveLast
 from wbvla.compat import import_lightning
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.pairs import BalancedBatchSampler, ConcatPairs, FramePairs
-from wbvla.io import atomic_path
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lam.module import LAMModule
 from wbvla.paths import cache_dir
 
 L = import_lightning()
-from lightning.pytorch.plugins.io import TorchCheckpointIO  # noqa: E402
 
 VARIANT_CORPORA = {"mani": ("mani",), "loco": ("loco_human",), "shared": ("mani", "loco_human")}
-
-
-class AtomicCheckpointIO(TorchCheckpointIO):
-    """Checkpoints are written to a temp file in the same folder, then renamed over the target."""
-
-    def save_checkpoint(self, checkpoint, path, storage_options=None):
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
 
 
 class _Throughput(L.Callback):
@@ -104,11 +95,14 @@ def _accelerator(device: str) -> str:
     return "cpu"
 
 
-def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts: list | None = None) -> TrainResult:
+def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts: list | None = None,
+              callbacks: list | None = None) -> TrainResult:
     """Train (or resume, or find complete) the LAM run described by ``config``.
 
     ``train_parts``/``val_parts`` override the corpus datasets (lists of pair datasets, one per
-    source; more than one source gets balanced batches).
+    source; more than one source gets balanced batches). ``callbacks``: extra Lightning callbacks.
+    ``last.ckpt`` is written after every validation (every ``val_every_n_steps``), so an
+    interrupted run resumes from there.
     """
     if config.threads is not None:
         torch.set_num_threads(config.threads)
@@ -133,8 +127,7 @@ def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts
         accelerator=accelerator, devices=1, max_steps=config.max_steps, max_epochs=-1,
         precision="bf16-mixed" if accelerator == "gpu" else "32-true",
         logger=L.pytorch.loggers.CSVLogger(str(run), name="logs"),
-        callbacks=[L.pytorch.callbacks.ModelCheckpoint(dirpath=str(ckpt_dir), save_last=True, save_top_k=0,
-                                                       every_n_epochs=1), throughput],
+        callbacks=[SaveLast(last), throughput, *(callbacks or [])], enable_checkpointing=False,
         plugins=[AtomicCheckpointIO()], log_every_n_steps=min(10, config.val_every_n_steps), enable_progress_bar=config.progress,
         enable_model_summary=False, num_sanity_val_steps=0, check_val_every_n_epoch=1,
         default_root_dir=str(run),

@@ -22,7 +22,7 @@ import numpy as np
 
 from wbvla import __version__
 from wbvla.io import atomic_path, write_json_atomic
-from wbvla.paths import REPO_ROOT, figures_dir
+from wbvla.paths import REPO_ROOT, figures_dir, portable_path
 
 _NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 RESERVED_KEYS = ("smoke", "parameters", "provenance")
@@ -69,7 +69,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN/inf; null says "not measured"
     if isinstance(value, Path):
-        return str(value)
+        return portable_path(value)
+    if isinstance(value, str) and os.path.isabs(value) and not any(c.isspace() for c in value):
+        return portable_path(value)  # committed metrics never hold one machine's absolute paths
     return value
 
 

@@ -27,6 +27,7 @@ import torch
 from wbvla.config import require
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
+from wbvla.paths import portable_path
 from wbvla.vla.api import CommandKind, PolicyOutput, check_state
 from wbvla.vla.config import DecoderConfig
 from wbvla.vla.decoder import ExecutionDecoder
@@ -51,12 +52,13 @@ def export_policy(module, base: Path, folder: Path, extra: dict | None = None) -
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(base, tmp / "base")
     module.peft.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
+    make_adapter_portable(tmp / "adapter")
     save_file({k: v.detach().cpu().contiguous() for k, v in module.decoder.state_dict().items()},
               str(tmp / "decoder.safetensors"))
     cfg = module.cfg
     meta = {"format": FORMAT, "lam_variant": cfg.lam_variant, "command_kind": cfg.command_kind,
             "use_state": cfg.use_state, "chunk_size": cfg.chunk_size, "decoder": asdict(cfg.decoder),
-            "vocabulary": module.vla.vocab.to_json(), "backbone_source": module.vla.backbone.source,
+            "vocabulary": module.vla.vocab.to_json(), "backbone_source": portable_path(module.vla.backbone.source),
             "human_video_fraction": cfg.pretrain.human_video_fraction,
             "robot_video_fraction": cfg.pretrain.robot_video_fraction, "max_demos_per_task": cfg.max_demos_per_task,
             "dt": 1.0 / FPS, **(extra or {})}
@@ -67,6 +69,19 @@ def export_policy(module, base: Path, folder: Path, extra: dict | None = None) -
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
+
+
+def make_adapter_portable(adapter_dir: Path) -> None:
+    """peft writes the absolute path of the training run's base model into ``adapter_config.json``
+    and a generated model-card README; a policy folder must not hold one machine's paths. The
+    adapter's base is always the sibling ``base/`` folder (that is how :meth:`VLAPolicy.load` uses
+    it), so record exactly that and drop peft's boilerplate card."""
+    adapter_dir = Path(adapter_dir)
+    cfg_file = adapter_dir / "adapter_config.json"
+    cfg = json.loads(cfg_file.read_text())
+    cfg["base_model_name_or_path"] = "../base"
+    write_json_atomic(cfg_file, cfg)
+    (adapter_dir / "README.md").unlink(missing_ok=True)
 
 
 class VLAPolicy:

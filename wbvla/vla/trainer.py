@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
+from wbvla.checkpointing import AtomicCheckpointIO, SaveLast
 from wbvla.compat import import_lightning
 from wbvla.io import write_json_atomic
-from wbvla.lam.train import AtomicCheckpointIO
 
 L = import_lightning()
 
@@ -32,25 +32,6 @@ class ExampleThroughput(L.Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         self.seconds += time.perf_counter() - self._t
         self.examples += len(batch["instruction"])
-
-
-class SaveLast(L.Callback):
-    """Write ``last.ckpt`` after every validation (every ``val_every_n_steps``) and when fit ends.
-
-    Lightning 2.6's ``ModelCheckpoint(save_top_k=0, save_last=True)`` writes ``last.ckpt`` only
-    next to a top-k checkpoint, i.e. never until the end of fit: an interrupted run could not
-    resume. The trainer's checkpoint IO (atomic, :class:`~wbvla.lam.train.AtomicCheckpointIO`) writes it.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-
-    def on_validation_end(self, trainer, module):
-        if not trainer.sanity_checking and trainer.state.fn == "fit":
-            trainer.save_checkpoint(str(self.path))
-
-    def on_train_end(self, trainer, module):
-        trainer.save_checkpoint(str(self.path))
 
 
 @dataclass

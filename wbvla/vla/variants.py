@@ -84,15 +84,23 @@ def load_shipped_policy(threads: int | None = None):
 def ship_policy(policy_dir: Path, dest: Path | None = None) -> Path:
     """Copy a trained policy folder to ``data/vla/tutorial`` (replacing what is there, atomically
     by rename) so the quickstart and the task suite run without training."""
+    import json
     import shutil
 
-    from wbvla.vla.policy import VLAPolicy
+    from wbvla.io import write_json_atomic
+    from wbvla.paths import portable_path
+    from wbvla.vla.policy import VLAPolicy, make_adapter_portable
 
     VLAPolicy.load(policy_dir)  # refuse to ship something that does not load
     dest = Path(dest) if dest is not None else shipped_policy_dir()
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(policy_dir, tmp)
+    # folders exported before policy.py made them portable still name this machine's paths
+    make_adapter_portable(tmp / "adapter")
+    meta = json.loads((tmp / "policy.json").read_text())
+    meta["backbone_source"] = portable_path(meta.get("backbone_source", ""))
+    write_json_atomic(tmp / "policy.json", meta)
     old = dest.with_name(f".{dest.name}.old")
     if dest.exists():
         dest.rename(old)
