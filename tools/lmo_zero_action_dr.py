@@ -7,13 +7,17 @@ is first shrunk to DR level L (what the learning curriculum trains with at that 
 learning curriculum itself is off, so each row runs at exactly the ranges printed.
 
     CUDA_VISIBLE_DEVICES="" python tools/lmo_zero_action_dr.py [--envs 48] [--steps 150] [--floor 0.3]
-    CUDA_VISIBLE_DEVICES="" python tools/lmo_zero_action_dr.py --envs 32 --level 0.2 --only-whole
+    CUDA_VISIBLE_DEVICES="" python tools/lmo_zero_action_dr.py --envs 32 --level 0.2 --only-whole \
+        --out data/lmo/learning_signal/zero_action_level0.2.json
 
 This is how the restitution floor (``DomainRandConfig.min_damping_ratio``) and the curriculum's
 first DR level (``CurriculumConfig.initial_dr_level``) were chosen.
 """
 import argparse
 import os
+import subprocess
+import time
+from pathlib import Path
 
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
@@ -55,6 +59,7 @@ def main() -> None:
     p.add_argument("--floor", type=float, default=None, help="override min_damping_ratio")
     p.add_argument("--level", type=float, default=1.0, help="DR level of every range (1: Table 5 as printed)")
     p.add_argument("--only-whole", action="store_true", help="run only the whole-table row")
+    p.add_argument("--out", type=Path, default=None, help="also write the rows to this JSON file")
     a = p.parse_args()
     torch.set_num_threads(1)
     base = LMOTaskConfig().domain_rand
@@ -66,9 +71,19 @@ def main() -> None:
         (f"only {k}", replace(neutral, **{k: getattr(base, k)})) for k in NEUTRAL]
     rows.append((f"whole Table 5 at level {a.level}", base))
     print(f"min_damping_ratio {base.min_damping_ratio}; {a.envs} envs, {a.steps} policy steps, zero actions")
+    git = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip() or "unknown"
+    t0, results = time.time(), []
     for label, dr in rows:
         n, mean = falls(dr, a.envs, a.steps)
+        results.append({"row": label, "falls": n, "mean_fallen_length_steps": round(mean, 1)})
         print(f"{label:24s} falls {n:3d}  mean length of fallen episodes {mean:6.1f}", flush=True)
+    if a.out is not None:
+        from wbvla.io import write_json_atomic
+
+        write_json_atomic(a.out, {"git": git, "envs": a.envs, "policy_steps": a.steps, "level": a.level,
+                                  "min_damping_ratio": base.min_damping_ratio, "wall_s": round(time.time() - t0, 1),
+                                  "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()], "rows": results})
 
 
 if __name__ == "__main__":
