@@ -101,6 +101,13 @@ def test_protocol_smoke_with_a_random_policy(tmp_path):
             assert (sway[f"{posture}_ok_trials"] == 0) == math.isnan(sway[posture])
             fell += sway[f"{posture}_falls"]
         assert r["falls"] == fell and r["total_trials"] == 10
-        assert r["stand"]["trials"] == 2 and r["stand"]["seconds"] == 1.0 and 0 <= r["stand"]["falls"] <= 2
+        for key in ("stand", "stand_arms"):
+            st = r[key]
+            assert st["trials"] == 2 and st["seconds"] == 1.0
+            # CoM sway and final height over the stands that did not fall, a fall time over those that did
+            assert (st["falls"] == 2) == math.isnan(st["final_height"]) == math.isnan(st["com_sway"])
+            assert (st["falls"] == 0) == math.isnan(st["mean_fall_time_s"])
+            assert math.isnan(st["final_height"]) or 0.35 < st["final_height"] < 1.0
+        assert r["stand"]["arms"] != r["stand_arms"]["arms"]
     assert out["paper"]["LMO"] == PAPER_TABLE3["LMO"] and "LMO_no_eq3" not in out["paper"]
     assert out["protocol"]["trials"] == 2 and out["policy_files"] == {"LMO": "lmo.onnx", "velocity_baseline": "velocity.onnx"}

@@ -242,18 +242,28 @@ def sway_trial(sim: _Sim, cfg: EvalConfig, height: float, clips, rng: np.random.
     return {"fell": False, "com_sway": com_sway(np.array(com))}
 
 
-def stand_trial(sim: _Sim, cfg: EvalConfig, rng: np.random.Generator) -> dict:
-    """A plain stand: zero command at the nominal height for ``cfg.stand_s``, arms held at their
-    default, no pushes (what the deployment sim twin asks of the LMO first). CoM sway (Eq. 5)."""
+def stand_trial(sim: _Sim, cfg: EvalConfig, rng: np.random.Generator, clips=None) -> dict:
+    """A stand: zero command at the nominal height for ``cfg.stand_s``, no pushes (what the
+    deployment sim twin asks of the LMO first). Arms held at their default, or with ``clips``
+    replayed as recorded (1x speed and amplitude, no noise), starting from the default pose.
+    CoM sway (Eq. 5) and the pelvis height at the end (a sinking stance shows there)."""
     sim.reset(rng, cfg.init_noise)
     u = sim.command(None, 0, cfg.speed, HeightConfig().nominal_height)
+    arms = None if clips is None else ArmReplay(clips, 1.0, 1.0, 0.0, rng)
     com = []
-    for _ in range(round(cfg.stand_s / POLICY_DT)):
-        sim.ctrl.step(sim.data, u, sim.arm_default)
+    n = round(cfg.stand_s / POLICY_DT)
+    blend = max(1, round(cfg.sway_preroll_s / POLICY_DT))
+    for k in range(n):
+        q_arm = sim.arm_default
+        if arms is not None:  # blend from the default pose into the replay over the preroll time
+            w = min(1.0, (k + 1) / blend)
+            q_arm = (1 - w) * sim.arm_default + w * arms(POLICY_DT)
+        sim.ctrl.step(sim.data, u, q_arm)
         if sim.fallen():
-            return {"fell": True}
+            return {"fell": True, "fell_at_s": (k + 1) * POLICY_DT}
         com.append(sim.com_xy())
-    return {"fell": False, "com_sway": com_sway(np.array(com))}
+    return {"fell": False, "com_sway": com_sway(np.array(com)),
+            "final_height": float(sim.data.qpos[sim.idx.base_qpos + 2])}
 
 
 def _stats(values: list[float]) -> tuple[float, float]:
@@ -297,13 +307,18 @@ def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:
         sway[f"{posture}_ok_trials"] = len(ok)
         falls += len(runs) - len(ok)
     out["com_sway"] = sway
-    stands = [stand_trial(sim, cfg, rng) for _ in range(cfg.trials)]
-    ok = [r["com_sway"] for r in stands if not r["fell"]]
-    out["stand"] = {"seconds": cfg.stand_s, "trials": len(stands), "falls": len(stands) - len(ok), "com_sway": _stats(ok)[0]}
+    for key, stand_clips in (("stand", None), ("stand_arms", clips)):
+        stands = [stand_trial(sim, cfg, rng, stand_clips) for _ in range(cfg.trials)]
+        ok = [r for r in stands if not r["fell"]]
+        out[key] = {"seconds": cfg.stand_s, "trials": len(stands), "falls": len(stands) - len(ok),
+                    "com_sway": _stats([r["com_sway"] for r in ok])[0],
+                    "final_height": _stats([r["final_height"] for r in ok])[0],
+                    "mean_fall_time_s": _stats([r["fell_at_s"] for r in stands if r["fell"]])[0],
+                    "arms": "default pose" if stand_clips is None else "clips replayed at 1x, no noise"}
     out["falls"] = falls
     out["total_trials"] = 5 * cfg.trials
     out["errors_over"] = "trials that did not fall (ok_trials of trials; NaN/null where every trial fell)"
-    out["falls_counted"] = "locomotion and CoM-sway trials (the App. B.4 protocol); the plain stand is reported apart"
+    out["falls_counted"] = "locomotion and CoM-sway trials (the App. B.4 protocol); the stands are reported apart"
     return out
 
 
