@@ -1,5 +1,5 @@
 # Two commands (see README):
-#   make quickstart   set up .venv and run the main job on its embedded default
+#   make quickstart   set up .venv; the shipped VLA runs one task closed loop from its instruction
 #   make test         set up .venv and run unit tests + every notebook with SMOKE=True
 PYTHON ?= python3
 VENV   ?= .venv
@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml requirements/constraints.txt
 	touch $@
 
 quickstart: setup
-	$(BIN)/wbvla quickstart
+	$(BIN)/wbvla quickstart --readme-frame figures/quickstart_frame.png
 
 test: setup
 	PATH="$(abspath $(BIN)):$$PATH" bash tests/run.sh

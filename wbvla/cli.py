@@ -29,7 +29,7 @@ from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, Va
 
 
 def quickstart(config: QuickstartConfig) -> None:
-    """Build a scene, render the X2's head camera, run a short physics rollout, write a report."""
+    """The main job: the shipped VLA runs one held-out task from its instruction, closed loop; video + report.json."""
     from wbvla.quickstart import run
 
     run(config)

@@ -1,147 +1,170 @@
-"""``wbvla quickstart``: the main job on its embedded default, CPU only, no downloads.
+"""``wbvla quickstart``: the main job. The shipped VLA does one task from its instruction.
 
-1. Build a task scene around the simulated X2 (seeded layout, colours, textures).
-2. Render the egocentric head camera (D435i-like) and a third-person view.
-3. Run a short physics rollout at 200 Hz with 50 Hz control: the robot stands under PD control
-   while its arms reach for the task object; a static-balance controller re-solves the hip angle
-   every control step so the centre of mass stays over mid-foot (wbvla.sim.stance).
-4. Write a report: figures, metrics JSON (with provenance) and an egocentric video.
+1. Load the shipped tiny policy (``data/vla/tutorial``: VLA + execution decoder, safetensors and
+   JSON only; nothing is downloaded or trained).
+2. Build a held-out trial of the task (:func:`wbvla.tasks.specs.make_task`: a seed never seen in
+   the teleoperation data) and run it through the closed-loop runner: ``act()`` on the head-camera
+   image, the instruction and s_t at 10 Hz, arm targets interpolated to the 50 Hz control loop,
+   u_t to the locomotion backend at 50 Hz, physics at 200 Hz, privileged subgoal checks (App. B.3).
+   A trial whose scene and policy output stand still for ``stop_frozen_s`` ends there (a fixed
+   point of the deterministic policy; the report says so).
+3. Write to ``output_dir``: ``quickstart.mp4`` (head camera beside a third-person view),
+   ``frame.png`` (one frame with the instruction and the verdicts: the first subgoal's success, or
+   the moment the robot came closest to where it should grasp from; the README shows it) and
+   ``report.json``: ``subgoals: {name: bool}``, the failure class of a failed trial (the Fig. 7
+   rules of :mod:`wbvla.suite.failures`), the latents the VLA chose (per tick and how often), the
+   video's file name, the backend (labelled), timings and provenance.
 
-Later stages of the pipeline (LAMs, VLA, LMO) extend this job.
+The default backend is the labelled **ideal base**: the shipped physics LMO still falls within
+about 1.5 s whatever it is commanded, so only the kinematic stand-in lets the VLA's decisions play
+out (``--backend lmo`` runs the physics legs and shows the fall).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-
-from wbvla.quickstart_config import QuickstartConfig  # noqa: E402
-from wbvla.sim import joints as J  # noqa: E402
-from wbvla.sim.arm_motions import generate_clip  # noqa: E402
-from wbvla.sim.benchmark import render_ms_per_frame  # noqa: E402
-from wbvla.sim.camera import CameraRenderer  # noqa: E402
-from wbvla.sim.kinematics import READY_ARM_POSE  # noqa: E402
-from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, POLICY_DT  # noqa: E402
-from wbvla.sim.scene import Scene, SceneConfig, build_scene  # noqa: E402
-from wbvla.sim.stance import balanced_pose  # noqa: E402
-from wbvla.viz.report import provenance  # noqa: E402
-from wbvla.viz.video import save_video  # noqa: E402
-
-TASK_OBJECT = {"bag_packing": "bag", "tabletop": "bag", "box_loading": "box", "long_horizon": "bag_0"}
+from wbvla.quickstart_config import QuickstartConfig
 
 
-def _arm_plan(scene: Scene, duration_s: float, seed: int) -> np.ndarray:
-    """Arm targets (n_steps, 14) at 50 Hz: default -> ready -> a reach toward the task object."""
-    n = int(round(duration_s / POLICY_DT))
-    ramp = np.linspace(0.0, 1.0, min(50, n))[:, None]
-    arms = [J.default_pose("arms") * (1 - ramp) + READY_ARM_POSE * ramp]
-    target = TASK_OBJECT.get(scene.config.name)
-    if target in scene.objects:
-        obj = scene.objects[target]
-        pos, _ = scene.object_pose(target)
-        surface = scene.objects["table"].top_z if "table" in scene.objects else obj.top_z
-        try:  # reach the object if it is inside the arm's workspace, else a generic reach
-            clip = generate_clip("reach", seed, surface_z=surface, object_pos=np.array([pos[0], pos[1], surface]))
-        except RuntimeError:
-            clip = generate_clip("reach", seed)
-    else:
-        clip = generate_clip("reach", seed)
-    arms.append(clip.q)
-    arms = np.concatenate(arms)
-    if len(arms) < n:
-        arms = np.concatenate([arms, np.repeat(arms[-1:], n - len(arms), 0)])
-    return arms[:n]
+def load_policy(config: QuickstartConfig):
+    """The policy of ``config`` (the shipped one by default), with a clear error when missing."""
+    from wbvla.vla.policy import VLAPolicy
+    from wbvla.vla.variants import shipped_policy_dir
+
+    folder = Path(config.policy) if config.policy is not None else shipped_policy_dir()
+    if not (folder / "policy.json").is_file():
+        raise FileNotFoundError(f"no VLA policy at {folder} (policy.json missing). The repository ships one in "
+                                "data/vla/tutorial; train your own with `wbvla vla-variant --name wholebodyvla` and pass "
+                                "--policy <run>/policy")
+    return VLAPolicy.load(folder, threads=config.threads)
 
 
-def run(config: QuickstartConfig) -> dict:
-    """Run the quickstart and return its metrics (also written to ``output_dir/report.json``)."""
+class _TimedPolicy:
+    """Forwards to a policy and keeps the wall time of every ``act()`` (ms)."""
+
+    def __init__(self, policy):
+        self.policy, self.ms = policy, []
+
+    def __getattr__(self, name):
+        if name == "policy":
+            raise AttributeError(name)
+        return getattr(self.policy, name)
+
+    def act(self, image, instruction, state):
+        t0 = time.perf_counter()
+        out = self.policy.act(image, instruction, state)
+        self.ms.append((time.perf_counter() - t0) * 1e3)
+        return out
+
+
+def key_tick(result, trace=None) -> int:
+    """The tick a still frame shows: the first subgoal's success; else the tick whose state came
+    closest to the stance the scripted expert grasps from (``trace.goals['approach']``, where the
+    trial was nearest to going right); else the middle of the trial."""
+    t1 = result.subgoal_times[0]
+    if t1 is not None:
+        return min(int(round(t1 * 10)), result.ticks - 1)
+    if trace is not None and "approach" in trace.goals and result.ticks > 0:
+        dist = np.linalg.norm(trace.base[: result.ticks, :2] - np.asarray(trace.goals["approach"][:2]), axis=1)  # (T,)
+        return int(np.argmin(dist))
+    return result.ticks // 2
+
+
+def frame_figure(result, instruction: str, backend_label: str, tick: int):
+    """Head camera | third-person view at ``tick``, titled with the instruction and the verdicts."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from wbvla.data.teleop_schema import SUBGOALS
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
+    axes[0].imshow(result.head_frames[tick])
+    axes[0].set_title("X2 head camera (what the VLA sees)")
+    axes[1].imshow(result.third_person_frames[tick])
+    axes[1].set_title(f"t = {tick / 10:.1f} s, {backend_label.split(' (')[0]}")
+    for ax in axes:
+        ax.axis("off")
+    verdicts = "   ".join(f"{n.replace('_', ' ')}: {'yes' if ok else 'no'}"
+                           for n, ok in zip(SUBGOALS[result.task], result.success, strict=True))
+    fig.suptitle(f"\u201c{instruction}\u201d\n{verdicts}" + ("   (FELL)" if result.fell else ""), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def run(config: QuickstartConfig, policy=None) -> dict:
+    """Run the main job (``policy`` overrides the configured one, e.g. in tests) and return the
+    report that is also written to ``output_dir/report.json``."""
+    import torch
+
+    from wbvla.data.teleop_schema import SUBGOALS
+    from wbvla.io import write_json_atomic
+    from wbvla.locomotion.base import LABELS
+    from wbvla.suite.failures import classify_failure
+    from wbvla.suite.trace import FrozenSceneConfig, TracedPolicy
+    from wbvla.suite.trials import backend_for, latent_usage, save_trial_video
+    from wbvla.tasks.runner import RunnerConfig, run_trial
+    from wbvla.tasks.specs import make_task
+    from wbvla.viz.report import provenance
+
+    t_start = time.perf_counter()
+    torch.set_num_threads(config.threads)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    scene = build_scene(SceneConfig(name=config.scene, seed=config.seed))
-    model, data, robot = scene.model, scene.data, scene.robot
+    policy = policy if policy is not None else load_policy(config)
+    t_loaded = time.perf_counter()
+    task = make_task(config.task, config.seed)
+    backend = backend_for(config.backend, policy.command_kind)
+    timed = _TimedPolicy(policy)
+    traced = TracedPolicy(timed, FrozenSceneConfig(config.stop_frozen_s) if config.stop_frozen_s else None)
+    result = run_trial(traced, task, RunnerConfig(backend=backend.name, time_limit_s=config.time_limit_s, third_person=True,
+                                                   keep_head_frames=True, video_size=config.video_size), backend=backend,
+                       stop_early=traced.observe)
+    t_trial = time.perf_counter()
+    trace = traced.finish()
+    failure = classify_failure(trace, result.success, result.subgoal_times, result.fell)
+    video = save_trial_video(result, out / "quickstart.mp4")
+    tick = key_tick(result, trace)
+    fig = frame_figure(result, task.instruction, LABELS[backend.name], tick)
+    fig.savefig(out / "frame.png", dpi=90, bbox_inches="tight")
+    if config.readme_frame is not None:
+        from wbvla.io import atomic_path
 
-    # --- views ----------------------------------------------------------------------------
-    with CameraRenderer(model, config.width, config.height) as head, CameraRenderer(model, 480, 360) as third:
-        head_img = head.render(data, HEAD_CAMERA)
-        render_ms = render_ms_per_frame(model, data, HEAD_CAMERA, config.width, config.height, frames=30)
-        base = data.qpos[robot.base_qpos : robot.base_qpos + 3].copy()
-        third_img = third.render_free(data, base + [0.35, 0, -0.1], 2.6, 150, -22)
+        with atomic_path(config.readme_frame) as tmp:
+            fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
+    import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-        axes[0].imshow(third_img)
-        axes[0].set_title(f"scene '{config.scene}' (seed {config.seed})")
-        axes[1].imshow(head_img)
-        axes[1].set_title(f"head camera {config.width}x{config.height} (69.4x42.5 deg)")
-        for ax in axes:
-            ax.axis("off")
-        fig.savefig(out / "views.png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-
-        # --- physics rollout --------------------------------------------------------------
-        arms = _arm_plan(scene, config.duration_s, config.seed)
-        frame_every = max(1, int(round(1.0 / (config.video_fps * POLICY_DT))))
-        z0 = data.qpos[robot.base_qpos + 2]
-        log = {"t": [], "base_z": [], "com_x": [], "com_y": []}
-        ego, tp = [], []
-        physics_s, steps = 0.0, 0
-        q = J.default_pose()
-        for k, q_arms in enumerate(arms):
-            q[J.group_slice("arms")] = q_arms
-            robot.set_targets(data, balanced_pose(J.default_pose()[3], q))
-            t0 = time.perf_counter()
-            for _ in range(DECIMATION):
-                mujoco.mj_step(model, data)
-            physics_s += time.perf_counter() - t0
-            steps += DECIMATION
-            com = data.subtree_com[robot.base_body]
-            log["t"].append(k * POLICY_DT)
-            log["base_z"].append(float(data.qpos[robot.base_qpos + 2]))
-            log["com_x"].append(float(com[0]))
-            log["com_y"].append(float(com[1]))
-            if k % frame_every == 0:
-                ego.append(head.render(data, HEAD_CAMERA))
-                tp.append(third.render_free(data, data.qpos[robot.base_qpos : robot.base_qpos + 3] + [0.35, 0, -0.1], 2.6, 150, -22))
-
-    fps = 1.0 / (frame_every * POLICY_DT)
-    save_video(np.stack(ego), out / "head_camera.mp4", fps=fps)
-    save_video(np.stack(tp), out / "third_person.mp4", fps=fps)
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    axes[0].plot(log["t"], log["base_z"])
-    axes[0].set(xlabel="time (s)", ylabel="base height (m)", title="PD hold with static balance")
-    axes[1].plot(log["com_x"], log["com_y"])
-    axes[1].set(xlabel="CoM x (m)", ylabel="CoM y (m)", title="horizontal CoM while the arms reach")
-    axes[1].axis("equal")
-    fig.savefig(out / "rollout.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-
-    base_z = np.array(log["base_z"])
-    metrics = {
-        "scene": config.scene,
-        "seed": config.seed,
-        "render_ms_per_frame": round(render_ms, 2),
-        "render_resolution": [config.width, config.height],
-        "physics_steps_per_s": round(steps / physics_s, 1),
-        "rollout_s": config.duration_s,
-        "base_height_start_m": round(float(z0), 4),
-        "base_height_max_deviation_m": round(float(np.abs(base_z - z0).max()), 4),
-        "stood": bool(np.abs(base_z - z0).max() < 0.05),
-        "wall_time_s": round(time.perf_counter() - t_start, 1),
-        "files": sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".mp4")),
+    report = {
+        "task": config.task, "instruction": task.instruction, "seed": config.seed, "variation": "none",
+        "policy": getattr(policy, "model_id", type(policy).__name__),
+        "backend": backend.name, "backend_label": LABELS[backend.name],
+        "subgoals": {n: bool(ok) for n, ok in zip(SUBGOALS[config.task], result.success, strict=True)},
+        "subgoal_times_s": {n: t for n, t in zip(SUBGOALS[config.task], result.subgoal_times, strict=True)},
+        "fell": result.fell, "fall_time_s": result.fall_time, "simulated_s": result.duration_s,
+        "failure": failure,
+        "stopped_early": result.info.get("stopped_early"),
+        "latents": {"per_tick": result.latents, "usage": latent_usage(result.latents)},
+        "commands": {"u_t_per_tick": np.round(result.log["command"], 3).tolist()},
+        "video": video.name, "frame": "frame.png", "frame_tick": tick,
+        "timings_s": {"load_policy": round(t_loaded - t_start, 2), "trial": round(result.wall_s, 2),
+                      "write_video_and_frame": round(time.perf_counter() - t_trial, 2),
+                      "total": round(time.perf_counter() - t_start, 2)},
+        "closed_loop_steps_per_s": round(result.steps_per_s, 1), "ticks": result.ticks,
         "provenance": provenance(),
     }
-    (out / "report.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"quickstart: scene '{config.scene}', robot {'stood' if metrics['stood'] else 'FELL'} "
-          f"(max base-height deviation {metrics['base_height_max_deviation_m']:.3f} m); "
-          f"head camera {render_ms:.1f} ms/frame; physics {metrics['physics_steps_per_s']:.0f} steps/s; "
+    if timed.ms:
+        report["act_ms_median"] = round(float(np.median(timed.ms)), 2)
+    report["timings_s"]["total"] = round(time.perf_counter() - t_start, 2)
+    write_json_atomic(out / "report.json", report)
+    verdict = ", ".join(f"{n}: {'yes' if ok else 'no'}" for n, ok in report["subgoals"].items())
+    why = f" (failure: {failure['stage']} / {failure['mode']})" if failure["mode"] else ""
+    print(f"quickstart: {config.task} on the {LABELS[backend.name]}\n  \u201c{task.instruction}\u201d\n  {verdict}{why}"
+          f"; {result.duration_s:.1f} s simulated in {report['timings_s']['total']:.1f} s; "
           f"report in {out}")
-    return metrics
+    return report

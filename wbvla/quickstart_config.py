@@ -5,32 +5,48 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wbvla.config import positive, require
+from wbvla.config import one_of, positive, require
+from wbvla.data.teleop_schema import TASKS
 from wbvla.paths import REPO_ROOT
 
 
 @dataclass
 class QuickstartConfig:
-    """The main job on its embedded default: scene, head camera, short physics rollout, report."""
+    """The main job: the shipped VLA runs one task from its instruction, closed loop, and reports."""
 
     output_dir: Path = REPO_ROOT / "runs" / "quickstart"
-    """Where the report (figures, metrics JSON, egocentric video) is written."""
-    scene: str = "bag_packing"
-    """Scene to build (see ``wbvla.sim.scene.SCENES``)."""
-    seed: int = 0
-    """Seed for the scene's layout, colours and textures."""
-    width: int = 224
-    """Head-camera image width (pixels)."""
-    height: int = 224
-    """Head-camera image height (pixels)."""
-    duration_s: float = 4.0
-    """Length of the physics rollout (s): PD hold, then a squat and rise."""
-    video_fps: int = 25
-    """Frame rate of the egocentric video."""
+    """Where ``report.json``, the video and the frame PNG are written."""
+    task: str = "cart_pushing"
+    """Task whose instruction the policy gets (``bag_packing``, ``box_loading``, ``cart_pushing``)."""
+    seed: int = 1_000_000
+    """Held-out trial seed (scene layout, textures, start pose; never in the teleoperation data)."""
+    backend: str = "ideal_base"
+    """Locomotion backend: ``ideal_base`` (the labelled kinematic stand-in: the shipped physics LMO
+    still falls within ~1.5 s, so only the ideal base shows the VLA's decisions play out) or ``lmo``."""
+    policy: Path | None = None
+    """A VLA policy folder; None: the shipped ``data/vla/tutorial`` policy (no download, no training)."""
+    time_limit_s: float | None = None
+    """Simulated seconds; None: the task's limit (the trial also ends 1 s after both subgoals)."""
+    stop_frozen_s: float | None = 3.0
+    """End the trial once the scene and the policy's output have stood still this long (None: run
+    to the time limit)."""
+    video_size: int = 256
+    """Side of the third-person view (the head camera is shown beside it, upscaled)."""
+    threads: int = 1
+    """torch threads (1 is fastest on a busy 2-core machine)."""
+    readme_frame: Path | None = None
+    """Also copy the frame PNG here (``figures/quickstart_frame.png`` is the README's)."""
 
     def __post_init__(self) -> None:
-        positive("width", self.width)
-        positive("height", self.height)
-        positive("duration_s", self.duration_s)
-        positive("video_fps", self.video_fps)
-        require(self.duration_s <= 60, f"duration_s must be <= 60 s for the quickstart, got {self.duration_s}")
+        one_of("task", self.task, TASKS)
+        one_of("backend", self.backend, ("ideal_base", "lmo"))
+        require(isinstance(self.seed, int) and 1_000_000 <= self.seed < 1_100_000,
+                f"seed must be a held-out seed in [1000000, 1100000), got {self.seed!r}")
+        if self.time_limit_s is not None:
+            positive("time_limit_s", self.time_limit_s)
+            require(self.time_limit_s <= 120, f"time_limit_s must be <= 120 s for the quickstart, got {self.time_limit_s}")
+        if self.stop_frozen_s is not None:
+            positive("stop_frozen_s", self.stop_frozen_s)
+        require(isinstance(self.video_size, int) and 64 <= self.video_size <= 1024 and self.video_size % 2 == 0,
+                f"video_size must be an even int in [64, 1024], got {self.video_size!r}")
+        require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
