@@ -49,6 +49,17 @@ def test_passing_through_the_goal_is_no_stance():
     assert f["mode"] == "overshoot" and f["evidence"]["stance_pos_err_m"] == pytest.approx(0.25), f
 
 
+def test_walking_on_past_the_goal_to_the_end_is_an_overshoot_not_a_stop_at_the_start():
+    # stands 5 ticks at the start (0.5 m from the goal), then walks through the goal and keeps walking
+    # to x = 3 m at the last tick: the start is not a stance it chose, the end is 2.5 m past
+    base = np.concatenate([np.zeros((5, 3)), _walk((3.0, 0.0, 0.0), 40)])
+    f = classify_failure(_trace("cart_pushing", base, goals=APPROACH), (False, False), (None, None), fell=False)
+    assert f["mode"] == "overshoot" and f["evidence"]["tick"] == 44 and f["evidence"]["stance_pos_err_m"] == pytest.approx(2.5), f
+    # never set off: the start is where it stopped (0.5 m short)
+    f = classify_failure(_trace("cart_pushing", np.zeros((20, 3)), goals=APPROACH), (False, False), (None, None), fell=False)
+    assert f["mode"] == "early_stop" and f["evidence"]["tick"] == 0, f
+
+
 def test_fall_and_success():
     tr = _trace("cart_pushing", _walk((0.1, 0, 0), 5), goals=APPROACH)
     assert classify_failure(tr, (True, False), (1.0, None), fell=True)["mode"] == "fall"

@@ -90,6 +90,13 @@ def test_expert_trials_run_record_and_resume(tmp_path):
     assert len(res.sessions) == 1 and res.sessions[0]["units"] == 2
     again = run_suite(cfg)  # everything is in the store: nothing runs
     assert len(again.sessions) == 1 and {r["key"] for r in again.records} == {r["key"] for r in res.records}
+    # the failure verdict is recomputed from the saved trace alone (the same rules give the same verdict)
+    from wbvla.suite.report import reclassify
+
+    redone = {r["backend"]: r for r in reclassify(res.records, tmp_path)}
+    assert redone["ideal_base"]["failure"] == ib["failure"] and redone["ideal_base"]["failure_from"] == "log"
+    no_log = reclassify([{**ib, "files": {}}], tmp_path)[0]
+    assert no_log["failure_from"] == "record" and no_log["failure"] == ib["failure"]
 
 
 def test_open_loop_metrics_read_the_runs_last_validation(tmp_path):

@@ -14,7 +14,9 @@ and the :class:`FailureThresholds`, applied in this order:
 
 1. the robot fell -> ``fall``;
 2. **first subgoal failed**: among the ticks at which the base stood still (a stance; passing
-   through the goal while walking is none), take the one at which the stance was best (smallest of
+   through the goal while walking is none; once the base has moved more than ``stance_pos_tol``
+   from where it started, the standing at the start is none either, so a robot that walks on
+   past the goal to the end is judged where it ended), take the one at which the stance was best (smallest of
    max(|position error| / ``stance_pos_tol``, |heading error| / ``stance_yaw_tol``) to the
    expert's grasp stance). If that is within tolerance (<= 1) the locomotion delivered and the
    failure is ``missed_grasp``; otherwise it is locomotion, named by :func:`name_error` from the
@@ -155,6 +157,9 @@ def classify_first_subgoal(trace: TrialTrace, th: FailureThresholds) -> tuple[st
     yaw_ratio = np.abs(_wrap(trace.base[:, 2] - gyaw)) / th.stance_yaw_tol
     score = np.maximum(pos_ratio, yaw_ratio)
     candidates = settled_ticks(trace, th)
+    left = np.flatnonzero(np.linalg.norm(trace.base[:, :2] - trace.base[0, :2], axis=1) > th.stance_pos_tol)
+    if left.size:  # it set off: the start pose is no stance it chose (the last tick always stays)
+        candidates = candidates[candidates >= left[0]]
     i = int(candidates[np.argmin(score[candidates])])
     evidence = {"tick": i, "stance_pos_err_m": float(np.linalg.norm(off[i])),
                 "stance_yaw_err_rad": float(abs(_wrap(trace.base[i, 2] - gyaw))), "stance_score": float(score[i])}

@@ -99,6 +99,32 @@ def failure_summary(records: list[dict]) -> dict:
     return dict(out)
 
 
+def reclassify(records: list[dict], run_dir, thresholds=None) -> list[dict]:
+    """Copies of ``records`` whose ``failure`` is recomputed by the current rules of
+    :mod:`wbvla.suite.failures` from each trial's saved trace (``files['log']`` under ``run_dir``),
+    so a rule fix applies to stored trials without running them again. ``failure_from`` says
+    ``log`` (recomputed) or ``record`` (no log: the stored verdict kept)."""
+    import json
+    from pathlib import Path
+
+    from wbvla.suite.failures import classify_failure
+    from wbvla.suite.trace import TrialTrace
+
+    out = []
+    for r in records:
+        log = Path(run_dir) / r.get("files", {}).get("log", "-")
+        if not log.is_file():
+            out.append({**r, "failure_from": "record"})
+            continue
+        with np.load(log) as z:
+            arrays = {k[len("trace_"):]: z[k] for k in z.files if k.startswith("trace_")}
+            goals = json.loads(str(z["goals"]))
+        trace = TrialTrace.from_arrays(r["task"], arrays, goals)
+        failure = classify_failure(trace, tuple(r["success"]), tuple(r["subgoal_times"]), bool(r["fell"]), thresholds)
+        out.append({**r, "failure": failure, "failure_from": "log"})
+    return out
+
+
 def cost(records: list[dict], sessions: list[dict]) -> dict:
     """Wall time and closed-loop speed: sessions' wall time, seconds per trial per task per
     row/backend, 50 Hz control steps per second (all trials pooled and per backend), and the CPU
@@ -274,5 +300,5 @@ def table2_lines(rows: dict, backend: str) -> list[str]:
 
 
 __all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "latent_command_association",
-           "normalized_mutual_information", "open_loop_metrics", "version_summary", "orderings", "paper_table2",
+           "normalized_mutual_information", "open_loop_metrics", "version_summary", "orderings", "paper_table2", "reclassify",
            "scaling_curves", "table2", "table2_lines"]
