@@ -283,8 +283,12 @@ class ArmPerturbationConfig:
     initial_ratio: float = 0.0
     """Stage I curriculum factor at the start (Table 5 "Init upper-body ratio 0.0"): targets are
     default + ratio * U[-1, 1] * (half joint range), clipped to the limits."""
-    ratio_steps: int = 2_000 * 24
-    """Policy steps (per env) over which the Stage I ratio widens linearly to 1."""
+    ratio_steps: int = 480 * 24
+    """Policy steps (per env) over which the Stage I ratio widens linearly to 1: 480 PPO iterations
+    of 24 steps, 80 % of the training plan's 600 Stage I iterations, so Stage I ends with arm
+    targets over the whole range (at 2,000 iterations, the earlier value, the plan's Stage I
+    ended at a ratio of 0.3 and a 126-iteration CPU run at 0.06; that CPU Stage I policy stands
+    with its arms at rest but falls within 2-3 s once arm clips replay)."""
     segment_length_s: tuple[float, float] = (0.8, 2.5)
     """Stage II: L ~ U[...] (s), the clip-time length of one replayed segment (App. A.2)."""
     rate: tuple[float, float] = (0.8, 1.5)
