@@ -42,6 +42,35 @@ def test_scaling_grid_shares_the_full_video_models():
     assert {u.policy.max_demos_per_task for u in units} == {10, 25}
 
 
+def test_scaling_cost_estimate_counts_what_is_missing():
+    from wbvla.suite.report import scaling_cost_estimate
+
+    cfg = ScalingConfig(demos=(10, 25), trials_per_cell=1)  # 7 Stage II runs (4 + 4 fractions, 100 % shared), 14 models
+    est = scaling_cost_estimate(cfg, done_models={"h0_r1_d10"}, done_pretrains={"h0_r1", "h1_r1"}, done_trials=4,
+                                stage2_s_per_step=0.5, stage3_s_per_step=0.25, trial_cpu_s=10.0)
+    assert est["planned"] == {"stage2_runs": 7, "stage3_runs": 14, "trials": 4 * 2 * 9 + 4 * 2 * 5}
+    assert est["missing"] == {"stage2_runs": 5, "stage3_runs": 13, "trials": 112 - 4}
+    steps = cfg.training.pretrain_steps, cfg.training.finetune_steps  # 500, 500
+    assert est["one_process_s"] == {"stage2": 5 * steps[0] * 0.5, "stage3": 13 * steps[1] * 0.25, "trials": 1080.0,
+                                 "total": 5 * 500 * 0.5 + 13 * 500 * 0.25 + 1080.0}
+
+
+def test_training_rates_pool_every_logged_call(tmp_path):
+    import json
+
+    from wbvla.suite.report import training_rates
+
+    assert training_rates(tmp_path) is None
+    for sub, calls in (("pretrain/a", [{"steps": 100, "wall_s": 50.0, "load_avg_1min_at_end": 2.0}]),
+                       ("pretrain/b", [{"steps": 300, "wall_s": 250.0, "load_avg_1min_at_end": 9.0}]),
+                       ("finetune/c", [{"steps": 200, "wall_s": 40.0}, {"steps": 0, "wall_s": 5.0}])):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / "train_log.json").write_text(json.dumps(calls))
+    r = training_rates(tmp_path)
+    assert r["stage2_s_per_step"] == 0.75 and r["stage3_s_per_step"] == 0.2  # 300 s / 400 steps; 40 s / 200
+    assert r["stage2_load_avg_at_end"] == [2.0, 9.0]
+
+
 def test_configs_reject_bad_values():
     with pytest.raises(ValueError, match="rows"):
         SuiteConfig(rows=("gr00t",))

@@ -191,6 +191,46 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos,
     return out
 
 
+def scaling_cost_estimate(config, done_models: set[str], done_pretrains: set[str], done_trials: int,
+                          stage2_s_per_step: float, stage3_s_per_step: float, trial_cpu_s: float) -> dict:
+    """What the Fig. 3 grid of ``config`` (:class:`~wbvla.suite.config.ScalingConfig`) still needs and
+    what it would cost in one process at the measured rates: the distinct Stage II runs (named by their video
+    fractions) and Stage III models (labels) of the grid, minus those done, times their steps and
+    the measured seconds per step, plus the missing trials times the measured CPU seconds per trial."""
+    from wbvla.suite.run import plan_scaling, scaling_specs
+
+    specs = list({s.label: s for _, s in scaling_specs(config)}.values())
+    pretrains = {f"h{s.human_video_fraction:g}_r{s.robot_video_fraction:g}" for s in specs}
+    trials = len(plan_scaling(config, {s.label: "planned" for s in specs}))
+    todo = {"stage2_runs": len(pretrains - set(done_pretrains)), "stage3_runs": len({s.label for s in specs} - set(done_models)),
+            "trials": max(trials - done_trials, 0)}
+    seconds = {"stage2": todo["stage2_runs"] * config.training.pretrain_steps * stage2_s_per_step,
+               "stage3": todo["stage3_runs"] * config.training.finetune_steps * stage3_s_per_step,
+               "trials": todo["trials"] * trial_cpu_s}
+    return {"planned": {"stage2_runs": len(pretrains), "stage3_runs": len(specs), "trials": trials}, "missing": todo,
+            "rates": {"stage2_s_per_step": stage2_s_per_step, "stage3_s_per_step": stage3_s_per_step, "trial_cpu_s": trial_cpu_s},
+            "one_process_s": {k: round(v, 1) for k, v in seconds.items()} | {"total": round(sum(seconds.values()), 1)}}
+
+
+def training_rates(runs_root) -> dict | None:
+    """Measured wall seconds per optimizer step of Stage II (``pretrain/*``) and Stage III
+    (``finetune/*``) over every call recorded in the runs' ``train_log.json`` under ``runs_root``
+    (sum of wall time / sum of steps), with the load averages those calls ended at; None when a
+    stage has no log."""
+    import json
+    from pathlib import Path
+
+    out: dict = {}
+    for stage, sub in (("stage2", "pretrain"), ("stage3", "finetune")):
+        calls = [c for log in sorted(Path(runs_root).glob(f"{sub}/*/train_log.json")) for c in json.loads(log.read_text())
+                 if c.get("steps")]
+        if not calls:
+            return None
+        out[f"{stage}_s_per_step"] = round(sum(c["wall_s"] for c in calls) / sum(c["steps"] for c in calls), 3)
+        out[f"{stage}_load_avg_at_end"] = [c.get("load_avg_1min_at_end") for c in calls]
+    return out
+
+
 def version_summary(records: list[dict]) -> dict:
     """Which code / policy versions the records were produced with, and how many match today's
     (:func:`wbvla.suite.trials.versions`); stale trials are listed by count, never hidden."""
@@ -301,4 +341,5 @@ def table2_lines(rows: dict, backend: str) -> list[str]:
 
 __all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "latent_command_association",
            "normalized_mutual_information", "open_loop_metrics", "version_summary", "orderings", "paper_table2", "reclassify",
+           "scaling_cost_estimate", "training_rates",
            "scaling_curves", "table2", "table2_lines"]
