@@ -84,3 +84,24 @@ def test_instruction_comes_from_the_task_and_auto_falls_back_to_the_stand_in(tmp
     assert isinstance(pol, ReplayPolicy) and "cart_pushing" in pol.model_id
     with pytest.raises(ValueError, match="task"):
         ServerConfig(task="dancing")
+
+
+def test_a_server_process_is_waited_for_until_it_serves_and_a_dead_one_is_reported(tmp_path):
+    from wbvla.runtime.experiments import ServerHandle
+
+    good = ServerHandle(ServerConfig(link=LinkConfig(port=6390), policy="standin:cart_pushing", stats_every_s=0),
+                        process=True, log_path=tmp_path / "good.log")
+    good.start()
+    try:
+        assert good.wait_ready(timeout_s=120) >= 0
+        assert b"VLA server on" in (tmp_path / "good.log").read_bytes()
+    finally:
+        good.close()
+    bad = ServerHandle(ServerConfig(link=LinkConfig(port=6393), policy=str(tmp_path / "no_such_policy"),
+                                    stats_every_s=0), process=True, log_path=tmp_path / "bad.log")
+    bad.start()
+    try:
+        with pytest.raises(RuntimeError, match="exited"):
+            bad.wait_ready(timeout_s=120)
+    finally:
+        bad.close()

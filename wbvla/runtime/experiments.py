@@ -21,9 +21,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import zmq
@@ -50,13 +52,20 @@ class ServerHandle:
         self.server: VLAServer | None = None
         self.thread: threading.Thread | None = None
         self.restarts = 0
+        self._ready_before = 0
+
+    READY_LINE = b"VLA server on "
+    """What ``VLAServer.start`` logs once the policy is loaded and the sockets are bound."""
 
     def start(self) -> None:
         if self.process:
             cmd = [sys.executable, str(REPO_ROOT / "deploy" / "vla_server.py"), "--link.host", self.cfg.link.host,
                    "--link.port", str(self.cfg.link.port), "--policy", self.cfg.policy, "--stats-every-s", "0",
                    "--instruction", self.cfg.instruction]
-            out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+            if self.log_path is None:  # the log is how wait_ready sees the server come up
+                self.log_path = Path(tempfile.mkstemp(prefix="wbvla_server_", suffix=".log")[1])
+            self._ready_before = self._ready_count()
+            out = open(self.log_path, "ab")  # noqa: SIM115
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         else:
             t_end = time.monotonic() + 5.0
@@ -69,6 +78,26 @@ class ServerHandle:
                         raise
                     time.sleep(0.05)
             self.thread = serve_in_thread(self.server)
+
+    def _ready_count(self) -> int:
+        path = Path(self.log_path)
+        return path.read_bytes().count(self.READY_LINE) if path.exists() else 0
+
+    def wait_ready(self, timeout_s: float = 180.0) -> float:
+        """Block until the server process started last has loaded its policy and bound its sockets
+        (a real VLA takes seconds to load, more on a busy CPU); returns the seconds waited. Raises
+        RuntimeError with the log's tail if the process exits or ``timeout_s`` passes first."""
+        t0 = time.monotonic()
+        if not self.process:
+            return 0.0  # a thread server is bound when start() returns
+        while self._ready_count() <= self._ready_before:
+            exited = self.proc is None or self.proc.poll() is not None
+            if exited or time.monotonic() - t0 > timeout_s:
+                tail = Path(self.log_path).read_text(errors="replace")[-2000:]
+                why = "exited" if exited else f"was not ready after {timeout_s:.0f} s"
+                raise RuntimeError(f"VLA server process {why} (log {self.log_path}):\n{tail}")
+            time.sleep(0.1)
+        return time.monotonic() - t0
 
     def kill(self) -> None:
         """Kill without a goodbye: SIGKILL for a process; for a thread, stop and drop its sockets."""
@@ -211,6 +240,7 @@ def loopback_rig(port: int, locomotion: str = "ideal_base", process: bool = Fals
     server_link = LinkConfig(host="127.0.0.1", port=port)
     server = ServerHandle(ServerConfig(link=server_link, policy=policy, stats_every_s=0), process, server_log)
     server.start()
+    server.wait_ready()  # loading a real VLA takes seconds: the runs start once the server answers
     proxy = FaultProxy(server_link, port + 3, faults).start()
     base = runner_cfg or RunnerConfig()
     cfg = replace(base, link=proxy.robot_link, sim=replace(base.sim, locomotion=locomotion, image_size=image_size, scene=scene))
