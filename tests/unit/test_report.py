@@ -65,3 +65,25 @@ def test_metrics_hold_no_absolute_paths_of_this_machine(tmp_path, monkeypatch):
     assert record["shipped_to"] == "data/vla"
     assert record["home"] == "~/x"
     assert record["note"] == "a sentence /with a slash"
+
+
+def test_dirty_flag_ignores_notebook_outputs_but_not_code(tmp_path, monkeypatch):
+    import subprocess
+
+    import wbvla.viz.report as report
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "01_x.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init")
+    monkeypatch.setattr(report, "REPO_ROOT", tmp_path)
+    assert report.provenance()["git_dirty"] is False
+    (tmp_path / "figures" / "01_x.json").write_text('{"new": 1}')  # a notebook wrote its results
+    assert report.provenance()["git_dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert report.provenance()["git_dirty"] is True

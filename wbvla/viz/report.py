@@ -45,7 +45,9 @@ def _git(*args: str) -> str | None:
 
 def provenance() -> dict[str, Any]:
     """Where a result came from: commit, dirty flag, command, time, host, versions."""
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    # figures/ holds the outputs of notebook runs: a run that follows another in the same checkout
+    # must not call the tree dirty because of its predecessor's results
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)figures")
     return {
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(status) if status is not None else None,
