@@ -152,6 +152,10 @@ def test_curriculum_progress_rules():
     assert c.next_progress(0.5, 10.0, 20.0, 0) == pytest.approx(0.5)
     assert c.next_progress(0.5, 4.0, 20.0, 0) == pytest.approx(0.4)
     assert c.next_progress(0.05, 4.0, 20.0, 0) == 0.0 and c.next_progress(0.95, 1e9, 20.0, 0) == 1.0
+    # a (resumed) run has watched its envs for 2 s only: no falls yet is no reason to promote ...
+    assert c.next_progress(0.5, 1e9, 20.0, 0, observed_s=2.0) == pytest.approx(0.5)
+    assert c.next_progress(0.5, 4.0, 20.0, 0, observed_s=2.0) == pytest.approx(0.4)  # ... but falls still demote
+    assert c.next_progress(0.5, 1e9, 20.0, 0, observed_s=16.0) == pytest.approx(0.6)  # 0.8 x 20 s watched
     # the floor ramps p to 1 over floor_ramp_steps whatever the performance
     ramp = replace(c, floor_ramp_steps=1000)
     assert ramp.next_progress(0.0, 1.0, 20.0, 500) == pytest.approx(0.5)

@@ -239,7 +239,9 @@ def test_eq3_and_the_fall_penalty_reach_ppo():
 
 
 def test_learning_curriculum_ramps_ranges_and_penalties():
-    cur = CurriculumConfig(update_every_steps=2, step=0.5, initial_dr_level=0.2, initial_penalty_scale=0.1)
+    # promote once 1 % of the 20 s episode (0.2 s = 10 policy steps) has been watched without falls
+    cur = CurriculumConfig(update_every_steps=2, step=0.5, initial_dr_level=0.2, initial_penalty_scale=0.1,
+                           promote_fraction=0.01, demote_fraction=0.0)
     env = ManagerBasedRlEnv(make_env_cfg(LMOTaskConfig(num_envs=4, seed=2, curriculum=cur)), device="cpu")
     try:
         env.reset()
@@ -253,9 +255,11 @@ def test_learning_curriculum_ramps_ranges_and_penalties():
         w = env.reward_manager.get_term_cfg("action_smoothness").weight
         assert w == pytest.approx(-0.05 * 0.1) and env.reward_manager.get_term_cfg("roll_pitch").weight == -1.5
         assert env.reward_manager.get_term_cfg("termination").weight == -10.0
-        for _ in range(12):  # zero actions at level 0.2 stand: no falls -> promoted to p = 1
+        for k in range(16):  # zero actions at level 0.2 stand: no falls -> promoted to p = 1
             env.step(torch.zeros(4, 12))
             env._reset_idx(torch.tensor([0]))  # the curriculum updates on resets
+            if k < 6:  # less than 0.2 s watched: no falls yet is no evidence, p stays
+                assert term.progress == 0.0
         assert term.progress == 1.0 and term.dr_level == 1.0 and term.penalty_scale == 1.0
         assert env.reward_manager.get_term_cfg("action_smoothness").weight == pytest.approx(-0.05)
         # every env moved along its own draw: friction = 1 + (fr - 1) / 0.2 (the full-range point)

@@ -46,6 +46,7 @@ class LearningCurriculum(ManagerTermBase):
                          if tc.weight < 0 and name not in PENALTY_CURRICULUM_EXEMPT}
         self.scaled_terms = tuple(rm._term_names[i] for i in self._weights)
         self._window_start: int | None = None
+        self._first_step = 0
         self._falls = 0
         self.mean_time_to_fall_s = math.inf
         self._model_dr = [t.func for t in env.event_manager._mode_term_cfgs.get("startup", [])
@@ -81,7 +82,7 @@ class LearningCurriculum(ManagerTermBase):
         del curriculum  # kept in self.cfg
         steps = int(env.common_step_counter)
         if self._window_start is None:
-            self._window_start = steps
+            self._window_start = self._first_step = steps
         terminated = getattr(env, "reset_terminated", None)
         if terminated is not None and steps > self._window_start:
             self._falls += int(terminated[env_ids].sum())
@@ -89,7 +90,9 @@ class LearningCurriculum(ManagerTermBase):
         if window >= self.cfg.update_every_steps:
             env_seconds = env.num_envs * window * env.step_dt
             self.mean_time_to_fall_s = env_seconds / self._falls if self._falls else math.inf
-            new = self.cfg.next_progress(self.progress, self.mean_time_to_fall_s, env.max_episode_length_s, steps)
+            observed_s = (steps - self._first_step) * env.step_dt
+            new = self.cfg.next_progress(self.progress, self.mean_time_to_fall_s, env.max_episode_length_s, steps,
+                                         observed_s)
             if new != self.progress:
                 self.progress = new
                 self._apply()

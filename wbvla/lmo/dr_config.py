@@ -211,10 +211,16 @@ class CurriculumConfig:
             return 0.0
         return min(1.0, steps / self.floor_ramp_steps)
 
-    def next_progress(self, progress: float, mean_time_to_fall_s: float, episode_s: float, steps: int) -> float:
-        """One update of p from the window's mean time to fall (s) per env."""
+    def next_progress(self, progress: float, mean_time_to_fall_s: float, episode_s: float, steps: int,
+                      observed_s: float = math.inf) -> float:
+        """One update of p from the window's mean time to fall (s) per env.
+
+        ``observed_s``: policy time since this curriculum started counting (a run or a resumed
+        chunk starts every env afresh). Until it reaches ``promote_fraction`` of an episode a
+        window without falls says nothing about surviving that long, so p does not rise yet (it
+        can still drop): without this, every resumed chunk promoted p for its first few windows."""
         frac = mean_time_to_fall_s / episode_s
-        if frac >= self.promote_fraction:
+        if frac >= self.promote_fraction and observed_s >= self.promote_fraction * episode_s:
             progress += self.step
         elif frac < self.demote_fraction:
             progress -= self.step
