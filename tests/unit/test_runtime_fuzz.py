@@ -70,7 +70,7 @@ def test_out_of_range_chunk_inside_the_tolerance_is_clamped_before_the_actuators
 
 
 def test_malformed_observations_and_hellos_never_break_the_server():
-    server = VLAServer(ServerConfig(link=LinkConfig(port=5905), stats_every_s=0))
+    server = VLAServer(ServerConfig(link=LinkConfig(port=5905), stats_every_s=0, policy="standin:bag_packing"))
     rng = np.random.default_rng(1)
     good_hello = msgs.encode(msgs.Hello("r", msgs.ROBOT_JOINTS, "flags", "", "raw", (24, 32, 3)))
     assert server.handle_hello(good_hello).accepted
@@ -146,7 +146,7 @@ def test_socket_level_fuzz_of_the_runner():
 def test_socket_level_fuzz_of_the_server_then_a_real_robot_still_works(port):
     from wbvla.runtime.server import serve_in_thread
 
-    server = VLAServer(ServerConfig(link=LinkConfig(port=port), stats_every_s=0)).start()
+    server = VLAServer(ServerConfig(link=LinkConfig(port=port), stats_every_s=0, policy="standin:bag_packing")).start()
     th = serve_in_thread(server)
     ctx = zmq.Context()
     rng = np.random.default_rng(3)

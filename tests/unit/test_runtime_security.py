@@ -26,7 +26,7 @@ def curve_server(tmp_path):
     keys = tmp_path / "keys"
     create_keys(keys)
     ctx = zmq.Context()
-    server = VLAServer(ServerConfig(link=LinkConfig(port=5930, curve_dir=keys), stats_every_s=0), ctx=ctx).start()
+    server = VLAServer(ServerConfig(link=LinkConfig(port=5930, curve_dir=keys), stats_every_s=0, policy="standin:bag_packing"), ctx=ctx).start()
     th = serve_in_thread(server)
     yield server, keys, tmp_path
     server.stop()
@@ -91,13 +91,13 @@ def test_plaintext_client_to_a_curve_server_gets_nothing(curve_server):
 
 def test_non_loopback_without_keys_refuses_to_start(tmp_path):
     with pytest.raises(SecurityError, match="not loopback"):
-        VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0"), stats_every_s=0)).start()
+        VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0"), stats_every_s=0, policy="standin:bag_packing")).start()
     with pytest.raises(SecurityError, match="not loopback"):
         RobotLink(LinkConfig(host="192.168.1.10"), HELLO, 0.5, 0.5)
     with pytest.raises(SecurityError, match="deploy-keys"):  # a keys folder without keys
-        VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0", curve_dir=tmp_path), stats_every_s=0)).start()
+        VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0", curve_dir=tmp_path), stats_every_s=0, policy="standin:bag_packing")).start()
     (tmp_path / "authorized").mkdir()
     create_keys(tmp_path / "k")
     shutil.copy(tmp_path / "k" / "server.key_secret", tmp_path / "server.key_secret")
     with pytest.raises(SecurityError, match="allow-listed"):  # keys but an empty allow-list
-        VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0", curve_dir=tmp_path), stats_every_s=0)).start()
+        VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0", curve_dir=tmp_path), stats_every_s=0, policy="standin:bag_packing")).start()

@@ -59,7 +59,7 @@ def test_load_policy_specs():
 
 
 def test_server_answers_the_newest_observation_and_survives_a_failing_policy():
-    server = VLAServer(ServerConfig(link=LinkConfig(port=5950), stats_every_s=0))
+    server = VLAServer(ServerConfig(link=LinkConfig(port=5950), stats_every_s=0, policy="standin:bag_packing"))
     hello = msgs.Hello("r", msgs.ROBOT_JOINTS, "flags", "", "raw", (24, 32, 3))
     w = server.handle_hello(msgs.encode(hello))
     assert w.accepted and w.policy_kind == "standin" and "paper bag" in w.instruction
@@ -105,3 +105,29 @@ def test_a_server_process_is_waited_for_until_it_serves_and_a_dead_one_is_report
             bad.wait_ready(timeout_s=120)
     finally:
         bad.close()
+
+
+class Counting:
+    model_id, command_kind = "test:counting", "flags"
+
+    def __init__(self):
+        self.calls, self.resets = 0, 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+    def act(self, image, instruction, state):
+        assert image.shape == (96, 96, 3) and state.shape == (17,) and np.isfinite(state).all()
+        self.calls += 1
+        return ReplayPolicy.scripted("bag_packing").act(image, instruction, state)
+
+
+def test_the_server_warms_its_policy_up_then_resets_it():
+    policy = Counting()
+    server = VLAServer(ServerConfig(link=LinkConfig(port=5965), stats_every_s=0, warmup_ticks=3), policy=policy)
+    assert policy.calls == 3 and policy.resets == 1 and len(server.warmup_ms) == 3
+    none = Counting()
+    VLAServer(ServerConfig(link=LinkConfig(port=5966), stats_every_s=0, warmup_ticks=0), policy=none)
+    assert none.calls == 0 and none.resets == 0
+    with pytest.raises(ValueError, match="threads"):
+        ServerConfig(threads=0)

@@ -169,9 +169,19 @@ class ServerConfig:
     """If non-empty, only these robot ids may shake hands."""
     stats_every_s: float = 5.0
     """Log tick-time statistics this often (s); 0 disables."""
+    threads: int = 1
+    """torch threads of a VLA policy. 1 is the fast choice on a CPU that other processes share (on a
+    busy 2-core machine 2 threads made torch ~20x slower); raise it on a dedicated GPU workstation's CPU."""
+    warmup_ticks: int = 2
+    """``act()`` calls on a blank observation before the server reports ready (then ``reset()``): the
+    first calls of a freshly loaded VLA allocate and are many times slower than a steady tick, which
+    a robot would otherwise see as stale commands right after every (re)start."""
 
     def __post_init__(self) -> None:
         positive("valid_for_s", self.valid_for_s)
+        require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
+        require(isinstance(self.warmup_ticks, int) and self.warmup_ticks >= 0,
+                f"warmup_ticks must be an int >= 0, got {self.warmup_ticks!r}")
         require(isinstance(self.policy, str) and self.policy, "policy must name a stand-in or a checkpoint")
         one_of("task", self.task, TASKS)
         positive("stats_every_s", self.stats_every_s, allow_zero=True)

@@ -33,7 +33,7 @@ from wbvla.runtime.wire import ProtocolError
 log = logging.getLogger("wbvla.runtime.server")
 
 
-def load_policy(spec: str, task: str = "bag_packing"):
+def load_policy(spec: str, task: str = "bag_packing", threads: int | None = 1):
     """A policy from a spec string.
 
     * ``auto``: the shipped VLA (``data/vla/tutorial``) when it exists, else ``standin:<task>``;
@@ -50,7 +50,7 @@ def load_policy(spec: str, task: str = "bag_packing"):
 
         shipped = shipped_policy_dir()
         if (shipped / "policy.json").is_file():
-            return load_policy(str(shipped))
+            return load_policy(str(shipped), task, threads)
         log.warning("no shipped VLA at %s: serving the labelled stand-in standin:%s", shipped, task)
         spec = f"standin:{task}"
     if spec.startswith("standin:"):
@@ -63,7 +63,7 @@ def load_policy(spec: str, task: str = "bag_packing"):
         from wbvla.vla.bench import timing_policy
         from wbvla.vla.config import BackboneConfig
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(threads or 1)
         policy = timing_policy(BackboneConfig(preset=spec.split(":", 1)[1]))
         policy.standin = True  # untrained: a stand-in for timing, never a result
         return policy
@@ -76,7 +76,16 @@ def load_policy(spec: str, task: str = "bag_packing"):
                                 "'python:<module>:<factory>' or a folder made by `wbvla vla-finetune` (data/vla/...)")
     from wbvla.vla.policy import VLAPolicy  # torch + transformers: only the GPU side needs them
 
-    return VLAPolicy.load(path)
+    return VLAPolicy.load(path, threads=threads)
+
+
+def default_state() -> np.ndarray:
+    """s_t (17,) of the default stance: arms and grippers at their default pose, nominal height."""
+    from wbvla.lmo.config import HeightConfig
+    from wbvla.sim.joints import default_pose
+
+    return np.concatenate([default_pose("arms"), default_pose("grippers"),
+                           [HeightConfig().nominal_height]]).astype(np.float32)
 
 
 def chunk_size_of(policy) -> int:
@@ -93,11 +102,12 @@ class VLAServer:
 
     def __init__(self, cfg: ServerConfig, policy=None, ctx: zmq.Context | None = None):
         self.cfg = cfg
-        self.policy = policy if policy is not None else load_policy(cfg.policy, cfg.task)
+        self.policy = policy if policy is not None else load_policy(cfg.policy, cfg.task, cfg.threads)
         for attr in ("act", "reset", "model_id", "command_kind"):
             if not hasattr(self.policy, attr):
                 raise TypeError(f"policy {type(self.policy).__name__} lacks {attr!r} (see wbvla.vla.api.Policy)")
         self.instruction = cfg.instruction or INSTRUCTIONS[cfg.task]
+        self.warmup_ms = self._warm_up(cfg.warmup_ticks)
         self.ctx = ctx or zmq.Context.instance()
         self.session: int | None = None
         self.robot_id = ""
@@ -112,6 +122,24 @@ class VLAServer:
         self._auth = None
         self._socks: dict[str, zmq.Socket] = {}
         self._last_reject_log = 0.0
+
+    def _warm_up(self, ticks: int) -> list[float]:
+        """``ticks`` calls of ``act()`` on a blank 96x96 image and the default state, then
+        ``reset()``; returns their times (ms). A policy that raises here is logged and served anyway:
+        serving answers its failures the way it answers any failing tick (see :meth:`_answer`)."""
+        times = []
+        for _ in range(ticks):
+            t0 = time.perf_counter()
+            try:
+                self.policy.act(np.zeros((96, 96, 3), np.uint8), self.instruction, default_state())
+            except Exception:  # noqa: BLE001 - reported, then handled per tick while serving
+                log.exception("warm-up: policy.act failed")
+                break
+            times.append((time.perf_counter() - t0) * 1e3)
+        if ticks:
+            self.policy.reset()
+            log.info("warm-up: %d act() calls, %s ms", ticks, ", ".join(f"{t:.1f}" for t in times))
+        return times
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> VLAServer:
