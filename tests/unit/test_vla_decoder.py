@@ -125,3 +125,29 @@ def test_velocity_decoder_regresses_three_velocities_and_h_star():
 
 def test_flag_classes():
     assert flag_classes(torch.tensor([-1.0, 0.0, 1.0, 0.9999])).tolist() == [0, 1, 2, 2]
+
+
+def test_policy_targets_are_clipped_to_the_joint_table_and_the_height_range():
+    import numpy as np
+
+    from wbvla.lmo.config import HeightConfig
+    from wbvla.sim.joints import limits
+    from wbvla.vla.policy import clip_to_ranges
+
+    a_lo, a_hi = limits("arms")
+    g_lo, g_hi = limits("grippers")
+    h_lo, h_hi = HeightConfig().height_range
+    arm = np.tile((a_lo + a_hi) / 2, (3, 1)).astype(np.float32)  # (T, 14)
+    grip = np.tile((g_lo + g_hi) / 2, (3, 1)).astype(np.float32)  # (T, 2)
+    cmd = np.array([1.0, 0.0, -1.0, 0.6], np.float32)
+    same_arm, same_grip, same_cmd, n = clip_to_ranges(arm, grip, cmd)
+    assert n == 0 and np.array_equal(same_arm, arm) and np.array_equal(same_grip, grip) and np.array_equal(same_cmd, cmd)
+    arm[1, 5] = a_hi[5] + 0.06  # a wrist just past its range, as the tutorial decoder produced
+    arm[2, 10] = a_lo[10] - 0.5
+    grip[0, 1] = g_hi[1] + 0.01
+    cmd[3] = 0.666
+    out_arm, out_grip, out_cmd, n = clip_to_ranges(arm, grip, cmd)
+    assert n == 4 and out_arm.dtype == np.float32
+    assert out_arm[1, 5] == np.float32(a_hi[5]) and out_arm[2, 10] == np.float32(a_lo[10])
+    assert out_grip[0, 1] == np.float32(g_hi[1])
+    assert out_cmd[3] == np.float32(h_hi) and out_cmd[:3].tolist() == [1.0, 0.0, -1.0] and cmd[3] == np.float32(0.666)

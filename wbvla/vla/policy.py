@@ -141,10 +141,35 @@ class VLAPolicy:
         phys = self.decoder.physical(self.decoder(dec.tokens, dec.kinds, s if self.use_state else None), s)
         t3 = time.perf_counter()
         ms = {"preprocess": (t1 - t0) * 1e3, "vlm": (t2 - t1) * 1e3, "decoder": (t3 - t2) * 1e3, "total": (t3 - t0) * 1e3}
-        return PolicyOutput(arm_targets=phys["arm"][0].numpy(), grippers=phys["gripper"][0].numpy(),
-                            command=phys["command"][0].numpy(), command_kind=self.command_kind,
+        arm, grippers, command, clipped = clip_to_ranges(phys["arm"][0].numpy(), phys["gripper"][0].numpy(),
+                                                         phys["command"][0].numpy())
+        return PolicyOutput(arm_targets=arm, grippers=grippers, command=command, command_kind=self.command_kind,
                             latents=self.vla.vocab.split_codes(dec.codes[0].tolist()), dt=self.dt,
-                            info={"ms": {k: round(v, 3) for k, v in ms.items()}, "model_id": self.model_id})
+                            info={"ms": {k: round(v, 3) for k, v in ms.items()}, "model_id": self.model_id,
+                                  "clipped": clipped})
+
+
+def clip_to_ranges(arm: np.ndarray, grippers: np.ndarray, command: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The decoder regresses targets (L1) without bounds, so a chunk can end slightly past a joint's
+    range (the tutorial decoder put a wrist at 0.58 rad, range +-0.52) and h* past the stance (0.666 m,
+    range 0.53-0.655). The policy's contract is targets *within* the joint table
+    (:mod:`wbvla.sim.joints`) and h* within :class:`~wbvla.lmo.config.HeightConfig`'s range, which
+    is also what the simulator's actuators and the LMO apply and what a robot runner checks (it
+    refuses commands beyond range + tolerance). Returns the clipped arm (T, 14), grippers (T, 2),
+    command (4,) (only h*, index 3, is touched) and how many values were moved."""
+    from wbvla.lmo.config import HeightConfig
+    from wbvla.sim.joints import limits
+
+    a_lo, a_hi = limits("arms")
+    g_lo, g_hi = limits("grippers")
+    h_lo, h_hi = HeightConfig().height_range
+    arm_c = np.clip(arm, a_lo, a_hi).astype(arm.dtype)
+    grip_c = np.clip(grippers, g_lo, g_hi).astype(grippers.dtype)
+    cmd_c = command.copy()
+    cmd_c[3] = np.clip(command[3], h_lo, h_hi)
+    moved = (arm_c != arm).sum() + (grip_c != grippers).sum() + (cmd_c != command).sum()
+    return arm_c, grip_c, cmd_c, int(moved)
 
 
 def parameter_counts(folder: Path) -> dict[str, int]:
