@@ -147,6 +147,27 @@ def train_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) -> st
     return str(finetune(finetune_config(spec, sizes, threads)).policy_dir)
 
 
+def export_checkpoint(run: Path, planned_steps: int) -> Path:
+    """Export the last checkpoint (its last validation) of a Stage III run folder as ``run/policy``
+    without finishing the run, for a row whose training cannot finish in the time there is:
+    ``policy.json`` records ``steps`` (reached) and ``planned_steps``, and the model id changes with
+    the weights, so its trials are never mixed with those of the finished run. Resuming the run
+    (``train_policy`` / ``build_variant``) continues from the same checkpoint and re-exports."""
+    import torch
+
+    from wbvla.vla.finetune import FinetuneModule
+    from wbvla.vla.policy import export_policy
+
+    run = Path(run)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    require(ckpt.is_file() and (run / "base" / "vla.json").is_file(),
+            f"{run}: no Stage III checkpoint to export (checkpoints/last.ckpt and base/ are written at the first validation)")
+    step = int(torch.load(ckpt, map_location="cpu", weights_only=False)["global_step"])
+    module = FinetuneModule.load_from_checkpoint(str(ckpt), map_location="cpu", weights_only=False)
+    return export_policy(module, run / "base", run / "policy",
+                         {"run": module.cfg.run_name(), "steps": step, "planned_steps": int(planned_steps)})
+
+
 def pretrain_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) -> str | None:
     """Train only the Stage II run of ``spec`` (None for w/o LAM, which has none)."""
     import torch
