@@ -74,6 +74,13 @@ class LearningCurriculum(ManagerTermBase):
             if moved >= MODEL_DR_QUANTUM or (moved > 0 and self.dr_level in (0.0, 1.0)):
                 term.apply(self.dr_level)
 
+    def restart(self, steps: int) -> None:
+        """Start counting afresh at policy step ``steps`` (a resumed chunk sets the env's step
+        counter after the first resets, which would otherwise count as a fall-free window and
+        as watched time)."""
+        self._window_start = self._first_step = int(steps)
+        self._falls = 0
+
     def state(self) -> dict[str, float]:
         return {"progress": self.progress, "dr_level": self.dr_level, "penalty_scale": self.penalty_scale,
                 "mean_time_to_fall_s": min(self.mean_time_to_fall_s, 1e6)}

@@ -190,13 +190,16 @@ def _start_progress(run_dir: Path, resume: Path | None, init_from: Path | None) 
     return None if last is None or "curriculum" not in last else float(last["curriculum"]["progress"])
 
 
-def _curriculum_state(env) -> dict | None:
+def _curriculum_term(env):
     from wbvla.lmo.curriculum import TERM_NAME
 
     cm = env.curriculum_manager
-    if TERM_NAME not in getattr(cm, "active_terms", ()):
-        return None
-    return {k: round(float(v), 6) for k, v in cm.get_term_cfg(TERM_NAME).func.state().items()}
+    return cm.get_term_cfg(TERM_NAME).func if TERM_NAME in getattr(cm, "active_terms", ()) else None
+
+
+def _curriculum_state(env) -> dict | None:
+    term = _curriculum_term(env)
+    return None if term is None else {k: round(float(v), 6) for k, v in term.state().items()}
 
 
 def _prune_checkpoints(run_dir: Path, save_interval: int) -> None:
@@ -289,6 +292,8 @@ def train(config: TrainConfig, deadline: float | None = None) -> Path:
             print(f"[wbvla] initialized from {cfg.init_from}")
         start_it = runner.current_learning_iteration
         env.common_step_counter = start_it * cfg.ppo.num_steps_per_env  # schedules continue across chunks
+        if (term := _curriculum_term(env)) is not None:
+            term.restart(env.common_step_counter)  # the jump is no fall-free window
         t0 = time.time()
         done, stop = _learn(runner, cfg.iterations, deadline)
         wall = time.time() - t0
