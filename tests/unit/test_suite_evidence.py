@@ -8,7 +8,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from wbvla.data.teleop_schema import ACTION_DIM, join_action
-from wbvla.suite.evidence import dominant_code_share, flag_baseline, heldout_actions
+from wbvla.suite.evidence import (
+    approach_of,
+    approach_summary,
+    dominant_code_share,
+    flag_baseline,
+    heldout_actions,
+)
 
 
 def _episode(flags: list[tuple[int, int, int]]) -> np.ndarray:
@@ -60,3 +66,22 @@ def test_dominant_code_share_pools_trials():
     assert set(s) == {"a"}
     assert s["a"]["loco"] == {"share": pytest.approx(17 / 20), "code": 0, "codes_used": 3, "ticks": 20}
     assert s["a"]["mani"] == {"share": pytest.approx(15 / 20), "code": 6, "codes_used": 2, "ticks": 20}
+
+
+def test_approach_of_and_summary_by_hand(tmp_path):
+    import json
+
+    # walks along x from 0 to 3 m in 0.5 m steps; the stance is at (1.0, 0.1): closest at x = 1 (0.1 m, t = 0.2 s)
+    base = np.array([[x, 0.0, 0.0] for x in np.arange(0.0, 3.01, 0.5)])
+    t = np.arange(len(base)) / 10.0
+    a = approach_of(base, t, [1.0, 0.1, 0.0])
+    assert a == {"closest_m": pytest.approx(0.1), "closest_at_s": pytest.approx(0.2),
+                 "end_m": pytest.approx(np.hypot(2.0, 0.1)), "walked_m": pytest.approx(3.0)}
+    np.savez(tmp_path / "a.npz", trace_base=base, trace_t=t, goals=np.array(json.dumps({"approach": [1.0, 0.1, 0.0]})))
+    np.savez(tmp_path / "b.npz", trace_base=base[:1].repeat(3, 0), trace_t=t[:3], goals=np.array(json.dumps({"approach": [1.0, 0.1, 0.0]})))
+    recs = [{"row": "r", "backend": "ideal_base", "files": {"log": "a.npz"}},
+            {"row": "r", "backend": "ideal_base", "files": {"log": "b.npz"}},
+            {"row": "r", "backend": "lmo", "files": {}}]  # no log: left out
+    s = approach_summary(recs, tmp_path)
+    assert set(s) == {"r"} and set(s["r"]) == {"ideal_base"} and s["r"]["ideal_base"]["trials"] == 2
+    assert s["r"]["ideal_base"]["median_walked_m"] == pytest.approx(1.5)  # median of 3.0 and 0.0

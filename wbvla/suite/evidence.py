@@ -4,6 +4,7 @@ collapsed the latent codes the VLA chose in closed loop were.
 
     base = flag_baseline(heldout_actions(cache_dir() / "teleop/tutorial", heldout_per_task=2))
     share = dominant_code_share(records)   # {row: {lam: share of ticks on the most chosen code}}
+    near = approach_summary(records, run_dir)  # how close each row came to the grasp stance, and where it ended
 
 Pure functions of arrays / records (tested by hand), plus one reader of the teleoperation parquet.
 """
@@ -82,4 +83,32 @@ def dominant_code_share(records: list[dict]) -> dict:
             total = sum(c.values())
             code, top = max(c.items(), key=lambda kv: kv[1])
             out.setdefault(row, {})[lam] = {"share": top / total, "code": int(code), "codes_used": len(c), "ticks": total}
+    return out
+
+
+def approach_of(base: np.ndarray, t: np.ndarray, approach) -> dict:
+    """One trial's base path (T, 3) against the expert's grasp stance ``approach`` [x, y, yaw]:
+    the closest distance (m) and when (s), the distance at the end, and the path length walked (m)."""
+    d = np.linalg.norm(np.asarray(base)[:, :2] - np.asarray(approach[:2]), axis=1)  # (T,)
+    i = int(np.argmin(d))
+    return {"closest_m": float(d[i]), "closest_at_s": float(t[i]), "end_m": float(d[-1]),
+            "walked_m": float(np.sum(np.linalg.norm(np.diff(np.asarray(base)[:, :2], axis=0), axis=1)))}
+
+
+def approach_summary(records: list[dict], run_dir) -> dict:
+    """Per row and backend, medians over the trials with a saved trace (``files['log']``) of
+    :func:`approach_of`: did the robot get to where the expert grasps from, and did it stop there?"""
+    import json
+
+    per: dict = defaultdict(list)
+    for r in records:
+        log = Path(run_dir) / r.get("files", {}).get("log", "-")
+        if not log.is_file():
+            continue
+        with np.load(log) as z:
+            per[(r["row"], r["backend"])].append(approach_of(z["trace_base"], z["trace_t"], json.loads(str(z["goals"]))["approach"]))
+    out: dict = {}
+    for (row, backend), vals in per.items():
+        out.setdefault(row, {})[backend] = {"trials": len(vals), **{f"median_{k}": float(np.median([v[k] for v in vals]))
+                                                                    for k in vals[0]}}
     return out
