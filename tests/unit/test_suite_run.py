@@ -3,6 +3,8 @@ expert trials (records, logs, videos, resume), missing policies, the per-tick tr
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -117,6 +119,9 @@ def test_expert_trials_run_record_and_resume(tmp_path):
     log = np.load(tmp_path / ib["files"]["log"])
     assert log["trace_base"].shape == (16, 3) and log["runner_command"].shape == (15, 4)
     assert len(res.sessions) == 1 and res.sessions[0]["units"] == 2
+    more = replace(cfg, trials_per_task=2, run=replace(cfg.run, run_missing=False))  # aggregate only: seed 2 is not run
+    only_stored = run_suite(more)
+    assert only_stored.not_run == 2 and {r["key"] for r in only_stored.records} == {r["key"] for r in res.records}
     again = run_suite(cfg)  # everything is in the store: nothing runs
     assert len(again.sessions) == 1 and {r["key"] for r in again.records} == {r["key"] for r in res.records}
     # the failure verdict is recomputed from the saved trace alone (the same rules give the same verdict)

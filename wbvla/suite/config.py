@@ -103,6 +103,9 @@ class RunSettings:
     rerun_stale: bool = False
     """Run again the stored trials whose recorded versions (task sources, expert sources, locomotion
     policy; :func:`wbvla.suite.trials.versions`) differ from the current ones."""
+    run_missing: bool = True
+    """Run the planned trials that are not in the store yet. False: only aggregate what is stored
+    (the planned trials without a record are counted in ``RunResult.not_run``, never hidden)."""
     save_logs: bool = True
     """Write each trial's runner log + trace as ``logs/<key>.npz``."""
     progress: bool = True

@@ -49,6 +49,8 @@ class RunResult:
     """Every call that ran units (this one last, if it ran any)."""
     trained: dict[str, str] = field(default_factory=dict)
     """Policies trained by this call: label -> folder."""
+    not_run: int = 0
+    """Planned trials with no record (``RunSettings.run_missing=False`` left them out)."""
 
 
 def output_dir(run_name: str, configured: Path | None) -> Path:
@@ -130,7 +132,7 @@ def run_units(units: list[TrialUnit], sizes: TrainingSizes, settings: dict, out_
         done = {u.key for u in units if u.key in stored and stored[u.key] == versions(u)}
     else:
         done = store.keys()
-    todo = [u for u in units if u.key not in done]
+    todo = [u for u in units if u.key not in done] if settings.get("run_missing", True) else []
     todo.sort(key=lambda u: (u.policy.label, u.backend, u.task, u.variation, u.seed))
     session = None
     if todo:
@@ -165,7 +167,8 @@ def _sessions(out_dir: Path) -> list[dict]:
 
 def _settings(run) -> dict:
     return {"workers": run.workers, "threads": run.threads, "image_size": run.image_size, "time_limit_s": run.time_limit_s,
-            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s, "rerun_stale": run.rerun_stale}
+            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s, "rerun_stale": run.rerun_stale,
+            "run_missing": run.run_missing}
 
 
 def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
@@ -196,7 +199,7 @@ def run_suite(config: SuiteConfig) -> RunResult:
     units = plan_suite(config, ids)
     records, _ = run_units(units, config.training, _settings(config.run), out, config.run.progress, "table2")
     write_json_atomic(out / "config.json", asdict(config))
-    return RunResult(records, out, skipped, _sessions(out))
+    return RunResult(records, out, skipped, _sessions(out), not_run=len(units) - len(records))
 
 
 def scaling_specs(config: ScalingConfig) -> list[tuple[str, PolicySpec]]:
@@ -234,4 +237,4 @@ def run_scaling(config: ScalingConfig) -> RunResult:
     units = plan_scaling(config, ids)
     records, _ = run_units(units, config.training, _settings(config.run), out, config.run.progress, "scaling")
     write_json_atomic(out / "config.json", asdict(config))
-    return RunResult(records, out, skipped, _sessions(out))
+    return RunResult(records, out, skipped, _sessions(out), not_run=len(units) - len(records))
