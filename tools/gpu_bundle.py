@@ -111,6 +111,35 @@ def write_parts(tree: Path, out: Path, max_bytes: int = MAX_PART_BYTES) -> list[
     return parts
 
 
+def resplit(out: Path, max_bytes: int) -> dict:
+    """Split an existing bundle's parts again into parts of at most ``max_bytes`` (the node joins
+    them with ``cat part-*``, so only their order matters); rewrites MANIFEST.json's ``parts``.
+    A device call carries the checkout *and* the part: with a 34 MB checkout, 60 MB parts no longer
+    fit in 64 MiB, so make them smaller instead of rebuilding."""
+    manifest = json.loads((out / "MANIFEST.json").read_text())
+    old = [out / p["name"] for p in manifest["parts"]]
+    for path, p in zip(old, manifest["parts"], strict=True):
+        if not path.is_file() or path.stat().st_size != p["bytes"]:
+            raise FileNotFoundError(f"{path}: missing or not the {p['bytes']} bytes MANIFEST.json lists")
+    joined = out / "joined.tar.xz"
+    with joined.open("wb") as f:
+        for path in old:
+            f.write(path.read_bytes())
+    for path in old:
+        path.unlink()
+    parts = []
+    with joined.open("rb") as f:
+        while chunk := f.read(max_bytes):
+            k = len(parts)
+            name = "part-" + chr(ord("a") + k // 26) + chr(ord("a") + k % 26)
+            (out / name).write_bytes(chunk)
+            parts.append({"name": name, "bytes": len(chunk), "sha256": hashlib.sha256(chunk).hexdigest()})
+    joined.unlink()
+    manifest["parts"] = parts
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
 def build(out: Path, wheels: Path | None = None, pins: dict[str, str] | None = None) -> dict:
     """Build the bundle in ``out`` (emptied first); returns the manifest it writes."""
     pins = needed_distributions() if pins is None else pins
@@ -138,9 +167,16 @@ def main() -> None:
     b.add_argument("out", type=Path)
     b.add_argument("--wheels", type=Path, default=None, help="use the wheels in this folder instead of downloading")
     sub.add_parser("pins", help="print the distributions training imports, with their versions")
+    r = sub.add_parser("resplit", help="split a built bundle again into smaller parts (no download)")
+    r.add_argument("out", type=Path)
+    r.add_argument("--part-bytes", type=int, required=True, help="largest part in bytes")
     a = p.parse_args()
     if a.action == "pins":
         print(json.dumps(needed_distributions(), indent=1))
+        return
+    if a.action == "resplit":
+        m = resplit(a.out, a.part_bytes)
+        print(json.dumps({"parts": [(x["name"], x["bytes"]) for x in m["parts"]]}, indent=1))
         return
     m = build(a.out, a.wheels)
     print(json.dumps({"parts": [(x["name"], x["bytes"]) for x in m["parts"]], "total_bytes": m["total_bytes"],

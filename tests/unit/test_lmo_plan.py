@@ -114,6 +114,14 @@ def test_bundle_parts_manifest_and_layout(tmp_path):
     assert {"./site/fakepkg/__init__.py", "./site/wandb/__init__.py", "./fallback/numpy/__init__.py"} <= names
     manifest = json.loads((tmp_path / "bundle" / "MANIFEST.json").read_text())
     assert manifest["pins"] == {"fakepkg": "1.0"} and len(manifest["wheels"]) == 3
+    # smaller parts for a device call that also carries the checkout: same bytes, new manifest
+    again = gpu_bundle.resplit(tmp_path / "bundle", 1_000_000)
+    assert len(again["parts"]) >= 3 and all(p["bytes"] <= 1_000_000 for p in again["parts"])
+    assert b"".join((tmp_path / "bundle" / p["name"]).read_bytes() for p in again["parts"]) == data
+    assert json.loads((tmp_path / "bundle" / "MANIFEST.json").read_text())["parts"] == again["parts"]
+    (tmp_path / "bundle" / "part-ab").unlink()
+    with pytest.raises(FileNotFoundError, match="part-ab"):
+        gpu_bundle.resplit(tmp_path / "bundle", 500_000)
 
 
 @pytest.mark.slow
