@@ -100,6 +100,11 @@ def write_parts(tree: Path, out: Path, max_bytes: int = MAX_PART_BYTES) -> list[
         subprocess.run(["xz", "-T0", "-6", "-c"], stdin=tar.stdout, stdout=f, check=True)
         if tar.wait() != 0:
             raise RuntimeError(f"tar of {tree} failed")
+    return _split(archive, out, max_bytes)
+
+
+def _split(archive: Path, out: Path, max_bytes: int) -> list[dict]:
+    """``archive`` cut into ``out/part-aa``, ``part-ab``, ... of at most ``max_bytes`` (then deleted)."""
     parts = []
     with archive.open("rb") as f:
         while chunk := f.read(max_bytes):
@@ -127,15 +132,7 @@ def resplit(out: Path, max_bytes: int) -> dict:
             f.write(path.read_bytes())
     for path in old:
         path.unlink()
-    parts = []
-    with joined.open("rb") as f:
-        while chunk := f.read(max_bytes):
-            k = len(parts)
-            name = "part-" + chr(ord("a") + k // 26) + chr(ord("a") + k % 26)
-            (out / name).write_bytes(chunk)
-            parts.append({"name": name, "bytes": len(chunk), "sha256": hashlib.sha256(chunk).hexdigest()})
-    joined.unlink()
-    manifest["parts"] = parts
+    manifest["parts"] = _split(joined, out, max_bytes)
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
