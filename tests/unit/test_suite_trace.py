@@ -56,3 +56,21 @@ def test_frozen_scene_ends_the_trial_early_walking_does_not():
 def test_frozen_config_is_validated():
     with pytest.raises(ValueError, match="FrozenSceneConfig"):
         FrozenSceneConfig(window_s=0.0)
+
+
+def test_walking_away_from_the_task_ends_the_trial_early():
+    from wbvla.tasks.subgoals import read_state
+
+    task = make_task("bag_packing", 1_000_002)
+    s = read_state(task.scene)
+    start = float(np.linalg.norm(s.base_pos[:2] - s.poses["bag"][0][:2]))
+    away = TracedPolicy(Fixed((-1.0, 0.0, 0.0)), FrozenSceneConfig(window_s=1.5, away_m=start + 0.3))
+    res = run_trial(away, task, RunnerConfig(time_limit_s=12.0), stop_early=away.observe)
+    assert res.info["stopped_early"].startswith("walked away") and "bag" in res.info["stopped_early"]
+    tr = away.finish()
+    assert np.linalg.norm(tr.base[-1, :2] - tr.obj[-1, :2]) > start + 0.3 >= np.linalg.norm(tr.base[-2, :2] - tr.obj[-2, :2])
+    near = TracedPolicy(Fixed((-1.0, 0.0, 0.0)), FrozenSceneConfig(window_s=1.5, away_m=start + 50.0))
+    res = run_trial(near, make_task("bag_packing", 1_000_002), RunnerConfig(time_limit_s=3.0), stop_early=near.observe)
+    assert res.ticks == 30 and "stopped_early" not in res.info
+    with pytest.raises(ValueError, match="away_m"):
+        FrozenSceneConfig(away_m=0.0)

@@ -195,3 +195,42 @@ def test_an_interrupted_fit_resumes_from_the_last_validation(tmp_path):
     assert torch.load(last, weights_only=False)["global_step"] == 4
     res = fit_resumable(Toy(), loader, loader, **args)
     assert res.steps == 8 and res.steps_this_call == 4
+
+
+def test_lora_reaches_the_vision_tower_only_when_asked(world, tmp_path):
+    import re
+
+    from wbvla.vla.decoder import ActionStats
+    from wbvla.vla.finetune import FinetuneModule, load_base, lora_target_pattern
+    from wbvla.vla.pretrain import pretrain
+
+    pre = _pretrain(*world, tmp_path)
+    base = pretrain(pre).model_dir
+    names = [n for n, _ in load_base(base).vlm.named_modules()]
+    for lora_vision in (True, False):
+        cfg = _finetune(pre, tmp_path, lora_vision=lora_vision)
+        hit = {n for n in names if re.fullmatch(lora_target_pattern(cfg), n)}
+        assert any("text_model.layers.1.mlp.down_proj" in n for n in hit)
+        assert any("vision_model.encoder.layers.0.self_attn.q_proj" in n for n in hit) is lora_vision
+        assert any("connector.modality_projection.proj" in n for n in hit) is lora_vision
+        assert not any("embed" in n or "lm_head" in n for n in hit)
+        stats = {k: v.tolist() for k, v in vars(ActionStats.identity()).items()}
+        module = FinetuneModule(str(base), json.loads(json.dumps(asdict(cfg), default=str)), stats)
+        trainable = {n for n, p in module.vla.named_parameters() if p.requires_grad}
+        assert all("lora_" in n for n in trainable)
+        assert any("vision_model" in n for n in trainable) is lora_vision
+    assert _finetune(pre, tmp_path, lora_vision=False).run_name().endswith("_flags_textlora")
+    assert FinetuneConfig(pretrain=pre, dataset_size="full").run_name().endswith("_flags_full")
+
+
+def test_a_run_folder_refuses_to_resume_with_another_recipe(world, tmp_path):
+    from wbvla.vla.finetune import finetune
+
+    eps = synthetic_episodes(per_task=2, length=8, size=24)
+    cfg = _finetune(_pretrain(*world, tmp_path), tmp_path)
+    finetune(cfg, eps)
+    cfg.max_steps = 6  # longer is the same recipe: it resumes
+    assert finetune(cfg, eps).fit.steps_this_call == 2
+    cfg.lora_vision = False
+    with pytest.raises(ValueError, match=r"train_config\.json.*lora_vision: True -> False"):
+        finetune(cfg, eps)

@@ -167,7 +167,7 @@ def _sessions(out_dir: Path) -> list[dict]:
 
 def _settings(run) -> dict:
     return {"workers": run.workers, "threads": run.threads, "image_size": run.image_size, "time_limit_s": run.time_limit_s,
-            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s, "rerun_stale": run.rerun_stale,
+            "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s, "stop_away_m": run.stop_away_m, "rerun_stale": run.rerun_stale,
             "run_missing": run.run_missing}
 
 

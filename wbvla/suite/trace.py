@@ -104,9 +104,18 @@ class FrozenSceneConfig:
     """Largest change of the arm targets (rad) and gripper targets (m) over the window; latent codes
     and locomotion flags must be identical, h* within this (m)."""
 
+    away_m: float | None = None
+    """Also end a trial whose base is farther than this (m) from the task's object (bag, box or
+    cart) while that object has not moved from where it started: the robot walked away from the
+    whole task. Every start pose of the suite is within 2 m of the object, so a policy this far
+    out has left the states its demonstrations cover (overshooting VLAs otherwise walked on for
+    the rest of the 40-60 s time limit). None: never."""
+
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.motion_tol > 0 and self.output_tol > 0):
             raise ValueError(f"FrozenSceneConfig values must be > 0, got {self}")
+        if self.away_m is not None and not self.away_m > 0:
+            raise ValueError(f"FrozenSceneConfig.away_m must be > 0 or None, got {self.away_m!r}")
 
 
 def _signature(s: SceneState) -> np.ndarray:
@@ -166,6 +175,9 @@ class TracedPolicy:
         self._append(state)
         if self.frozen is None:
             return None
+        away = self._walked_away()
+        if away:
+            return away
         out = self._last_out
         self._recent.append((_signature(state), _output_vector(out), tuple(sorted((k, tuple(v)) for k, v in out.latents.items()))))
         window = round(self.frozen.window_s * 10) + 1
@@ -180,6 +192,18 @@ class TracedPolicy:
         if (same_codes and same_flags and np.ptp(sig, axis=0).max() <= self.frozen.motion_tol
                 and np.ptp(outs, axis=0).max() <= self.frozen.output_tol):
             return f"frozen scene and policy output for {self.frozen.window_s:g} s"
+        return None
+
+    def _walked_away(self) -> str | None:
+        """A reason when the base is more than ``away_m`` from the task's object and the object
+        is still where it started (rows: (time, base, object pose, touches, target))."""
+        if self.frozen.away_m is None:
+            return None
+        first, last = self._rows[0], self._rows[-1]
+        obj_moved = np.linalg.norm(np.subtract(last[2][:2], first[2][:2]))
+        dist = np.linalg.norm(np.subtract(last[1][:2], last[2][:2]))
+        if dist > self.frozen.away_m and obj_moved < 0.05:
+            return f"walked away: base {dist:.1f} m from the {OBJECT[self.task.name]} (limit {self.frozen.away_m:g} m), which never moved"
         return None
 
     def finish(self) -> TrialTrace:

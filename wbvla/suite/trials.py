@@ -83,7 +83,7 @@ class PolicySpec:
     """An explicit policy folder (overrides everything above; e.g. a SMOKE stand-in)."""
 
 
-def row_spec(row: str, shipped_wholebodyvla: bool = True, expert_noise: bool = False) -> PolicySpec:
+def row_spec(row: str, shipped_wholebodyvla: bool = False, expert_noise: bool = False) -> PolicySpec:
     """The :class:`PolicySpec` of a Table 2 row."""
     if row == "expert":
         return PolicySpec(row, "expert", expert_noise=expert_noise)
@@ -269,7 +269,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     t0, cpu0 = time.perf_counter(), time.process_time()
     policy = _policy(unit.policy, sizes, settings.get("threads", 1))
     frozen_s = settings.get("stop_frozen_s")
-    traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s) if frozen_s else None)
+    traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s, away_m=settings.get("stop_away_m")) if frozen_s else None)
     backend = backend_for(unit.backend, policy.command_kind)
     cfg = RunnerConfig(backend=backend.name, image_size=settings.get("image_size", 128), time_limit_s=settings.get("time_limit_s"),
                        third_person=unit.video, keep_head_frames=unit.video)

@@ -5,8 +5,8 @@
                                                                            velocity for the
                                                                            velocity baseline)
 
-The VLM gets LoRA adapters (peft) on its text model; the vision tower, connector and embeddings stay
-frozen. Training is teacher-forced: the decoder reads the hidden states of the sequence with the
+The VLM gets LoRA adapters (peft) on its text model and (``lora_vision``, default) on its vision tower
+and connector; the embeddings stay frozen. Training is teacher-forced: the decoder reads the hidden states of the sequence with the
 LAM codes in it. Validation, like :meth:`wbvla.vla.policy.VLAPolicy.act`, decodes the codes
 greedily and reads the hidden states of the sequence with the *predicted* codes.
 """
@@ -42,12 +42,21 @@ from wbvla.vla.teleop_data import (
 from wbvla.vla.trainer import FitResult, L, fit_resumable, warmup_cosine
 
 LORA_MODULE_PATTERN = r".*text_model\.layers\.\d+\.(self_attn|mlp)\.({names})"
+LORA_VISION_PATTERN = r".*(vision_model\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|mlp\.(fc1|fc2))|connector\.modality_projection\.proj)"
+
+
+def lora_target_pattern(config: FinetuneConfig) -> str:
+    """The regular expression of the module names that get LoRA adapters: the text model's linear
+    layers named in ``config.lora_targets`` and, with ``config.lora_vision``, every linear layer of
+    the vision tower's encoder and the connector's projection."""
+    pattern = LORA_MODULE_PATTERN.format(names="|".join(config.lora_targets))
+    return f"({pattern}|{LORA_VISION_PATTERN})" if config.lora_vision else pattern
 
 
 def lora_config(config: FinetuneConfig):
-    """peft LoraConfig on the text model's linear layers named in ``config.lora_targets``."""
+    """peft LoraConfig on the modules :func:`lora_target_pattern` names."""
     return import_peft().LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules=LORA_MODULE_PATTERN.format(names="|".join(config.lora_targets)), bias="none")
+                      target_modules=lora_target_pattern(config), bias="none")
 
 
 def load_base(folder: Path) -> LatentVLA:

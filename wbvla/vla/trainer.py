@@ -74,6 +74,8 @@ def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, d
     last = run / "checkpoints" / "last.ckpt"
     if not last.exists():
         write_json_atomic(run / "train_config.json", config_json)
+    elif resume:
+        check_same_run(run, config_json)
     acc = accelerator(device)
     speed = ExampleThroughput()
     trainer = L.Trainer(
@@ -101,6 +103,38 @@ def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, d
                     "load_avg_1min_at_end": round(os.getloadavg()[0], 2)})
         write_json_atomic(run / "train_log.json", log)
     return res
+
+
+RESUMABLE_CHANGES = frozenset({"max_steps", "threads", "device", "progress", "resume", "output_dir", "export_dir"})
+"""Config fields a resumed run may change (how long and where it runs, not what it learns)."""
+
+
+def check_same_run(run: Path, config_json: dict) -> None:
+    """Refuse to resume ``run`` with a config that differs from its ``train_config.json`` in anything
+    but :data:`RESUMABLE_CHANGES` (a run folder is named by some switches only; resuming it with
+    others would silently mix two recipes). Raises ValueError naming the folder and the fields."""
+    path = Path(run) / "train_config.json"
+    if not path.exists():
+        return
+    stored = json.loads(path.read_text())
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for k, v in d.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict):
+                out.update(flat(v, key + "."))
+            elif k not in RESUMABLE_CHANGES:
+                out[key] = v
+        return out
+
+    a, b = flat(stored), flat(json.loads(json.dumps(config_json, default=str)))
+    diff = sorted(k for k in a.keys() | b.keys() if a.get(k, "<absent>") != b.get(k, "<absent>"))
+    if diff:
+        shown = ", ".join(f"{k}: {a.get(k, '<absent>')!r} -> {b.get(k, '<absent>')!r}" for k in diff[:6])
+        raise ValueError(f"{path}: the run in this folder was trained with a different config ({shown}"
+                         f"{', ...' if len(diff) > 6 else ''}); resume it with its own config, pass another "
+                         f"output_dir, or delete the folder to start over")
 
 
 def train_log(run: Path) -> list[dict]:
