@@ -67,8 +67,9 @@ class TrainingSizes:
     corpus_size: str = "tutorial"
     """Stage I corpus and LAMs of Stage II."""
     dataset_size: str = "full"
-    """Teleoperation dataset of Stage III (``cache_dir()/teleop/<dataset_size>``; ``full``: 206
-    demonstrations, about 3x the tutorial's 69 training episodes)."""
+    """Teleoperation dataset of Stage III (``cache_dir()/teleop/<dataset_size>``; ``full``: made by
+    ``wbvla teleop-data --size full``, several times the tutorial's 75 episodes; each trained policy
+    records how many episodes it saw in its ``policy.json``)."""
     pretrain_steps: int = 1500
     """Stage II optimizer steps (the tutorial default)."""
     finetune_steps: int = 3000
