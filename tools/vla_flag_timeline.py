@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--out", type=Path, required=True, help="JSON file to write")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    from wbvla.suite.config import TrainingSizes
-    from wbvla.suite.config import ROW_VARIANT
+    from wbvla.suite.config import ROW_VARIANT, TrainingSizes
     from wbvla.suite.trials import finetune_config, policy_dir, row_spec
     from wbvla.vla.finetune import evaluate_policy, heldout_frames
     from wbvla.vla.policy import VLAPolicy
@@ -85,7 +85,7 @@ def main(argv=None) -> dict:
            "pred_start_delay_frames": [e["pred_start_delay"] for e in rep],
            "pred_stop_delay_frames": [e["pred_stop_delay"] for e in rep],
            "episodes": episodes, "legend": "+ walk forward, . stand, - walk back; one character per 10 Hz frame",
-           "command": "python tools/vla_flag_timeline.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+           "command": "python tools/vla_flag_timeline.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "provenance": provenance()}
     write_json_atomic(args.out, out)
     print(json.dumps({k: out[k] for k in ("model_id", "approach_walk_recall_mean", "pred_start_delay_frames", "pred_stop_delay_frames")}))

@@ -242,10 +242,10 @@ class FinetuneConfig(TrainLoopConfig):
     """Linear layers of the text model that get LoRA adapters."""
     lora_vision: bool = True
     """Also put LoRA adapters on the vision tower's linear layers (attention and MLP of every encoder
-    layer) and the connector's projection. The tiny vision tower learned only Stage II's latent
-    objective; with it frozen, the decoder could barely tell the grasp stance from the approach
-    (held-out s_x accuracy 0.878 vs 0.814 for "always stand"), and the closed-loop policy walked past
-    every object. ``False``: the text model only (the vision tower and connector stay frozen)."""
+    layer) and the connector's projection, so Stage III can adapt what the tiny vision tower learned
+    from Stage II's latent objective alone. (It did not cure the closed-loop overshoot at the grasp
+    stance: see issue #11's notes and ``tools/vla_flag_timeline.py``.) ``False``: the text model
+    only (the vision tower and connector stay frozen)."""
     latent_weight: float = 1.0
     """Weight of the latent cross-entropy (Eq. 1 on the robot's own video)."""
     arm_weight: float = 1.0

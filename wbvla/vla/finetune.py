@@ -5,9 +5,9 @@
                                                                            velocity for the
                                                                            velocity baseline)
 
-The VLM gets LoRA adapters (peft) on its text model and (``lora_vision``, default) on its vision tower
-and connector; the embeddings stay frozen. Training is teacher-forced: the decoder reads the hidden states of the sequence with the
-LAM codes in it. Validation, like :meth:`wbvla.vla.policy.VLAPolicy.act`, decodes the codes
+The VLM gets LoRA adapters (peft) on its text model and (``lora_vision``, default) on its vision
+tower and connector; the embeddings stay frozen. Training is teacher-forced: the decoder reads the
+hidden states of the sequence with the LAM codes in it. Validation, like :meth:`wbvla.vla.policy.VLAPolicy.act`, decodes the codes
 greedily and reads the hidden states of the sequence with the *predicted* codes.
 """
 
