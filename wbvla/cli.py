@@ -25,6 +25,7 @@ from wbvla.runtime.config import DeployKeysConfig
 from wbvla.suite.config import ScalingConfig, SuiteConfig
 from wbvla.tasks.expert_eval import ExpertEvalConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
+from wbvla.vla.dagger_config import DAggerConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
 
 
@@ -126,6 +127,16 @@ def vla_variant(config: VariantJobConfig) -> None:
     print(f"{config.name}: {policy.model_id}")
 
 
+def vla_dagger(config: DAggerConfig) -> None:
+    """One DAgger round (not in the paper): learner rollouts labelled by the scripted expert, then Stage III on all."""
+    from wbvla.vla.dagger import run_dagger
+
+    s = run_dagger(config)
+    c = s["collection"]
+    print(f"{c['rollouts']} rollouts ({c['frames']} frames, {c['learner_frames']} driven by the learner) -> {c['dataset']}; "
+          f"Stage III step {s['steps']} on {s['train_frames']} frames -> {s['policy_dir']}")
+
+
 def vla_bench(config: TickBenchConfig) -> None:
     """Time the VLA tick (act(): image to u_t) of a policy folder or an untrained preset on this CPU."""
     import json
@@ -167,10 +178,10 @@ def expert_eval(config: ExpertEvalConfig) -> None:
 def suite(config: SuiteConfig) -> None:
     """The closed-loop task suite (Table 2 / Table 6 analog): every row on every backend, held-out seeds; resumable."""
     from wbvla.suite.report import table2, table2_lines
-    from wbvla.suite.run import run_suite
+    from wbvla.suite.run import extra_specs, run_suite
 
     res = run_suite(config)
-    rows = table2(res.records, list(config.rows), config.backends, config.tasks)
+    rows = table2(res.records, list(config.rows) + [s.label for s in extra_specs(config)], config.backends, config.tasks)
     for backend in config.backends:
         print(f"\n{backend}:\n" + "\n".join(table2_lines(rows, backend)))
     if res.missing:
@@ -226,6 +237,7 @@ COMMANDS = {
     "vla-pretrain": vla_pretrain,
     "vla-finetune": vla_finetune,
     "vla-variant": vla_variant,
+    "vla-dagger": vla_dagger,
     "vla-bench": vla_bench,
     "lerobot-validate": lerobot_validate,
     "teleop-data": teleop_data,

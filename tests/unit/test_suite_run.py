@@ -26,6 +26,27 @@ def test_plan_suite_uses_the_same_seeds_for_every_row_and_backend():
     assert {u.policy.label for u in plan_suite(cfg, {"expert": "e"})} == {"expert"}
 
 
+def test_extra_policies_run_as_labelled_rows_on_the_same_seeds(tmp_path):
+    import json
+
+    from wbvla.suite.run import extra_specs
+
+    folder = tmp_path / "round" / "run" / "policy"
+    folder.mkdir(parents=True)
+    (folder / "policy.json").write_text(json.dumps({"model_id": "d", "run": "mani_loco_tiny_flags_full_plus1_init",
+                                                    "lam_variant": "mani_loco", "command_kind": "flags", "use_state": True}))
+    cfg = SuiteConfig(rows=("expert",), backends=("ideal_base",), tasks=("cart_pushing",), trials_per_task=2,
+                      extra_policies=(folder,))
+    (spec,) = extra_specs(cfg)
+    assert spec.label == "extra:mani_loco_tiny_flags_full_plus1_init" and spec.variant == "wholebodyvla"
+    assert spec.folder == str(folder)
+    units = plan_suite(cfg, {"expert": "e", spec.label: "d"})
+    by_row = {label: sorted(u.seed for u in units if u.policy.label == label) for label in ("expert", spec.label)}
+    assert by_row["expert"] == by_row[spec.label] == [1_000_000, 1_000_001]
+    with pytest.raises(ValueError, match="policy.json"):
+        SuiteConfig(extra_policies=(tmp_path,))
+
+
 def test_plan_suite_variations_only_where_they_apply():
     cfg = SuiteConfig(rows=("expert",), backends=("ideal_base",), variations=("none", "barbell_plates"), trials_per_task=1)
     units = plan_suite(cfg, {"expert": "e"})

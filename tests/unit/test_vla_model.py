@@ -71,6 +71,24 @@ def test_eq1_latent_loss_hand_computed(vla):
     assert float(loss) == pytest.approx(math.log(10.0), abs=1e-6)
 
 
+def test_eq1_latent_loss_weighted_by_frame_hand_computed(vla):
+    # example 0: log 2 + log 5 = log 10 (as above); example 1: uniform -> log 4 + log 5 = log 20.
+    logits = [torch.tensor([[0.0, math.log(3.0), 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]), torch.zeros(2, 5)]
+    codes = torch.tensor([[1, 2], [0, 0]])
+    assert float(vla.latent_loss(logits, codes)) == pytest.approx(0.5 * (math.log(10.0) + math.log(20.0)), abs=1e-6)
+    # a DAgger frame driven by the learner (weight 0) has no Eq. 1 target: the mean is over the others only
+    assert float(vla.latent_loss(logits, codes, torch.tensor([True, False]))) == pytest.approx(math.log(10.0), abs=1e-6)
+    assert float(vla.latent_loss(logits, codes, torch.tensor([False, True]))) == pytest.approx(math.log(20.0), abs=1e-6)
+    assert float(vla.latent_loss(logits, codes, torch.tensor([False, False]))) == 0.0
+
+
+def test_slot_codes_split_and_join(vla):
+    vocab = vla.vocab
+    split = vocab.split_codes([3, 1])
+    assert split == {"mani": (3,), "loco": (1,)} and vocab.join_codes(split) == [3, 1]
+    assert vocab.join_codes({"loco": (4,), "mani": (0,)}) == [0, 4]  # slot order, not dict order
+
+
 def test_cached_decoding_equals_the_teacher_forced_pass(vla):
     images = torch.randint(0, 255, (2, 20, 20, 3), dtype=torch.uint8)
     pv = vla.encode_images(images)

@@ -155,10 +155,17 @@ class SuiteConfig:
     """Folder name under ``cache_dir()/suite``."""
     training: TrainingSizes = field(default_factory=TrainingSizes)
     """Sizes of the learned rows (the tutorial defaults: the cached ``build_variant`` runs)."""
+    extra_policies: tuple[Path, ...] = ()
+    """Policy folders run on the same trials as extra rows labelled ``extra:<run name>`` (from their
+    ``policy.json``), beside the table, never in the paper's orderings: e.g. a DAgger round
+    (``wbvla vla-dagger``), a diagnostic that is not in the paper."""
     run: RunSettings = field(default_factory=RunSettings)
     """Workers, time limit, output folder."""
 
     def __post_init__(self) -> None:
+        self.extra_policies = tuple(Path(p) for p in self.extra_policies)
+        for p in self.extra_policies:
+            require((p / "policy.json").is_file(), f"extra_policies: no policy.json in {p} (not a policy folder)")
         require(len(self.rows) > 0 and all(r in ROWS for r in self.rows), f"rows must be names from {ROWS}, got {self.rows!r}")
         require(len(self.backends) > 0 and all(b in SUITE_BACKENDS for b in self.backends),
                 f"backends must be names from {SUITE_BACKENDS}, got {self.backends!r}")

@@ -12,6 +12,7 @@ call that ran units appends a session (units, wall time, workers, load average) 
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import time
@@ -176,10 +177,11 @@ def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
     from wbvla.tasks.specs import VARIATIONS
 
     units = []
-    for row in config.rows:
+    specs = [row_spec(row, config.shipped_wholebodyvla, config.expert_noise) for row in config.rows]
+    for spec in specs + extra_specs(config):
+        row = spec.label
         if row not in ids:
             continue
-        spec = row_spec(row, config.shipped_wholebodyvla, config.expert_noise)
         for backend in config.backends:
             for task in config.tasks:
                 for variation in config.variations:
@@ -191,10 +193,22 @@ def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
     return units
 
 
+def extra_specs(config: SuiteConfig) -> list[PolicySpec]:
+    """The :class:`PolicySpec` of each of ``config.extra_policies`` (label ``extra:<run name>``)."""
+    from wbvla.vla.variants import variant_of_policy
+
+    out = []
+    for folder in config.extra_policies:
+        meta = json.loads((Path(folder) / "policy.json").read_text())
+        out.append(PolicySpec(f"extra:{meta.get('run', Path(folder).parent.name)}", variant_of_policy(meta), folder=str(folder)))
+    require(len({s.label for s in out}) == len(out), f"extra_policies: two folders share a run name: {config.extra_policies}")
+    return out
+
+
 def run_suite(config: SuiteConfig) -> RunResult:
     """The Table 2 analog (see :class:`~wbvla.suite.config.SuiteConfig`); resumable."""
     out = output_dir(config.run_name, config.run.output_dir)
-    specs = [row_spec(r, config.shipped_wholebodyvla, config.expert_noise) for r in config.rows]
+    specs = [row_spec(r, config.shipped_wholebodyvla, config.expert_noise) for r in config.rows] + extra_specs(config)
     ids, skipped = ensure_policies(specs, config.training, config.run.missing, config.run.workers, config.run.threads)
     units = plan_suite(config, ids)
     records, _ = run_units(units, config.training, _settings(config.run), out, config.run.progress, "table2")

@@ -264,10 +264,23 @@ class FinetuneConfig(TrainLoopConfig):
     """Where the trained policy (adapter + decoder + config) is written; ``None``: ``<output_dir>/policy``."""
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     """The execution decoder."""
+    extra_train_roots: tuple[Path, ...] = ()
+    """More training episodes: LeRobot v3 roots in the teleoperation layout, e.g. DAgger rounds
+    (``wbvla vla-dagger``). All of their episodes train (none is held out; the held-out metrics
+    stay on the main dataset's episodes)."""
+    init_policy: Path | None = None
+    """Start the LoRA adapter and the decoder (weights and normalization) from this policy folder
+    and use its ``base/``, instead of fresh adapters on the Stage II export (a DAgger round
+    continues its learner). None: fresh."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         one_of("command_kind", self.command_kind, COMMAND_KINDS)
+        self.extra_train_roots = tuple(Path(p) for p in self.extra_train_roots)
+        if self.init_policy is not None:
+            self.init_policy = Path(self.init_policy)
+            require((Path(self.init_policy) / "policy.json").is_file(),
+                    f"init_policy {self.init_policy}: no policy.json there (not a policy folder)")
         require(isinstance(self.heldout_episodes_per_task, int) and self.heldout_episodes_per_task >= 0,
                 f"heldout_episodes_per_task must be an int >= 0, got {self.heldout_episodes_per_task!r}")
         require(self.max_demos_per_task is None or (isinstance(self.max_demos_per_task, int) and self.max_demos_per_task > 0),
@@ -285,8 +298,9 @@ class FinetuneConfig(TrainLoopConfig):
         return self.pretrain.lam_variant
 
     def run_name(self) -> str:
-        """``<pretrain run>_<command_kind>[_nostate][_textlora][_<dataset_size>][_d<max demos>]``
-        (the dataset size only when it is not ``tutorial``)."""
+        """``<pretrain run>_<command_kind>[_nostate][_textlora][_<dataset_size>][_d<max demos>][_plus<k>[_init]]``
+        (the dataset size only when it is not ``tutorial``; ``_plus``: extra training roots / an
+        initial policy, as a DAgger round trains)."""
         name = f"{self.pretrain.run_name()}_{self.command_kind}"
         if not self.use_state:
             name += "_nostate"
@@ -296,6 +310,8 @@ class FinetuneConfig(TrainLoopConfig):
             name += f"_{self.dataset_size}"
         if self.max_demos_per_task is not None:
             name += f"_d{self.max_demos_per_task}"
+        if self.extra_train_roots or self.init_policy is not None:
+            name += f"_plus{len(self.extra_train_roots)}" + ("_init" if self.init_policy is not None else "")
         return name + (f"_s{self.seed}" if self.seed else "")
 
 

@@ -80,6 +80,8 @@ class FinetuneModule(L.LightningModule):
         self.__dict__["peft"] = import_peft().get_peft_model(self.vla.vlm, lora_config(cfg))
         self.decoder = ExecutionDecoder(cfg.decoder, self.vla.backbone.hidden_size, cfg.chunk_size, cfg.command_kind,
                                         cfg.use_state, ActionStats(**{k: np.asarray(v, np.float32) for k, v in stats.items()}))
+        if cfg.init_policy is not None:
+            load_policy_weights(self.peft, self.decoder, Path(cfg.init_policy))
         self.weights = {"arm": cfg.arm_weight, "gripper": cfg.gripper_weight, "command": cfg.flag_weight,
                         "height": cfg.height_weight}
         self._val: list[dict] = []
@@ -97,7 +99,8 @@ class FinetuneModule(L.LightningModule):
     def training_step(self, batch, batch_idx):
         hidden, prompts, out = self._forward(batch, batch["codes"])
         terms = decoder_losses(self.decoder, out, batch, self.weights)
-        latent = self.vla.latent_loss(self.vla.latent_logits(hidden, prompts), batch["codes"]).to(hidden.device)
+        latent = self.vla.latent_loss(self.vla.latent_logits(hidden, prompts), batch["codes"],
+                                      batch.get("latent_target")).to(hidden.device)
         loss = self.cfg.latent_weight * latent + terms["action"]
         bs = len(batch["instruction"])
         self.log_dict({"train/loss": loss.detach(), "train/latent_ce": latent.detach(),
@@ -119,6 +122,19 @@ class FinetuneModule(L.LightningModule):
         opt = torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(self.cfg.warmup_steps, self.cfg.max_steps))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def load_policy_weights(peft_model, decoder: ExecutionDecoder, folder: Path) -> None:
+    """Copy a policy folder's LoRA adapter into ``peft_model`` and its decoder (weights and
+    normalization statistics) into ``decoder`` (``FinetuneConfig.init_policy``)."""
+    from safetensors.torch import load_file
+
+    adapter = load_file(str(folder / "adapter" / "adapter_model.safetensors"))
+    result = import_peft().set_peft_model_state_dict(peft_model, adapter)
+    missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
+    require(not missing, f"{folder}/adapter: {len(missing)} LoRA tensors match no module here, e.g. {missing[:2]} "
+                         "(another LoRA recipe than this run's?)")
+    decoder.load_state_dict(load_file(str(folder / "decoder.safetensors")))
 
 
 @torch.no_grad()
@@ -177,14 +193,16 @@ def dataset_root(config: FinetuneConfig) -> Path:
 
 
 def prepare_base(config: FinetuneConfig, run: Path) -> Path:
-    """``<run>/base``: a copy of the Stage II export (trained first when missing) or, w/o LAM, the
-    bare backbone (so a resumed run always starts from the same weights)."""
+    """``<run>/base``: a copy of the Stage II export (trained first when missing), w/o LAM the bare
+    backbone, or the ``init_policy``'s base (so a resumed run always starts from the same weights)."""
     base = Path(run) / "base"
     if (base / "vla.json").exists():
         return base
     tmp = base.with_name(".base.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    if config.lam_variant == "none":
+    if config.init_policy is not None:
+        shutil.copytree(Path(config.init_policy) / "base", tmp)
+    elif config.lam_variant == "none":
         bb = build_backbone(config.pretrain.backbone)
         save_backbone(bb, tmp)
         write_json_atomic(tmp / "vla.json", {"stage": "backbone", "vocabulary": {}, "lam_variant": "none",
@@ -213,6 +231,16 @@ def latent_offset_frames(config: FinetuneConfig) -> int:
     if not lams:
         return 4
     return max(1, int(round(lam_pair_offset(lam_checkpoint(config.pretrain, lams[0])) * FPS)))
+
+
+def extra_episodes(config: FinetuneConfig, image_size: int, first_index: int) -> list[TeleopEpisode]:
+    """The episodes of ``config.extra_train_roots`` (all for training), renumbered from
+    ``first_index`` so no two training episodes share an index."""
+    out: list[TeleopEpisode] = []
+    for root in config.extra_train_roots:
+        for ep in load_teleop_episodes(root, image_size):
+            out.append(replace(ep, index=first_index + len(out)))
+    return out
 
 
 def teleop_frames(config: FinetuneConfig, episodes: list[TeleopEpisode], lams: dict, k: int) -> TeleopFrames:
@@ -250,6 +278,7 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
     episodes = episodes if episodes is not None else load_teleop_episodes(dataset_root(config), image_size)
     train_eps, held_eps = split_episodes(episodes, config.heldout_episodes_per_task, config.max_demos_per_task)
     require(len(held_eps) > 0, "no held-out episodes: set heldout_episodes_per_task >= 1")
+    train_eps = train_eps + extra_episodes(config, image_size, first_index=max(e.index for e in episodes) + 1)
     lams = load_lams(config)
     k = latent_offset_frames(config)
     train, held = teleop_frames(config, train_eps, lams, k), teleop_frames(config, held_eps, lams, k)

@@ -83,6 +83,11 @@ class LatentVocabulary:
             out[slot.lam].append(int(c))
         return {lam: tuple(v) for lam, v in out.items()}
 
+    def join_codes(self, latents: dict[str, Sequence[int]]) -> list[int]:
+        """The inverse of :meth:`split_codes`: ``{"mani": (3,), "loco": (11,)}`` -> slot codes."""
+        taken = {lam: list(latents[lam]) for lam in self.lams}
+        return [int(taken[slot.lam].pop(0)) for slot in self.slots]
+
 
 @dataclass
 class PromptBatch:

@@ -91,13 +91,20 @@ class LatentVLA(nn.Module):
         rows = torch.arange(hidden.shape[0], device=hidden.device)
         return [self.slot_logits(hidden[rows, prev[:, j]], j) for j in range(self.num_slots)]
 
-    def latent_loss(self, logits: list[torch.Tensor], codes: torch.Tensor) -> torch.Tensor:
-        """Eq. 1: -log pi(c_mani, c_loco | o_t, l) = sum over slots of the cross-entropy, averaged over the batch."""
+    def latent_loss(self, logits: list[torch.Tensor], codes: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+        """Eq. 1: -log pi(c_mani, c_loco | o_t, l) = sum over slots of the cross-entropy, averaged over the batch.
+
+        ``weight`` (B,) in {0, 1} (optional): average over the examples whose codes are targets only
+        (a DAgger frame driven by the learner has no LAM target, :mod:`wbvla.vla.dagger`); 0 if none is."""
         if not logits:
             return codes.new_zeros((), dtype=torch.float32)
         codes = codes.to(logits[0].device)
         # Eq. 1: min_theta -log pi_theta(c^mani_t, c^loco_t | o_t, l) = sum_j CE(slot j)
-        return torch.stack([F.cross_entropy(lg, codes[:, j]) for j, lg in enumerate(logits)]).sum()
+        ce = torch.stack([F.cross_entropy(lg, codes[:, j], reduction="none") for j, lg in enumerate(logits)]).sum(0)  # (B,)
+        if weight is None:
+            return ce.mean()
+        w = weight.to(ce.device, ce.dtype)
+        return (ce * w).sum() / w.sum().clamp(min=1.0)
 
     def pooled_tokens(self, hidden: torch.Tensor, batch: PromptBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Hidden states the execution decoder attends over: the image tokens (which precede the

@@ -21,6 +21,11 @@ from torch.utils.data import Dataset
 from wbvla.config import require
 from wbvla.data import teleop_schema as ts
 
+DAGGER_TARGET_KEY = "dagger.latent_target"
+"""Per-frame column of a DAgger dataset: 1 where the expert moved the robot (LAM codes are targets)."""
+DAGGER_CODES_KEY = "dagger.learner_codes"
+"""Per-frame column of a DAgger dataset: the learner's chosen slot codes."""
+
 
 @dataclass
 class TeleopEpisode:
@@ -38,9 +43,20 @@ class TeleopEpisode:
     """(T, 20) a_t (teleop_schema.ACTION_NAMES)."""
     reference_velocity: np.ndarray
     """(T, 3) v_x, v_y, w_z."""
+    latent_target: np.ndarray | None = None
+    """(T,) bool, DAgger episodes only (:mod:`wbvla.vla.dagger`): whether the LAM codes of the
+    frame's own video are latent targets (the expert moved the robot). None: every frame."""
+    learner_codes: np.ndarray | None = None
+    """(T, n_slots) int, DAgger episodes only: the codes the learner chose at each frame; they stand
+    in the sequence (teacher forcing, no latent loss) where ``latent_target`` is False."""
 
     def __post_init__(self) -> None:
         t = len(self.frames)
+        if self.latent_target is not None:
+            self.latent_target = np.asarray(self.latent_target, bool).reshape(-1)
+            require(self.latent_target.shape == (t,), f"episode {self.index}: latent_target must be ({t},), got {self.latent_target.shape}")
+            require(self.learner_codes is not None and len(self.learner_codes) == t,
+                    f"episode {self.index}: latent_target needs learner_codes with {t} rows")
         require(self.frames.ndim == 4 and self.frames.shape[-1] == 3 and self.frames.dtype == np.uint8,
                 f"episode {self.index}: frames must be (T, H, W, 3) uint8, got {self.frames.shape} {self.frames.dtype}")
         for name, dim in (("state", ts.STATE_DIM), ("action", ts.ACTION_DIM), ("reference_velocity", 3)):
@@ -79,9 +95,12 @@ def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[Tele
     for ep in ds.episodes.episode_index.astype(int):
         d = ds.episode(int(ep), size=image_size)
         task = d.get("task") or [ts.INSTRUCTIONS.get(str(ds.row(int(ep)).get("task", "")), "")]
+        target = d.get(DAGGER_TARGET_KEY)
         out.append(TeleopEpisode(int(ep), str(task[0]), d[ts.IMAGE_KEY], np.asarray(d[ts.STATE_KEY], np.float32),
                                  np.asarray(d[ts.ACTION_KEY], np.float32),
-                                 np.asarray(d[ts.REFERENCE_VELOCITY_KEY], np.float32).reshape(-1, 3)))
+                                 np.asarray(d[ts.REFERENCE_VELOCITY_KEY], np.float32).reshape(-1, 3),
+                                 None if target is None else np.asarray(target).reshape(-1).astype(bool),
+                                 None if target is None else np.asarray(d[DAGGER_CODES_KEY], np.int64).reshape(len(target), -1)))
     require(len(out) > 0, f"{root}: the dataset has no episodes")
     return out
 
@@ -103,21 +122,29 @@ def split_episodes(episodes: list[TeleopEpisode], heldout_per_task: int, max_dem
 
 
 def latent_labels(episode: TeleopEpisode, models: dict, k: int) -> np.ndarray:
-    """Codes (T, n_slots) of each LAM (in ``models`` order) on (o_t, o_min(t+k, T-1))."""
+    """Codes (T, n_slots) of each LAM (in ``models`` order) on (o_t, o_min(t+k, T-1)); in a DAgger
+    episode, the learner's own codes where the frame is no latent target."""
     from wbvla.vla.corpus_data import encode_pairs
 
     if not models:
         return np.zeros((len(episode), 0), np.int64)
     frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2)  # (T, 3, H, W)
     nxt = np.minimum(np.arange(len(episode)) + k, len(episode) - 1)
-    return np.concatenate([encode_pairs(m, frames, frames[nxt]) for m in models.values()], axis=1)
+    codes = np.concatenate([encode_pairs(m, frames, frames[nxt]) for m in models.values()], axis=1)  # (T, n_slots)
+    if episode.latent_target is not None:
+        require(episode.learner_codes.shape == codes.shape,
+                f"episode {episode.index}: learner codes {episode.learner_codes.shape} vs LAM codes {codes.shape} "
+                "(a DAgger dataset of another LAM variant?)")
+        codes = np.where(episode.latent_target[:, None], codes, episode.learner_codes)
+    return codes
 
 
 class TeleopFrames(Dataset):
     """Every frame of some episodes as a Stage III example.
 
     Items: ``image (3, H, W) uint8, instruction, state (17,), arm (H, 14), gripper (H, 2), flags (3,),
-    height (), velocity (3,), codes (n_slots,)`` plus ``episode`` and ``t``.
+    height (), velocity (3,), codes (n_slots,), latent_target ()`` (bool: the codes are Eq. 1 targets)
+    plus ``episode`` and ``t``.
     """
 
     def __init__(self, episodes: list[TeleopEpisode], codes: list[np.ndarray], chunk_size: int):
@@ -140,6 +167,7 @@ class TeleopFrames(Dataset):
                 "arm": torch.from_numpy(chunk[:, ts.ACTION_ARMS]), "gripper": torch.from_numpy(chunk[:, ts.ACTION_GRIPPERS]),
                 "flags": torch.from_numpy(ep.action[t, ts.ACTION_FLAGS]), "height": torch.tensor(ep.action[t, ts.ACTION_HEIGHT]),
                 "velocity": torch.from_numpy(ep.reference_velocity[t]), "codes": self.codes[e][t],
+                "latent_target": torch.tensor(True if ep.latent_target is None else bool(ep.latent_target[t])),
                 "episode": ep.index, "t": t}
 
     def arrays(self) -> dict[str, np.ndarray]:
@@ -159,7 +187,7 @@ class TeleopFrames(Dataset):
 
 def collate_frames(items: list[dict]) -> dict:
     out = {k: torch.stack([it[k] for it in items]) for k in ("image", "state", "arm", "gripper", "flags", "height",
-                                                             "velocity", "codes")}
+                                                             "velocity", "codes", "latent_target")}
     out["instruction"] = [it["instruction"] for it in items]
     out["episode"] = torch.tensor([it["episode"] for it in items])
     out["t"] = torch.tensor([it["t"] for it in items])

@@ -35,6 +35,15 @@ SHIPPED_POLICY = "vla/tutorial"
 """The trained tutorial policy under ``data/`` (the ``wholebodyvla`` variant, tiny backbone)."""
 
 
+def variant_of_policy(meta: dict) -> str:
+    """The :data:`VARIANTS` name of a trained policy from its ``policy.json`` switches."""
+    if meta.get("command_kind") == "velocity":
+        return "velocity_rl"
+    if not meta.get("use_state", True):
+        return "no_state"
+    return {"none": "no_lam", "mani": "mani_lam", "shared": "shared_lam"}.get(meta.get("lam_variant"), "wholebodyvla")
+
+
 def variant_config(name: str, base: FinetuneConfig | None = None, human_video_fraction: float = 1.0,
                    robot_video_fraction: float = 1.0, max_demos_per_task: int | None = None) -> FinetuneConfig:
     """The fine-tuning config (with its Stage II config inside) of variant ``name``.
