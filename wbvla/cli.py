@@ -25,8 +25,8 @@ from wbvla.runtime.config import DeployKeysConfig
 from wbvla.suite.config import ScalingConfig, SuiteConfig
 from wbvla.tasks.expert_eval import ExpertEvalConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
-from wbvla.vla.dagger_config import DAggerConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
+from wbvla.vla.dagger_config import DAggerConfig
 
 
 def quickstart(config: QuickstartConfig) -> None:

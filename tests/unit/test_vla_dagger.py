@@ -3,7 +3,6 @@ continuing from the learner on it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -13,7 +12,12 @@ from test_vla_train import _finetune, _pretrain, world  # noqa: F401  (world is 
 
 from wbvla.data import teleop_schema as ts
 from wbvla.locomotion.reference import VelocityReference
-from wbvla.tasks.expert import CONTROL_STEPS_PER_TICK, ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+from wbvla.tasks.expert import (
+    CONTROL_STEPS_PER_TICK,
+    ExpertConfig,
+    ExpertNoiseConfig,
+    ScriptedExpert,
+)
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
 from wbvla.vla.api import PolicyOutput
