@@ -22,7 +22,7 @@ from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
 from wbvla.vla.api import PolicyOutput
 from wbvla.vla.dagger import LOCOMOTION_PHASES, DAggerPolicy
-from wbvla.vla.dagger_config import DAggerConfig
+from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.latents import LatentVocabulary
 
 SIDESTEP = np.array([0.0, 1.0, 0.0, 0.6], np.float32)
@@ -104,7 +104,7 @@ def test_a_round_records_labelled_rollouts_and_continues_the_learner(world, tmp_
     from safetensors.torch import load_file
 
     from wbvla.data.lerobot_v3 import validate_v3
-    from wbvla.vla.dagger import collect
+    from wbvla.vla.dagger import collect, first_rollout_seed
     from wbvla.vla.finetune import finetune
     from wbvla.vla.teleop_data import load_teleop_episodes, synthetic_episodes
 
@@ -112,6 +112,7 @@ def test_a_round_records_labelled_rollouts_and_continues_the_learner(world, tmp_
     learner = finetune(_finetune(_pretrain(*world, tmp_path), tmp_path), eps)
     cfg = DAggerConfig(learner_run=learner.fit.run_dir, episodes_per_task=1, tasks=("cart_pushing",), expert_share=0.0,
                        time_limit_s=3.0, workers=1, progress=False, output_dir=tmp_path / "round")
+    assert first_rollout_seed(cfg) == DAGGER_SEED0  # a first round
     got = collect(cfg, tmp_path / "round" / "data")
     assert got["rollouts"] == 1 and 0 < got["learner_frames"] < got["frames"] == 30
     assert validate_v3(tmp_path / "round" / "data") == []
@@ -132,4 +133,6 @@ def test_a_round_records_labelled_rollouts_and_continues_the_learner(world, tmp_
         a, b = load_file(str(learner.policy_dir / part)), load_file(str(res.policy_dir / part))
         assert a.keys() == b.keys()
         assert max(float((a[k].float() - b[k].float()).abs().max()) for k in a) <= 3 * ft.lr * ft.max_steps
+    # a second round from this one rolls out on the scenes after the first round's
+    assert first_rollout_seed(replace(cfg, learner_run=res.fit.run_dir, output_dir=None)) == DAGGER_SEED0 + 1
 

@@ -39,7 +39,7 @@ import numpy as np
 from wbvla.data import teleop_schema as ts
 from wbvla.io import write_json_atomic
 from wbvla.vla.api import PolicyOutput
-from wbvla.vla.dagger_config import DAggerConfig
+from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.teleop_data import DAGGER_CODES_KEY, DAGGER_TARGET_KEY
 
 LOCOMOTION_PHASES = frozenset({"approach", "carry", "turn_and_walk", "push"})
@@ -150,6 +150,22 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
             "wall_s": result.wall_s, "data": rec.frames}
 
 
+def first_rollout_seed(config: DAggerConfig) -> int:
+    """``config.first_seed``, or (None) the seed after every seed of the rollout datasets the
+    learner already trained on (its ``extra_train_roots``), :data:`DAGGER_SEED0` for a first round."""
+    from wbvla.tasks.teleop import _existing_seeds
+
+    if config.first_seed is not None:
+        return config.first_seed
+    learner = json.loads((config.learner_run / "train_config.json").read_text())
+    seen = [s for root in learner.get("extra_train_roots") or () if (Path(root) / "meta" / "info.json").is_file()
+            for seeds in _existing_seeds(Path(root)).values() for s in seeds]
+    seed = max(seen) + 1 if seen else DAGGER_SEED0
+    if seed + config.episodes_per_task > 100_000:
+        raise ValueError(f"{config.learner_run}: the next rollout seeds ({seed}..) leave the training range; give first_seed")
+    return seed
+
+
 def collect(config: DAggerConfig, root: Path) -> dict:
     """Roll out ``config``'s learner with the expert labelling (resumable: seeds already in the
     dataset at ``root`` are skipped) and return the collection record."""
@@ -169,8 +185,9 @@ def collect(config: DAggerConfig, root: Path) -> dict:
         writer, have = LeRobotV3Writer.open(root, extra_meta=extra), _existing_seeds(root)
     else:
         writer, have = LeRobotV3Writer(root, ts.FPS, dagger_features(image_size, n_codes), extra_meta=extra), {}
+    seed0 = first_rollout_seed(config)
     jobs = [(t, s) for k in range(config.episodes_per_task) for t in config.tasks
-            if (s := config.first_seed + k) not in have.get(t, [])]
+            if (s := seed0 + k) not in have.get(t, [])]
     opts = {"policy": str(policy_dir), "threads": config.threads, "expert_share": config.expert_share,
             "block_ticks": max(1, round(config.block_s * ts.FPS)), "n_codes": n_codes, "backend": config.backend,
             "image_size": image_size, "time_limit_s": config.time_limit_s}
@@ -194,7 +211,7 @@ def collect(config: DAggerConfig, root: Path) -> dict:
     if problems:
         raise RuntimeError(f"{root}: the rollouts' dataset is not valid LeRobot v3: {problems[:3]}")
     rows = [json.loads(line) for line in records_path.read_text().splitlines()] if records_path.is_file() else []
-    return {"dataset": str(root), "rollouts": len(rows), "frames": sum(r["frames"] for r in rows),
+    return {"dataset": str(root), "first_seed": seed0, "rollouts": len(rows), "frames": sum(r["frames"] for r in rows),
             "learner_frames": sum(r["learner_frames"] for r in rows), "wall_s_this_call": time.perf_counter() - t0,
             "rollout_success": {t: [sum(all(r["success"]) for r in rows if r["task"] == t), sum(r["task"] == t for r in rows)]
                                 for t in config.tasks},

@@ -31,8 +31,10 @@ class DAggerConfig:
     """Rollouts per task (every one is kept: failures are where the labels matter)."""
     tasks: tuple[str, ...] = TASKS
     """Which tasks."""
-    first_seed: int = DAGGER_SEED0
-    """Seeds first_seed, first_seed + 1, ... per task (training range)."""
+    first_seed: int | None = None
+    """Seeds first_seed, first_seed + 1, ... per task (training range). None: :data:`DAGGER_SEED0`
+    for a first round, and for a later one the seed after the highest one of the rounds the
+    learner already trained on (each round sees new scenes)."""
     expert_share: float = 0.5
     """Probability that the expert, not the learner, drives a block of a locomotion phase (beta
     of DAgger). Manipulation phases are always the expert's (its state machine assumes the grasp
@@ -62,8 +64,8 @@ class DAggerConfig:
         require(isinstance(self.episodes_per_task, int) and self.episodes_per_task >= 1,
                 f"episodes_per_task must be an int >= 1, got {self.episodes_per_task!r}")
         require(len(self.tasks) > 0 and all(t in TASKS for t in self.tasks), f"tasks must be names from {TASKS}, got {self.tasks!r}")
-        require(isinstance(self.first_seed, int) and 0 <= self.first_seed
-                and self.first_seed + self.episodes_per_task <= 100_000,
+        require(self.first_seed is None or (isinstance(self.first_seed, int) and 0 <= self.first_seed
+                and self.first_seed + self.episodes_per_task <= 100_000),
                 f"first_seed must keep every rollout seed in the training range [0, 100000), got {self.first_seed!r}")
         in_range("expert_share", self.expert_share, 0.0, 1.0)
         positive("block_s", self.block_s)
