@@ -79,9 +79,10 @@ def scaling_figure(curves: dict, paper_note: str = ""):
     return fig
 
 
-def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo")):
+def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo"), labels: dict[str, str] | None = None):
     """Fig. 7 analog: failed trials of each row split into locomotion and manipulation modes
-    (stacked bars, one panel per backend)."""
+    (stacked bars, one panel per backend); ``labels`` names rows beyond :data:`ROW_LABELS`."""
+    names = {**ROW_LABELS, **(labels or {})}
     fig, axes = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 4.2), squeeze=False)
     modes = (*LOCOMOTION_MODES, *MANIPULATION_MODES, "other")
     for ax, backend in zip(axes[0], backends, strict=True):
@@ -94,7 +95,7 @@ def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo"
             stage = "loco" if m in LOCOMOTION_MODES else ("manip" if m in MANIPULATION_MODES else "?")
             ax.bar(np.arange(len(present)), vals, bottom=bottom, color=MODE_COLORS[m], label=f"{stage}: {m.replace('_', ' ')}")
             bottom += vals
-        ax.set_xticks(np.arange(len(present)), [ROW_LABELS.get(r, r) for r in present], rotation=30, ha="right")
+        ax.set_xticks(np.arange(len(present)), [names.get(r, r) for r in present], rotation=30, ha="right")
         ax.set(ylabel="failed trials", title=f"failure modes, {'IDEAL BASE' if backend == 'ideal_base' else 'physics legs'}")
         ax.legend(fontsize=7)
     fig.tight_layout()
