@@ -178,7 +178,7 @@ def collect(config: DAggerConfig, root: Path) -> dict:
     policy_dir = config.learner_run / "policy"
     meta = json.loads((policy_dir / "policy.json").read_text())
     n_codes = len(LatentVocabulary.from_json(meta.get("vocabulary", {})).slots)
-    image_size = 128
+    image_size = config.image_size
     extra = {"generator": "wbvla vla-dagger (learner rollouts, scripted-expert labels)", "learner": meta["model_id"],
              "locomotion_backend": config.backend, "image_size": image_size, "expert_share": config.expert_share}
     if (root / "meta" / "info.json").is_file():

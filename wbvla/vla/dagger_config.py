@@ -45,6 +45,8 @@ class DAggerConfig:
     """Simulated seconds per rollout (the expert needs 12-25 s per task)."""
     backend: str = "ideal_base"
     """Locomotion backend of the rollouts (the learner's suite column)."""
+    image_size: int = 128
+    """Head-camera image given to the learner and recorded (the teleoperation data's size)."""
     finetune_steps: int = 1500
     """Stage III optimizer steps on the teleoperation data + the rollouts, starting from the learner."""
     workers: int = 2
@@ -71,6 +73,8 @@ class DAggerConfig:
         positive("block_s", self.block_s)
         positive("time_limit_s", self.time_limit_s)
         require(self.backend in ("ideal_base", "lmo"), f"backend must be ideal_base or lmo, got {self.backend!r}")
+        require(isinstance(self.image_size, int) and 16 <= self.image_size <= 512 and self.image_size % 2 == 0,
+                f"image_size must be an even int in [16, 512], got {self.image_size!r}")
         for name in ("finetune_steps", "workers", "threads"):
             v = getattr(self, name)
             require(isinstance(v, int) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
