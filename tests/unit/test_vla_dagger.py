@@ -44,9 +44,18 @@ class _SidestepLearner:
         return PolicyOutput(np.zeros((2, 14)), np.zeros((2, 2)), SIDESTEP, "flags", latents={"mani": (3,), "loco": (1,)})
 
 
-def _rollout(expert_share: float, seconds: float = 3.5):
+class _StandingLearner(_SidestepLearner):
+    """A learner that never walks."""
+
+    def act(self, image, instruction, state):
+        out = super().act(image, instruction, state)
+        out.command = np.array([0.0, 0.0, 0.0, 0.6], np.float32)
+        return out
+
+
+def _rollout(expert_share: float, seconds: float = 3.5, learner=None, accept=None):
     expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
-    policy = DAggerPolicy(_SidestepLearner(), expert, expert_share, block_ticks=5, seed=0)
+    policy = DAggerPolicy(learner or _SidestepLearner(), expert, expert_share, block_ticks=5, seed=0, accept_stance=accept)
     ticks = []
 
     class Spy:  # the runner's writer: sees each tick right after act()
@@ -85,6 +94,21 @@ def test_with_expert_share_one_the_learner_never_drives():
     _, result, ticks = _rollout(expert_share=1.0)
     assert not any(drove for _, drove, *_ in ticks)
     assert all(np.array_equal(executed, label) for *_, label, _, executed in ticks)
+
+
+def test_the_expert_grasps_from_the_learners_stance_only_when_told_to():
+    # the standing learner never reaches the expert's stance: the expert keeps labelling the approach ...
+    _, result, ticks = _rollout(0.0, 3.5, _StandingLearner())
+    assert ticks[-1][0] == "approach"
+    # ... unless a DAgger round accepts a stance this far off (here: anywhere) after 10 still ticks
+    _, result, ticks = _rollout(0.0, 3.5, _StandingLearner(), accept=(5.0, 3.2, 10))
+    phases = [p for p, *_ in ticks]
+    first = phases.index("approach")
+    assert phases[first:first + 10] == ["approach"] * 10 and phases[first + 11] == "pregrasp"
+    assert float(np.linalg.norm(result.log["base"][-1, :2] - result.log["base"][0, :2])) < 0.02  # it never walked
+    # and not when the stance is farther than the tolerance
+    _, _, ticks = _rollout(0.0, 3.5, _StandingLearner(), accept=(0.05, 3.2, 10))
+    assert ticks[-1][0] == "approach"
 
 
 def test_dagger_config_refuses_what_it_cannot_use(tmp_path):

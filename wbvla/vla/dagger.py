@@ -13,6 +13,8 @@ How, per rollout (a training seed, the closed-loop runner, the ideal base by def
   drives the legs in randomly drawn blocks (``expert_share`` of the blocks stay the expert's);
   arms, grippers and the manipulation phases are always the expert's, because its state machine
   assumes the grasp it made; its Eq. 2 reference is kept in step with the flags actually sent;
+  with ``accept_stance_m`` it grasps from where the learner stood still near the stance instead of
+  re-stepping to its own tolerance (so the rollouts also show grasps from imprecise stances);
 * every frame is recorded (LeRobot v3, the teleoperation layout plus ``dagger.latent_target`` and
   ``dagger.learner_codes``): where the expert drove, the LAM codes of the frame's own video are
   Eq. 1 targets as in teleoperation data; where the learner drove, the video shows the learner's
@@ -55,13 +57,22 @@ class DAggerPolicy:
     command_kind = "flags"
     uses_image = True
 
-    def __init__(self, learner, expert, expert_share: float, block_ticks: int, seed: int = 0):
+    def __init__(self, learner, expert, expert_share: float, block_ticks: int, seed: int = 0,
+                 accept_stance: tuple[float, float, int] | None = None):
         if learner.command_kind != "flags":
             raise ValueError(f"DAgger needs a learner that commands flags (the expert's labels), got {learner.command_kind!r}")
         self.learner, self.expert = learner, expert
         self.expert_share, self.block_ticks, self.seed = float(expert_share), int(block_ticks), seed
         self.model_id = f"dagger({learner.model_id})"
         self.vocab = learner.vla.vocab if hasattr(learner, "vla") else None
+        self.accept = accept_stance  # (metres, radians, still ticks): DAggerConfig.accept_stance_*
+        if accept_stance is not None:
+            expert.accept_stance = self._accept
+
+    def _accept(self, err: np.ndarray) -> bool:
+        """The expert grasps from here: the learner drove and stood still long enough, close enough."""
+        metres, radians, ticks = self.accept
+        return self.still >= ticks and float(np.hypot(err[0], err[1])) <= metres and abs(float(err[2])) <= radians
 
     @property
     def phase(self) -> str:
@@ -71,7 +82,7 @@ class DAggerPolicy:
         self.expert.bind(task)
         self.learner.reset()
         self.rng = np.random.default_rng([self.seed, task.seed])
-        self.tick, self.learner_block = 0, False
+        self.tick, self.learner_block, self.still = 0, False, 0
         self.label, self.learner_drove, self.learner_codes = None, False, []
 
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
@@ -84,6 +95,7 @@ class DAggerPolicy:
             self.learner_block = bool(self.rng.random() >= self.expert_share)
         self.tick += 1
         self.learner_drove = self.learner_block and self.expert.phase in LOCOMOTION_PHASES
+        self.still = self.still + 1 if self.learner_drove and not np.any(lrn.command[:3]) else 0
         command = e.command
         if self.learner_drove:
             command = np.array([*lrn.command[:3], e.command[3]], np.float32)  # the learner's flags, the expert's h*
@@ -139,7 +151,7 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
         _LEARNER[opts["policy"]] = VLAPolicy.load(Path(opts["policy"]), threads=opts["threads"])
     learner = _LEARNER[opts["policy"]]
     policy = DAggerPolicy(learner, ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
-                          opts["expert_share"], opts["block_ticks"], seed)
+                          opts["expert_share"], opts["block_ticks"], seed, opts["accept_stance"])
     rec = _Recorder(policy, opts["n_codes"])
     result = run_trial(policy, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"],
                                                                         time_limit_s=opts["time_limit_s"], settle_s=0.5),
@@ -190,7 +202,9 @@ def collect(config: DAggerConfig, root: Path) -> dict:
             if (s := seed0 + k) not in have.get(t, [])]
     opts = {"policy": str(policy_dir), "threads": config.threads, "expert_share": config.expert_share,
             "block_ticks": max(1, round(config.block_s * ts.FPS)), "n_codes": n_codes, "backend": config.backend,
-            "image_size": image_size, "time_limit_s": config.time_limit_s}
+            "image_size": image_size, "time_limit_s": config.time_limit_s,
+            "accept_stance": None if config.accept_stance_m is None else
+            (config.accept_stance_m, config.accept_stance_rad, max(1, round(config.accept_still_s * ts.FPS)))}
     records_path = root.with_name(root.name + "_rollouts.jsonl")
     t0 = time.perf_counter()
     pool = mp.get_context("spawn").Pool(config.workers) if config.workers > 1 and len(jobs) > 1 else None

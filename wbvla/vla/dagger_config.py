@@ -39,6 +39,15 @@ class DAggerConfig:
     """Probability that the expert, not the learner, drives a block of a locomotion phase (beta
     of DAgger). Manipulation phases are always the expert's (its state machine assumes the grasp
     it made), so the learner's states differ from the expert's where the suite's failures are."""
+    accept_stance_m: float | None = None
+    """When the learner drives the approach and has stood still for ``accept_still_s`` within this
+    distance (m) and ``accept_stance_rad`` of the grasp stance, the expert grasps from there instead
+    of re-stepping to its own 1.5-3 cm: the rollouts then show grasps from the learner's imprecise
+    stances (the suite's learned rows stop 7-8 cm off and miss). None: the expert always re-steps."""
+    accept_stance_rad: float = 0.15
+    """Heading tolerance of ``accept_stance_m`` (rad)."""
+    accept_still_s: float = 1.0
+    """How long the learner must have stood still (all flags 0 while driving) for ``accept_stance_m``."""
     block_s: float = 1.0
     """Who drives is drawn per block of this many seconds (a per-tick switch would chatter)."""
     time_limit_s: float = 30.0
@@ -71,6 +80,10 @@ class DAggerConfig:
                 f"first_seed must keep every rollout seed in the training range [0, 100000), got {self.first_seed!r}")
         in_range("expert_share", self.expert_share, 0.0, 1.0)
         positive("block_s", self.block_s)
+        if self.accept_stance_m is not None:
+            positive("accept_stance_m", self.accept_stance_m)
+        positive("accept_stance_rad", self.accept_stance_rad)
+        positive("accept_still_s", self.accept_still_s)
         positive("time_limit_s", self.time_limit_s)
         require(self.backend in ("ideal_base", "lmo"), f"backend must be ideal_base or lmo, got {self.backend!r}")
         require(isinstance(self.image_size, int) and 16 <= self.image_size <= 512 and self.image_size % 2 == 0,
