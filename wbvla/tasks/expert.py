@@ -165,10 +165,6 @@ class ScriptedExpert:
     def __init__(self, config: ExpertConfig | None = None, seed: int = 0):
         self.config = config or ExpertConfig()
         self.seed = seed
-        self.accept_stance: Callable[[np.ndarray], bool] | None = None
-        """Optional ``f(err) -> bool`` on the approach's base-frame error (dx, dy, dyaw): True ends
-        the approach where the robot stands (a DAgger round lets the expert grasp from the learner's
-        stance, :mod:`wbvla.vla.dagger`). None: settle to the expert's own tolerance."""
         self.task: TaskInstance | None = None
         self.phase = "unbound"
         self._script: Iterator[None] | None = None
@@ -271,9 +267,6 @@ class ScriptedExpert:
             cy, sy = np.cos(yaw), np.sin(yaw)
             d = np.array([tx - pos[0], ty - pos[1]])
             err = np.array([cy * d[0] + sy * d[1], -sy * d[0] + cy * d[1], _wrap(tyaw - yaw)])
-            if phase == "approach" and self.accept_stance is not None and self.accept_stance(err):
-                self.cmd.flags = np.zeros(3)
-                return
             pred = err - self.ref.coast()  # error left if every flag were released now
             tol = np.array([c.tol_xy, c.tol_xy, c.tol_yaw])
             re = np.array([c.reengage_xy, c.reengage_xy, c.reengage_yaw])

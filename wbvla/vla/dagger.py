@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wbvla.config import require
 from wbvla.data import teleop_schema as ts
 from wbvla.io import write_json_atomic
 from wbvla.vla.api import PolicyOutput
@@ -46,6 +47,38 @@ from wbvla.vla.teleop_data import DAGGER_CODES_KEY, DAGGER_TARGET_KEY
 
 LOCOMOTION_PHASES = frozenset({"approach", "carry", "turn_and_walk", "push"})
 """Phases of the scripted expert in which the learner may drive the legs."""
+
+
+def stance_error(expert, target) -> np.ndarray:
+    """The base-frame error (dx, dy, dyaw) of the pelvis to ``target()`` = (x, y, yaw), as the
+    expert's approach computes it."""
+    tx, ty, tyaw = target()
+    pos, yaw = expert._base()
+    c, s = np.cos(yaw), np.sin(yaw)
+    d = np.array([tx - pos[0], ty - pos[1]])
+    return np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], (tyaw - yaw + np.pi) % (2 * np.pi) - np.pi])
+
+
+def accepting_expert(config=None, seed: int = 0):
+    """A :class:`~wbvla.tasks.expert.ScriptedExpert` whose approach also ends when its
+    ``accept_stance(err)`` says so (None: never), where the robot stands; the expert then grasps
+    from there (its arm IK solves for the bar where it is). The expert's own sources stay untouched:
+    its suite trials and the teleoperation data keep their versions."""
+    from wbvla.tasks.expert import ScriptedExpert
+
+    class AcceptingExpert(ScriptedExpert):
+        accept_stance = None
+
+        def _navigate(self, target, phase):
+            inner = super()._navigate(target, phase)
+            for _ in inner:
+                if phase == "approach" and self.accept_stance is not None and self.accept_stance(stance_error(self, target)):
+                    inner.close()
+                    self.cmd.flags = np.zeros(3)
+                    return
+                yield
+
+    return AcceptingExpert(config, seed)
 
 
 class DAggerPolicy:
@@ -67,6 +100,7 @@ class DAggerPolicy:
         self.vocab = learner.vla.vocab if hasattr(learner, "vla") else None
         self.accept = accept_stance  # (metres, radians, still ticks): DAggerConfig.accept_stance_*
         if accept_stance is not None:
+            require(hasattr(expert, "accept_stance"), "accept_stance needs an expert from accepting_expert()")
             expert.accept_stance = self._accept
 
     def _accept(self, err: np.ndarray) -> bool:
@@ -141,7 +175,7 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
     import torch
 
     torch.set_num_threads(opts["threads"])
-    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig
     from wbvla.tasks.runner import RunnerConfig, run_trial
     from wbvla.tasks.specs import make_task
     from wbvla.vla.policy import VLAPolicy
@@ -150,7 +184,7 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
         _LEARNER.clear()
         _LEARNER[opts["policy"]] = VLAPolicy.load(Path(opts["policy"]), threads=opts["threads"])
     learner = _LEARNER[opts["policy"]]
-    policy = DAggerPolicy(learner, ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
+    policy = DAggerPolicy(learner, accepting_expert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
                           opts["expert_share"], opts["block_ticks"], seed, opts["accept_stance"])
     rec = _Recorder(policy, opts["n_codes"])
     result = run_trial(policy, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"],
