@@ -20,7 +20,7 @@ from wbvla.tasks.expert import (
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
 from wbvla.vla.api import PolicyOutput
-from wbvla.vla.dagger import LOCOMOTION_PHASES, DAggerPolicy, accepting_expert
+from wbvla.vla.dagger import LOCOMOTION_PHASES, AcceptingExpert, DAggerPolicy
 from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.latents import LatentVocabulary
 
@@ -53,7 +53,7 @@ class _StandingLearner(_SidestepLearner):
 
 
 def _rollout(expert_share: float, seconds: float = 3.5, learner=None, accept=None):
-    expert = accepting_expert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
+    expert = AcceptingExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
     policy = DAggerPolicy(learner or _SidestepLearner(), expert, expert_share, block_ticks=5, seed=0, accept_stance=accept)
     ticks = []
 

@@ -279,7 +279,7 @@ class FinetuneConfig(TrainLoopConfig):
         self.extra_train_roots = tuple(Path(p) for p in self.extra_train_roots)
         if self.init_policy is not None:
             self.init_policy = Path(self.init_policy)
-            require((Path(self.init_policy) / "policy.json").is_file(),
+            require((self.init_policy / "policy.json").is_file(),
                     f"init_policy {self.init_policy}: no policy.json there (not a policy folder)")
         require(isinstance(self.heldout_episodes_per_task, int) and self.heldout_episodes_per_task >= 0,
                 f"heldout_episodes_per_task must be an int >= 0, got {self.heldout_episodes_per_task!r}")

@@ -41,6 +41,7 @@ import numpy as np
 from wbvla.config import require
 from wbvla.data import teleop_schema as ts
 from wbvla.io import write_json_atomic
+from wbvla.tasks.expert import CONTROL_STEPS_PER_TICK, ScriptedExpert, _wrap
 from wbvla.vla.api import PolicyOutput
 from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.teleop_data import DAGGER_CODES_KEY, DAGGER_TARGET_KEY
@@ -49,36 +50,32 @@ LOCOMOTION_PHASES = frozenset({"approach", "carry", "turn_and_walk", "push"})
 """Phases of the scripted expert in which the learner may drive the legs."""
 
 
-def stance_error(expert, target) -> np.ndarray:
+def stance_error(expert: ScriptedExpert, target) -> np.ndarray:
     """The base-frame error (dx, dy, dyaw) of the pelvis to ``target()`` = (x, y, yaw), as the
-    expert's approach computes it."""
+    expert's approach computes it (``ScriptedExpert._navigate``)."""
     tx, ty, tyaw = target()
     pos, yaw = expert._base()
     c, s = np.cos(yaw), np.sin(yaw)
     d = np.array([tx - pos[0], ty - pos[1]])
-    return np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], (tyaw - yaw + np.pi) % (2 * np.pi) - np.pi])
+    return np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], _wrap(tyaw - yaw)])
 
 
-def accepting_expert(config=None, seed: int = 0):
-    """A :class:`~wbvla.tasks.expert.ScriptedExpert` whose approach also ends when its
-    ``accept_stance(err)`` says so (None: never), where the robot stands; the expert then grasps
-    from there (its arm IK solves for the bar where it is). The expert's own sources stay untouched:
-    its suite trials and the teleoperation data keep their versions."""
-    from wbvla.tasks.expert import ScriptedExpert
+class AcceptingExpert(ScriptedExpert):
+    """The scripted expert whose approach also ends, where the robot stands, when
+    ``accept_stance(err)`` says so (None: never); it then grasps from there (its arm IK solves for
+    the bar where it is). A subclass here, so the expert's own sources, and with them the versions
+    of its suite trials and of the teleoperation data, stay untouched."""
 
-    class AcceptingExpert(ScriptedExpert):
-        accept_stance = None
+    accept_stance = None
 
-        def _navigate(self, target, phase):
-            inner = super()._navigate(target, phase)
-            for _ in inner:
-                if phase == "approach" and self.accept_stance is not None and self.accept_stance(stance_error(self, target)):
-                    inner.close()
-                    self.cmd.flags = np.zeros(3)
-                    return
-                yield
-
-    return AcceptingExpert(config, seed)
+    def _navigate(self, target, phase):
+        inner = super()._navigate(target, phase)
+        for _ in inner:
+            if phase == "approach" and self.accept_stance is not None and self.accept_stance(stance_error(self, target)):
+                inner.close()
+                self.cmd.flags = np.zeros(3)
+                return
+            yield
 
 
 class DAggerPolicy:
@@ -100,7 +97,7 @@ class DAggerPolicy:
         self.vocab = learner.vla.vocab if hasattr(learner, "vla") else None
         self.accept = accept_stance  # (metres, radians, still ticks): DAggerConfig.accept_stance_*
         if accept_stance is not None:
-            require(hasattr(expert, "accept_stance"), "accept_stance needs an expert from accepting_expert()")
+            require(isinstance(expert, AcceptingExpert), "accept_stance needs an AcceptingExpert")
             expert.accept_stance = self._accept
 
     def _accept(self, err: np.ndarray) -> bool:
@@ -120,8 +117,6 @@ class DAggerPolicy:
         self.label, self.learner_drove, self.learner_codes = None, False, []
 
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
-        from wbvla.tasks.expert import CONTROL_STEPS_PER_TICK
-
         ref = copy.deepcopy(self.expert.ref)  # the backend's Eq. 2 state before this tick
         e = self.expert.act(image, instruction, state)  # label (steps its reference with its own flags)
         lrn = self.learner.act(image, instruction, state)
@@ -184,7 +179,7 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
         _LEARNER.clear()
         _LEARNER[opts["policy"]] = VLAPolicy.load(Path(opts["policy"]), threads=opts["threads"])
     learner = _LEARNER[opts["policy"]]
-    policy = DAggerPolicy(learner, accepting_expert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
+    policy = DAggerPolicy(learner, AcceptingExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
                           opts["expert_share"], opts["block_ticks"], seed, opts["accept_stance"])
     rec = _Recorder(policy, opts["n_codes"])
     result = run_trial(policy, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"],
