@@ -170,6 +170,44 @@ def test_open_loop_metrics_read_the_runs_last_validation(tmp_path):
     assert open_loop_metrics(tmp_path / "nothing") is None
 
 
+def test_scaling_open_loop_places_each_model_on_its_curve(tmp_path):
+    import json
+
+    from wbvla.suite.report import scaling_open_loop
+
+    def model(name, fx, fy, fyaw, arm):
+        run = tmp_path / name
+        (run / "policy").mkdir(parents=True)
+        (run / "policy" / "policy.json").write_text(json.dumps({"model_id": name}))
+        (run / "logs" / "version_0").mkdir(parents=True)
+        (run / "logs" / "version_0" / "metrics.csv").write_text(
+            "step,val/frames,val/flag_accuracy_x,val/flag_accuracy_y,val/flag_accuracy_yaw,val/arm_l1_rad,val/latent_top1\n"
+            f"499,100,{fx},{fy},{fyaw},{arm},0.5\n")
+        return str(run / "policy")
+
+    folders = {"h0_r1_d10": model("a", 0.7, 0.8, 0.9, 0.04), "h1_r1_d10": model("b", 1.0, 0.5, 0.6, 0.03),
+               "h1_r0_d25": model("c", 0.4, 0.4, 0.4, 0.05), "h0.5_r1_d10": None, "h1_r1_d25": str(tmp_path / "untrained")}
+    ol = scaling_open_loop(folders, (0.0, 0.5, 1.0), (0.0, 1.0), (10, 25))
+    assert set(ol["start_pose"]) == {"0", "1"} and set(ol["start_pose"]["0"]) == {"10"}
+    assert ol["start_pose"]["0"]["10"]["flag_accuracy"] == pytest.approx(0.8)  # (0.7 + 0.8 + 0.9) / 3
+    assert ol["start_pose"]["1"]["10"]["arm_l1_rad"] == 0.03 and ol["scene"]["1"] == ol["start_pose"]["1"]  # shared 100 % model
+    assert ol["scene"]["0"]["25"] == {"flag_accuracy": pytest.approx(0.4), "arm_l1_rad": 0.05, "latent_top1": 0.5, "frames": 100.0}
+
+
+def test_scaling_figure_draws_success_and_open_loop_rows():
+    import matplotlib.pyplot as plt
+
+    from wbvla.suite.figures import scaling_figure
+
+    point = {"rate": 0.25, "wilson95": [0.05, 0.6]}
+    ol = {"flag_accuracy": 0.8, "arm_l1_rad": 0.03}
+    fig = scaling_figure({"start_pose": {"0": {"10": point, "25": point}}, "scene": {}},
+                         open_loop={"start_pose": {"0": {"10": ol}}, "scene": {"1": {"25": ol}}})
+    assert len(fig.axes) == 6 and fig.axes[2].lines[0].get_ydata()[0] == 0.8
+    assert len(scaling_figure({"start_pose": {}, "scene": {}}).axes) == 2
+    plt.close("all")
+
+
 def test_version_summary_flags_stale_trials():
     from wbvla.suite.report import version_summary
     from wbvla.suite.trials import TrialUnit, versions

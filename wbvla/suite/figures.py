@@ -8,6 +8,7 @@ import numpy as np
 from wbvla.locomotion.base import LABELS
 from wbvla.suite.config import ROW_LABELS
 from wbvla.suite.failures import LOCOMOTION_MODES, MANIPULATION_MODES
+from wbvla.suite.report import SCALING_OPEN_LOOP_METRICS
 from wbvla.suite.stats import subgoal_names
 
 BACKEND_COLORS = {"lmo": "#c0504d", "ideal_base": "#4f81bd", "paper": "#333333"}
@@ -56,23 +57,38 @@ def table2_figure(rows: dict, paper: dict):
     return fig
 
 
-def scaling_figure(curves: dict, paper_note: str = ""):
+def scaling_figure(curves: dict, paper_note: str = "", open_loop: dict | None = None):
     """Fig. 3 analog: success vs teleoperation demonstrations per task, one line per Stage II
-    video fraction, Wilson 95 % intervals."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
+    video fraction, Wilson 95 % intervals; with ``open_loop``
+    (:func:`~wbvla.suite.report.scaling_open_loop`) one more row of panels per open-loop metric of
+    the same models (held-out flag accuracy, arm L1)."""
+    metrics = ("flag_accuracy", "arm_l1_rad") if open_loop else ()
+    fig, axes = plt.subplots(1 + len(metrics), 2, figsize=(12, 4.2 + 3.2 * len(metrics)), squeeze=False, sharex=True)
     titles = {"start_pose": "start-pose variations: human video fraction",
               "scene": "scene variations: robot video fraction"}
-    for ax, group in zip(axes, ("start_pose", "scene"), strict=True):
-        for j, (frac, points) in enumerate(sorted(curves.get(group, {}).items(), key=lambda kv: float(kv[0]))):
-            ds = sorted(points, key=int)
-            rates = [points[d]["rate"] for d in ds]
-            errs = np.array([_err(points[d]["rate"], points[d]["wilson95"]) for d in ds]).T
-            ax.errorbar([int(d) + j * 0.6 for d in ds], rates, yerr=errs, marker="o", capsize=3,
-                        label=f"{100 * float(frac):.0f} %", color=plt.cm.viridis(j / 3.5))
-        ax.set_xscale("log")
-        ax.set(xlabel="teleoperation demonstrations per task", title=titles[group], ylim=(-0.02, 1.02))
-        ax.legend(title="Stage II video", fontsize=8)
-    axes[0].set_ylabel("average subgoal success (IDEAL BASE)")
+    panels = [("success", curves, "average subgoal success (IDEAL BASE)")]
+    panels += [(m, open_loop, SCALING_OPEN_LOOP_METRICS[m]) for m in metrics]
+    for row, (metric, data, ylabel) in enumerate(panels):
+        for col, group in enumerate(("start_pose", "scene")):
+            ax = axes[row, col]
+            for j, (frac, points) in enumerate(sorted(data.get(group, {}).items(), key=lambda kv: float(kv[0]))):
+                ds = sorted(points, key=int)
+                kw = {"marker": "o", "label": f"{100 * float(frac):.0f} %", "color": plt.cm.viridis(j / 3.5)}
+                xs = [int(d) * (1 + 0.03 * j) for d in ds]  # a small offset keeps overlapping points apart
+                if metric == "success":
+                    errs = np.array([_err(points[d]["rate"], points[d]["wilson95"]) for d in ds]).T
+                    ax.errorbar(xs, [points[d]["rate"] for d in ds], yerr=errs, capsize=3, **kw)
+                else:
+                    ax.plot(xs, [points[d][metric] for d in ds], **kw)
+            ax.set_xscale("log")
+            if metric == "success":
+                ax.set(title=titles[group], ylim=(-0.02, 1.02))
+            if row == len(panels) - 1:
+                ax.set(xlabel="teleoperation demonstrations per task")
+            if col == 0:
+                ax.set_ylabel(ylabel, fontsize=8)
+            if ax.lines:
+                ax.legend(title="Stage II video", fontsize=7, title_fontsize=7)
     if paper_note:
         fig.suptitle(paper_note, fontsize=9)
     fig.tight_layout()

@@ -191,6 +191,38 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos,
     return out
 
 
+SCALING_OPEN_LOOP_METRICS = {
+    "flag_accuracy": "held-out flag accuracy (mean of s_x, s_y, s_yaw)",
+    "arm_l1_rad": "held-out arm L1 (rad, whole chunk)",
+    "latent_top1": "held-out latent top-1 (Eq. 1 codes)",
+}
+"""The open-loop Stage III metrics :func:`scaling_open_loop` reports per grid model."""
+
+
+def scaling_open_loop(folders: dict[str, str | None], human_fractions, robot_fractions, demos) -> dict:
+    """The Fig. 3 grid seen open loop: ``{group: {fraction: {demos: {metric: value}}}}`` for the
+    models of ``folders`` (label ``h{h}_r{r}_d{d}`` -> policy folder) that are trained, with the
+    :data:`SCALING_OPEN_LOOP_METRICS` of their last validation on the held-out teleoperation
+    episodes (the same episodes for every model: ``max_demos_per_task`` only thins the training
+    split). ``flag_accuracy`` is the mean over the three axes. A model without a log is left out."""
+    out: dict = {}
+    for group, fractions in (("start_pose", human_fractions), ("scene", robot_fractions)):
+        g: dict = {}
+        for f in fractions:
+            h, rb = (f, 1.0) if group == "start_pose" else (1.0, f)
+            for d in demos:
+                folder = folders.get(f"h{h:g}_r{rb:g}_d{d}")
+                held = (open_loop_metrics(folder) or {}).get("heldout") if folder else None
+                if not held:
+                    continue
+                point = {"flag_accuracy": float(np.mean([held[f"flag_accuracy_{a}"] for a in ("x", "y", "yaw")])),
+                         "arm_l1_rad": held["arm_l1_rad"], "latent_top1": held.get("latent_top1"),
+                         "frames": held.get("frames")}
+                g.setdefault(f"{f:g}", {})[str(d)] = point
+        out[group] = g
+    return out
+
+
 def scaling_cost_estimate(config, done_models: set[str], done_pretrains: set[str], done_trials: int,
                           stage2_s_per_step: float, stage3_s_per_step: float, trial_cpu_s: float) -> dict:
     """What the Fig. 3 grid of ``config`` (:class:`~wbvla.suite.config.ScalingConfig`) still needs and
@@ -341,5 +373,5 @@ def table2_lines(rows: dict, backend: str) -> list[str]:
 
 __all__ = ["PAPER_ORDER", "SUBGOALS", "by_variation", "cost", "failure_summary", "latent_command_association",
            "normalized_mutual_information", "open_loop_metrics", "version_summary", "orderings", "paper_table2", "reclassify",
-           "scaling_cost_estimate", "training_rates",
+           "SCALING_OPEN_LOOP_METRICS", "scaling_cost_estimate", "scaling_open_loop", "training_rates",
            "scaling_curves", "table2", "table2_lines"]

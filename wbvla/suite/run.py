@@ -16,7 +16,7 @@ import json
 import multiprocessing as mp
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -107,7 +107,8 @@ def ensure_policies(specs: list[PolicySpec], sizes: TrainingSizes, missing: str,
             by_pretrain.setdefault(cfg.pretrain.run_name() + str(cfg.pretrain.output_dir), s)
     for label, _ in _pool_map(partial(_train_one, sizes=sizes, threads=threads, stage="pretrain"), list(by_pretrain.values()), workers):
         print(f"suite: Stage II of {label} ready", flush=True)
-    for label, folder in _pool_map(partial(_train_one, sizes=sizes, threads=threads, stage="finetune"), absent, workers):
+    distinct = list({folders[s.label]: s for s in absent}.values())  # a split row trains its row's policy
+    for label, folder in _pool_map(partial(_train_one, sizes=sizes, threads=threads, stage="finetune"), distinct, workers):
         print(f"suite: {label} trained -> {folder}", flush=True)
     ids = {s.label: model_id(s, sizes) for s in specs}
     return ids, {}
@@ -183,6 +184,8 @@ def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
         if row not in ids:
             continue
         for backend in config.backends:
+            if spec.split is not None and backend != "ideal_base":
+                continue  # a split row asks which half fails; on the physics legs the expert cannot walk either
             for task in config.tasks:
                 for variation in config.variations:
                     if task not in VARIATIONS[variation].tasks:
@@ -194,7 +197,8 @@ def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
 
 
 def extra_specs(config: SuiteConfig) -> list[PolicySpec]:
-    """The :class:`PolicySpec` of each of ``config.extra_policies`` (label ``extra:<run name>``)."""
+    """The :class:`PolicySpec` of each of ``config.extra_policies`` (label ``extra:<run name>``) and of
+    ``config.split_rows`` (label ``split:<row>:<part>``)."""
     from wbvla.vla.variants import variant_of_policy
 
     out = []
@@ -202,6 +206,9 @@ def extra_specs(config: SuiteConfig) -> list[PolicySpec]:
         meta = json.loads((Path(folder) / "policy.json").read_text())
         out.append(PolicySpec(f"extra:{meta.get('run', Path(folder).parent.name)}", variant_of_policy(meta), folder=str(folder)))
     require(len({s.label for s in out}) == len(out), f"extra_policies: two folders share a run name: {config.extra_policies}")
+    for entry in config.split_rows:  # the row's own policy, half of it driven by the expert
+        row, _, part = entry.partition(":")
+        out.append(replace(row_spec(row, config.shipped_wholebodyvla), label=f"split:{row}:{part}", split=part))
     return out
 
 

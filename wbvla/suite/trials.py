@@ -30,6 +30,8 @@ EXPERT_ID = "scripted_expert"
 TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py")
 """The sources that define a trial (scenes, checks, runner): their digest is recorded with every trial."""
 EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py")
+SPLIT_SOURCES = ("suite/split.py", "vla/dagger.py")
+"""What a split-control row's expert half runs besides :data:`EXPERT_SOURCES`."""
 
 
 def digest(paths) -> str:
@@ -55,6 +57,8 @@ def versions(unit: TrialUnit) -> dict:
     out = {"tasks": digest(TASK_SOURCES)}
     if unit.policy.variant == "expert":
         out["expert"] = digest(EXPERT_SOURCES)
+    elif unit.policy.split is not None:  # the expert drives half of a split row
+        out["expert"] = digest([*EXPERT_SOURCES, *SPLIT_SOURCES])
     if unit.backend == "ideal_base":
         out["backend"] = digest(["locomotion/ideal_base.py", "locomotion/reference.py"])
     else:
@@ -81,6 +85,9 @@ class PolicySpec:
     the default ``build_variant`` folders (the tutorial sizes)."""
     folder: str | None = None
     """An explicit policy folder (overrides everything above; e.g. a SMOKE stand-in)."""
+    split: str | None = None
+    """A split-control diagnostic row (:mod:`wbvla.suite.split`): the learner drives only this part
+    (``arms`` or ``legs``), the scripted expert the rest. None: the learner drives everything."""
 
 
 def row_spec(row: str, shipped_wholebodyvla: bool = False, expert_noise: bool = False) -> PolicySpec:
@@ -132,7 +139,10 @@ def model_id(spec: PolicySpec, sizes: TrainingSizes) -> str | None:
     if spec.variant == "expert":
         return EXPERT_ID + ("+noise" if spec.expert_noise else "")
     meta = policy_dir(spec, sizes) / "policy.json"
-    return json.loads(meta.read_text())["model_id"] if meta.is_file() else None
+    if not meta.is_file():
+        return None
+    learner = json.loads(meta.read_text())["model_id"]
+    return learner if spec.split is None else f"split-{spec.split}({learner})"
 
 
 def train_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) -> str:
@@ -217,6 +227,10 @@ def _policy(spec: PolicySpec, sizes: TrainingSizes, threads: int):
 
         _POLICIES.clear()  # keep one loaded policy per worker (units arrive grouped by policy)
         _POLICIES[folder] = VLAPolicy.load(folder, threads=threads)
+    if spec.split is not None:
+        from wbvla.suite.split import split_policy
+
+        return split_policy(_POLICIES[folder], spec.split)  # a fresh expert half per trial
     return _POLICIES[folder]
 
 

@@ -1,0 +1,94 @@
+"""Split-control diagnostic rows (not in the paper): which half of a learned policy fails?
+
+A learned row fails a trial either because its legs never bring the robot to a stance from which
+the task can be done, or because its arms cannot do it from there. The Table 2 analog cannot tell
+the two apart when both halves are imperfect, so two diagnostic rows give one half to the scripted
+expert and run the same held-out trials:
+
+* ``arms`` -- the learner's arm and gripper targets, the expert's u_t: the expert walks to its own
+  stance (1.5-3 cm) and squats; the learner must see that it has arrived and grasp, carry and
+  place from there (its latents and decoder as in the full row);
+* ``legs`` -- the learner's flags in the expert's locomotion phases, the expert's arms, grippers
+  and h*: the expert grasps from wherever the learner stood still for ``accept_still_s`` within
+  ``accept_m`` / ``accept_rad`` of the grasp stance (:class:`wbvla.vla.dagger.AcceptingExpert`; its
+  arm IK solves for the bar where the robot is), so the row succeeds exactly when the learner's
+  walking was good enough for a competent pair of arms.
+
+Both are :class:`~wbvla.vla.api.Policy` objects; the suite runs them as rows labelled
+``split:<row>:<part>`` (:data:`SPLIT_PARTS`) on the ideal base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wbvla.config import positive, require
+from wbvla.data.teleop_schema import FPS
+from wbvla.vla.api import PolicyOutput
+
+SPLIT_PARTS = ("arms", "legs")
+"""What the learner drives in a split row (the expert drives the rest)."""
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How the expert takes over the half the learner does not drive."""
+
+    accept_m: float = 0.10
+    """``legs``: the expert grasps from a learner's stance within this distance of its own (m) ..."""
+    accept_rad: float = 0.15
+    """... and this heading error (rad) ..."""
+    accept_still_s: float = 1.0
+    """... once the learner has stood still (all flags 0) this long (s)."""
+
+    def __post_init__(self) -> None:
+        for name in ("accept_m", "accept_rad", "accept_still_s"):
+            positive(name, getattr(self, name))
+
+
+class LearnerArmsPolicy:
+    """The learner's arms and grippers, the scripted expert's u_t (flags and h*)."""
+
+    command_kind = "flags"
+    uses_image = True
+
+    def __init__(self, learner, expert):
+        require(learner.command_kind == "flags", f"a split row needs a learner that commands flags, got {learner.command_kind!r}")
+        self.learner, self.expert = learner, expert
+        self.model_id = f"split-arms({learner.model_id})"
+
+    @property
+    def phase(self) -> str:
+        return self.expert.phase
+
+    def bind(self, task) -> None:
+        self.expert.bind(task)
+        self.learner.reset()
+
+    def reset(self) -> None:
+        self.learner.reset()
+
+    def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
+        e = self.expert.act(image, instruction, state)
+        lrn = self.learner.act(image, instruction, state)
+        return PolicyOutput(lrn.arm_targets, lrn.grippers, e.command, "flags", latents=lrn.latents, dt=lrn.dt,
+                            info={"phase": self.expert.phase})
+
+
+def split_policy(learner, part: str, config: SplitConfig | None = None, seed: int = 0):
+    """The split-control policy in which ``learner`` drives ``part`` (:data:`SPLIT_PARTS`)."""
+    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+
+    require(part in SPLIT_PARTS, f"split part must be one of {SPLIT_PARTS}, got {part!r}")
+    config = config or SplitConfig()
+    clean = ExpertConfig(noise=ExpertNoiseConfig.off())
+    if part == "arms":
+        return LearnerArmsPolicy(learner, ScriptedExpert(clean))
+    from wbvla.vla.dagger import AcceptingExpert, DAggerPolicy
+
+    policy = DAggerPolicy(learner, AcceptingExpert(clean, seed=seed), expert_share=0.0, block_ticks=1, seed=seed,
+                          accept_stance=(config.accept_m, config.accept_rad, max(1, round(config.accept_still_s * FPS))))
+    policy.model_id = f"split-legs({learner.model_id})"
+    return policy
