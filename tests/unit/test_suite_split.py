@@ -90,6 +90,17 @@ def test_split_rows_are_planned_on_the_ideal_base_with_the_rows_seeds(tmp_path):
     assert model_id(replace(specs[0], folder=str(tmp_path)), cfg.training) == "split-arms(m1)"
 
 
+def test_an_extra_policy_can_be_split_too(tmp_path):
+    (tmp_path / "run" / "policy").mkdir(parents=True)
+    (tmp_path / "run" / "policy" / "policy.json").write_text('{"model_id": "m2", "run": "abs_run", "lam_variant": "mani_loco"}')
+    cfg = SuiteConfig(rows=("wholebodyvla",), extra_policies=(tmp_path / "run" / "policy",), split_rows=("extra:abs_run:arms",))
+    extra, split = extra_specs(cfg)
+    assert extra.label == "extra:abs_run" and split.label == "split:extra:abs_run:arms"
+    assert split.folder == extra.folder and split.split == "arms" and model_id(split, cfg.training) == "split-arms(m2)"
+    with pytest.raises(ValueError, match="names no row of extra_policies"):
+        extra_specs(SuiteConfig(split_rows=("extra:other:legs",)))
+
+
 @pytest.mark.parametrize("entry", ["wholebodyvla", "wholebodyvla:head", "velocity_rl:arms", "expert:legs", "nope:arms"])
 def test_bad_split_rows_name_the_entry(entry):
     with pytest.raises(ValueError, match="split_rows"):

@@ -16,7 +16,7 @@ from wbvla.vla.backbone import (
     preprocess_images,
     save_backbone,
 )
-from wbvla.vla.config import BackboneConfig, FinetuneConfig, PretrainConfig
+from wbvla.vla.config import BackboneConfig, DecoderConfig, FinetuneConfig, PretrainConfig
 from wbvla.vla.latents import LatentVocabulary, latent_token
 from wbvla.vla.model import TOKEN_LATENT, TOKEN_QUERY, TOKEN_VISUAL, LatentVLA
 
@@ -172,8 +172,11 @@ def test_run_names_tell_variants_apart():
              PretrainConfig(backbone=BackboneConfig(preset="smollm2")).run_name()}
     assert len(names) == 4
     ft = {FinetuneConfig().run_name(), FinetuneConfig(use_state=False).run_name(),
-          FinetuneConfig(command_kind="velocity").run_name(), FinetuneConfig(max_demos_per_task=10).run_name()}
-    assert len(ft) == 4
+          FinetuneConfig(command_kind="velocity").run_name(), FinetuneConfig(max_demos_per_task=10).run_name(),
+          FinetuneConfig(decoder=DecoderConfig(residual=False)).run_name()}
+    assert len(ft) == 5 and FinetuneConfig(decoder=DecoderConfig(residual=False)).run_name() == "mani_loco_tiny_flags_abs"
+    # without s_t there is nothing to be residual to: the name says "nostate" only
+    assert FinetuneConfig(use_state=False, decoder=DecoderConfig(residual=False)).run_name() == FinetuneConfig(use_state=False).run_name()
 
 
 @pytest.mark.slow

@@ -161,8 +161,9 @@ class SuiteConfig:
     (``wbvla vla-dagger``), a diagnostic that is not in the paper."""
     split_rows: tuple[str, ...] = ()
     """Split-control diagnostic rows ``ROW:PART`` (:mod:`wbvla.suite.split`), e.g.
-    ``wholebodyvla:arms`` (the row's arms, the expert's legs) or ``wholebodyvla:legs``; labelled
-    ``split:ROW:PART``, run on the ideal base only, beside the table, never in the paper's orderings."""
+    ``wholebodyvla:arms`` (the row's arms, the expert's legs) or ``wholebodyvla:legs``; ROW may also
+    be an ``extra:<run>`` row of ``extra_policies``. Labelled ``split:ROW:PART``, run on the ideal
+    base only, beside the table, never in the paper's orderings."""
     run: RunSettings = field(default_factory=RunSettings)
     """Workers, time limit, output folder."""
 
@@ -170,10 +171,11 @@ class SuiteConfig:
         from wbvla.suite.split import SPLIT_PARTS
 
         for entry in self.split_rows:
-            row, _, part = str(entry).partition(":")
-            require(row in ROW_VARIANT and row != "velocity_rl" and part in SPLIT_PARTS,
+            row, _, part = str(entry).rpartition(":")
+            require((row.startswith("extra:") or (row in ROW_VARIANT and row != "velocity_rl")) and part in SPLIT_PARTS,
                     f"split_rows entries must be ROW:PART with ROW a learned row that commands flags "
-                    f"({[r for r in ROW_VARIANT if r != 'velocity_rl']}) and PART one of {SPLIT_PARTS}, got {entry!r}")
+                    f"({[r for r in ROW_VARIANT if r != 'velocity_rl']}) or an extra:<run> row, and PART one of "
+                    f"{SPLIT_PARTS}, got {entry!r}")
         self.extra_policies = tuple(Path(p) for p in self.extra_policies)
         for p in self.extra_policies:
             require((p / "policy.json").is_file(), f"extra_policies: no policy.json in {p} (not a policy folder)")

@@ -206,9 +206,13 @@ def extra_specs(config: SuiteConfig) -> list[PolicySpec]:
         meta = json.loads((Path(folder) / "policy.json").read_text())
         out.append(PolicySpec(f"extra:{meta.get('run', Path(folder).parent.name)}", variant_of_policy(meta), folder=str(folder)))
     require(len({s.label for s in out}) == len(out), f"extra_policies: two folders share a run name: {config.extra_policies}")
+    extras = {s.label: s for s in out}
     for entry in config.split_rows:  # the row's own policy, half of it driven by the expert
-        row, _, part = entry.partition(":")
-        out.append(replace(row_spec(row, config.shipped_wholebodyvla), label=f"split:{row}:{part}", split=part))
+        row, _, part = entry.rpartition(":")
+        require(not row.startswith("extra:") or row in extras,
+                f"split_rows: {entry!r} names no row of extra_policies (there: {sorted(extras)})")
+        base = extras[row] if row in extras else row_spec(row, config.shipped_wholebodyvla)
+        out.append(replace(base, label=f"split:{row}:{part}", split=part))
     return out
 
 

@@ -298,12 +298,15 @@ class FinetuneConfig(TrainLoopConfig):
         return self.pretrain.lam_variant
 
     def run_name(self) -> str:
-        """``<pretrain run>_<command_kind>[_nostate][_textlora][_<dataset_size>][_d<max demos>][_plus<k>[_init]]``
-        (the dataset size only when it is not ``tutorial``; ``_plus``: extra training roots / an
+        """``<pretrain run>_<command_kind>[_nostate|_abs][_textlora][_<dataset_size>][_d<max demos>][_plus<k>[_init]]``
+        (``_abs``: absolute arm / gripper targets, ``DecoderConfig.residual`` off; the dataset size only
+        when it is not ``tutorial``; ``_plus``: extra training roots / an
         initial policy, as a DAgger round trains)."""
         name = f"{self.pretrain.run_name()}_{self.command_kind}"
         if not self.use_state:
             name += "_nostate"
+        elif not self.decoder.residual:
+            name += "_abs"
         if not self.lora_vision:
             name += "_textlora"
         if self.dataset_root is None and self.dataset_size != "tutorial":
