@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from wbvla.data import teleop_schema as ts
-
 from wbvla.suite.config import SuiteConfig
 from wbvla.suite.run import extra_specs, plan_suite
 from wbvla.suite.split import LearnerArmsPolicy, SplitConfig, split_policy
@@ -60,6 +59,24 @@ def test_arms_split_sends_the_learners_arms_and_the_experts_command():
     command = result.log["command"]
     assert not np.any(command[:, 1] == 1.0) and np.any(command[:, 0] == 1.0)
     assert result.latents[0] == {"loco": (1,)}
+    # the gap to the expert's arm targets, tick by tick: |0.123 - expert| (the expert holds its raise / approach poses)
+    # (in the first 2.5 s the expert's arm targets do not depend on where the arms are: its own trial gives them)
+    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+
+    alone, _ = _trial(ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off())), 2.5)
+    gap = np.abs(0.123 - alone.log["action"][:, ts.ACTION_ARMS].astype(np.float64))  # (ticks, 14)
+    assert len(policy.gaps) == result.ticks and [g[0] for g in policy.gaps] == phases
+    np.testing.assert_allclose([g[1] for g in policy.gaps], gap.mean(1), atol=1e-6)
+    np.testing.assert_allclose([g[2] for g in policy.gaps], gap.max(1), atol=1e-6)
+
+
+def test_arm_gap_by_phase_averages_per_phase():
+    from wbvla.suite.split import arm_gap_by_phase
+
+    gaps = [("raise", 0.1, 0.2), ("approach", 0.02, 0.05), ("raise", 0.3, 0.9), ("approach", 0.04, 0.03)]
+    assert arm_gap_by_phase(gaps) == {"raise": {"ticks": 2, "mean_rad": pytest.approx(0.2), "max_rad": 0.9},
+                                      "approach": {"ticks": 2, "mean_rad": pytest.approx(0.03), "max_rad": 0.05}}
+    assert list(arm_gap_by_phase(gaps)) == ["raise", "approach"]
 
 
 def test_legs_split_sends_the_learners_flags_in_locomotion_phases_only():

@@ -49,7 +49,10 @@ class SplitConfig:
 
 
 class LearnerArmsPolicy:
-    """The learner's arms and grippers, the scripted expert's u_t (flags and h*)."""
+    """The learner's arms and grippers, the scripted expert's u_t (flags and h*).
+
+    ``gaps`` holds, per tick, (expert phase, mean and max |learner - expert| arm target in rad):
+    how far the learner's arms are from where the expert would put them (:func:`arm_gap_by_phase`)."""
 
     command_kind = "flags"
     uses_image = True
@@ -58,6 +61,7 @@ class LearnerArmsPolicy:
         require(learner.command_kind == "flags", f"a split row needs a learner that commands flags, got {learner.command_kind!r}")
         self.learner, self.expert = learner, expert
         self.model_id = f"split-arms({learner.model_id})"
+        self.gaps: list[tuple[str, float, float]] = []
 
     @property
     def phase(self) -> str:
@@ -66,6 +70,7 @@ class LearnerArmsPolicy:
     def bind(self, task) -> None:
         self.expert.bind(task)
         self.learner.reset()
+        self.gaps = []
 
     def reset(self) -> None:
         self.learner.reset()
@@ -73,8 +78,22 @@ class LearnerArmsPolicy:
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
         e = self.expert.act(image, instruction, state)
         lrn = self.learner.act(image, instruction, state)
+        gap = np.abs(np.asarray(lrn.arm_targets[0], np.float64) - e.arm_targets[0])  # (14,) rad
+        self.gaps.append((self.expert.phase, float(gap.mean()), float(gap.max())))
         return PolicyOutput(lrn.arm_targets, lrn.grippers, e.command, "flags", latents=lrn.latents, dt=lrn.dt,
                             info={"phase": self.expert.phase})
+
+
+def arm_gap_by_phase(gaps: list[tuple[str, float, float]]) -> dict[str, dict[str, float]]:
+    """``LearnerArmsPolicy.gaps`` -> per expert phase, in order of first appearance: ticks, the mean
+    of the per-tick mean gaps and the largest per-tick max gap (rad)."""
+    out: dict[str, dict[str, float]] = {}
+    for phase, mean, peak in gaps:
+        d = out.setdefault(phase, {"ticks": 0, "mean_rad": 0.0, "max_rad": 0.0})
+        d["ticks"] += 1
+        d["mean_rad"] += (mean - d["mean_rad"]) / d["ticks"]
+        d["max_rad"] = max(d["max_rad"], peak)
+    return out
 
 
 def split_policy(learner, part: str, config: SplitConfig | None = None, seed: int = 0):
