@@ -52,15 +52,18 @@ class _StandingLearner(_SidestepLearner):
         return out
 
 
-def _rollout(expert_share: float, seconds: float = 3.5, learner=None, accept=None):
+def _rollout(expert_share: float, seconds: float = 3.5, learner=None, accept=None, arm_phases=(), spy=None):
     expert = AcceptingExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
-    policy = DAggerPolicy(learner or _SidestepLearner(), expert, expert_share, block_ticks=5, seed=0, accept_stance=accept)
+    policy = DAggerPolicy(learner or _SidestepLearner(), expert, expert_share, block_ticks=5, seed=0, accept_stance=accept,
+                          arm_phases=arm_phases)
     ticks = []
 
     class Spy:  # the runner's writer: sees each tick right after act()
         def add_frame(self, frame, task):
             ticks.append((policy.phase, policy.learner_drove, policy.label.copy(), list(policy.learner_codes),
                           frame[ts.ACTION_KEY].copy()))
+            if spy is not None:
+                spy.append(policy.learner_arms)
 
     result = run_trial(policy, make_task("bag_packing", 0), RunnerConfig(time_limit_s=seconds), writer=Spy())
     return policy, result, ticks
@@ -87,6 +90,24 @@ def test_the_learner_drives_only_the_legs_of_locomotion_phases_and_the_expert_la
         for _ in range(CONTROL_STEPS_PER_TICK):
             ref.step(command[:3])
     np.testing.assert_allclose(policy.expert.ref.s_bar, ref.s_bar, atol=1e-12)
+
+
+def test_in_learner_arm_phases_the_learners_arms_are_sent_and_labelled_with_the_experts():
+    arms_flags = []
+    _, result, ticks = _rollout(0.0, 2.5, arm_phases=("raise",), spy=arms_flags)
+    for (phase, drove, label, _, executed), arms in zip(ticks, arms_flags, strict=True):
+        assert arms == (phase == "raise") and drove == (phase == "raise" or phase in LOCOMOTION_PHASES)
+        if arms:  # the learner's arms (at rest, 0 rad) and grippers went out; the label is the expert's raise motion
+            np.testing.assert_array_equal(executed[ts.ACTION_ARMS], 0.0)
+            np.testing.assert_array_equal(executed[ts.ACTION_GRIPPERS], 0.0)
+        else:
+            np.testing.assert_array_equal(executed[ts.ACTION_ARMS], label[ts.ACTION_ARMS])
+    raise_labels = np.array([label[ts.ACTION_ARMS] for phase, _, label, *_ in ticks if phase == "raise"])
+    assert len(raise_labels) >= 9 and np.abs(raise_labels[-1]).max() > 0.1  # the expert kept raising on its timeline
+    # without arm phases (the default) the arms are never the learner's
+    arms_flags.clear()
+    _rollout(0.0, 1.5, spy=arms_flags)
+    assert arms_flags and not any(arms_flags)
 
 
 def test_with_expert_share_one_the_learner_never_drives():
@@ -120,6 +141,8 @@ def test_dagger_config_refuses_what_it_cannot_use(tmp_path):
         DAggerConfig(learner_run=tmp_path, expert_share=1.5)
     with pytest.raises(ValueError, match="training range"):
         DAggerConfig(learner_run=tmp_path, first_seed=99_990, episodes_per_task=20)
+    with pytest.raises(ValueError, match="learner_arm_phases"):
+        DAggerConfig(learner_run=tmp_path, learner_arm_phases=("pregrasp", "wave"))
     assert DAggerConfig(learner_run=tmp_path).folder() == tmp_path.with_name(tmp_path.name + "_dagger")
 
 
@@ -144,6 +167,9 @@ def test_a_round_records_labelled_rollouts_and_continues_the_learner(world, tmp_
     (rollout,) = load_teleop_episodes(tmp_path / "round" / "data", 16)
     assert rollout.latent_target.sum() == 30 - got["learner_frames"]
     assert rollout.learner_codes.shape == (30, 2) and rollout.learner_codes.min() >= 0
+    # with the learner's arms in the raise phase too, the first second is the learner's as well (and unlabelled by Eq. 1)
+    arms = collect(replace(cfg, learner_arm_phases=("raise",)), tmp_path / "round_arms" / "data")
+    assert arms["learner_frames"] == got["learner_frames"] + 10
 
     ft = replace(_finetune(_pretrain(*world, tmp_path), tmp_path), extra_train_roots=(tmp_path / "round" / "data",),
                  init_policy=learner.policy_dir, output_dir=tmp_path / "round" / "run", max_steps=2)

@@ -11,8 +11,10 @@ How, per rollout (a training seed, the closed-loop runner, the ideal base by def
   command is the frame's label (``action``), whoever drives;
 * in the expert's locomotion phases (approach, carry, turn and walk, push) the learner's u_t
   drives the legs in randomly drawn blocks (``expert_share`` of the blocks stay the expert's);
-  arms, grippers and the manipulation phases are always the expert's, because its state machine
-  assumes the grasp it made; its Eq. 2 reference is kept in step with the flags actually sent;
+  arms, grippers and the manipulation phases are the expert's, because its state machine assumes
+  the grasp it made, unless ``learner_arm_phases`` names phases in which the learner's arm and
+  gripper targets are sent in its blocks (labelled with the expert's, which stay on its own
+  timeline); its Eq. 2 reference is kept in step with the flags actually sent;
   with ``accept_stance_m`` it grasps from where the learner stood still near the stance instead of
   re-stepping to its own tolerance (so the rollouts also show grasps from imprecise stances);
 * every frame is recorded (LeRobot v3, the teleoperation layout plus ``dagger.latent_target`` and
@@ -82,13 +84,14 @@ class DAggerPolicy:
     """The learner and the scripted expert as one :class:`~wbvla.vla.api.Policy` (module docstring).
 
     After each ``act()``: ``label`` (20,) is the expert's action, ``learner_drove`` whether the
-    learner's u_t was sent, ``learner_codes`` the learner's slot codes."""
+    learner's u_t or (``learner_arms``, in ``arm_phases``) its arm and gripper targets were sent,
+    ``learner_codes`` the learner's slot codes."""
 
     command_kind = "flags"
     uses_image = True
 
     def __init__(self, learner, expert, expert_share: float, block_ticks: int, seed: int = 0,
-                 accept_stance: tuple[float, float, int] | None = None):
+                 accept_stance: tuple[float, float, int] | None = None, arm_phases: tuple[str, ...] = ()):
         if learner.command_kind != "flags":
             raise ValueError(f"DAgger needs a learner that commands flags (the expert's labels), got {learner.command_kind!r}")
         self.learner, self.expert = learner, expert
@@ -96,6 +99,7 @@ class DAggerPolicy:
         self.model_id = f"dagger({learner.model_id})"
         self.vocab = learner.vla.vocab if hasattr(learner, "vla") else None
         self.accept = accept_stance  # (metres, radians, still ticks): DAggerConfig.accept_stance_*
+        self.arm_phases = frozenset(arm_phases)  # DAggerConfig.learner_arm_phases
         if accept_stance is not None:
             require(isinstance(expert, AcceptingExpert), "accept_stance needs an AcceptingExpert")
             expert.accept_stance = self._accept
@@ -114,7 +118,7 @@ class DAggerPolicy:
         self.learner.reset()
         self.rng = np.random.default_rng([self.seed, task.seed])
         self.tick, self.learner_block, self.still = 0, False, 0
-        self.label, self.learner_drove, self.learner_codes = None, False, []
+        self.label, self.learner_drove, self.learner_arms, self.learner_codes = None, False, False, []
 
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
         ref = copy.deepcopy(self.expert.ref)  # the backend's Eq. 2 state before this tick
@@ -123,18 +127,21 @@ class DAggerPolicy:
         if self.tick % self.block_ticks == 0:
             self.learner_block = bool(self.rng.random() >= self.expert_share)
         self.tick += 1
-        self.learner_drove = self.learner_block and self.expert.phase in LOCOMOTION_PHASES
-        self.still = self.still + 1 if self.learner_drove and not np.any(lrn.command[:3]) else 0
+        legs = self.learner_block and self.expert.phase in LOCOMOTION_PHASES
+        self.learner_arms = self.learner_block and self.expert.phase in self.arm_phases
+        self.learner_drove = legs or self.learner_arms  # the video shows the learner's motion
+        self.still = self.still + 1 if legs and not np.any(lrn.command[:3]) else 0
         command = e.command
-        if self.learner_drove:
+        if legs:
             command = np.array([*lrn.command[:3], e.command[3]], np.float32)  # the learner's flags, the expert's h*
             self.expert.ref = ref
             for _ in range(CONTROL_STEPS_PER_TICK):  # keep the expert's model of the backend in step
                 self.expert.ref.step(command[:3])
         self.label = ts.join_action(e.arm_targets[0], e.grippers[0], e.command)
         self.learner_codes = self.vocab.join_codes(lrn.latents) if self.vocab is not None and lrn.latents else []
-        return PolicyOutput(e.arm_targets, e.grippers, command, "flags", latents=lrn.latents,
-                            info={"phase": self.expert.phase, "learner_drove": self.learner_drove})
+        arms, grippers = (lrn.arm_targets, lrn.grippers) if self.learner_arms else (e.arm_targets, e.grippers)
+        return PolicyOutput(arms, grippers, command, "flags", latents=lrn.latents,
+                            info={"phase": self.expert.phase, "learner_drove": self.learner_drove, "learner_arms": self.learner_arms})
 
 
 class _Recorder:
@@ -180,7 +187,7 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
         _LEARNER[opts["policy"]] = VLAPolicy.load(Path(opts["policy"]), threads=opts["threads"])
     learner = _LEARNER[opts["policy"]]
     policy = DAggerPolicy(learner, AcceptingExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
-                          opts["expert_share"], opts["block_ticks"], seed, opts["accept_stance"])
+                          opts["expert_share"], opts["block_ticks"], seed, opts["accept_stance"], opts["arm_phases"])
     rec = _Recorder(policy, opts["n_codes"])
     result = run_trial(policy, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"],
                                                                         time_limit_s=opts["time_limit_s"], settle_s=0.5),
@@ -221,7 +228,8 @@ def collect(config: DAggerConfig, root: Path) -> dict:
     n_codes = len(LatentVocabulary.from_json(meta.get("vocabulary", {})).slots)
     image_size = config.image_size
     extra = {"generator": "wbvla vla-dagger (learner rollouts, scripted-expert labels)", "learner": meta["model_id"],
-             "locomotion_backend": config.backend, "image_size": image_size, "expert_share": config.expert_share}
+             "locomotion_backend": config.backend, "image_size": image_size, "expert_share": config.expert_share,
+             "learner_arm_phases": list(config.learner_arm_phases)}
     if (root / "meta" / "info.json").is_file():
         writer, have = LeRobotV3Writer.open(root, extra_meta=extra), _existing_seeds(root)
     else:
@@ -231,7 +239,7 @@ def collect(config: DAggerConfig, root: Path) -> dict:
             if (s := seed0 + k) not in have.get(t, [])]
     opts = {"policy": str(policy_dir), "threads": config.threads, "expert_share": config.expert_share,
             "block_ticks": max(1, round(config.block_s * ts.FPS)), "n_codes": n_codes, "backend": config.backend,
-            "image_size": image_size, "time_limit_s": config.time_limit_s,
+            "image_size": image_size, "time_limit_s": config.time_limit_s, "arm_phases": config.learner_arm_phases,
             "accept_stance": None if config.accept_stance_m is None else
             (config.accept_stance_m, config.accept_stance_rad, max(1, round(config.accept_still_s * ts.FPS)))}
     records_path = root.with_name(root.name + "_rollouts.jsonl")

@@ -15,6 +15,10 @@ from pathlib import Path
 from wbvla.config import in_range, positive, require
 from wbvla.data.teleop_schema import TASKS
 
+EXPERT_PHASES = ("raise", "approach", "pregrasp", "grasp", "lift", "carry", "rise", "turn_and_walk", "place", "release",
+                 "retreat", "push")
+"""The scripted expert's phases (:mod:`wbvla.tasks.expert`) a learner may drive the arms in."""
+
 DAGGER_SEED0 = 50_000
 """First training seed of DAgger rollouts: the teleoperation datasets start at 0 and hold a few
 hundred seeds, so the rollouts see scenes the demonstrations did not (all < 100 000: training range)."""
@@ -39,6 +43,12 @@ class DAggerConfig:
     """Probability that the expert, not the learner, drives a block of a locomotion phase (beta
     of DAgger). Manipulation phases are always the expert's (its state machine assumes the grasp
     it made), so the learner's states differ from the expert's where the suite's failures are."""
+    learner_arm_phases: tuple[str, ...] = ()
+    """Expert phases (:data:`EXPERT_PHASES`) in which the learner's arm and gripper targets are
+    sent in its blocks, e.g. ``("approach", "pregrasp", "grasp")``: the rollouts then show the
+    learner's own arm errors (drift, an early or late gripper close) labelled with the expert's
+    targets, which its state machine keeps on its own timeline. Empty (default): the arms are
+    always the expert's."""
     accept_stance_m: float | None = None
     """When the learner drives the approach and has stood still for ``accept_still_s`` within this
     distance (m) and ``accept_stance_rad`` of the grasp stance, the expert grasps from there instead
@@ -79,6 +89,9 @@ class DAggerConfig:
                 and self.first_seed + self.episodes_per_task <= 100_000),
                 f"first_seed must keep every rollout seed in the training range [0, 100000), got {self.first_seed!r}")
         in_range("expert_share", self.expert_share, 0.0, 1.0)
+        self.learner_arm_phases = tuple(self.learner_arm_phases)
+        require(all(p in EXPERT_PHASES for p in self.learner_arm_phases),
+                f"learner_arm_phases must be names from {EXPERT_PHASES}, got {self.learner_arm_phases!r}")
         positive("block_s", self.block_s)
         if self.accept_stance_m is not None:
             positive("accept_stance_m", self.accept_stance_m)
