@@ -169,26 +169,29 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos,
     (robot video fraction)."""
     from wbvla.suite.config import SCENE_CELLS, START_POSE_CELLS
 
-    out: dict = {}
-    for group, fractions, cells in (("start_pose", human_fractions, start_pose_cells or START_POSE_CELLS),
-                                    ("scene", robot_fractions, scene_cells or SCENE_CELLS)):
-        cells = set(cells)
-        g: dict = {}
+    cells = {"start_pose": set(start_pose_cells or START_POSE_CELLS), "scene": set(scene_cells or SCENE_CELLS)}
+    out: dict = {"start_pose": {}, "scene": {}}
+    for group, f, d, label in _grid_points(human_fractions, robot_fractions, demos):
+        recs = [r for r in records if r["row"] == label and (r["task"], r["variation"]) in cells[group]]
+        if not recs:
+            continue
+        k = sum(sum(map(bool, r["success"])) for r in recs)
+        n = sum(len(r["success"]) for r in recs)
+        point = rate(k, n)
+        point["trials"] = len(recs)
+        point["completed"] = rate(sum(all(r["success"]) for r in recs), len(recs))
+        out[group].setdefault(f"{f:g}", {})[str(d)] = point
+    return out
+
+
+def _grid_points(human_fractions, robot_fractions, demos):
+    """(group, fraction, demos, model label) of every point of the Fig. 3 grid: the human video
+    fractions (robot 100 %) on ``start_pose``, the robot fractions (human 100 %) on ``scene``."""
+    for group, fractions in (("start_pose", human_fractions), ("scene", robot_fractions)):
         for f in fractions:
             h, rb = (f, 1.0) if group == "start_pose" else (1.0, f)
             for d in demos:
-                label = f"h{h:g}_r{rb:g}_d{d}"
-                recs = [r for r in records if r["row"] == label and (r["task"], r["variation"]) in cells]
-                if not recs:
-                    continue
-                k = sum(sum(map(bool, r["success"])) for r in recs)
-                n = sum(len(r["success"]) for r in recs)
-                point = rate(k, n)
-                point["trials"] = len(recs)
-                point["completed"] = rate(sum(all(r["success"]) for r in recs), len(recs))
-                g.setdefault(f"{f:g}", {})[str(d)] = point
-        out[group] = g
-    return out
+                yield group, f, d, f"h{h:g}_r{rb:g}_d{d}"
 
 
 SCALING_OPEN_LOOP_METRICS = {
@@ -205,21 +208,15 @@ def scaling_open_loop(folders: dict[str, str | None], human_fractions, robot_fra
     :data:`SCALING_OPEN_LOOP_METRICS` of their last validation on the held-out teleoperation
     episodes (the same episodes for every model: ``max_demos_per_task`` only thins the training
     split). ``flag_accuracy`` is the mean over the three axes. A model without a log is left out."""
-    out: dict = {}
-    for group, fractions in (("start_pose", human_fractions), ("scene", robot_fractions)):
-        g: dict = {}
-        for f in fractions:
-            h, rb = (f, 1.0) if group == "start_pose" else (1.0, f)
-            for d in demos:
-                folder = folders.get(f"h{h:g}_r{rb:g}_d{d}")
-                held = (open_loop_metrics(folder) or {}).get("heldout") if folder else None
-                if not held:
-                    continue
-                point = {"flag_accuracy": float(np.mean([held[f"flag_accuracy_{a}"] for a in ("x", "y", "yaw")])),
-                         "arm_l1_rad": held["arm_l1_rad"], "latent_top1": held.get("latent_top1"),
-                         "frames": held.get("frames")}
-                g.setdefault(f"{f:g}", {})[str(d)] = point
-        out[group] = g
+    out: dict = {"start_pose": {}, "scene": {}}
+    for group, f, d, label in _grid_points(human_fractions, robot_fractions, demos):
+        folder = folders.get(label)
+        held = (open_loop_metrics(folder) or {}).get("heldout") if folder else None
+        if not held:
+            continue
+        out[group].setdefault(f"{f:g}", {})[str(d)] = {
+            "flag_accuracy": float(np.mean([held[f"flag_accuracy_{a}"] for a in ("x", "y", "yaw")])),
+            "arm_l1_rad": held["arm_l1_rad"], "latent_top1": held.get("latent_top1"), "frames": held.get("frames")}
     return out
 
 

@@ -26,7 +26,9 @@ import numpy as np
 
 from wbvla.config import positive, require
 from wbvla.data.teleop_schema import FPS
+from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
 from wbvla.vla.api import PolicyOutput
+from wbvla.vla.dagger import AcceptingExpert, DAggerPolicy, ExpertBesideLearner
 
 SPLIT_PARTS = ("arms", "legs")
 """What the learner drives in a split row (the expert drives the rest)."""
@@ -48,32 +50,20 @@ class SplitConfig:
             positive(name, getattr(self, name))
 
 
-class LearnerArmsPolicy:
+class LearnerArmsPolicy(ExpertBesideLearner):
     """The learner's arms and grippers, the scripted expert's u_t (flags and h*).
 
     ``gaps`` holds, per tick, (expert phase, mean and max |learner - expert| arm target in rad):
     how far the learner's arms are from where the expert would put them (:func:`arm_gap_by_phase`)."""
 
-    command_kind = "flags"
-    uses_image = True
-
     def __init__(self, learner, expert):
-        require(learner.command_kind == "flags", f"a split row needs a learner that commands flags, got {learner.command_kind!r}")
-        self.learner, self.expert = learner, expert
+        super().__init__(learner, expert)
         self.model_id = f"split-arms({learner.model_id})"
         self.gaps: list[tuple[str, float, float]] = []
 
-    @property
-    def phase(self) -> str:
-        return self.expert.phase
-
     def bind(self, task) -> None:
-        self.expert.bind(task)
-        self.learner.reset()
+        super().bind(task)
         self.gaps = []
-
-    def reset(self) -> None:
-        self.learner.reset()
 
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
         e = self.expert.act(image, instruction, state)
@@ -98,15 +88,11 @@ def arm_gap_by_phase(gaps: list[tuple[str, float, float]]) -> dict[str, dict[str
 
 def split_policy(learner, part: str, config: SplitConfig | None = None, seed: int = 0):
     """The split-control policy in which ``learner`` drives ``part`` (:data:`SPLIT_PARTS`)."""
-    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
-
     require(part in SPLIT_PARTS, f"split part must be one of {SPLIT_PARTS}, got {part!r}")
     config = config or SplitConfig()
     clean = ExpertConfig(noise=ExpertNoiseConfig.off())
     if part == "arms":
         return LearnerArmsPolicy(learner, ScriptedExpert(clean))
-    from wbvla.vla.dagger import AcceptingExpert, DAggerPolicy
-
     policy = DAggerPolicy(learner, AcceptingExpert(clean, seed=seed), expert_share=0.0, block_ticks=1, seed=seed,
                           accept_stance=(config.accept_m, config.accept_rad, max(1, round(config.accept_still_s * FPS))))
     policy.model_id = f"split-legs({learner.model_id})"

@@ -80,21 +80,38 @@ class AcceptingExpert(ScriptedExpert):
             yield
 
 
-class DAggerPolicy:
+class ExpertBesideLearner:
+    """A learned policy and the scripted expert acting on the same scene as one
+    :class:`~wbvla.vla.api.Policy` (subclasses decide whose output is sent): the expert is bound to
+    the trial, the learner reset, and the policy's ``phase`` is the expert's."""
+
+    command_kind = "flags"
+    uses_image = True
+
+    def __init__(self, learner, expert):
+        if learner.command_kind != "flags":
+            raise ValueError(f"the learner must command flags (the expert's kind of u_t), got {learner.command_kind!r}")
+        self.learner, self.expert = learner, expert
+
+    @property
+    def phase(self) -> str:
+        return self.expert.phase
+
+    def bind(self, task) -> None:
+        self.expert.bind(task)
+        self.learner.reset()
+
+
+class DAggerPolicy(ExpertBesideLearner):
     """The learner and the scripted expert as one :class:`~wbvla.vla.api.Policy` (module docstring).
 
     After each ``act()``: ``label`` (20,) is the expert's action, ``learner_drove`` whether the
     learner's u_t or (``learner_arms``, in ``arm_phases``) its arm and gripper targets were sent,
     ``learner_codes`` the learner's slot codes."""
 
-    command_kind = "flags"
-    uses_image = True
-
     def __init__(self, learner, expert, expert_share: float, block_ticks: int, seed: int = 0,
                  accept_stance: tuple[float, float, int] | None = None, arm_phases: tuple[str, ...] = ()):
-        if learner.command_kind != "flags":
-            raise ValueError(f"DAgger needs a learner that commands flags (the expert's labels), got {learner.command_kind!r}")
-        self.learner, self.expert = learner, expert
+        super().__init__(learner, expert)
         self.expert_share, self.block_ticks, self.seed = float(expert_share), int(block_ticks), seed
         self.model_id = f"dagger({learner.model_id})"
         self.vocab = learner.vla.vocab if hasattr(learner, "vla") else None
@@ -109,13 +126,8 @@ class DAggerPolicy:
         metres, radians, ticks = self.accept
         return self.still >= ticks and float(np.hypot(err[0], err[1])) <= metres and abs(float(err[2])) <= radians
 
-    @property
-    def phase(self) -> str:
-        return self.expert.phase
-
     def bind(self, task) -> None:
-        self.expert.bind(task)
-        self.learner.reset()
+        super().bind(task)
         self.rng = np.random.default_rng([self.seed, task.seed])
         self.tick, self.learner_block, self.still = 0, False, 0
         self.label, self.learner_drove, self.learner_arms, self.learner_codes = None, False, False, []
