@@ -101,6 +101,7 @@ def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo"
     names = {**ROW_LABELS, **(labels or {})}
     fig, axes = plt.subplots(1, len(backends), figsize=(6.5 * len(backends), 4.2), squeeze=False)
     modes = (*LOCOMOTION_MODES, *MANIPULATION_MODES, "other")
+    handles = {}  # one legend for every panel, outside the bars (long row labels make the panels crowded)
     for ax, backend in zip(axes[0], backends, strict=True):
         present = [r for r in rows if backend in summary.get(r, {})]
         bottom = np.zeros(len(present))
@@ -109,12 +110,14 @@ def failure_figure(summary: dict, rows: list[str], backends=("ideal_base", "lmo"
             if vals.sum() == 0:
                 continue
             stage = "loco" if m in LOCOMOTION_MODES else ("manip" if m in MANIPULATION_MODES else "?")
-            ax.bar(np.arange(len(present)), vals, bottom=bottom, color=MODE_COLORS[m], label=f"{stage}: {m.replace('_', ' ')}")
+            handles[m] = ax.bar(np.arange(len(present)), vals, bottom=bottom, color=MODE_COLORS[m],
+                                label=f"{stage}: {m.replace('_', ' ')}")
             bottom += vals
         ax.set_xticks(np.arange(len(present)), [names.get(r, r) for r in present], rotation=30, ha="right")
         ax.set(ylabel="failed trials", title=f"failure modes, {'IDEAL BASE' if backend == 'ideal_base' else 'physics legs'}")
-        ax.legend(fontsize=7)
     fig.tight_layout()
+    ordered = [handles[m] for m in modes if m in handles]
+    fig.legend(ordered, [h.get_label() for h in ordered], fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     return fig
 
 
