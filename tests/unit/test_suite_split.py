@@ -26,10 +26,10 @@ class _Learner:
     model_id = "stub"
 
     def __init__(self):
-        self.acts = 0
+        self.acts = self.resets = 0
 
     def reset(self):
-        pass
+        self.resets += 1
 
     def act(self, image, instruction, state):
         self.acts += 1
@@ -68,6 +68,17 @@ def test_arms_split_sends_the_learners_arms_and_the_experts_command():
     assert len(policy.gaps) == result.ticks and [g[0] for g in policy.gaps] == phases
     np.testing.assert_allclose([g[1] for g in policy.gaps], gap.mean(1), atol=1e-6)
     np.testing.assert_allclose([g[2] for g in policy.gaps], gap.max(1), atol=1e-6)
+
+
+@pytest.mark.parametrize("part", ["arms", "legs"])
+def test_split_policies_are_policies_whose_reset_resets_the_learner(part):
+    from wbvla.vla.api import Policy
+
+    learner = _Learner()
+    policy = split_policy(learner, part)
+    assert isinstance(policy, Policy)
+    policy.reset()
+    assert learner.resets == 1
 
 
 def test_arm_gap_by_phase_averages_per_phase():

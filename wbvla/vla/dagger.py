@@ -101,6 +101,10 @@ class ExpertBesideLearner:
         self.expert.bind(task)
         self.learner.reset()
 
+    def reset(self) -> None:
+        """The :class:`~wbvla.vla.api.Policy` reset: the learner's; the expert starts over in :meth:`bind`."""
+        self.learner.reset()
+
 
 class DAggerPolicy(ExpertBesideLearner):
     """The learner and the scripted expert as one :class:`~wbvla.vla.api.Policy` (module docstring).
