@@ -299,3 +299,54 @@ def test_appends_to_a_dataset_written_by_lerobot(tmp_path):
     ds = LeRobotV3Dataset(root)
     assert ds.tasks[2] == "toy task 2" and ds.episodes["length"].tolist() == [5, 7, 6]
     assert np.abs(ds.video(2).astype(int) - imgs.astype(int)).mean() < 4.0
+
+
+UNNAMED_TASKS = FIXTURE.parent / "lerobot_v3_tasks_unnamed_index.parquet"
+
+
+def test_reads_tasks_parquet_as_lerobot_0_4_writes_it(tmp_path):
+    """lerobot 0.4.x keeps the task strings as an *unnamed* pandas index (``__index_level_0__`` in the file).
+    The fixture was written exactly that way:
+    ``pd.DataFrame({"task_index": [0, 1]}, index=["toy task 0", "toy task 1"]).to_parquet(path)``.
+    Reader, validator and appender all take it (the lerobot 0.6.1 dataset with this tasks file swapped in)."""
+    import shutil
+
+    schema = pq.read_schema(UNNAMED_TASKS)
+    assert schema.names == ["task_index", "__index_level_0__"]  # the layout under test, not a named index
+    assert list(pd.read_parquet(UNNAMED_TASKS).reset_index().columns) == ["index", "task_index"]
+    root = tmp_path / "ds"
+    shutil.copytree(FIXTURE, root)
+    shutil.copy(UNNAMED_TASKS, root / "meta/tasks.parquet")
+    assert validate_v3(root) == []
+    ds = LeRobotV3Dataset(root)
+    assert ds.tasks == {0: "toy task 0", 1: "toy task 1"}
+    assert ds.episode(1)["task"] == ["toy task 1"] * 7
+    w = LeRobotV3Writer.open(root)
+    w.add_frame({"observation.images.cam": np.zeros((64, 64, 3), np.uint8), "observation.state": np.zeros(3, np.float32),
+                 "action": np.ones(2, np.float32)}, task="toy task 1")
+    assert w.save_episode() == 2
+    w.finalize()
+    assert LeRobotV3Dataset(root).tasks == {0: "toy task 0", 1: "toy task 1"}
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: pd.DataFrame({"task_index": [0, 1]}), "task strings"),  # RangeIndex: no strings anywhere
+    (lambda: pd.DataFrame({"task": ["a", "b"]}), "column 'task_index'"),
+    (lambda: pd.DataFrame({"task_index": [0, 2]}, index=pd.Index(["a", "b"], name="task")), "0..1"),
+])
+def test_tasks_parquet_bad_layouts_name_the_file(tmp_path, make, match):
+    from wbvla.data.lerobot_v3_format import read_tasks
+
+    path = tmp_path / "tasks.parquet"
+    make().to_parquet(path)
+    with pytest.raises(ValueError, match=match) as err:
+        read_tasks(path)
+    assert str(path) in str(err.value)
+
+
+def test_tasks_parquet_with_a_task_column_and_shuffled_rows(tmp_path):
+    from wbvla.data.lerobot_v3_format import read_tasks
+
+    path = tmp_path / "tasks.parquet"
+    pd.DataFrame({"task": ["b", "a"], "task_index": [1, 0]}).to_parquet(path)
+    assert read_tasks(path) == ["a", "b"]

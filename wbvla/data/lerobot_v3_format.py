@@ -5,6 +5,7 @@ One dataset root holds::
     meta/info.json                                   codebase_version "v3.0", fps, features, totals, templates
     meta/stats.json                                  per-feature min/max/mean/std/count/q01..q99 over the dataset
     meta/tasks.parquet                               task string (the pandas index "task") -> task_index
+                                                     (lerobot 0.4.x: the same index, unnamed; see read_tasks)
     meta/episodes/chunk-000/file-000.parquet         one row per episode: length, dataset_from/to_index,
                                                      data/ and videos/<key>/ file + timestamp ranges, stats/...
     data/chunk-000/file-000.parquet                  one row per frame, episodes concatenated per file
@@ -155,6 +156,42 @@ def write_tasks_atomic(tasks: list[str], path: Path) -> None:
     df = pd.DataFrame({"task_index": np.arange(len(tasks), dtype=np.int64)}, index=pd.Index(tasks, name="task"))
     with atomic_path(path) as tmp:
         df.to_parquet(tmp)
+
+
+def read_tasks(path: Path) -> list[str]:
+    """``meta/tasks.parquet`` -> the task strings, position = ``task_index``.
+
+    Three layouts are read, all seen in lerobot's v3.0 datasets: the pandas index named ``task``
+    (lerobot >= 0.5, and what :func:`write_tasks_atomic` writes); the task strings as an *unnamed*
+    pandas index (lerobot 0.4.x, stored as ``__index_level_0__``); a plain column ``task``.
+    Raises ``ValueError`` naming the file when none of these holds or ``task_index`` is not 0..n-1.
+    """
+    df = pd.read_parquet(path)
+    if "task_index" not in df.columns:
+        raise ValueError(f"{path}: expected a column 'task_index', got columns {list(df.columns)}")
+    if "task" in df.columns:
+        strings = df["task"]
+    elif is_task_index(df.index):
+        strings = df.index.to_series()
+    else:
+        raise ValueError(f"{path}: expected the task strings as the pandas index (named 'task' or unnamed) "
+                         f"or a column 'task'; got index {df.index.name!r} ({df.index.dtype}) and columns "
+                         f"{list(df.columns)}")
+    order = df["task_index"].astype(int).to_numpy()
+    if sorted(order.tolist()) != list(range(len(df))):
+        raise ValueError(f"{path}: task_index must number the tasks 0..{len(df) - 1}, got {sorted(order.tolist())}")
+    tasks = [""] * len(df)
+    for i, t in zip(order, strings.astype(str), strict=True):
+        tasks[i] = t
+    return tasks
+
+
+def is_task_index(index: pd.Index) -> bool:
+    """Whether a tasks table's pandas index holds the task strings: named ``task``, or unnamed and all strings
+    (lerobot 0.4.x; a default ``RangeIndex`` is not)."""
+    if index.name == "task":
+        return True
+    return index.name is None and len(index) > 0 and all(isinstance(v, str) for v in index)
 
 
 def next_chunk_file(chunk_index: int, file_index: int, chunks_size: int) -> tuple[int, int]:

@@ -102,15 +102,7 @@ class LeRobotV3Dataset:
 
     def _read_tasks(self) -> dict[int, str]:
         path = self.root / fmt.TASKS_PATH
-        if not path.is_file():
-            return {}
-        df = pd.read_parquet(path)
-        if "task" not in df.columns:
-            df = df.reset_index()
-        if "task" not in df.columns or "task_index" not in df.columns:
-            raise ValueError(f"{path}: expected the task strings (index or column 'task') and column 'task_index', "
-                             f"got columns {list(df.columns)}")
-        return dict(zip(df["task_index"].astype(int), df["task"].astype(str), strict=True))
+        return dict(enumerate(fmt.read_tasks(path))) if path.is_file() else {}
 
     # -- metadata -------------------------------------------------------------------------------
 

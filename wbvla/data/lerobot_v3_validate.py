@@ -115,9 +115,10 @@ def _check_tasks(root: Path, info: dict, problems: list[str]) -> pd.DataFrame | 
             problems.append(f"missing {path}")
         return None
     tasks = pd.read_parquet(path)
-    if tasks.index.name != "task" or "task_index" not in tasks.columns:
-        problems.append(f"{path}: expected the pandas index 'task' and column 'task_index', "
-                        f"got index {tasks.index.name!r} and columns {list(tasks.columns)}")
+    # lerobot looks tasks up in the pandas index: named "task" (lerobot >= 0.5) or unnamed (0.4.x)
+    if not fmt.is_task_index(tasks.index) or "task_index" not in tasks.columns:
+        problems.append(f"{path}: expected the task strings as the pandas index ('task' or unnamed) and column "
+                        f"'task_index', got index {tasks.index.name!r} and columns {list(tasks.columns)}")
         return None
     if sorted(tasks["task_index"].tolist()) != list(range(len(tasks))) or tasks.index.duplicated().any():
         problems.append(f"{path}: task_index must number the distinct tasks 0..{len(tasks) - 1}")

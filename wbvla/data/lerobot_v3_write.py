@@ -146,7 +146,7 @@ class LeRobotV3Writer:
             meta[k] = v
         episodes, stats = _read_episode_rows(root)
         tasks_path = root / fmt.TASKS_PATH
-        tasks = list(pq.read_table(tasks_path).column("task").to_pylist()) if tasks_path.exists() else []
+        tasks = fmt.read_tasks(tasks_path) if tasks_path.exists() else []
         self = cls.__new__(cls)
         self._setup(root, info, _encoding_from_info(info, root), episodes, tasks, meta)
         self._ep_stats = stats
