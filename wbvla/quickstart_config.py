@@ -35,7 +35,8 @@ class QuickstartConfig:
     threads: int = 1
     """torch threads (1 is fastest on a busy 2-core machine)."""
     readme_frame: Path | None = None
-    """Also copy the frame PNG here (``figures/quickstart_frame.png`` is the README's)."""
+    """Also copy the frame PNG here. Notebook 10's full run passes ``figures/quickstart_frame.png`` (the
+    README's image); ``make quickstart`` leaves it None so a fresh clone stays clean."""
 
     def __post_init__(self) -> None:
         one_of("task", self.task, TASKS)

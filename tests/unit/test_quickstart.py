@@ -48,6 +48,26 @@ def test_quickstart_writes_report_video_and_frame(tmp_path):
     assert on_disk["failure"]["subgoal"] == 0 and on_disk["failure"]["stage"] in ("locomotion", "manipulation")
 
 
+def test_make_quickstart_leaves_the_clone_clean():
+    """``make quickstart`` writes only under the git-ignored ``runs/``; the README's committed frame
+    (``figures/quickstart_frame.png``) is made by notebook 10's full run, never by the quickstart."""
+    import re
+    import shutil
+    import subprocess
+
+    from wbvla.paths import REPO_ROOT
+
+    cfg = QuickstartConfig()
+    assert cfg.readme_frame is None and cfg.output_dir.relative_to(REPO_ROOT).parts[0] == "runs"
+    recipe = re.search(r"^quickstart:.*\n((?:\t.*\n)+)", (REPO_ROOT / "Makefile").read_text(), re.M)
+    assert recipe and "wbvla quickstart" in recipe.group(1)
+    command = recipe.group(1).split("#")[0]
+    assert "figures" not in command and "readme-frame" not in command, command
+    if shutil.which("git") and (REPO_ROOT / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(cfg.output_dir / "report.json")], cwd=REPO_ROOT)
+        assert ignored.returncode == 0, f"{cfg.output_dir} is not git-ignored"
+
+
 def test_key_tick_prefers_success_then_nearest_approach():
     from types import SimpleNamespace
 
