@@ -53,9 +53,6 @@ RANK = {component: i for i, layer in enumerate(LAYERS) for component in layer}
 PENDING_COMPONENTS = {"config": 0, "checkpointing": 1}
 """Top-level modules still to be renamed (to ``validation`` and ``training``), with their layer."""
 PENDING_UPWARD = {
-    "wbvla.locomotion -> wbvla.vla.api", "wbvla.locomotion.base -> wbvla.vla.api",
-    "wbvla.locomotion.ideal_base -> wbvla.vla.api", "wbvla.locomotion.physics -> wbvla.vla.api",
-    "wbvla.tasks.expert -> wbvla.vla.api", "wbvla.tasks.runner -> wbvla.vla.api",
     "wbvla.vla.dagger -> wbvla.tasks.expert", "wbvla.vla.dagger -> wbvla.tasks.runner",
     "wbvla.vla.dagger -> wbvla.tasks.specs", "wbvla.vla.dagger -> wbvla.tasks.teleop",
 }

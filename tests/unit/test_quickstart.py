@@ -9,11 +9,11 @@ import json
 import numpy as np
 import pytest
 
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import SUBGOALS
 from wbvla.lmo.config import HeightConfig
 from wbvla.quickstart import key_tick, run
 from wbvla.quickstart_config import QuickstartConfig
-from wbvla.vla.api import PolicyOutput
 from wbvla.vla.variants import shipped_policy_dir
 
 

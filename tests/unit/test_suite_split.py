@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data import teleop_schema as ts
 from wbvla.suite.config import SuiteConfig
 from wbvla.suite.run import extra_specs, plan_suite
@@ -13,7 +14,6 @@ from wbvla.suite.split import LearnerArmsPolicy, SplitConfig, split_policy
 from wbvla.suite.trials import model_id, versions
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.vla.api import PolicyOutput
 from wbvla.vla.dagger import LOCOMOTION_PHASES
 
 LEARNER_ARMS = np.full((2, 14), 0.123, np.float32)
@@ -72,7 +72,7 @@ def test_arms_split_sends_the_learners_arms_and_the_experts_command():
 
 @pytest.mark.parametrize("part", ["arms", "legs"])
 def test_split_policies_are_policies_whose_reset_resets_the_learner(part):
-    from wbvla.vla.api import Policy
+    from wbvla.control.policy_contract import Policy
 
     learner = _Learner()
     policy = split_policy(learner, part)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.suite.trace import FrozenSceneConfig, TracedPolicy
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.vla.api import PolicyOutput
 
 
 class Fixed:

@@ -8,13 +8,13 @@ import json
 import numpy as np
 import pytest
 
+from wbvla.control.policy_contract import Policy
 from wbvla.data import teleop_schema as ts
 from wbvla.lmo.config import HeightConfig
 from wbvla.locomotion import IdealBase, VelocityReference
 from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
 from wbvla.tasks.runner import STEPS_PER_TICK, RunnerConfig, TrialResult, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.vla.api import Policy
 
 EVAL = 1_000_000
 

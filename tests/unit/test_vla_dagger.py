@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from test_vla_train import _finetune, _pretrain, world  # noqa: F401  (world is a fixture)
 
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data import teleop_schema as ts
 from wbvla.locomotion.reference import VelocityReference
 from wbvla.tasks.expert import (
@@ -19,7 +20,6 @@ from wbvla.tasks.expert import (
 )
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.vla.api import PolicyOutput
 from wbvla.vla.dagger import LOCOMOTION_PHASES, AcceptingExpert, DAggerPolicy
 from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.latents import LatentVocabulary

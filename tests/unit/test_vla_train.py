@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from vla_helpers import fake_world
 
+from wbvla.control.policy_contract import Policy, PolicyOutput
 from wbvla.lam.train import training_history
-from wbvla.vla.api import Policy, PolicyOutput
 from wbvla.vla.config import BackboneConfig, DecoderConfig, FinetuneConfig, PretrainConfig
 from wbvla.vla.teleop_data import synthetic_episodes
 from wbvla.vla.variants import VARIANTS, variant_config

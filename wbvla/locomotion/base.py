@@ -22,9 +22,9 @@ from abc import ABC, abstractmethod
 import mujoco
 import numpy as np
 
+from wbvla.control.policy_contract import CommandKind
 from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT
 from wbvla.sim.robot import X2Index
-from wbvla.vla.api import CommandKind
 
 BACKENDS: tuple[str, ...] = ("lmo", "velocity_rl", "ideal_base")
 LABELS: dict[str, str] = {
@@ -58,7 +58,7 @@ class LocomotionBackend(ABC):
     name: str
     """One of :data:`BACKENDS`; recorded in every dataset, trial log and figure."""
     command_kind: CommandKind
-    """What :meth:`step` expects: ``flags`` or ``velocity`` (see :mod:`wbvla.vla.api`)."""
+    """What :meth:`step` expects: ``flags`` or ``velocity`` (see :mod:`wbvla.control.policy_contract`)."""
     kinematic: bool
     """True when the base is moved kinematically (the ideal base), not by leg physics."""
 

@@ -30,13 +30,13 @@ import mujoco
 import numpy as np
 
 from wbvla.config import positive
+from wbvla.control.policy_contract import CommandKind
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
 from wbvla.locomotion.reference import VelocityReference
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, yaw_quat
 from wbvla.sim.stance import squat_pose, stance_height_range
-from wbvla.vla.api import CommandKind
 
 
 @dataclass

@@ -19,12 +19,12 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from wbvla.control.policy_contract import CommandKind
 from wbvla.lmo.policy import LMOController, LMOPolicy
 from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
 from wbvla.paths import data_dir
 from wbvla.sim.joints import group_slice
 from wbvla.sim.robot import X2Index
-from wbvla.vla.api import CommandKind
 
 DEFAULT_ONNX = {"lmo": "lmo/lmo.onnx", "velocity_rl": "lmo/velocity_baseline.onnx"}
 """Shipped policies, relative to ``data/``."""

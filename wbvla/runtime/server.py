@@ -4,7 +4,7 @@ It binds the three sockets of :mod:`wbvla.runtime.transport`, shakes hands (sche
 names, command kind, model id), and for each observation it receives (latest only: conflated
 socket, and it drains whatever else is queued) runs ``policy.act(image, instruction, state)`` and
 sends back a :class:`~wbvla.runtime.messages.Command` that names the observation it answers.
-The policy is any object with the :class:`wbvla.vla.api.Policy` interface (:func:`load_policy`).
+The policy is any object with the :class:`wbvla.control.policy_contract.Policy` interface (:func:`load_policy`).
 
 An e-stop (:meth:`VLAServer.estop`) latches: from then on every message to the robot is an
 ``estop``, re-sent each 0.1 s, so conflation can never replace it with a command.
@@ -105,7 +105,7 @@ class VLAServer:
         self.policy = policy if policy is not None else load_policy(cfg.policy, cfg.task, cfg.threads)
         for attr in ("act", "reset", "model_id", "command_kind"):
             if not hasattr(self.policy, attr):
-                raise TypeError(f"policy {type(self.policy).__name__} lacks {attr!r} (see wbvla.vla.api.Policy)")
+                raise TypeError(f"policy {type(self.policy).__name__} lacks {attr!r} (see wbvla.control.policy_contract.Policy)")
         self.instruction = cfg.instruction or INSTRUCTIONS[cfg.task]
         self.warmup_ms = self._warm_up(cfg.warmup_ticks)
         self.ctx = ctx or zmq.Context.instance()

@@ -2,7 +2,7 @@
 
 Until a trained VLA ships under ``data/vla/``, the server, the tests and notebook 11 drive the
 robot with :class:`ReplayPolicy`: it has the VLA's :meth:`act` signature and output
-(:class:`~wbvla.vla.api.PolicyOutput`), ignores the image and instruction, and replays a (T, 20)
+(:class:`~wbvla.control.policy_contract.PolicyOutput`), ignores the image and instruction, and replays a (T, 20)
 action sequence (:data:`wbvla.data.teleop_schema.ACTION_NAMES`) at 10 Hz, one chunk per call.
 It chooses no latent actions (``latents`` is empty). Its ``model_id`` starts with ``standin:`` and
 the handshake reports ``policy_kind = "standin"``, so nobody mistakes it for the VLA.
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import ACTION_DIM, FPS, TASKS, join_action, split_action
 from wbvla.lmo.config import HeightConfig
 from wbvla.sim.joints import GRIPPER_OPEN, default_pose
-from wbvla.vla.api import PolicyOutput
 
 SCRIPT_VERSION = 1
 

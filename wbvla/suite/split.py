@@ -14,7 +14,7 @@ expert and run the same held-out trials:
   arm IK solves for the bar where the robot is), so the row succeeds exactly when the learner's
   walking was good enough for a competent pair of arms.
 
-Both are :class:`~wbvla.vla.api.Policy` objects; the suite runs them as rows labelled
+Both are :class:`~wbvla.control.policy_contract.Policy` objects; the suite runs them as rows labelled
 ``split:<row>:<part>`` (:data:`SPLIT_PARTS`) on the ideal base.
 """
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from wbvla.config import positive, require
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import FPS
 from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
-from wbvla.vla.api import PolicyOutput
 from wbvla.vla.dagger import AcceptingExpert, DAggerPolicy, ExpertBesideLearner
 
 SPLIT_PARTS = ("arms", "legs")

@@ -1,4 +1,4 @@
-"""The scripted privileged expert: a :class:`~wbvla.vla.api.Policy` that solves the three tasks.
+"""The scripted privileged expert: a :class:`~wbvla.control.policy_contract.Policy` that solves the three tasks.
 
 It reads the true object and base poses of the scene it is bound to (:meth:`ScriptedExpert.bind`,
 done by the runner at the start of a trial) and runs a finite-state machine per task, one state
@@ -31,6 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from wbvla.config import in_range, positive
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.locomotion.reference import VelocityReference
 from wbvla.sim.joints import GRIPPER_OPEN, default_pose
@@ -38,7 +39,6 @@ from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT
 from wbvla.tasks.expert_arms import ArmServo, GraspFrame
 from wbvla.tasks.specs import TaskInstance
-from wbvla.vla.api import PolicyOutput
 
 TICK_S = 0.1
 CONTROL_STEPS_PER_TICK = round(TICK_S / (DECIMATION * PHYSICS_DT))

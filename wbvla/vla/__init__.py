@@ -1,4 +1,5 @@
 """Stages II and III of WholeBodyVLA: the VLA that predicts latent actions and its execution decoder.
 
-:mod:`~wbvla.vla.api` holds the policy API (numpy only) every runner calls.
+The policy contract it implements (numpy only) lives below it, in
+:mod:`wbvla.control.policy_contract`, so the tasks, locomotion and runtime never import ``vla/``.
 """

@@ -41,10 +41,10 @@ from pathlib import Path
 import numpy as np
 
 from wbvla.config import require
+from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data import teleop_schema as ts
 from wbvla.io import write_json_atomic
 from wbvla.tasks.expert import CONTROL_STEPS_PER_TICK, ScriptedExpert, _wrap
-from wbvla.vla.api import PolicyOutput
 from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.teleop_data import DAGGER_CODES_KEY, DAGGER_TARGET_KEY
 
@@ -82,7 +82,7 @@ class AcceptingExpert(ScriptedExpert):
 
 class ExpertBesideLearner:
     """A learned policy and the scripted expert acting on the same scene as one
-    :class:`~wbvla.vla.api.Policy` (subclasses decide whose output is sent): the expert is bound to
+    :class:`~wbvla.control.policy_contract.Policy` (subclasses decide whose output is sent): the expert is bound to
     the trial, the learner reset, and the policy's ``phase`` is the expert's."""
 
     command_kind = "flags"
@@ -102,12 +102,12 @@ class ExpertBesideLearner:
         self.learner.reset()
 
     def reset(self) -> None:
-        """The :class:`~wbvla.vla.api.Policy` reset: the learner's; the expert starts over in :meth:`bind`."""
+        """The :class:`~wbvla.control.policy_contract.Policy` reset: the learner's; the expert starts over in :meth:`bind`."""
         self.learner.reset()
 
 
 class DAggerPolicy(ExpertBesideLearner):
-    """The learner and the scripted expert as one :class:`~wbvla.vla.api.Policy` (module docstring).
+    """The learner and the scripted expert as one :class:`~wbvla.control.policy_contract.Policy` (module docstring).
 
     After each ``act()``: ``label`` (20,) is the expert's action, ``learner_drove`` whether the
     learner's u_t or (``learner_arms``, in ``arm_phases``) its arm and gripper targets were sent,

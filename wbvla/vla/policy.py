@@ -1,4 +1,4 @@
-"""The trained VLA as a :class:`~wbvla.vla.api.Policy`: ``act(image, instruction, state)``.
+"""The trained VLA as a :class:`~wbvla.control.policy_contract.Policy`: ``act(image, instruction, state)``.
 
 A policy folder holds only safetensors and JSON (loading never unpickles)::
 
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 
 from wbvla.config import require
+from wbvla.control.policy_contract import CommandKind, PolicyOutput, check_state
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.paths import portable_path
-from wbvla.vla.api import CommandKind, PolicyOutput, check_state
 from wbvla.vla.config import DecoderConfig
 from wbvla.vla.decoder import ExecutionDecoder
 from wbvla.vla.model import LatentVLA
@@ -85,7 +85,7 @@ def make_adapter_portable(adapter_dir: Path) -> None:
 
 
 class VLAPolicy:
-    """The VLA + execution decoder behind the :class:`~wbvla.vla.api.Policy` protocol."""
+    """The VLA + execution decoder behind the :class:`~wbvla.control.policy_contract.Policy` protocol."""
 
     def __init__(self, vla: LatentVLA, decoder: ExecutionDecoder, meta: dict):
         self.vla, self.decoder, self.meta = vla.eval(), decoder.eval(), meta

@@ -1,4 +1,4 @@
-"""The policy API: what a closed-loop runner, the task suite or the deployment server calls.
+"""The policy contract: what a closed-loop runner, the task suite or the deployment server calls.
 
 One call per VLA tick (~10 Hz, paper App. B):
 
@@ -9,7 +9,9 @@ instruction, ``state`` s_t laid out as :data:`wbvla.data.teleop_schema.STATE_NAM
 result is a :class:`PolicyOutput`: a short chunk of arm and gripper targets, the locomotion
 command u_t for the locomotion backend, and the latent codes the VLA chose.
 
-Numpy only, so the robot side of the deployment imports it without torch.
+Numpy only, so the robot side of the deployment imports it without torch. It lives in
+``control/``, below the VLA, the tasks and the locomotion backends, so that none of them imports
+another to learn what a policy is.
 """
 
 from __future__ import annotations
