@@ -49,3 +49,48 @@ def command(seq: int = 1, obs_seq: int = 1, t_obs_ns: int = 1_000, session: int 
     grip = np.full((h, 2), 0.02)
     return Command(session, seq, obs_seq, t_obs_ns, arm, grip, 0.1, np.array([*flags, height]), "flags", 12.5, 0.25,
                    {"mani": (3,), "loco": (11,)})
+
+
+class FakeServer:
+    """The server's three sockets on loopback, driven by the test: welcomes every hello with
+    ``session``, keeps the newest observation, pushes whatever the test sends."""
+
+    def __init__(self, ctx, port: int, session: int = 77):
+        import zmq
+
+        from wbvla.runtime import messages as msgs
+
+        self._zmq, self._msgs = zmq, msgs
+        self.rep, self.pull, self.push = ctx.socket(zmq.REP), ctx.socket(zmq.PULL), ctx.socket(zmq.PUSH)
+        for s in (self.rep, self.pull, self.push):
+            s.linger = 0
+        self.pull.setsockopt(zmq.CONFLATE, 1)
+        self.rep.bind(f"tcp://127.0.0.1:{port}")
+        self.pull.bind(f"tcp://127.0.0.1:{port + 1}")
+        self.push.bind(f"tcp://127.0.0.1:{port + 2}")
+        self.session = session
+        self.hellos = 0
+
+    def serve_hellos(self) -> None:
+        while self.rep.poll(0):
+            self.rep.recv()
+            self.rep.send(self._msgs.encode(self._msgs.Welcome(True, "", self.session, "fake", "standin", "flags", "x", 4, 0.1)))
+            self.hellos += 1
+
+    def next_observation(self, timeout_s: float = 10.0):
+        """The next observation (answering hellos while waiting), or None on timeout."""
+        import time
+
+        t_end = time.monotonic() + timeout_s
+        while time.monotonic() < t_end:
+            self.serve_hellos()
+            if self.pull.poll(20):
+                return self._msgs.decode(self.pull.recv(), 1 << 22, expect=("obs",))
+        return None
+
+    def send(self, buf: bytes) -> None:
+        self.push.send(buf)
+
+    def close(self) -> None:
+        for s in (self.rep, self.pull, self.push):
+            s.close(linger=0)

@@ -44,8 +44,9 @@ def test_ten_thousand_malformed_commands_no_crash_each_refused_nothing_out_of_ra
     rejects = [e for e in runner.log.events if e[1] == "reject"]
     assert len(rejects) == res.messages  # ... that the runner's event log holds
     assert set(res.by_category) == set(CATEGORIES)
-    for reason in ("not_msgpack", "too_large", "bad_field", "non_finite", "bad_schema", "version", "unexpected_type",
-                   "out_of_range", "session", "unknown_obs", "timestamp_mismatch", "not_newer", "stale"):
+    for reason in ("not_msgpack", "too_large", "bad_field", "field_range", "non_finite", "bad_schema", "version",
+                   "unexpected_type", "out_of_range", "chunk_size", "chunk_dt", "session", "unknown_obs",
+                   "timestamp_mismatch", "not_newer", "stale"):
         assert res.reasons[reason] > 0, reason
     # the robot kept following the valid commands in between, and the actuators saw no violation
     assert res.valid_accepted == res.valid_sent and runner.sup.mode == "active"

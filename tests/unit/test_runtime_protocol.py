@@ -78,13 +78,16 @@ def _mutated(**changes) -> bytes:
     (_mutated(extra=1), "bad_schema"),
     (_mutated(latents=KeyError), "bad_schema"),
     (_mutated(seq=True), "bad_field"),
-    (_mutated(seq=-1), "bad_field"),
+    (_mutated(seq=-1), "field_range"),
+    (_mutated(seq=2**63), "field_range"),
+    (_mutated(seq=2**64 - 1), "field_range"),
     (_mutated(dt=float("nan")), "non_finite"),
     (_mutated(arm={"dtype": "<f8", "shape": [4, 14], "data": b"\0" * 448}), "bad_field"),
     (_mutated(arm={"dtype": "<f4", "shape": [4, 13], "data": b"\0" * 208}), "bad_field"),
     (_mutated(arm={"dtype": "<f4", "shape": [4, 14], "data": b"\0" * 10}), "bad_field"),
     (_mutated(command={"dtype": "<f4", "shape": [4], "data": np.array([np.nan, 0, 0, 0.6], "<f4").tobytes()}), "non_finite"),
-    (_mutated(latents={"mani": [-1]}), "bad_field"),
+    (_mutated(latents={"mani": [-1]}), "field_range"),
+    (_mutated(latents={"mani": ["x"]}), "bad_field"),
     (_mutated(command_kind="torque"), "bad_field"),
 ])
 def test_malformed_commands_are_refused_with_a_reason(buf, reason):

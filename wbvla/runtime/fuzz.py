@@ -2,8 +2,9 @@
 
 :func:`malformed_command` derives one broken message from a valid command: truncated, oversized,
 random bytes, deeply nested, msgpack ext types, wrong types, NaN/inf, wrong dtype/shape/length,
-missing/extra keys, wrong version/type, out-of-range targets, and well-formed commands that break
-a rule (wrong session, unknown or re-timed observation, duplicate, stale). Every one of them must
+missing/extra keys, wrong version/type, out-of-range targets, chunks of a refused length or row
+time, ints beyond int64 (or negative), and well-formed commands that break a rule (wrong session,
+unknown or re-timed observation, duplicate, stale). Every one of them must
 be refused. :func:`fuzz_runner` fires them at a runner (``link=False``) between control ticks and
 valid commands, on a fake clock, and counts crashes, reasons and what reached the actuators.
 """
@@ -23,7 +24,10 @@ from wbvla.sim.joints import default_pose, limits
 
 CATEGORIES = ("truncated", "oversized", "random_bytes", "deep_nesting", "ext_type", "wrong_type", "nan_inf",
               "wrong_dtype", "wrong_shape", "wrong_length", "missing_key", "extra_key", "version", "msg_type",
-              "out_of_range", "flags", "height", "session", "unknown_obs", "timestamp", "duplicate", "stale")
+              "out_of_range", "flags", "height", "chunk_size", "chunk_dt", "int_bounds", "session", "unknown_obs",
+              "timestamp", "duplicate", "stale")
+_BEYOND_INT64 = (2**63, 2**63 + 1, 2**64 - 1, -1, -(2**63))
+"""Ints msgpack carries that no field may hold (fields are int64 and non-negative)."""
 _WRONG_VALUES = ("x", b"\x00", [1, 2], {"a": 1}, None, True, 1.5, -1, 2**64 - 1)
 
 
@@ -98,11 +102,19 @@ def malformed_command(valid: Command, rng: np.random.Generator, max_bytes: int, 
         m["v"] = int(rng.choice([0, 2, 99, -1]))
     elif cat == "msg_type":
         m["type"] = str(rng.choice(["obs", "hello", "welcome", "CMD", ""]))
-    elif cat in ("out_of_range", "flags", "height"):
+    elif cat == "int_bounds":  # beyond what an int64 store holds, or negative
+        m[str(rng.choice(["session", "seq", "obs_seq", "obs_t_robot_ns"]))] = _BEYOND_INT64[int(rng.integers(len(_BEYOND_INT64)))]
+    elif cat in ("out_of_range", "flags", "height", "chunk_size", "chunk_dt"):
         c = Command(**{**valid.__dict__})
         c.seq = valid.seq + 1  # newer than the last accepted, so the range checks are reached
         lo, hi = limits("arms")
-        if cat == "out_of_range":
+        if cat == "chunk_size":  # no rows, or more than MAX_CHUNK (well within the size limit)
+            h = 0 if rng.random() < 0.3 else int(rng.integers(msgs.MAX_CHUNK + 1, 3 * msgs.MAX_CHUNK))
+            c.arm = np.resize(valid.arm, (h, 14))
+            c.grippers = np.resize(valid.grippers, (h, 2))
+        elif cat == "chunk_dt":
+            c.dt = float(rng.choice([0.0, -0.1, 0.005, 0.019, 0.51, 3.0, 1e9]))
+        elif cat == "out_of_range":
             j, r = int(rng.integers(14)), int(rng.integers(c.arm.shape[0]))
             c.arm = c.arm.copy()
             c.arm[r, j] = (hi[j] + 0.06 + rng.exponential(1.0)) if rng.random() < 0.5 else (lo[j] - 0.06 - rng.exponential(1.0))

@@ -36,7 +36,22 @@ MAX_IMAGE_SIDE = 2048
 MAX_CHUNK = 64
 """Most rows a command chunk may have."""
 MAX_LATENT_KEYS, MAX_LATENT_CODES = 8, 64
-U64 = 2**64 - 1
+LATENT_CODE_BOUND = 2**31
+"""Latent codes lie in [0, 2^31)."""
+INT64_MAX = wire.INT64_MAX
+
+FIELD_BOUNDS: dict[str, dict[str, tuple[float, float]]] = {
+    "welcome": {"session": (0, INT64_MAX), "chunk_size": (1, MAX_CHUNK), "dt": (1e-3, 1.0)},
+    "obs": {"session": (0, INT64_MAX), "seq": (0, INT64_MAX), "t_robot_ns": (0, INT64_MAX),
+            "base_height": (0.0, 2.0), "rejected": (0, INT64_MAX)},
+    "cmd": {"session": (0, INT64_MAX), "seq": (0, INT64_MAX), "obs_seq": (0, INT64_MAX),
+            "obs_t_robot_ns": (0, INT64_MAX), "inference_ms": (0.0, 1e6), "valid_for_s": (0.0, 10.0)},
+    "estop": {"session": (0, INT64_MAX), "seq": (0, INT64_MAX)},
+}
+"""Inclusive bounds of every scalar number field, per message type: a value outside is refused
+with ``field_range`` (deploy/PROTOCOL.md, "Bounds"). Ints are int64 at most: both sides store them
+as int64. A command's ``dt`` and chunk length are judged by the robot's rules instead
+(``chunk_dt``, ``chunk_size``: :func:`wbvla.runtime.safety.check_command_ranges`)."""
 
 N_ARM, N_GRIP = len(ARM_JOINTS), len(GRIPPER_JOINTS)
 
@@ -145,14 +160,21 @@ def encode_image(image: np.ndarray, encoding: str, jpeg_quality: int = 90) -> di
     return {"encoding": encoding, "shape": list(image.shape), "data": data}
 
 
+def _image_shape(shape, field: str) -> list[int]:
+    """``[H, W, 3]`` with each side in [1, MAX_IMAGE_SIDE]: ``bad_field`` if not that structure,
+    ``field_range`` if a side is out of bounds."""
+    if not isinstance(shape, list) or len(shape) != 3 or any(type(n) is not int for n in shape) or shape[2] != 3:
+        raise ProtocolError("bad_field", f"{field}: {wire.short(shape)} is not [H, W, 3]")
+    if not all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2]):
+        raise ProtocolError("field_range", f"{field}: sides of {shape} must lie in [1, {MAX_IMAGE_SIDE}]")
+    return shape
+
+
 def decode_image(obj) -> tuple[np.ndarray, str]:
     if not isinstance(obj, dict) or set(obj) != {"encoding", "shape", "data"}:
         raise ProtocolError("bad_field", "image: expected a map {encoding, shape, data}")
     enc = wire.get_str(obj, "encoding", IMAGE_ENCODINGS)
-    shape = obj["shape"]
-    if (not isinstance(shape, list) or len(shape) != 3 or any(type(n) is not int for n in shape)
-            or shape[2] != 3 or not all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2])):
-        raise ProtocolError("bad_field", f"image: shape {wire.short(shape)} is not [H, W, 3] with sides <= {MAX_IMAGE_SIDE}")
+    shape = _image_shape(obj["shape"], "image.shape")
     data = obj["data"]
     if not isinstance(data, bytes):
         raise ProtocolError("bad_field", f"image: data is {type(data).__name__}, expected bytes")
@@ -243,55 +265,64 @@ def _latents(msg: dict) -> dict[str, tuple[int, ...]]:
     for k, codes in v.items():
         if type(k) is not str or len(k) > 32:
             raise ProtocolError("bad_field", "latents: keys must be strings of <= 32 characters")
-        if (not isinstance(codes, list) or len(codes) > MAX_LATENT_CODES
-                or any(type(c) is not int or not 0 <= c < 2**31 for c in codes)):
-            raise ProtocolError("bad_field", f"latents[{wire.short(k)}]: expected <= {MAX_LATENT_CODES} ints in [0, 2^31)")
+        if not isinstance(codes, list) or len(codes) > MAX_LATENT_CODES or any(type(c) is not int for c in codes):
+            raise ProtocolError("bad_field", f"latents[{wire.short(k)}]: expected a list of <= {MAX_LATENT_CODES} ints")
+        if any(not 0 <= c < LATENT_CODE_BOUND for c in codes):
+            raise ProtocolError("field_range", f"latents[{wire.short(k)}]: codes must lie in [0, 2^31)")
         out[k] = tuple(codes)
     return out
 
 
 def _decode_body(kind: str, m: dict) -> Message:
     g = wire
+    bounds = FIELD_BOUNDS.get(kind, {})
+
+    def num(field: str):  # a bounded scalar of FIELD_BOUNDS (int or float by its bounds' type)
+        lo, hi = bounds[field]
+        return g.get_int(m, field, lo, hi) if type(lo) is int else g.get_float(m, field, lo, hi)
+
     if kind == "hello":
-        shape = m.get("image_shape")
-        if (not isinstance(shape, list) or len(shape) != 3 or any(type(n) is not int for n in shape)
-                or shape[2] != 3 or not all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2])):
-            raise ProtocolError("bad_field", f"image_shape: {wire.short(shape)} is not [H, W, 3]")
+        shape = _image_shape(m.get("image_shape"), "image_shape")
         return Hello(g.get_str(m, "robot_id", max_len=128), _str_list(m, "joint_names", 64),
                      g.get_str(m, "command_kind", COMMAND_KINDS), g.get_str(m, "model_id"),
                      g.get_str(m, "image_encoding", IMAGE_ENCODINGS), tuple(shape))
     if kind == "welcome":
-        return Welcome(g.get_bool(m, "accepted"), g.get_str(m, "reason", max_len=1024), g.get_int(m, "session"),
+        return Welcome(g.get_bool(m, "accepted"), g.get_str(m, "reason", max_len=1024), num("session"),
                        g.get_str(m, "model_id"), g.get_str(m, "policy_kind", ("vla", "standin")),
                        g.get_str(m, "command_kind", COMMAND_KINDS), g.get_str(m, "instruction", max_len=1024),
-                       g.get_int(m, "chunk_size", 1, MAX_CHUNK), g.get_float(m, "dt", 1e-3, 1.0))
+                       num("chunk_size"), num("dt"))
     if kind == "obs":
         image, enc = decode_image(m.get("image"))
         return Observation(
-            g.get_int(m, "session"), g.get_int(m, "seq"), g.get_int(m, "t_robot_ns"), image,
+            num("session"), num("seq"), num("t_robot_ns"), image,
             g.get_array(m, "q_arm", "<f4", (N_ARM,)), g.get_array(m, "dq_arm", "<f4", (N_ARM,)),
-            g.get_array(m, "grippers", "<f4", (N_GRIP,)), g.get_float(m, "base_height", 0.0, 2.0),
+            g.get_array(m, "grippers", "<f4", (N_GRIP,)), num("base_height"),
             g.get_array(m, "gyro", "<f4", (3,)), g.get_array(m, "gravity", "<f4", (3,)),
             g.get_array(m, "last_command", "<f4", (4,)), g.get_str(m, "mode", MODES), g.get_bool(m, "fallen"),
-            g.get_int(m, "rejected"), enc)
+            num("rejected"), enc)
     if kind == "cmd":
-        arm = g.get_array(m, "arm", "<f4", (None, N_ARM), max_dim=MAX_CHUNK)
-        grippers = g.get_array(m, "grippers", "<f4", (arm.shape[0], N_GRIP), max_dim=MAX_CHUNK)
+        # any row count (0 included) and any finite dt decode: the robot's rules refuse them with
+        # their own codes (chunk_size, chunk_dt), in the documented order; the size limit bounds H
+        arm = g.get_array(m, "arm", "<f4", (None, N_ARM), min_dim=0)
+        grippers = g.get_array(m, "grippers", "<f4", (arm.shape[0], N_GRIP), min_dim=0)
         return Command(
-            g.get_int(m, "session"), g.get_int(m, "seq"), g.get_int(m, "obs_seq"), g.get_int(m, "obs_t_robot_ns"),
-            arm, grippers, g.get_float(m, "dt", 1e-3, 1.0), g.get_array(m, "command", "<f4", (4,)),
-            g.get_str(m, "command_kind", COMMAND_KINDS), g.get_float(m, "inference_ms", 0.0, 1e6),
-            g.get_float(m, "valid_for_s", 0.0, 10.0), _latents(m))
-    return EStop(g.get_int(m, "session"), g.get_int(m, "seq"), g.get_str(m, "reason", max_len=1024))
+            num("session"), num("seq"), num("obs_seq"), num("obs_t_robot_ns"),
+            arm, grippers, g.get_float(m, "dt"), g.get_array(m, "command", "<f4", (4,)),
+            g.get_str(m, "command_kind", COMMAND_KINDS), num("inference_ms"), num("valid_for_s"), _latents(m))
+    return EStop(num("session"), num("seq"), g.get_str(m, "reason", max_len=1024))
+
+
+DECODE_REASONS = ("not_bytes", "too_large", "not_msgpack", "not_a_map", "version", "unexpected_type", "bad_schema",
+                  "bad_field", "field_range", "non_finite", "bad_image")
+"""Every refusal reason :func:`decode` can give (deploy/PROTOCOL.md lists each)."""
 
 
 def decode(buf: bytes, max_bytes: int, expect: tuple[str, ...] = MESSAGE_TYPES) -> Message:
     """Wire bytes to a message of one of the ``expect`` types.
 
     Raises:
-        ProtocolError: with ``reason`` one of ``too_large``, ``not_msgpack``, ``not_a_map``,
-            ``version``, ``unexpected_type``, ``bad_schema``, ``bad_field``, ``non_finite``,
-            ``bad_image``; never anything else, whatever the bytes.
+        ProtocolError: with ``reason`` one of :data:`DECODE_REASONS`; never anything else,
+            whatever the bytes.
     """
     m = wire.decode(buf, max_bytes)
     v = m.get("v")

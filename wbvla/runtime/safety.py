@@ -56,8 +56,8 @@ def check_command_ranges(cmd: Command, cfg: SafetyConfig, kind: str, lim: JointL
     """
     if cmd.command_kind != kind:
         raise ProtocolError("command_kind", f"command is {cmd.command_kind!r}, this robot's locomotion takes {kind!r}")
-    if cmd.arm.shape[0] > cfg.max_chunk:
-        raise ProtocolError("chunk_size", f"{cmd.arm.shape[0]} rows > max_chunk {cfg.max_chunk}")
+    if not 1 <= cmd.arm.shape[0] <= cfg.max_chunk:
+        raise ProtocolError("chunk_size", f"{cmd.arm.shape[0]} rows outside [1, max_chunk {cfg.max_chunk}]")
     lo_dt, hi_dt = cfg.chunk_dt_range
     if not lo_dt <= cmd.dt <= hi_dt:
         raise ProtocolError("chunk_dt", f"dt {cmd.dt} outside {cfg.chunk_dt_range}")

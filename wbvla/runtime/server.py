@@ -223,7 +223,7 @@ class VLAServer:
             hello, reason = None, str(err)
         ok = not reason
         if ok:
-            self.session = secrets.randbits(63)
+            self.session = secrets.randbelow(msgs.INT64_MAX) + 1  # [1, 2^63 - 1]: 0 means "no session"
             self.robot_id, self.last_obs_seq = hello.robot_id, -1
             self.policy.reset()
             log.info("robot %r shook hands: session %d", hello.robot_id, self.session)

@@ -23,6 +23,9 @@ MAX_CONTAINER = 4096
 """Most entries any list or map of a message may hold."""
 MAX_STRING = 4096
 """Longest string (bytes, UTF-8) a message may hold."""
+INT64_MAX = 2**63 - 1
+"""Largest int any field may hold: both sides store ints as int64 (numpy logs, counters), so a
+larger one is refused (``field_range``) before it can reach a store that would overflow."""
 
 
 _REPR = reprlib.Repr()
@@ -81,17 +84,22 @@ def decode(buf: bytes, max_bytes: int) -> dict:
     return obj
 
 
-# --- typed field readers: each raises ProtocolError("bad_field", ...) naming the field ---------
+# --- typed field readers: each raises ProtocolError naming the field ----------------------------
+# ``bad_field``: wrong type or structure; ``field_range``: a number outside its documented bounds.
 def _bad(field: str, why: str) -> ProtocolError:
     return ProtocolError("bad_field", f"{field}: {why}")
 
 
-def get_int(msg: dict, field: str, lo: int = 0, hi: int = 2**64 - 1) -> int:
+def _out_of_bounds(field: str, v, lo, hi) -> ProtocolError:
+    return ProtocolError("field_range", f"{field}: {short(v)} outside [{lo}, {hi}]")
+
+
+def get_int(msg: dict, field: str, lo: int = 0, hi: int = INT64_MAX) -> int:
     v = msg.get(field)
     if type(v) is not int:  # bool is an int subclass: refuse it too
         raise _bad(field, f"expected an int, got {type(v).__name__}")
     if not lo <= v <= hi:
-        raise _bad(field, f"{v} outside [{lo}, {hi}]")
+        raise _out_of_bounds(field, v, lo, hi)
     return v
 
 
@@ -103,7 +111,7 @@ def get_float(msg: dict, field: str, lo: float = -math.inf, hi: float = math.inf
     if not math.isfinite(v):
         raise ProtocolError("non_finite", f"{field} = {v}")
     if not lo <= v <= hi:
-        raise _bad(field, f"{v} outside [{lo}, {hi}]")
+        raise _out_of_bounds(field, v, lo, hi)
     return v
 
 
@@ -133,9 +141,9 @@ def get_map(msg: dict, field: str) -> dict:
 
 
 def get_array(msg: dict, field: str, dtype: str, shape: tuple[int | None, ...], max_dim: int = 4096,
-              finite: bool = True) -> np.ndarray:
+              finite: bool = True, min_dim: int = 1) -> np.ndarray:
     """Read an array field, checking dtype (exactly), rank, each fixed dimension, byte count and,
-    for float arrays, finiteness. ``None`` in ``shape`` accepts any size in [1, max_dim]."""
+    for float arrays, finiteness. ``None`` in ``shape`` accepts any size in [min_dim, max_dim]."""
     v = msg.get(field)
     if not isinstance(v, dict) or set(v) != {"dtype", "shape", "data"}:
         raise _bad(field, "expected an array map {dtype, shape, data}")
@@ -145,7 +153,7 @@ def get_array(msg: dict, field: str, dtype: str, shape: tuple[int | None, ...], 
     if not isinstance(got, list) or len(got) != len(shape) or any(type(n) is not int for n in got):
         raise _bad(field, f"shape {short(got)}, expected rank {len(shape)}")
     for n, want in zip(got, shape, strict=True):
-        if (want is not None and n != want) or not 1 <= n <= max_dim:
+        if (want is not None and n != want) or not min_dim <= n <= max_dim:
             raise _bad(field, f"shape {short(got)}, expected {list(shape)}")
     data = v["data"]
     dt = ALLOWED_DTYPES[dtype]
