@@ -359,6 +359,9 @@ class PPOConfig:
     """GAE lambda."""
     desired_kl: float = 0.01
     """Target KL of the adaptive learning-rate schedule."""
+    schedule: Literal["adaptive", "fixed"] = "adaptive"
+    """rsl-rl's learning-rate schedule: ``adaptive`` (KL-driven, mjlab's default) or ``fixed``
+    (``learning_rate`` throughout; the CPU engine's default, see :func:`wbvla.lmo.cpu.train.cpu_ppo`)."""
     only_positive_rewards: bool = False
     """Clip each step's total reward at 0 before PPO sees it (legged_gym's
     ``only_positive_rewards``). Off by default: measured on the Stage I env with full Table 5
@@ -379,6 +382,7 @@ class PPOConfig:
             require(isinstance(v, int) and v >= 1, f"{name} must be an int >= 1, got {v!r}")
         in_range("gamma", self.gamma, 0.0, 1.0)
         in_range("lam", self.lam, 0.0, 1.0)
+        one_of("schedule", self.schedule, ("adaptive", "fixed"))
 
 
 @dataclass

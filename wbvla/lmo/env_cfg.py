@@ -246,7 +246,7 @@ def make_runner_cfg(ppo: PPOConfig, experiment: str, seed: int = 0) -> RslRlOnPo
         algorithm=RslRlPpoAlgorithmCfg(
             value_loss_coef=1.0, use_clipped_value_loss=True, clip_param=0.2, entropy_coef=ppo.entropy_coef,
             num_learning_epochs=ppo.num_learning_epochs, num_mini_batches=ppo.num_mini_batches,
-            learning_rate=ppo.learning_rate, schedule="adaptive", gamma=ppo.gamma, lam=ppo.lam,
+            learning_rate=ppo.learning_rate, schedule=ppo.schedule, gamma=ppo.gamma, lam=ppo.lam,
             desired_kl=ppo.desired_kl, max_grad_norm=1.0),
         experiment_name=experiment,
         logger="tensorboard",

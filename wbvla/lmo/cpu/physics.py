@@ -1,0 +1,174 @@
+"""Batched X2 physics on the C MuJoCo engine: N ``MjData`` stepped on one CPU core (or a few threads).
+
+This is the physics half of the CPU training engine (:mod:`wbvla.lmo.cpu`). It owns the model, the
+per-environment data, resets and the arrays the task reads after every policy step, as numpy
+arrays of shape (N, ...). It knows nothing about rewards or commands.
+
+The model is exactly the one the App. B.4 evaluation and the deployed controller use
+(:func:`wbvla.lmo.policy.eval_model`: the X2 on a floor, PD actuators from the joint table, 200 Hz
+implicit-fast physics, the training solver settings) plus two MuJoCo ``contact`` sensors that report
+the net contact force of each foot with the floor (what mjlab's ``ContactSensorCfg(reduce="netforce")``
+adds in GPU training). So a policy trained here meets the physics it is evaluated and deployed on.
+
+Threads: MuJoCo releases the GIL inside ``mj_step``, so ``threads > 1`` steps disjoint slices of the
+batch in a thread pool. On a 2-core machine shared with other work, 1 is the default (measure first).
+"""
+
+from __future__ import annotations
+
+import copy
+from concurrent.futures import ThreadPoolExecutor
+
+import mujoco
+import numpy as np
+
+from wbvla.lmo.policy import eval_model
+from wbvla.lmo.robot_cfg import FOOT_SITES
+from wbvla.sim.joints import default_pose
+from wbvla.sim.robot import DECIMATION, FOOT_GEOMS, X2Index, base_height_for, scene_spec, yaw_quat
+
+FOOT_SENSORS = ("left_foot_contact", "right_foot_contact")
+"""Names of the two foot contact sensors (net force of the foot geom with the floor, world frame)."""
+_CONTACT_FORCE_BIT = 1 << 1  # mjSENS_CONTACT data field "force"
+_REDUCE_NETFORCE = 3
+
+
+def training_model() -> mujoco.MjModel:
+    """:func:`~wbvla.lmo.policy.eval_model` plus the foot contact sensors (nothing else differs)."""
+    spec = scene_spec(actuated=True)
+    for sensor, geom in zip(FOOT_SENSORS, FOOT_GEOMS, strict=True):
+        spec.add_sensor(name=sensor, type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_GEOM,
+                        objname=geom, reftype=mujoco.mjtObj.mjOBJ_GEOM, refname="floor",
+                        intprm=[_CONTACT_FORCE_BIT, _REDUCE_NETFORCE, 1])
+    model = spec.compile()
+    ref = eval_model()
+    model.opt.timestep = ref.opt.timestep
+    model.opt.integrator = ref.opt.integrator
+    model.opt.iterations = ref.opt.iterations
+    model.opt.ls_iterations = ref.opt.ls_iterations
+    return model
+
+
+class X2Batch:
+    """N simulated X2s. Call :meth:`step` with PD targets, then read the state arrays.
+
+    Arrays (numpy, float64, refreshed by :meth:`step`, :meth:`reset` and :meth:`refresh`):
+    ``qpos`` (N, nq), ``qvel`` (N, nv), ``qacc`` (N, nv), ``qfrc_actuator`` (N, nv),
+    ``xpos`` (N, nbody, 3), ``site_xpos`` (N, nsite, 3), ``site_xmat`` (N, nsite, 9),
+    ``cvel`` (N, nbody, 6), ``subtree_com`` (N, nbody, 3), ``foot_force`` (N, 2, 3) world frame,
+    and ``substeps`` (N, DECIMATION, nq + nv): qpos|qvel after each physics step of the last policy
+    step (the lag buffers of Table 5 read these).
+    """
+
+    def __init__(self, num_envs: int, threads: int = 1, model: mujoco.MjModel | None = None):
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.model = training_model() if model is None else model
+        self.models = [self.model] * num_envs
+        """Per-environment models (shared until :meth:`own_models` gives each env a copy for DR)."""
+        self.num_envs = num_envs
+        self.datas = [mujoco.MjData(self.model) for _ in range(num_envs)]
+        self.idx = X2Index.from_model(self.model)
+        m = self.model
+        self.foot_sensor_adr = np.array([m.sensor_adr[mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SENSOR, s)]
+                                         for s in FOOT_SENSORS])
+        self.foot_site_ids = np.array([mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_SITE, s) for s in FOOT_SITES])
+        self.q_default = default_pose()  # (29,) canonical order
+        self.base_height = base_height_for()
+        n, nq, nv, nb, ns = num_envs, m.nq, m.nv, m.nbody, m.nsite
+        self.qpos = np.zeros((n, nq))
+        self.qvel = np.zeros((n, nv))
+        self.qacc = np.zeros((n, nv))
+        self.qfrc_actuator = np.zeros((n, nv))
+        self.xpos = np.zeros((n, nb, 3))
+        self.site_xpos = np.zeros((n, ns, 3))
+        self.site_xmat = np.zeros((n, ns, 9))
+        self.cvel = np.zeros((n, nb, 6))
+        self.subtree_com = np.zeros((n, nb, 3))
+        self.foot_force = np.zeros((n, 2, 3))
+        self.substeps = np.zeros((n, DECIMATION, nq + nv))
+        self.xfrc = np.zeros((n, 6))
+        """External wrench on the pelvis (force, torque; world frame) held over the next step."""
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self._slices = [range(i, n, threads) for i in range(threads)]
+        self.reset(np.arange(n))
+
+    def own_models(self) -> None:
+        """Give every environment its own model copy (for per-env domain randomization)."""
+        self.models = [copy.copy(self.model) for _ in range(self.num_envs)]
+
+    # --- reset ---------------------------------------------------------------------------------
+    def reset(self, env_ids: np.ndarray, xy: np.ndarray | None = None, yaw: np.ndarray | None = None,
+              joint_offsets: np.ndarray | None = None, lift: np.ndarray | None = None) -> None:
+        """Stand ``env_ids`` in the default pose on the floor (at ``xy`` (k, 2), heading ``yaw`` (k,),
+        with ``joint_offsets`` (k, 29) added to the pose and the base ``lift`` (k,) m above it)."""
+        env_ids = np.asarray(env_ids, dtype=int)
+        k = len(env_ids)
+        xy = np.zeros((k, 2)) if xy is None else xy
+        yaw = np.zeros(k) if yaw is None else yaw
+        lift = np.zeros(k) if lift is None else lift
+        b = self.idx.base_qpos
+        for j, i in enumerate(env_ids):
+            d, m = self.datas[i], self.models[i]
+            mujoco.mj_resetData(m, d)
+            q = self.q_default if joint_offsets is None else self.q_default + joint_offsets[j]
+            d.qpos[self.idx.qpos] = q
+            d.qpos[self.idx.gripper_mirror_qpos] = q[-2:]
+            d.qpos[b:b + 3] = (xy[j, 0], xy[j, 1], self.base_height + lift[j])
+            d.qpos[b + 3:b + 7] = yaw_quat(float(yaw[j]))
+            d.ctrl[self.idx.actuator] = q
+            mujoco.mj_forward(m, d)
+            self._read(i)
+            self.substeps[i] = np.concatenate([d.qpos, d.qvel])[None]
+
+    # --- stepping ------------------------------------------------------------------------------
+    def step(self, ctrl: np.ndarray) -> None:
+        """Hold PD targets ``ctrl`` (N, nu) (and :attr:`xfrc` on the pelvis) for one policy step."""
+        if ctrl.shape != (self.num_envs, self.model.nu):
+            raise ValueError(f"ctrl must have shape {(self.num_envs, self.model.nu)}, got {ctrl.shape}")
+        if self._pool is None:
+            self._step_range(range(self.num_envs), ctrl)
+        else:
+            list(self._pool.map(lambda r: self._step_range(r, ctrl), self._slices))
+
+    def _step_range(self, envs, ctrl: np.ndarray) -> None:
+        nq = self.model.nq
+        base = self.idx.base_body
+        for i in envs:
+            d, m = self.datas[i], self.models[i]
+            d.ctrl[:] = ctrl[i]
+            d.xfrc_applied[base] = self.xfrc[i]
+            sub = self.substeps[i]
+            for s in range(DECIMATION):
+                mujoco.mj_step(m, d)
+                sub[s, :nq] = d.qpos
+                sub[s, nq:] = d.qvel
+            self._read(i)
+
+    def refresh(self, env_ids: np.ndarray) -> None:
+        """Recompute derived quantities after writing qpos/qvel of ``env_ids`` by hand."""
+        for i in env_ids:
+            mujoco.mj_forward(self.models[i], self.datas[i])
+            self._read(i)
+
+    def _read(self, i: int) -> None:
+        d = self.datas[i]
+        self.qpos[i] = d.qpos
+        self.qvel[i] = d.qvel
+        self.qacc[i] = d.qacc
+        self.qfrc_actuator[i] = d.qfrc_actuator
+        self.xpos[i] = d.xpos
+        self.site_xpos[i] = d.site_xpos
+        self.site_xmat[i] = d.site_xmat
+        self.cvel[i] = d.cvel
+        self.subtree_com[i] = d.subtree_com
+        sd = d.sensordata
+        for f, a in enumerate(self.foot_sensor_adr):
+            self.foot_force[i, f] = sd[a:a + 3]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
