@@ -23,10 +23,10 @@ from wbvla.notebook_runner import NotebookRunConfig
 from wbvla.quickstart_config import QuickstartConfig
 from wbvla.runtime.config import DeployKeysConfig
 from wbvla.suite.config import ScalingConfig, SuiteConfig
+from wbvla.suite.dagger_config import DAggerConfig
 from wbvla.tasks.expert_eval import ExpertEvalConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
-from wbvla.vla.dagger_config import DAggerConfig
 
 
 def quickstart(config: QuickstartConfig) -> None:
@@ -129,7 +129,7 @@ def vla_variant(config: VariantJobConfig) -> None:
 
 def vla_dagger(config: DAggerConfig) -> None:
     """One DAgger round (not in the paper): learner rollouts labelled by the scripted expert, then Stage III on all."""
-    from wbvla.vla.dagger import run_dagger
+    from wbvla.suite.dagger import run_dagger
 
     s = run_dagger(config)
     c = s["collection"]

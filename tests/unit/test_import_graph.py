@@ -52,11 +52,8 @@ RANK = {component: i for i, layer in enumerate(LAYERS) for component in layer}
 # entry that no longer occurs fails the test, so none can go stale.
 PENDING_COMPONENTS = {"config": 0, "checkpointing": 1}
 """Top-level modules still to be renamed (to ``validation`` and ``training``), with their layer."""
-PENDING_UPWARD = {
-    "wbvla.vla.dagger -> wbvla.tasks.expert", "wbvla.vla.dagger -> wbvla.tasks.runner",
-    "wbvla.vla.dagger -> wbvla.tasks.specs", "wbvla.vla.dagger -> wbvla.tasks.teleop",
-}
-PENDING_CYCLES = {("wbvla.lmo.clips", "wbvla.lmo.perturbations"), ("wbvla.vla.finetune", "wbvla.vla.policy")}
+PENDING_UPWARD: set[str] = set()
+PENDING_CYCLES: set[tuple[str, ...]] = set()
 PENDING_LAZY = True
 """In-function imports without a ``# lazy:`` comment are still being tagged or hoisted."""
 RANK.update(PENDING_COMPONENTS)

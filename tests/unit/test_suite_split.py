@@ -9,12 +9,12 @@ import pytest
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data import teleop_schema as ts
 from wbvla.suite.config import SuiteConfig
+from wbvla.suite.dagger import LOCOMOTION_PHASES
 from wbvla.suite.run import extra_specs, plan_suite
 from wbvla.suite.split import LearnerArmsPolicy, SplitConfig, split_policy
 from wbvla.suite.trials import model_id, versions
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.vla.dagger import LOCOMOTION_PHASES
 
 LEARNER_ARMS = np.full((2, 14), 0.123, np.float32)
 

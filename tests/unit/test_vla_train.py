@@ -201,7 +201,8 @@ def test_lora_reaches_the_vision_tower_only_when_asked(world, tmp_path):
     import re
 
     from wbvla.vla.decoder import ActionStats
-    from wbvla.vla.finetune import FinetuneModule, load_base, lora_target_pattern
+    from wbvla.vla.finetune import FinetuneModule, lora_target_pattern
+    from wbvla.vla.model import load_base
     from wbvla.vla.pretrain import pretrain
 
     pre = _pretrain(*world, tmp_path)

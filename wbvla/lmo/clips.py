@@ -14,6 +14,7 @@ import numpy as np
 
 from wbvla.io import atomic_path
 from wbvla.paths import data_dir
+from wbvla.sim.arm_motions import arm_clip_library
 from wbvla.sim.joints import check_targets
 
 CLIP_FILE = data_dir() / "lmo" / "arm_clips.npz"
@@ -49,13 +50,5 @@ def load_clips(path: Path = CLIP_FILE) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def generate_clips(n: int = 32, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fresh clips from :func:`wbvla.sim.arm_motions.arm_clip_library`."""
-    from wbvla.sim.arm_motions import arm_clip_library
-
     return [(np.asarray(c.t), np.asarray(c.q)) for c in arm_clip_library(n, seed)]
 
-
-def default_clip_library(device: str = "cpu", dt: float = 0.02):
-    """The shipped clips as a batched :class:`~wbvla.lmo.perturbations.ClipLibrary`."""
-    from wbvla.lmo.perturbations import ClipLibrary
-
-    return ClipLibrary.from_arrays(load_clips(CLIP_FILE), dt=dt, device=device)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from mjlab.managers.command_manager import CommandTerm, CommandTermCfg
 
+from wbvla.lmo.clips import CLIP_FILE, load_clips
 from wbvla.lmo.config import ArmPerturbationConfig
 from wbvla.sim.joints import default_pose, joint_names, limits
 
@@ -73,6 +74,11 @@ class ClipLibrary:
         i1 = (i0 + 1).clamp(max=self.q.shape[1] - 1)
         w = (f - i0.float())[:, None]
         return (1 - w) * self.q[clip, i0] + w * self.q[clip, i1]
+
+
+def default_clip_library(device: str = "cpu", dt: float = 0.02) -> ClipLibrary:
+    """The shipped clips (:data:`wbvla.lmo.clips.CLIP_FILE`) as a batched :class:`ClipLibrary`."""
+    return ClipLibrary.from_arrays(load_clips(CLIP_FILE), dt=dt, device=device)
 
 
 class PoseTargetCurriculum:
@@ -196,8 +202,6 @@ class UpperBodyCommand(CommandTerm):
         else:
             library = cfg.clip_library
             if library is None:
-                from wbvla.lmo.clips import default_clip_library
-
                 library = default_clip_library(self.device)
             self.source = ClipReplay(cfg.arms, library, self.num_envs, self.device)
         self.target = torch.tensor(default_pose("arms"), dtype=torch.float32, device=self.device).repeat(self.num_envs, 1)
@@ -241,7 +245,7 @@ class UpperBodyCommandCfg(CommandTermCfg):
     arms: ArmPerturbationConfig = field(default_factory=ArmPerturbationConfig)
     stage: int = 1
     clip_library: ClipLibrary | None = None
-    """Stage II clips; None loads the shipped library (:func:`wbvla.lmo.clips.default_clip_library`)."""
+    """Stage II clips; None loads the shipped library (:func:`default_clip_library`)."""
     resampling_time_range: tuple[float, float] = (1e9, 1e9)
 
     def build(self, env: ManagerBasedRlEnv) -> UpperBodyCommand:

@@ -10,8 +10,8 @@ expert and run the same held-out trials:
   place from there (its latents and decoder as in the full row);
 * ``legs`` -- the learner's flags in the expert's locomotion phases, the expert's arms, grippers
   and h*: the expert grasps from wherever the learner stood still for ``accept_still_s`` within
-  ``accept_m`` / ``accept_rad`` of the grasp stance (:class:`wbvla.vla.dagger.AcceptingExpert`; its
-  arm IK solves for the bar where the robot is), so the row succeeds exactly when the learner's
+  ``accept_m`` / ``accept_rad`` of the grasp stance (``ScriptedExpert.accept_stance``; its arm IK
+  solves for the bar where the robot is), so the row succeeds exactly when the learner's
   walking was good enough for a competent pair of arms.
 
 Both are :class:`~wbvla.control.policy_contract.Policy` objects; the suite runs them as rows labelled
@@ -27,8 +27,8 @@ import numpy as np
 from wbvla.config import positive, require
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import FPS
+from wbvla.suite.dagger import DAggerPolicy, ExpertBesideLearner
 from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
-from wbvla.vla.dagger import AcceptingExpert, DAggerPolicy, ExpertBesideLearner
 
 SPLIT_PARTS = ("arms", "legs")
 """What the learner drives in a split row (the expert drives the rest)."""
@@ -93,7 +93,7 @@ def split_policy(learner, part: str, config: SplitConfig | None = None, seed: in
     clean = ExpertConfig(noise=ExpertNoiseConfig.off())
     if part == "arms":
         return LearnerArmsPolicy(learner, ScriptedExpert(clean))
-    policy = DAggerPolicy(learner, AcceptingExpert(clean, seed=seed), expert_share=0.0, block_ticks=1, seed=seed,
+    policy = DAggerPolicy(learner, ScriptedExpert(clean, seed=seed), expert_share=0.0, block_ticks=1, seed=seed,
                           accept_stance=(config.accept_m, config.accept_rad, max(1, round(config.accept_still_s * FPS))))
     policy.model_id = f"split-legs({learner.model_id})"
     return policy

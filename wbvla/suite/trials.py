@@ -30,7 +30,7 @@ EXPERT_ID = "scripted_expert"
 TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py")
 """The sources that define a trial (scenes, checks, runner): their digest is recorded with every trial."""
 EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py")
-SPLIT_SOURCES = ("suite/split.py", "vla/dagger.py")
+SPLIT_SOURCES = ("suite/split.py", "suite/dagger.py")
 """What a split-control row's expert half runs besides :data:`EXPERT_SOURCES`."""
 
 

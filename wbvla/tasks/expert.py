@@ -168,6 +168,11 @@ class ScriptedExpert:
         self.task: TaskInstance | None = None
         self.phase = "unbound"
         self._script: Iterator[None] | None = None
+        self.accept_stance: Callable[[np.ndarray], bool] | None = None
+        """Also end the approach where the robot stands once ``accept_stance(stance_error)`` says
+        so (it then grasps from there; its arm IK solves for the bar where it is). None: never
+        (the expert always reaches its own stance tolerance). Set by DAgger and the split rows
+        (:mod:`wbvla.suite.dagger`) to grasp from a learner's imprecise stance."""
 
     # --- Policy protocol -----------------------------------------------------------------
     def bind(self, task: TaskInstance) -> None:
@@ -213,6 +218,14 @@ class ScriptedExpert:
     def _base(self) -> tuple[np.ndarray, float]:
         pos, rot = self.arm.pelvis()
         return pos, float(np.arctan2(rot[1, 0], rot[0, 0]))
+
+    def stance_error(self, target: tuple[float, float, float]) -> np.ndarray:
+        """(dx, dy, dyaw) from the pelvis to the pelvis pose ``target`` = (x, y, yaw), in the base frame."""
+        tx, ty, tyaw = target
+        pos, yaw = self._base()
+        cy, sy = np.cos(yaw), np.sin(yaw)
+        d = np.array([tx - pos[0], ty - pos[1]])
+        return np.array([cy * d[0] + sy * d[1], -sy * d[0] + cy * d[1], _wrap(tyaw - yaw)])
 
     def _body(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         b = self.scene.data.body(name)
@@ -262,11 +275,7 @@ class ScriptedExpert:
         wrong_at = int(self.rng.integers(1, 15)) if self.rng.random() < noise.p_wrong_flag else -1
         wrong_left, wrong = 0, np.zeros(3)
         for k in range(round(c.phase_timeout_s / TICK_S)):
-            tx, ty, tyaw = target()
-            pos, yaw = self._base()
-            cy, sy = np.cos(yaw), np.sin(yaw)
-            d = np.array([tx - pos[0], ty - pos[1]])
-            err = np.array([cy * d[0] + sy * d[1], -sy * d[0] + cy * d[1], _wrap(tyaw - yaw)])
+            err = self.stance_error(target())
             pred = err - self.ref.coast()  # error left if every flag were released now
             tol = np.array([c.tol_xy, c.tol_xy, c.tol_yaw])
             re = np.array([c.reengage_xy, c.reengage_xy, c.reengage_yaw])
@@ -298,6 +307,9 @@ class ScriptedExpert:
                 self.cmd.flags = flags
                 return
             self.cmd.flags = flags
+            if phase == "approach" and self.accept_stance is not None and self.accept_stance(err):
+                self.cmd.flags = np.zeros(3)
+                return
             yield
         self.phase = f"{phase}_timeout"
         while True:  # gave up: stand still (the trial will fail on time)

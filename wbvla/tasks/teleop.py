@@ -74,7 +74,7 @@ def _run_attempt(job: tuple[str, int, dict]) -> dict:
             "final_phase": result.info.get("final_phase"), "frames": buffer.frames if ok else None}
 
 
-def _existing_seeds(root: Path) -> dict[str, list[int]]:
+def existing_seeds(root: Path) -> dict[str, list[int]]:
     """Seeds of the episodes already in the dataset at ``root``, per task."""
     from wbvla.data.lerobot_v3 import LeRobotV3Dataset
 
@@ -141,7 +141,7 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     attempts: list[dict] = list(old.get("attempts", []))
     episodes: list[dict] = list(old.get("episodes", []))
     sessions: list[dict] = list(old.get("sessions", []))
-    in_data = _existing_seeds(root) if exists else {}
+    in_data = existing_seeds(root) if exists else {}
     episodes = [e for e in episodes if e["seed"] in in_data.get(e["task"], [])]  # drop records of unsaved episodes
     have = {t: len(in_data.get(t, [])) for t in config.tasks}
     tried = {t: sum(a["task"] == t for a in attempts) for t in config.tasks}

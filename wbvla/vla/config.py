@@ -318,6 +318,22 @@ class FinetuneConfig(TrainLoopConfig):
         return name + (f"_s{self.seed}" if self.seed else "")
 
 
+def pretrain_config_from_dict(d: dict) -> PretrainConfig:
+    """A :class:`PretrainConfig` from its JSON form (``asdict`` of one, as a run's ``train_config.json``)."""
+    d = dict(d)
+    d["backbone"] = BackboneConfig(**d["backbone"])
+    return PretrainConfig(**d)
+
+
+def finetune_config_from_dict(d: dict) -> FinetuneConfig:
+    """A :class:`FinetuneConfig` from its JSON form (``asdict`` of one, as a run's ``train_config.json``)."""
+    d = dict(d)
+    d["pretrain"] = pretrain_config_from_dict(d["pretrain"])
+    d["decoder"] = DecoderConfig(**d["decoder"])
+    d["lora_targets"] = tuple(d["lora_targets"])
+    return FinetuneConfig(**d)
+
+
 @dataclass
 class VariantJobConfig:
     """Build (train or find) one ablation variant of the task suite (``wbvla vla-variant``)."""

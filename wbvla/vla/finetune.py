@@ -25,12 +25,15 @@ from torch.utils.data import DataLoader, RandomSampler
 from wbvla.config import require
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
+from wbvla.lam.train import load_lam
 from wbvla.paths import cache_dir
-from wbvla.vla.backbone import build_backbone, import_peft, load_backbone, save_backbone
-from wbvla.vla.config import LAM_SOURCES, DecoderConfig, FinetuneConfig
+from wbvla.vla.backbone import build_backbone, import_peft, save_backbone
+from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
+from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
 from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
-from wbvla.vla.latents import LatentVocabulary
-from wbvla.vla.model import LatentVLA, random_shift
+from wbvla.vla.model import LatentVLA, load_base, random_shift
+from wbvla.vla.policy import export_policy
+from wbvla.vla.pretrain import pretrain, pretrain_config_from_run
 from wbvla.vla.teleop_data import (
     TeleopEpisode,
     TeleopFrames,
@@ -59,19 +62,13 @@ def lora_config(config: FinetuneConfig):
                       target_modules=lora_target_pattern(config), bias="none")
 
 
-def load_base(folder: Path) -> LatentVLA:
-    """The VLM a fine-tuning run starts from (a Stage II export or a bare backbone), in eval mode."""
-    meta = json.loads((Path(folder) / "vla.json").read_text())
-    return LatentVLA(load_backbone(folder), LatentVocabulary.from_json(meta["vocabulary"])).eval()
-
-
 class FinetuneModule(L.LightningModule):
     """LoRA on the VLA + the execution decoder; logs every loss term and held-out action metrics."""
 
     def __init__(self, base_dir: str, config: dict, stats: dict):
         super().__init__()
         self.save_hyperparameters()
-        cfg = _finetune_config(config)
+        cfg = finetune_config_from_dict(config)
         self.cfg = cfg
         self.vla = load_base(Path(base_dir))
         self.vla.vlm.requires_grad_(False)
@@ -170,18 +167,6 @@ def frame_metrics(preds: list[dict], command_kind: str) -> dict:
     return m
 
 
-def _finetune_config(d: dict) -> FinetuneConfig:
-    from wbvla.vla.config import BackboneConfig, PretrainConfig
-
-    d = dict(d)
-    pre = dict(d.pop("pretrain"))
-    pre["backbone"] = BackboneConfig(**pre["backbone"])
-    d["pretrain"] = PretrainConfig(**pre)
-    d["decoder"] = DecoderConfig(**d["decoder"])
-    d["lora_targets"] = tuple(d["lora_targets"])
-    return FinetuneConfig(**d)
-
-
 def run_dir_for(config: FinetuneConfig) -> Path:
     if config.output_dir is not None:
         return Path(config.output_dir)
@@ -208,8 +193,6 @@ def prepare_base(config: FinetuneConfig, run: Path) -> Path:
         write_json_atomic(tmp / "vla.json", {"stage": "backbone", "vocabulary": {}, "lam_variant": "none",
                                              "backbone": asdict(config.pretrain.backbone), "source": bb.source})
     else:
-        from wbvla.vla.pretrain import pretrain
-
         shutil.copytree(pretrain(config.pretrain).model_dir, tmp)
     tmp.rename(base)
     return base
@@ -217,16 +200,11 @@ def prepare_base(config: FinetuneConfig, run: Path) -> Path:
 
 def load_lams(config: FinetuneConfig) -> dict:
     """The Stage I LAMs of the variant, ``{lam: model}`` in slot order (empty w/o LAM)."""
-    from wbvla.lam.train import load_lam
-    from wbvla.vla.corpus_data import lam_checkpoint
-
     return {lam: load_lam(lam_checkpoint(config.pretrain, lam)) for lam in LAM_SOURCES[config.lam_variant]}
 
 
 def latent_offset_frames(config: FinetuneConfig) -> int:
     """k in teleop frames: the LAMs' pair offset (s) at the dataset's 10 Hz (4 w/o LAM, unused)."""
-    from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
-
     lams = LAM_SOURCES[config.lam_variant]
     if not lams:
         return 4
@@ -262,11 +240,7 @@ class FinetuneResult:
 def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None) -> FinetuneResult:
     """Train Stage III per ``config`` (resumable) and export the policy. ``episodes`` overrides the
     dataset (e.g. :func:`~wbvla.vla.teleop_data.synthetic_episodes` in tests)."""
-    from wbvla.vla.policy import export_policy
-
     if config.pretrain_run is not None:
-        from wbvla.vla.pretrain import pretrain_config_from_run
-
         config = replace(config, pretrain=pretrain_config_from_run(config.pretrain_run), pretrain_run=None)
     if config.threads is not None:
         torch.set_num_threads(config.threads)

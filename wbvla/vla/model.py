@@ -9,14 +9,16 @@ execution decoder was trained on (checked in the tests).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wbvla.vla.backbone import Backbone
+from wbvla.vla.backbone import Backbone, load_backbone
 from wbvla.vla.latents import LatentVocabulary, PromptBatch, PromptEncoder
 
 TOKEN_VISUAL, TOKEN_QUERY, TOKEN_LATENT = 0, 1, 2
@@ -95,7 +97,7 @@ class LatentVLA(nn.Module):
         """Eq. 1: -log pi(c_mani, c_loco | o_t, l) = sum over slots of the cross-entropy, averaged over the batch.
 
         ``weight`` (B,) in {0, 1} (optional): average over the examples whose codes are targets only
-        (a DAgger frame driven by the learner has no LAM target, :mod:`wbvla.vla.dagger`); 0 if none is."""
+        (a DAgger frame driven by the learner has no LAM target, :mod:`wbvla.suite.dagger`); 0 if none is."""
         if not logits:
             return codes.new_zeros((), dtype=torch.float32)
         codes = codes.to(logits[0].device)
@@ -155,3 +157,10 @@ class LatentVLA(nn.Module):
         batch = PromptBatch(ids, torch.ones_like(ids), torch.tensor([p - 1]), torch.arange(p, p + self.num_slots)[None])
         tokens, kinds = self.pooled_tokens(hidden, batch)
         return Decoded(torch.tensor([codes], dtype=torch.long), tokens, kinds)
+
+
+def load_base(folder: Path) -> LatentVLA:
+    """The VLM a fine-tuning run or a policy starts from (a Stage II export with its ``vla.json``,
+    or a bare backbone), in eval mode."""
+    meta = json.loads((Path(folder) / "vla.json").read_text())
+    return LatentVLA(load_backbone(folder), LatentVocabulary.from_json(meta["vocabulary"])).eval()

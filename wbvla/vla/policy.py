@@ -29,9 +29,10 @@ from wbvla.control.policy_contract import CommandKind, PolicyOutput, check_state
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.paths import portable_path
+from wbvla.vla.backbone import import_peft
 from wbvla.vla.config import DecoderConfig
 from wbvla.vla.decoder import ExecutionDecoder
-from wbvla.vla.model import LatentVLA
+from wbvla.vla.model import LatentVLA, load_base
 
 FORMAT = "wbvla-vla-policy/1"
 
@@ -98,9 +99,6 @@ class VLAPolicy:
     def load(cls, folder: Path, merge_lora: bool = True, threads: int | None = None) -> VLAPolicy:
         """Load a policy folder (safetensors + JSON only)."""
         from safetensors.torch import load_file
-
-        from wbvla.vla.backbone import import_peft
-        from wbvla.vla.finetune import load_base
 
         PeftModel = import_peft().PeftModel
 

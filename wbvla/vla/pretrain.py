@@ -22,7 +22,7 @@ from wbvla.data.pairs import BalancedBatchSampler, ConcatPairs
 from wbvla.io import write_json_atomic
 from wbvla.paths import cache_dir
 from wbvla.vla.backbone import build_backbone, load_backbone, save_backbone
-from wbvla.vla.config import LAM_SOURCES, BackboneConfig, PretrainConfig
+from wbvla.vla.config import LAM_SOURCES, BackboneConfig, PretrainConfig, pretrain_config_from_dict
 from wbvla.vla.corpus_data import (
     STAGE2_SOURCES,
     LatentPairs,
@@ -160,10 +160,7 @@ def pretrain_config_from_run(run: Path) -> PretrainConfig:
     path = Path(run) / "train_config.json"
     if not path.is_file():
         raise FileNotFoundError(f"no train_config.json in {run}: not a Stage II run folder")
-    d = json.loads(path.read_text())
-    d["backbone"] = BackboneConfig(**d["backbone"])
-    d["output_dir"] = Path(run)
-    return PretrainConfig(**d)
+    return pretrain_config_from_dict({**json.loads(path.read_text()), "output_dir": Path(run)})
 
 
 def export_pretrained(vla: LatentVLA, config: PretrainConfig, folder: Path, steps: int) -> Path:

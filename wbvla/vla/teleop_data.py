@@ -44,7 +44,7 @@ class TeleopEpisode:
     reference_velocity: np.ndarray
     """(T, 3) v_x, v_y, w_z."""
     latent_target: np.ndarray | None = None
-    """(T,) bool, DAgger episodes only (:mod:`wbvla.vla.dagger`): whether the LAM codes of the
+    """(T,) bool, DAgger episodes only (:mod:`wbvla.suite.dagger`): whether the LAM codes of the
     frame's own video are latent targets (the expert moved the robot). None: every frame."""
     learner_codes: np.ndarray | None = None
     """(T, n_slots) int, DAgger episodes only: the codes the learner chose at each frame; they stand

@@ -1,4 +1,4 @@
-"""DAgger round (wbvla.vla.dagger): who drives, what is labelled, the recorded dataset, and Stage III
+"""DAgger round (wbvla.suite.dagger): who drives, what is labelled, the recorded dataset, and Stage III
 continuing from the learner on it."""
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from test_vla_train import _finetune, _pretrain, world  # noqa: F401  (world is 
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data import teleop_schema as ts
 from wbvla.locomotion.reference import VelocityReference
+from wbvla.suite.dagger import LOCOMOTION_PHASES, DAggerPolicy
+from wbvla.suite.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.tasks.expert import (
     CONTROL_STEPS_PER_TICK,
     ExpertConfig,
     ExpertNoiseConfig,
+    ScriptedExpert,
 )
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.vla.dagger import LOCOMOTION_PHASES, AcceptingExpert, DAggerPolicy
-from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
 from wbvla.vla.latents import LatentVocabulary
 
 SIDESTEP = np.array([0.0, 1.0, 0.0, 0.6], np.float32)
@@ -53,7 +54,7 @@ class _StandingLearner(_SidestepLearner):
 
 
 def _rollout(expert_share: float, seconds: float = 3.5, learner=None, accept=None, arm_phases=(), spy=None):
-    expert = AcceptingExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
+    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
     policy = DAggerPolicy(learner or _SidestepLearner(), expert, expert_share, block_ticks=5, seed=0, accept_stance=accept,
                           arm_phases=arm_phases)
     ticks = []
@@ -150,7 +151,7 @@ def test_a_round_records_labelled_rollouts_and_continues_the_learner(world, tmp_
     from safetensors.torch import load_file
 
     from wbvla.data.lerobot_v3 import validate_v3
-    from wbvla.vla.dagger import collect, first_rollout_seed
+    from wbvla.suite.dagger import collect, first_rollout_seed
     from wbvla.vla.finetune import finetune
     from wbvla.vla.teleop_data import load_teleop_episodes, synthetic_episodes
 

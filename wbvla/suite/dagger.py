@@ -16,7 +16,7 @@ How, per rollout (a training seed, the closed-loop runner, the ideal base by def
   gripper targets are sent in its blocks (labelled with the expert's, which stay on its own
   timeline); its Eq. 2 reference is kept in step with the flags actually sent;
   with ``accept_stance_m`` it grasps from where the learner stood still near the stance instead of
-  re-stepping to its own tolerance (so the rollouts also show grasps from imprecise stances);
+  re-stepping to its own tolerance (``ScriptedExpert.accept_stance``) (so the rollouts also show grasps from imprecise stances);
 * every frame is recorded (LeRobot v3, the teleoperation layout plus ``dagger.latent_target`` and
   ``dagger.learner_codes``): where the expert drove, the LAM codes of the frame's own video are
   Eq. 1 targets as in teleoperation data; where the learner drove, the video shows the learner's
@@ -39,45 +39,28 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from wbvla.config import require
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data import teleop_schema as ts
+from wbvla.data.lerobot_v3 import LeRobotV3Writer, validate_v3
 from wbvla.io import write_json_atomic
-from wbvla.tasks.expert import CONTROL_STEPS_PER_TICK, ScriptedExpert, _wrap
-from wbvla.vla.dagger_config import DAGGER_SEED0, DAggerConfig
+from wbvla.suite.dagger_config import DAGGER_SEED0, DAggerConfig
+from wbvla.tasks.expert import (
+    CONTROL_STEPS_PER_TICK,
+    ExpertConfig,
+    ExpertNoiseConfig,
+    ScriptedExpert,
+)
+from wbvla.tasks.runner import RunnerConfig, run_trial
+from wbvla.tasks.specs import make_task
+from wbvla.tasks.teleop import SEED_KEY, existing_seeds, teleop_dataset_features
+from wbvla.vla.config import finetune_config_from_dict
+from wbvla.vla.latents import LatentVocabulary
 from wbvla.vla.teleop_data import DAGGER_CODES_KEY, DAGGER_TARGET_KEY
 
 LOCOMOTION_PHASES = frozenset({"approach", "carry", "turn_and_walk", "push"})
 """Phases of the scripted expert in which the learner may drive the legs."""
-
-
-def stance_error(expert: ScriptedExpert, target) -> np.ndarray:
-    """The base-frame error (dx, dy, dyaw) of the pelvis to ``target()`` = (x, y, yaw), as the
-    expert's approach computes it (``ScriptedExpert._navigate``)."""
-    tx, ty, tyaw = target()
-    pos, yaw = expert._base()
-    c, s = np.cos(yaw), np.sin(yaw)
-    d = np.array([tx - pos[0], ty - pos[1]])
-    return np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], _wrap(tyaw - yaw)])
-
-
-class AcceptingExpert(ScriptedExpert):
-    """The scripted expert whose approach also ends, where the robot stands, when
-    ``accept_stance(err)`` says so (None: never); it then grasps from there (its arm IK solves for
-    the bar where it is). A subclass here, so the expert's own sources, and with them the versions
-    of its suite trials and of the teleoperation data, stay untouched."""
-
-    accept_stance = None
-
-    def _navigate(self, target, phase):
-        inner = super()._navigate(target, phase)
-        for _ in inner:
-            if phase == "approach" and self.accept_stance is not None and self.accept_stance(stance_error(self, target)):
-                inner.close()
-                self.cmd.flags = np.zeros(3)
-                return
-            yield
 
 
 class ExpertBesideLearner:
@@ -122,7 +105,6 @@ class DAggerPolicy(ExpertBesideLearner):
         self.accept = accept_stance  # (metres, radians, still ticks): DAggerConfig.accept_stance_*
         self.arm_phases = frozenset(arm_phases)  # DAggerConfig.learner_arm_phases
         if accept_stance is not None:
-            require(isinstance(expert, AcceptingExpert), "accept_stance needs an AcceptingExpert")
             expert.accept_stance = self._accept
 
     def _accept(self, err: np.ndarray) -> bool:
@@ -177,8 +159,6 @@ class _Recorder:
 def dagger_features(image_size: int, n_codes: int) -> dict[str, dict]:
     """The teleoperation features + the seed + the two DAgger columns (codes: at least 1 wide; -1
     for a learner without latent actions)."""
-    from wbvla.tasks.teleop import teleop_dataset_features
-
     return {**teleop_dataset_features(image_size),
             DAGGER_TARGET_KEY: {"dtype": "int64", "shape": [1], "names": None},
             DAGGER_CODES_KEY: {"dtype": "int64", "shape": [max(1, n_codes)], "names": None}}
@@ -192,17 +172,17 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
     task_name, seed, opts = job
     import torch
 
+    from wbvla.vla.policy import (
+        VLAPolicy,  # lazy: torch + transformers, in the rollout workers only
+    )
+
     torch.set_num_threads(opts["threads"])
-    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig
-    from wbvla.tasks.runner import RunnerConfig, run_trial
-    from wbvla.tasks.specs import make_task
-    from wbvla.vla.policy import VLAPolicy
 
     if opts["policy"] not in _LEARNER:
         _LEARNER.clear()
         _LEARNER[opts["policy"]] = VLAPolicy.load(Path(opts["policy"]), threads=opts["threads"])
     learner = _LEARNER[opts["policy"]]
-    policy = DAggerPolicy(learner, AcceptingExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
+    policy = DAggerPolicy(learner, ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=seed),
                           opts["expert_share"], opts["block_ticks"], seed, opts["accept_stance"], opts["arm_phases"])
     rec = _Recorder(policy, opts["n_codes"])
     result = run_trial(policy, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"],
@@ -217,13 +197,11 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
 def first_rollout_seed(config: DAggerConfig) -> int:
     """``config.first_seed``, or (None) the seed after every seed of the rollout datasets the
     learner already trained on (its ``extra_train_roots``), :data:`DAGGER_SEED0` for a first round."""
-    from wbvla.tasks.teleop import _existing_seeds
-
     if config.first_seed is not None:
         return config.first_seed
     learner = json.loads((config.learner_run / "train_config.json").read_text())
     seen = [s for root in learner.get("extra_train_roots") or () if (Path(root) / "meta" / "info.json").is_file()
-            for seeds in _existing_seeds(Path(root)).values() for s in seeds]
+            for seeds in existing_seeds(Path(root)).values() for s in seeds]
     seed = max(seen) + 1 if seen else DAGGER_SEED0
     if seed + config.episodes_per_task > 100_000:
         raise ValueError(f"{config.learner_run}: the next rollout seeds ({seed}..) leave the training range; give first_seed")
@@ -233,12 +211,6 @@ def first_rollout_seed(config: DAggerConfig) -> int:
 def collect(config: DAggerConfig, root: Path) -> dict:
     """Roll out ``config``'s learner with the expert labelling (resumable: seeds already in the
     dataset at ``root`` are skipped) and return the collection record."""
-    from tqdm.auto import tqdm
-
-    from wbvla.data.lerobot_v3 import LeRobotV3Writer, validate_v3
-    from wbvla.tasks.teleop import SEED_KEY, _existing_seeds
-    from wbvla.vla.latents import LatentVocabulary
-
     policy_dir = config.learner_run / "policy"
     meta = json.loads((policy_dir / "policy.json").read_text())
     n_codes = len(LatentVocabulary.from_json(meta.get("vocabulary", {})).slots)
@@ -247,7 +219,7 @@ def collect(config: DAggerConfig, root: Path) -> dict:
              "locomotion_backend": config.backend, "image_size": image_size, "expert_share": config.expert_share,
              "learner_arm_phases": list(config.learner_arm_phases)}
     if (root / "meta" / "info.json").is_file():
-        writer, have = LeRobotV3Writer.open(root, extra_meta=extra), _existing_seeds(root)
+        writer, have = LeRobotV3Writer.open(root, extra_meta=extra), existing_seeds(root)
     else:
         writer, have = LeRobotV3Writer(root, ts.FPS, dagger_features(image_size, n_codes), extra_meta=extra), {}
     seed0 = first_rollout_seed(config)
@@ -287,9 +259,7 @@ def collect(config: DAggerConfig, root: Path) -> dict:
 
 def round_finetune_config(config: DAggerConfig, data_root: Path):
     """The learner's Stage III recipe, continued from the learner on its data + the rollouts."""
-    from wbvla.vla.finetune import _finetune_config
-
-    learner = _finetune_config(json.loads((config.learner_run / "train_config.json").read_text()))
+    learner = finetune_config_from_dict(json.loads((config.learner_run / "train_config.json").read_text()))
     return replace(learner, extra_train_roots=(*learner.extra_train_roots, Path(data_root)),
                    init_policy=config.learner_run / "policy", max_steps=config.finetune_steps,
                    output_dir=config.folder() / "run", export_dir=None, threads=config.threads,
@@ -300,7 +270,7 @@ def run_dagger(config: DAggerConfig) -> dict:
     """Collect the rollouts, fine-tune, export; writes and returns ``<round>/dagger.json``."""
     import torch
 
-    from wbvla.vla.finetune import finetune
+    from wbvla.vla.finetune import finetune  # lazy: torch, Lightning, transformers
 
     torch.set_num_threads(config.threads)
     folder = config.folder()
