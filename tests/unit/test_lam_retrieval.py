@@ -77,3 +77,39 @@ def test_grid_and_browser_render_offline():
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
     dropdown.value = 2
     assert image.value != first
+
+
+def test_purity_by_primitive_hand_computed():
+    from wbvla.lam.retrieval import purity_by_primitive
+
+    r = retrieve(_assigned(), top_n=10)
+    # code 0 -> advance (5/6), code 1 -> majority turn_left (tie broken by first seen; 2/4), code 2 -> squat_down (2/2)
+    got = purity_by_primitive(r, ["advance", "turn_left", "squat_down", "rise"])
+    assert got.to_dict() == pytest.approx({"advance": 5 / 6, "turn_left": 0.5, "squat_down": 1.0, "rise": 0.0})
+
+
+def test_summary_figure_has_bars_numbers_and_example_tiles():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wbvla.data.pairs import PairStore
+    from wbvla.lam.retrieval import retrieval_summary_figure
+
+    class Tiny(PairStore):
+        def __init__(self):
+            frames = [np.random.default_rng(0).integers(0, 255, (13, 8, 8, 3), dtype=np.uint8)]
+            self._finish(frames, [(i, i, i + 1) for i in range(12)], ["frame", "i", "j"])
+
+    r = retrieve(_assigned(), top_n=3)
+    fig = retrieval_summary_figure({"loco": r, "shared": r}, {"human": Tiny(), "robot": Tiny()}, "loco",
+                                   primitives=["advance", "turn_left", "squat_down", "rise"], n_examples=3, per_domain=2)
+    bars_ax, *tiles = fig.axes
+    assert len(tiles) == 3 * 4 and len(bars_ax.patches) == 2 * 4
+    labels = [t.get_text() for t in bars_ax.get_legend().get_texts()]
+    # top 3: code 0 keeps 5 advance clips (1.0), code 1 2/4, code 2 2/2 -> purity 2.5/3; agreement: code 0 yes, 1 no
+    assert labels[0] == "loco LAM: purity 0.83, human/robot agreement 0.50"
+    assert any("no code" in t.get_text() for t in bars_ax.texts)  # 'rise' has no code: its 0 is written out
+    # rows: purest first (codes 0 and 2 at 1.0, by code), then code 1; code 2 has no robot clips: 2 tiles stay empty
+    assert [t.get_title(loc="left") for t in tiles[::4]] == ["code 0 (advance), purity 1.00", "code 2 (squat down), purity 1.00",
+                                                              "code 1 (turn left), purity 0.50"]
+    assert sum(1 for t in tiles if t.images) == 4 + 2 + 4

@@ -111,3 +111,73 @@ def test_protocol_smoke_with_a_random_policy(tmp_path):
         assert r["stand"]["arms"] != r["stand_arms"]["arms"]
     assert out["paper"]["LMO"] == PAPER_TABLE3["LMO"] and "LMO_no_eq3" not in out["paper"]
     assert out["protocol"]["trials"] == 2 and out["policy_files"] == {"LMO": "lmo.onnx", "velocity_baseline": "velocity.onnx"}
+
+
+class _FallingSim:
+    """Stands still, then falls after ``fall_after`` policy steps of the trial (pre-roll included)."""
+
+    def __init__(self, fall_after: int):
+        self.fall_after, self.steps, self.data = fall_after, 0, None
+        self.ctrl = self
+
+    def reset(self, rng, noise):
+        self.steps = 0
+
+    def command(self, axis, sign, speed, height):
+        return np.zeros(4)
+
+    def step(self, data, u):
+        self.steps += 1
+
+    def pose(self):
+        return np.zeros(2), 0.0
+
+    def fallen(self):
+        return self.steps >= self.fall_after
+
+
+def test_trial_trace_runs_up_to_the_fall():
+    """The trace of a trial that falls holds every step up to the fall (notebook 09 plotted nothing:
+    the trace was dropped whenever the trial fell)."""
+    from wbvla.lmo.evaluation import locomotion_trial
+
+    cfg = EvalConfig(smoke=False)  # pre-roll 1 s = 50 steps, then 5 s active
+    trace: list = []
+    assert locomotion_trial(_FallingSim(50 + 60), cfg, 0, 1.0, np.random.default_rng(0), trace) == {"fell": True}
+    arr = np.array(trace)
+    assert arr.shape == (60, 4) and arr[-1, 0] == pytest.approx(60 * 0.02)
+    # it never moved: the position error is the commanded speed times the elapsed time
+    np.testing.assert_allclose(np.abs(arr[:, 1]), cfg.speed * arr[:, 0], atol=1e-9)
+    trace.clear()
+    assert locomotion_trial(_FallingSim(10), cfg, 0, 1.0, np.random.default_rng(0), trace) == {"fell": True}
+    assert trace == []  # fell in the pre-roll: nothing to trace
+
+
+def test_figures_draw_falls_and_every_policy():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from wbvla.lmo.eval_figures import evaluation_figure, trials_figure
+
+    t = np.arange(1, 61) * 0.02
+    fell = np.column_stack([t, 0.3 * t, 0 * t, 0 * t])
+    fig = trials_figure({"LMO": {"forward": fell, "lateral": fell, "turning": np.zeros((0, 4))}}, 5.0, 10.0, 0.3)
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == ["forward / backward: 0.3 m/s for 5 s", "lateral: 0.3 m/s for 5 s",
+                                             "turning: 0.3 rad/s for 5 s"]
+    assert "LMO: fell at 1.2 s" in [x.get_text() for x in axes[0].texts]
+    assert "LMO: fell in the pre-roll" in [x.get_text() for x in axes[2].texts]
+    assert all(len(a.lines) >= 2 for a in axes[:2]) and fig.legends
+    prim = {"pos_err": 0.2, "yaw_err": 0.1, "trials": 4, "falls": 0, "ok_trials": 4}
+    gone = {"pos_err": None, "yaw_err": None, "trials": 4, "falls": 4, "ok_trials": 0}
+    sway = {"standing": 0.03, "squatting": None, "standing_falls": 1, "standing_ok_trials": 3, "squatting_falls": 4,
+            "squatting_ok_trials": 0}
+    results = {"LMO": {"forward": prim, "lateral": prim, "turning": gone, "com_sway": sway},
+               "paper": {"LMO": PAPER_TABLE3["LMO"]}}
+    fig = evaluation_figure(results)
+    pos, yaw, sway_ax, falls = fig.axes
+    assert len(pos.patches) == 2 * 3 and len(sway_ax.patches) == 2 * 2  # ours + the paper's
+    assert [x.get_text() for x in pos.texts] == ["all fell"] and [x.get_text() for x in sway_ax.texts] == ["all fell"]
+    assert [round(p.get_height(), 2) for p in falls.patches] == [0, 0, 1, 0.25, 1]
+    assert [x.get_text() for x in falls.texts] == ["0", "0"]  # zero bars are written out
+    assert len(fig.legends) == 1 and not any(a.get_legend() for a in fig.axes)

@@ -75,6 +75,78 @@ def retrieval_metrics(retrieved: pd.DataFrame, domains: tuple[str, str] = ("huma
             "per_code": pd.DataFrame(per_code)}
 
 
+def purity_by_primitive(retrieved: pd.DataFrame, primitives=None) -> pd.Series:
+    """Retrieval purity per primitive: over the codes whose majority primitive is P, the share of
+    their retrieved clips (both domains) that truly are P; 0 for a primitive no code stands for.
+    ``primitives`` fixes the order (default: the ones that occur, sorted)."""
+    primitives = sorted(retrieved.primitive.unique()) if primitives is None else list(primitives)
+    majority = {code: _majority(g.primitive)[0] for code, g in retrieved.groupby("code")}
+    owner = retrieved.code.map(majority)
+    out = {}
+    for p in primitives:
+        mine = retrieved[owner == p]
+        out[p] = float((mine.primitive == p).mean()) if len(mine) else 0.0
+    return pd.Series(out, name="purity")
+
+
+def retrieval_summary_figure(retrieved_by_lam: dict[str, pd.DataFrame], pairs_by_domain: dict, examples_from: str,
+                             primitives=None, n_examples: int = 3, per_domain: int = 2,
+                             domains: tuple[str, str] = ("human", "robot")):
+    """The Fig. 8 analog at a glance: left, retrieval purity per primitive for each LAM (the
+    summary numbers in the title); right, a few codes of ``examples_from`` (the purest, the median
+    and the least pure) with their top clips of each domain (o_t above o_t+k)."""
+    import matplotlib.pyplot as plt
+
+    primitives = list(primitives) if primitives is not None else sorted(
+        set().union(*(r.primitive.unique() for r in retrieved_by_lam.values())))
+    per_code = retrieval_metrics(retrieved_by_lam[examples_from], domains)["per_code"].sort_values(
+        ["purity", "code"], ascending=[False, True])
+    picks = per_code.iloc[np.unique(np.linspace(0, len(per_code) - 1, n_examples).round().astype(int))]
+    cols = per_domain * len(domains)
+    fig = plt.figure(figsize=(6.5 + 1.1 * cols, 2.0 * len(picks) + 1.0))
+    outer = fig.add_gridspec(1, 2, width_ratios=[6.5, 1.1 * cols], wspace=0.18)
+    tiles = outer[0, 1].subgridspec(len(picks), cols, wspace=0.08, hspace=0.5)
+    ax = fig.add_subplot(outer[0, 0])
+    x = np.arange(len(primitives))
+    width = 0.8 / len(retrieved_by_lam)
+    for i, (lam, r) in enumerate(retrieved_by_lam.items()):
+        m = retrieval_metrics(r, domains)
+        values = purity_by_primitive(r, primitives).to_numpy()
+        bars = ax.bar(x + (i - (len(retrieved_by_lam) - 1) / 2) * width, values, width,
+                      label=f"{lam} LAM: purity {m['purity']:.2f}, human/robot agreement {m['cross_domain_agreement']:.2f}")
+        for bar, v in zip(bars, values, strict=True):
+            ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, "0\n(no code)" if v == 0 else f"{v:.2f}",
+                    ha="center", va="bottom", fontsize=6.5)
+    ax.axhline(1 / len(primitives), color="0.4", ls=":", lw=1)
+    ax.text(1.01, 1 / len(primitives), f"1/{len(primitives)}", transform=ax.get_yaxis_transform(), va="center",
+            fontsize=7, color="0.3")
+    ax.set(ylim=(0, 1.08), ylabel="retrieval purity (share of a code's clips\nthat are its majority primitive)")
+    ax.set_xticks(x, [p.replace("_", " ") for p in primitives], rotation=30, ha="right")
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), fontsize=8, frameon=False)
+    r = retrieved_by_lam[examples_from]
+    for row, pick in enumerate(picks.itertuples()):
+        g = r[r.code == pick.code]
+        for di, d in enumerate(domains):
+            gd = g[g.domain == d].sort_values("rank").head(per_domain)
+            for k in range(per_domain):
+                tile = fig.add_subplot(tiles[row, di * per_domain + k])
+                tile.set_xticks([])
+                tile.set_yticks([])
+                if k < len(gd):
+                    tile.imshow(clip_tile(pairs_by_domain[d], int(gd.iloc[k].pair)))
+                    tile.set_xlabel(gd.iloc[k].primitive.replace("_", " "), fontsize=6.5, labelpad=1)
+                else:
+                    tile.axis("off")
+                if row == 0 and k == 0:
+                    tile.text(0, 1.3, f"{d} clips", transform=tile.transAxes, fontsize=8, weight="bold")
+                if di == 0 and k == 0:
+                    tile.set_title(f"code {pick.code} ({pick.majority.replace('_', ' ')}), purity {pick.purity:.2f}",
+                                   fontsize=7.5, loc="left", pad=3)
+    fig.suptitle(f"Latent retrieval across embodiments (Fig. 8 analog). Right: {examples_from} LAM codes, purest / "
+                 "median / least pure; tile = o_t above o_t+k, caption = true primitive", fontsize=9, y=1.0)
+    return fig
+
+
 def clip_tile(pairs, pair_index: int) -> np.ndarray:
     """o_t above o_t+k, (2H, W, 3) uint8: one retrieved clip as an image."""
     b = pairs.batch([pair_index])
