@@ -5,6 +5,14 @@ if nobody listens, conflated if the server is slow) and reads whatever command a
 handshake, which waits for a reply, runs in :class:`RobotLink`'s own thread with a fresh REQ socket
 per attempt (a dead server can never wedge it) and hands a new session to the loop, which applies
 it between ticks.
+
+The handshake state is one small state machine under one lock: the thread that receives a
+welcome records it (``pending``), stamps its arrival on the runner's clock (``t_welcome_ns``) and
+clears the request, all at once; the loop asks for a handshake only through
+:meth:`RobotLink.request_handshake`, which under the same lock refuses while a welcome waits to be
+adopted or arrived within the quiet limit. So a welcome that lands in the middle of a tick can
+never be followed by a second handshake (the race of issue 19: the loop judged the silence from
+a link-ok time it updated only at the next tick, and asked again).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 import zmq
 
@@ -28,22 +37,34 @@ class RobotLink:
     """Sockets and handshake thread of the robot runner."""
 
     def __init__(self, link: LinkConfig, hello: Hello, retry_s: float, timeout_s: float, ctx: zmq.Context | None = None,
-                 client: str = "robot"):
+                 client: str = "robot", clock: Callable[[], int] = time.perf_counter_ns,
+                 attempt: Callable[[], Welcome | None] | None = None, thread: bool = True):
+        """``clock``: the runner's clock (ns), which stamps welcomes. ``attempt``: replaces the
+        socket handshake (tests drive :meth:`handshake_step` themselves with ``thread=False``)."""
         self.cfg, self.hello, self.retry_s, self.timeout_s = link, hello, retry_s, timeout_s
         self.ctx = ctx or zmq.Context.instance()
         self.sec = transport.client_security(link, client)  # refuses plaintext off loopback
+        self.clock = clock
         self.obs = self.cmd = None
         self.reconnects = 0
         self._open_data_sockets()
+        self._lock = threading.Lock()
+        """Guards pending, t_welcome_ns and the want_handshake transitions (see the module docstring)."""
         self.pending: Welcome | None = None
         """A successful welcome waiting for the loop to adopt it."""
         self.last_welcome: Welcome | None = None
+        self.t_welcome_ns = 0
+        """When (runner clock) the last accepted welcome arrived; 0 before the first."""
+        self.attempts = 0
+        """Handshake attempts made (each sends one hello)."""
         self.want_handshake = threading.Event()
         self.want_handshake.set()
         self.stop_event = threading.Event()
         self.failures: list[str] = []
+        self._attempt_fn = attempt or self._attempt
         self._thread = threading.Thread(target=self._handshake_loop, name="robot-handshake", daemon=True)
-        self._thread.start()
+        if thread:
+            self._thread.start()
 
     def _open_data_sockets(self) -> None:
         self.obs = transport.socket(self.ctx, zmq.PUSH, self.sec, False, conflate=True)
@@ -74,16 +95,41 @@ class RobotLink:
             return None
 
     def take_welcome(self) -> Welcome | None:
-        w, self.pending = self.pending, None
+        """The welcome waiting to be adopted (loop thread), or None."""
+        with self._lock:
+            w, self.pending = self.pending, None
         return w
+
+    def request_handshake(self, now_ns: int, heard_ns: int, quiet_s: float) -> bool:
+        """Ask for a handshake if nothing of the session was heard (``heard_ns``) and no welcome
+        arrived for more than ``quiet_s`` before ``now_ns`` (runner clock); returns whether it asked.
+        Never while a welcome waits to be adopted: one check-and-set under the lock the handshake
+        thread takes to record a welcome."""
+        with self._lock:
+            if self.pending is not None or (now_ns - max(heard_ns, self.t_welcome_ns)) / 1e9 <= quiet_s:
+                return False
+            self.want_handshake.set()
+            return True
+
+    def handshake_step(self) -> Welcome | None:
+        """One turn of the handshake thread: if a handshake is wanted and no welcome waits, make
+        one attempt; an accepted welcome is recorded, stamped and the request cleared atomically."""
+        with self._lock:
+            if not self.want_handshake.is_set() or self.pending is not None:
+                return None
+        self.attempts += 1
+        welcome = self._attempt_fn()
+        if welcome is None or not welcome.accepted:
+            return welcome
+        with self._lock:
+            self.last_welcome = self.pending = welcome
+            self.t_welcome_ns = self.clock()
+            self.want_handshake.clear()
+        return welcome
 
     def _handshake_loop(self) -> None:
         while not self.stop_event.is_set():
-            if self.want_handshake.is_set() and self.pending is None:
-                welcome = self._attempt()
-                if welcome is not None and welcome.accepted:
-                    self.want_handshake.clear()
-                    self.last_welcome = self.pending = welcome
+            self.handshake_step()
             self.stop_event.wait(self.retry_s)
 
     def _attempt(self) -> Welcome | None:
@@ -107,7 +153,8 @@ class RobotLink:
 
     def close(self) -> None:
         self.stop_event.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
         self.obs.close(linger=0)
         self.cmd.close(linger=0)
 

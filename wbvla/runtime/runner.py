@@ -85,7 +85,9 @@ class RobotRunner:
     """See the module docstring. ``link=False`` runs without sockets (commands via :meth:`on_command_bytes`)."""
 
     def __init__(self, cfg: RunnerConfig, backend: RobotBackend, lmo: LMOStage | None = None, link: bool = True,
-                 ctx: zmq.Context | None = None):
+                 ctx: zmq.Context | None = None, link_factory=None):
+        """``link_factory(link_cfg, hello, retry_s, timeout_s, ctx, clock=...)`` builds the link
+        (default :class:`~wbvla.runtime.link.RobotLink`; tests pass one without a thread)."""
         if lmo is None and not backend.kinematic_base:
             raise ValueError(f"backend {backend.name!r} needs the LMO to balance: pass an LMOStage")
         self.cfg, self.backend, self.lmo = cfg, backend, lmo
@@ -113,12 +115,12 @@ class RobotRunner:
         self.clock = time.perf_counter_ns
         self._u = np.zeros(4)
         self._poller = None
-        self._link_enabled, self._ctx = link, ctx
+        self._link_enabled, self._ctx, self._link_factory = link, ctx, link_factory
         self.link = None
         self._last_reject_log = 0.0
         self._started = False
-        self._t_link_ok = 0
         self._t_heard = 0
+        """When (runner clock) the last message of the current session arrived."""
         self._console: deque = deque(maxlen=1000)
         self._report_stop = threading.Event()
         self._reporter = threading.Thread(target=self._report, name="runner-console", daemon=True)
@@ -137,7 +139,9 @@ class RobotRunner:
 
             hello = Hello(self.cfg.robot_id, msgs.ROBOT_JOINTS, self.kind, self.cfg.model_id, self.cfg.image_encoding,
                           (*self.backend_image_shape(), 3))
-            self.link = RobotLink(self.cfg.link, hello, self.cfg.rehandshake_s, self.cfg.handshake_timeout_s, self._ctx)
+            factory = self._link_factory or RobotLink
+            self.link = factory(self.cfg.link, hello, self.cfg.rehandshake_s, self.cfg.handshake_timeout_s, self._ctx,
+                                clock=lambda: self.clock())
             self._poller = zmq.Poller()
             self._poller.register(self.link.cmd, zmq.POLLIN)
         # after the camera/handshake threads exist: they keep the normal policy
@@ -234,14 +238,13 @@ class RobotRunner:
         while (buf := self.link.recv_command()) is not None:
             self.on_command_bytes(buf, self.clock())
 
-    def _adopt_session(self, now_ns: int) -> None:
+    def _adopt_session(self) -> None:
         welcome = self.link.take_welcome()
         if welcome is not None:
             if self.welcome is not None:  # a re-handshake after a silence: fresh data sockets too
                 self._poller.unregister(self.link.cmd)
                 self.link.reconnect()
                 self._poller.register(self.link.cmd, zmq.POLLIN)
-            self._t_link_ok = now_ns
             self.gate.new_session(welcome.session)
             self.welcome = welcome
             self.log.events.append((self.clock(), "handshake", {"session": welcome.session, "model_id": welcome.model_id,
@@ -272,7 +275,7 @@ class RobotRunner:
         """One control period (see the module docstring)."""
         wake = self.clock()
         if self.link is not None:
-            self._adopt_session(wake)
+            self._adopt_session()
         state = self.backend.read()
         state.t_ns = self.clock()  # observation times are the runner's clock, whatever the backend's
         prev_mode = self.sup.mode
@@ -295,10 +298,8 @@ class RobotRunner:
         written = self.clock()
         self._u = u
         if self.link is not None:
-            quiet_s = (wake - max(self._t_link_ok, self._t_heard)) / 1e9
-            if (self.welcome is not None and mode != "estop"
-                    and quiet_s > max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s)):
-                self.link.want_handshake.set()  # the server may have restarted (new session) or the link broke
+            if self.welcome is not None and mode != "estop":  # silent: the server may have restarted, or the link broke
+                self.link.request_handshake(wake, self._t_heard, max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s))
             if self.tick_index % self.cfg.obs_every == 0 and self.gate.session is not None:
                 self._send_observation(state, mode)
         self.log.append(deadline_ns=deadline_ns, wake_ns=wake, written_ns=written, mode=MODE_CODES[mode], u=u,
