@@ -44,7 +44,8 @@ def load_actor(checkpoint: Path):
     dims = [sd[f"mlp.{i}.weight"].shape for i in layers]
     obs_dim, hidden, out_dim = dims[0][1], tuple(d[0] for d in dims[:-1]), dims[-1][0]
     require(out_dim == LEG_DIM, f"expected a 12-D leg action head, got {out_dim}")
-    require(obs_dim % FRAME_DIM == 0, f"observation size {obs_dim} is not a multiple of the frame size {FRAME_DIM}")
+    frames = (FRAME_DIM, FRAME_DIM + 2)  # the paper's frame, and with the gait clock's (sin, cos)
+    require(any(obs_dim % f == 0 for f in frames), f"observation size {obs_dim} is not a multiple of a frame size {frames}")
     obs = TensorDict({"actor": torch.zeros(1, obs_dim)}, batch_size=[1])
     model = MLPModel(obs, {"actor": ["actor"]}, "actor", out_dim, hidden_dims=hidden, activation="elu",
                      obs_normalization="obs_normalizer._mean" in sd,
@@ -55,9 +56,11 @@ def load_actor(checkpoint: Path):
 
 
 def policy_metadata(history: int, action_scale: float | tuple[float, ...], task: str, stage: int,
-                    ablation: str = "none") -> dict[str, str]:
+                    ablation: str = "none", levers: dict | None = None) -> dict[str, str]:
     """What a consumer of the ONNX file must know, as string key/values. ``action_scale``: one
-    scale for every leg joint or 12 per-joint scales (rad per action unit, canonical order)."""
+    scale for every leg joint or 12 per-joint scales (rad per action unit, canonical order).
+    ``levers``: the :class:`~wbvla.lmo.levers.LeverConfig` (as a dict) of a CPU-engine run; its
+    gait clock and reference gait change the observation and the action mapping, so they go in."""
     scales = [float(action_scale)] * LEG_DIM if isinstance(action_scale, (int, float)) else [float(v) for v in action_scale]
     require(len(scales) == LEG_DIM, f"need {LEG_DIM} leg action scales, got {len(scales)}")
     q0 = default_pose()
@@ -74,7 +77,23 @@ def policy_metadata(history: int, action_scale: float | tuple[float, ...], task:
         "default_joint_pos": json.dumps([float(q0[names.index(n)]) for n in joint_names("legs")]),
         "command": "[s_x, s_y, s_yaw, h*] flags in {-1,0,1}, h* in m" if task == "lmo" else "[v_x m/s, v_y m/s, w_z rad/s, h m]",
         "control_dt": "0.02",
-    }
+    } | _lever_metadata(levers)
+
+
+def _lever_metadata(levers: dict | None) -> dict[str, str]:
+    from wbvla.lmo.levers import GAIT_TERM
+
+    if not levers or not levers.get("gait_clock"):
+        return {}
+    out = {"observation_terms": json.dumps(list(OBS_TERMS) + [list(GAIT_TERM)]),
+           "gait_period_s": str(levers["gait_period_s"]),
+           "gait_phase": "(sin 2 pi phi, cos 2 pi phi); phi += 0.02 / gait_period_s (mod 1) each step while any flag is "
+                         "non-zero, else phi = 0; see wbvla.lmo.levers"}
+    if levers.get("reference_gait") == "sinusoid":
+        out |= {"reference_gait": "sinusoid", "reference_amplitude": str(levers["reference_amplitude"]),
+                "action_mapping": "leg target = default + r(phi) + action_scale * a, clipped to the joint range; "
+                                  "r = wbvla.lmo.levers.reference_leg_offsets(gait_swing(phi, moving), reference_amplitude)"}
+    return out
 
 
 def export_onnx(checkpoint: Path, out: Path, metadata: dict[str, str] | None = None) -> Path:
@@ -144,7 +163,8 @@ def run_export(cfg) -> dict:
     meta = _run_meta(cfg.checkpoint)
     task = meta["task"]
     scales = leg_action_scales(task["action_scale"], task.get("action_scaling", "uniform"))
-    md = policy_metadata(task["observations"]["history"], scales, task["task"], task["stage"], task["ablation"])
+    levers = meta["config"]["engine"]["levers"] if meta.get("engine") == "cpu" else None
+    md = policy_metadata(task["observations"]["history"], scales, task["task"], task["stage"], task["ablation"], levers)
     out = export_onnx(cfg.checkpoint, Path(cfg.out_dir) / f"{cfg.name}.onnx", md)
     check = check_onnx(out, cfg.checkpoint)
     require(check.max_abs_diff < 1e-4, f"ONNX and torch disagree by {check.max_abs_diff:.2e} on {out}")

@@ -36,10 +36,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 import torch
 
 from wbvla.config import in_range, one_of, positive, require
 from wbvla.lmo.rewards import _foot_sites
+
+
+GAIT_TERM = ("gait_phase", 2)
+"""The gait clock's observation term (sin 2 pi phi, cos 2 pi phi), appended after the paper's six."""
 
 
 @dataclass
@@ -126,6 +131,43 @@ class LeverConfig:
         return {k: v for k, v in w.items() if v != 0.0}
 
 
+def gait_swing(phase, moving):
+    """Swing signal per foot (left, right) in [0, 1], shape (..., 2), for phases phi (...) and a
+    moving mask (...): the positive part of sin 2 pi phi for the left foot, of -sin for the right,
+    zeroed near the crossings (double support) and while standing. numpy or torch in, same out
+    (training and the deployed controller share this one definition)."""
+    xp = torch if isinstance(phase, torch.Tensor) else np
+    s = xp.sin(2 * math.pi * phase)
+    sw = xp.stack([s, -s], -1)
+    sw = xp.where(sw < 0.1, 0.0 * sw, sw)  # below 0.1 (and every negative part): double support
+    return sw * (moving[..., None] * 1.0)
+
+
+def gait_observation(phase):
+    """(sin 2 pi phi, cos 2 pi phi), shape (..., 2): the actor's ``gait_phase`` term."""
+    xp = torch if isinstance(phase, torch.Tensor) else np
+    a = 2 * math.pi * phase
+    return xp.stack([xp.sin(a), xp.cos(a)], -1)
+
+
+def advance_phase(phase, moving, dt: float, period: float):
+    """phi <- (phi + dt / T) mod 1 where moving, else 0 (a stopped clock puts both feet down)."""
+    xp = torch if isinstance(phase, torch.Tensor) else np
+    return xp.where(moving, (phase + dt / period) % 1.0, 0.0 * phase)
+
+
+def reference_leg_offsets(swing, amplitude: float):
+    """r(phi): leg joint offsets (..., 12) in canonical leg order (hip pitch, hip roll, hip yaw, knee,
+    ankle pitch, ankle roll per leg) from the swing signals (..., 2): hip pitch -A s (flexion is
+    negative), knee +2 A s, ankle pitch -A s (the sole stays parallel to the floor)."""
+    xp = torch if isinstance(swing, torch.Tensor) else np
+    pattern = xp.zeros(swing.shape[:-1] + (2, 6)) if xp is np else torch.zeros(*swing.shape[:-1], 2, 6)
+    shape = [-1.0, 0.0, 0.0, 2.0, -1.0, 0.0]
+    unit = xp.asarray(shape) if xp is np else torch.tensor(shape)
+    pattern = pattern + unit * (amplitude * swing[..., :, None])
+    return pattern.reshape(swing.shape[:-1] + (12,)) if xp is np else pattern.reshape(*swing.shape[:-1], 12)
+
+
 class GaitClock:
     """The gait phase of every env; registered as the ``"gait"`` term. Advances only while moving."""
 
@@ -138,37 +180,16 @@ class GaitClock:
         self.phase[env_ids] = 0.0
 
     def step(self, dt: float, moving: torch.Tensor) -> None:
-        """Advance by dt where ``moving`` (N,) bool; a stopped clock resets to 0 (both feet down)."""
         self.moving = moving
-        self.phase = torch.where(moving, torch.remainder(self.phase + dt / self.period, 1.0), torch.zeros_like(self.phase))
+        self.phase = advance_phase(self.phase, moving, dt, self.period)
 
     @property
     def observation(self) -> torch.Tensor:
-        """(sin 2 pi phi, cos 2 pi phi), (N, 2); (0, 1) while standing."""
-        a = 2 * math.pi * self.phase
-        return torch.stack([torch.sin(a), torch.cos(a)], dim=-1)
+        return gait_observation(self.phase)  # (N, 2)
 
     @property
     def swing(self) -> torch.Tensor:
-        """Swing signal per foot (left, right) in [0, 1], (N, 2): the positive part of sin for the
-        left foot, of -sin for the right, zeroed near the crossings (double support) and while standing."""
-        s = torch.sin(2 * math.pi * self.phase)
-        left, right = s.clamp_min(0), (-s).clamp_min(0)
-        sw = torch.stack([left, right], dim=-1)
-        sw = torch.where(sw < 0.1, torch.zeros_like(sw), sw)
-        return sw * self.moving[:, None].float()
-
-
-def reference_leg_offsets(swing: torch.Tensor, amplitude: float) -> torch.Tensor:
-    """r(phi): leg joint offsets (N, 12) in canonical leg order (hip pitch, hip roll, hip yaw, knee,
-    ankle pitch, ankle roll per leg) from the swing signals (N, 2)."""
-    out = torch.zeros(swing.shape[0], 12, device=swing.device)
-    for leg, base in ((0, 0), (1, 6)):
-        s = swing[:, leg] * amplitude
-        out[:, base + 0] = -s  # hip pitch: flex (negative is forward)
-        out[:, base + 3] = 2 * s  # knee
-        out[:, base + 4] = -s  # ankle pitch: keep the sole parallel
-    return out
+        return gait_swing(self.phase, self.moving)  # (N, 2)
 
 
 # --- lever reward terms (same (env, **params) -> (N,) contract as wbvla.lmo.rewards) -------------

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
+from wbvla.lmo.levers import GAIT_TERM, advance_phase, gait_observation, gait_swing, reference_leg_offsets
 from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, scene_spec
@@ -51,8 +52,16 @@ class LMOPolicy:
         missing = [k for k in ("observation_history", "action_scale", "wbvla_task") if k not in meta]
         if missing:
             raise ValueError(f"{self.path} lacks wbvla metadata {missing}; export it with wbvla.lmo.export")
-        if json.loads(meta["observation_terms"]) != [list(t) for t in OBS_TERMS]:
+        self.terms = tuple((str(n), int(d)) for n, d in json.loads(meta["observation_terms"]))
+        """Actor observation terms: the paper's six, plus ``gait_phase`` for a gait-clock policy."""
+        if self.terms not in (OBS_TERMS, OBS_TERMS + (GAIT_TERM,)):
             raise ValueError(f"{self.path} was trained with another observation layout: {meta['observation_terms']}")
+        self.gait_period_s = float(meta["gait_period_s"]) if "gait_period_s" in meta else None
+        """Period of the gait clock (s), None for a policy without one (the paper's observation)."""
+        if (self.gait_period_s is None) != (GAIT_TERM not in self.terms):
+            raise ValueError(f"{self.path}: a gait_phase observation term needs gait_period_s metadata and vice versa")
+        self.reference_amplitude = float(meta.get("reference_amplitude", 0.0))
+        """A of the sinusoid reference gait added to the leg targets (0: the paper's default + scale a)."""
         self.metadata = meta
         self.history = int(meta["observation_history"])
         scale = np.asarray(json.loads(meta["action_scale"]), np.float64)  # one float (old files) or 12
@@ -90,7 +99,9 @@ class ObservationBuilder:
     count physics steps), and :meth:`build` once per policy step.
     """
 
-    def __init__(self, model: mujoco.MjModel, history: int, dof_lag: int = 0, imu_lag: int = 0, prefix: str = ""):
+    def __init__(self, model: mujoco.MjModel, history: int, dof_lag: int = 0, imu_lag: int = 0, prefix: str = "",
+                 terms: tuple[tuple[str, int], ...] = OBS_TERMS):
+        self.terms = terms
         self.idx = X2Index.from_model(model, prefix)
         order = {n: i for i, n in enumerate(joint_names())}
         sel = [order[n] for n in OBS_JOINTS]
@@ -124,14 +135,16 @@ class ObservationBuilder:
         self.dof.push(torch.tensor(dof[None], dtype=torch.float32))
         self.imu.push(torch.tensor(imu[None], dtype=torch.float32))
 
-    def build(self, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
-        """The flattened observation (history * 76,) for this policy step."""
+    def build(self, command: np.ndarray, last_action: np.ndarray, gait_phase: np.ndarray | None = None) -> np.ndarray:
+        """The flattened observation (history * frame size,) for this policy step; ``gait_phase``
+        (sin, cos) is required when the layout has the ``gait_phase`` term."""
         dof, imu = self.dof.get()[0].numpy(), self.imu.get()[0].numpy()
         k = len(OBS_JOINTS)
         frame = {"command": np.asarray(command, np.float32), "base_ang_vel": imu[:3], "projected_gravity": imu[3:],
-                 "joint_pos": dof[:k], "joint_vel": dof[k:], "last_action": np.asarray(last_action, np.float32)}
+                 "joint_pos": dof[:k], "joint_vel": dof[k:], "last_action": np.asarray(last_action, np.float32),
+                 "gait_phase": gait_phase}
         out = []
-        for name, dim in OBS_TERMS:
+        for name, dim in self.terms:
             value = np.asarray(frame[name], np.float32)
             if value.shape != (dim,):
                 raise ValueError(f"observation term {name!r} should have shape ({dim},), got {value.shape}")
@@ -148,23 +161,36 @@ class LMOController:
 
     def __init__(self, policy: LMOPolicy, model: mujoco.MjModel, prefix: str = ""):
         self.policy, self.model = policy, model
-        self.builder = ObservationBuilder(model, policy.history, prefix=prefix)
+        self.builder = ObservationBuilder(model, policy.history, prefix=prefix, terms=policy.terms)
         self.idx = self.builder.idx
         self.legs = group_slice("legs")
         self.q_default = default_pose()
         self.leg_lo, self.leg_hi = limits("legs")
         self.last_action = np.zeros(12, np.float32)
+        self.phase = 0.0
+        """Gait clock phase (policies with a clock; training's :class:`~wbvla.lmo.levers.GaitClock`)."""
+        self._fresh = True
 
     def reset(self, data: mujoco.MjData) -> None:
         self.builder.reset(data)
         self.last_action[:] = 0.0
+        self.phase, self._fresh = 0.0, True
 
     def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray | None = None) -> np.ndarray:
         """Observe, act, and advance the physics by one policy period; returns the leg actions."""
-        obs = self.builder.build(command, self.last_action)
+        gait, legs = None, self.q_default[self.legs] + 0.0
+        period = self.policy.gait_period_s
+        if period is not None:  # the clock runs while the command moves the robot, as in training
+            moving = np.asarray(bool(np.any(np.asarray(command[:3]) != 0)))
+            if not self._fresh:
+                self.phase = float(advance_phase(np.asarray(self.phase), moving, DECIMATION * PHYSICS_DT, period))
+            gait = gait_observation(np.asarray(self.phase)).astype(np.float32)
+            legs = legs + reference_leg_offsets(gait_swing(np.asarray(self.phase), moving), self.policy.reference_amplitude)
+        self._fresh = False
+        obs = self.builder.build(command, self.last_action, gait)
         action = self.policy.act(obs)
         target = self.q_default.copy()
-        target[self.legs] = np.clip(self.q_default[self.legs] + self.policy.action_scale * action, self.leg_lo, self.leg_hi)
+        target[self.legs] = np.clip(legs + self.policy.action_scale * action, self.leg_lo, self.leg_hi)
         if arm_targets is not None:
             target[group_slice("arms")] = arm_targets
         data.ctrl[self.idx.actuator] = target

@@ -37,7 +37,7 @@ from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT, LMOTaskConfig
 from wbvla.lmo.cpu.physics import X2Batch
 from wbvla.lmo.cpu.view import CpuEnvView
 from wbvla.lmo.env_cfg import _FEET, reward_terms
-from wbvla.lmo.levers import GaitClock, LeverConfig, reference_leg_offsets
+from wbvla.lmo.levers import GAIT_TERM, GaitClock, LeverConfig, reference_leg_offsets
 from wbvla.lmo.perturbations import UpperBodyCommandCfg
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import group_slice, joint_names, limits
@@ -68,7 +68,7 @@ class CpuEngineConfig:
 
 def actor_terms(levers: LeverConfig) -> tuple[tuple[str, int], ...]:
     """Actor observation terms (name, per-frame size) for a lever config."""
-    return OBS_TERMS + ((("gait_phase", 2),) if levers.gait_clock else ())
+    return OBS_TERMS + ((GAIT_TERM,) if levers.gait_clock else ())
 
 
 class CpuLMOEnv(VecEnv):

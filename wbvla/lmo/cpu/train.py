@@ -26,7 +26,7 @@ from wbvla.config import require
 from wbvla.io import atomic_path, write_json_atomic
 from wbvla.lmo.config import ABLATIONS, LMOTaskConfig, PPOConfig
 from wbvla.lmo.cpu.env import CpuEngineConfig
-from wbvla.lmo.train import LOGGER, JsonlLogWriter, _learn, latest_checkpoint, slim_checkpoint
+from wbvla.lmo.train import LOGGER, JsonlLogWriter, _hardware, _learn, latest_checkpoint, slim_checkpoint
 
 
 def cpu_ppo() -> PPOConfig:
@@ -159,10 +159,14 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
         else:
             slim_checkpoint(p)
     chunk = {"started": datetime.fromtimestamp(t0, UTC).isoformat(timespec="seconds"), "iterations": done,
-             "stop": stop, "wall_s": round(wall, 1), "env_steps_start": start_steps, "env_steps_end": env.env_steps,
+             "stop": stop, "wall_s": round(wall, 1), "env_steps": env.env_steps - start_steps,
+             "env_steps_start": start_steps, "env_steps_end": env.env_steps,
              "env_steps_per_s": round((env.env_steps - start_steps) / max(wall, 1e-9), 1),
-             "progress": env.progress, "load": os.getloadavg(), "command": shlex.join(sys.argv)}
-    write_json_atomic(meta_path, {"config": asdict(cfg), "chunks": chunks + [chunk]})
+             "progress": env.progress, "curriculum": {"progress": env.progress}, "load": os.getloadavg(),
+             "hardware": _hardware("cpu") + ", C MuJoCo engine", "command": shlex.join(sys.argv)}
+    # ``task``, ``init_from`` and the chunk fields are those of mjlab runs (wbvla.lmo.train.run_summary reads both).
+    write_json_atomic(meta_path, {"engine": "cpu", "task": asdict(task), "config": asdict(cfg), "init_from": cfg.init_from,
+                                  "chunks": chunks + [chunk]})
     return newest
 
 
