@@ -115,6 +115,7 @@ class CpuLMOEnv(VecEnv):
         self.env_steps = 0
         """Env steps taken (summed over envs), across resumed chunks (the trainer restores it)."""
         self.policy_steps = 0
+        self._steps_this_chunk = 0
         # Sensor lags (Table 5) on the physics substeps, as the mjlab ProprioSensor does.
         d = task.domain_rand
         self.dof_lag = LagBuffer(n, 2 * len(OBS_JOINTS), max(d.dof_lag[1], 0))
@@ -273,6 +274,7 @@ class CpuLMOEnv(VecEnv):
         self.view.update()
         self.env_steps += self.num_envs
         self.policy_steps += 1
+        self._steps_this_chunk += 1
         self.episode_length_buf += 1
         # Commands and clocks advance one step (mjlab: command manager compute after the physics).
         self.command.compute(self.step_dt)
@@ -369,6 +371,7 @@ class CpuLMOEnv(VecEnv):
             return
         env_time = self._window_steps * self.step_dt
         mttf = env_time / max(self._window_falls, 1) if self._window_falls else math.inf
+        # observed_s: policy time since this env started (a resumed chunk starts every env afresh)
         self.progress = c.next_progress(self.progress, mttf, self.task.episode_length_s, self.env_steps // self.num_envs,
-                                        observed_s=env_time / self.num_envs)
+                                        observed_s=self._steps_this_chunk * self.step_dt)
         self._window_falls, self._window_steps = 0, 0
