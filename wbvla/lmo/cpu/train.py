@@ -12,8 +12,10 @@ env step counter (which drives the Stage I arm range and the assist decay) of th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import shlex
 import sys
 import time
@@ -107,6 +109,19 @@ def _runner(env, cfg: CpuTrainConfig, run_dir: Path):
     return runner
 
 
+@contextlib.contextmanager
+def _stop_on_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt while training, so ``kill`` ends a chunk cleanly."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def _chunks(run_dir: Path) -> list[dict]:
     meta = run_dir / "run.json"
     return json.loads(meta.read_text()).get("chunks", []) if meta.exists() else []
@@ -148,8 +163,14 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
     per_it = cfg.engine.num_envs * cfg.ppo.num_steps_per_env
     left = max(0, (cfg.max_env_steps - env.env_steps) // per_it)
     deadline = None if cfg.minutes is None else time.time() + 60 * cfg.minutes
-    start_steps, t0 = env.env_steps, time.time()
-    done, stop = _learn(runner, left, deadline) if left else (0, "max_env_steps")
+    start_steps, start_it, t0 = env.env_steps, runner.current_learning_iteration, time.time()
+    try:
+        with _stop_on_sigterm():
+            done, stop = _learn(runner, left, deadline) if left else (0, "max_env_steps")
+    except KeyboardInterrupt:  # SIGTERM / Ctrl-C: keep what was learned, record the chunk
+        it = runner.current_learning_iteration
+        runner.save(str(run_dir / f"model_{it}.pt"))
+        done, stop = it - start_it + 1, "interrupted"
     wall = time.time() - t0
     newest = latest_checkpoint(run_dir)
     for p in run_dir.glob("model_*.pt"):
