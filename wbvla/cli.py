@@ -16,7 +16,7 @@ import sys
 import tyro
 
 from wbvla.data.corpus_config import CorpusConfig
-from wbvla.data.lerobot_v3_config import LeRobotValidateConfig
+from wbvla.data.lerobot_v3.config import LeRobotValidateConfig
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig
@@ -204,7 +204,7 @@ def suite_scaling(config: ScalingConfig) -> None:
 
 def lerobot_validate(config: LeRobotValidateConfig) -> None:
     """Check a dataset root against the LeRobot v3.0 layout; exits 1 listing every problem found."""
-    from wbvla.data.lerobot_v3_validate import validate_v3
+    from wbvla.data.lerobot_v3.validate import validate_v3
 
     problems = validate_v3(config.root, count_video_frames=config.count_video_frames)
     for p in problems:

@@ -21,7 +21,7 @@ from wbvla.data.lerobot_v3 import (
     teleop_features,
     validate_v3,
 )
-from wbvla.data.lerobot_v3_format import QUANTILE_KEYS
+from wbvla.data.lerobot_v3.format import QUANTILE_KEYS
 from wbvla.data.readers import LeRobotV3Pairs
 
 NUMERIC = (ts.STATE_KEY, ts.ACTION_KEY, ts.REFERENCE_VELOCITY_KEY, ts.SUBGOAL_KEY)
@@ -335,7 +335,7 @@ def test_reads_tasks_parquet_as_lerobot_0_4_writes_it(tmp_path):
     (lambda: pd.DataFrame({"task_index": [0, 2]}, index=pd.Index(["a", "b"], name="task")), "0..1"),
 ])
 def test_tasks_parquet_bad_layouts_name_the_file(tmp_path, make, match):
-    from wbvla.data.lerobot_v3_format import read_tasks
+    from wbvla.data.lerobot_v3.format import read_tasks
 
     path = tmp_path / "tasks.parquet"
     make().to_parquet(path)
@@ -345,7 +345,7 @@ def test_tasks_parquet_bad_layouts_name_the_file(tmp_path, make, match):
 
 
 def test_tasks_parquet_with_a_task_column_and_shuffled_rows(tmp_path):
-    from wbvla.data.lerobot_v3_format import read_tasks
+    from wbvla.data.lerobot_v3.format import read_tasks
 
     path = tmp_path / "tasks.parquet"
     pd.DataFrame({"task": ["b", "a"], "task_index": [1, 0]}).to_parquet(path)

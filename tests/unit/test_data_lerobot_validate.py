@@ -14,7 +14,7 @@ from lerobot_helpers import write
 
 from wbvla.data import teleop_schema as ts
 from wbvla.data.lerobot_v3 import validate_v3
-from wbvla.data.lerobot_v3_video import truncate_video
+from wbvla.data.lerobot_v3.video import truncate_video
 
 EPISODES = "meta/episodes/chunk-000/file-000.parquet"
 DATA = "data/chunk-000/file-000.parquet"
@@ -123,7 +123,7 @@ def test_not_a_dataset(tmp_path):
 
 def test_cli_exit_code(ds, capsys):
     from wbvla.cli import lerobot_validate
-    from wbvla.data.lerobot_v3_config import LeRobotValidateConfig
+    from wbvla.data.lerobot_v3.config import LeRobotValidateConfig
 
     lerobot_validate(LeRobotValidateConfig(root=ds))
     assert "valid LeRobot v3.0 dataset" in capsys.readouterr().out

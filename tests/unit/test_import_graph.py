@@ -101,7 +101,8 @@ class ImportGraph:
             if node.level:
                 pkg = mod.split(".") if path.name == "__init__.py" else mod.split(".")[:-1]
                 base = ".".join(pkg[: len(pkg) - node.level + 1] + ([base] if base else []))
-            names = [base] + [f"{base}.{a.name}" for a in node.names]
+            # ``from X import a``: the module X.a if there is one, else the name a of module X
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in self.files else base for a in node.names]
         out = set()
         for name in names:
             if name == "wbvla" or name.startswith("wbvla."):

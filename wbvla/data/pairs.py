@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset, Sampler
 
 from wbvla.config import positive, require
 from wbvla.data.corpus import load_index
-from wbvla.data.lerobot_v3_video import stream_errors
+from wbvla.data.lerobot_v3.video import stream_errors
 
 INDEX_COLUMNS = ("clip_id", "frame", "corpus", "domain", "primitive", "scene_seed", "split", "video", "time")
 """Columns of a corpus ``index.parquet`` that :class:`FramePairs` reads."""
@@ -55,15 +54,6 @@ def read_video_frames(path: Path) -> tuple[np.ndarray, float]:
             raise ValueError(f"video {path} is truncated or corrupt: {len(frames)} frames decode, its header declares "
                              f"{declared:.0f} ({meta['duration']:.2f} s at {fps:g} fps){': ' + damage if damage else ''}")
     return frames, fps
-
-
-def resize_frames(frames: np.ndarray, size: int | None) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (T, size, size, 3) (antialiased bilinear); ``size=None`` keeps them."""
-    if size is None or frames.shape[1:3] == (size, size):
-        return frames
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 class PairStore(Dataset):

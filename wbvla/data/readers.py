@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from wbvla.config import require
-from wbvla.data.lerobot_v3_read import LeRobotV3Dataset
-from wbvla.data.pairs import PairStore, read_video_frames, resize_frames
+from wbvla.data.lerobot_v3.read import LeRobotV3Dataset
+from wbvla.data.lerobot_v3.video import resize_frames
+from wbvla.data.pairs import PairStore, read_video_frames
 
 
 def _k_frames(k_frames: int | None, k_seconds: float | None, fps: float, source: str) -> int:
@@ -74,7 +75,7 @@ class VideoFolderPairs(PairStore):
 
 class LeRobotV3Pairs(PairStore):
     """Pairs from one camera of a LeRobot v3 dataset root (read with
-    :class:`~wbvla.data.lerobot_v3_read.LeRobotV3Dataset`); pairs never cross episodes.
+    :class:`~wbvla.data.lerobot_v3.read.LeRobotV3Dataset`); pairs never cross episodes.
 
     Args:
         root: dataset root.

@@ -84,7 +84,7 @@ def teleop_ready(root: Path, per_task: int, tasks: tuple[str, ...] = ts.TASKS) -
 
 def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[TeleopEpisode]:
     """Every episode of a LeRobot v3 teleoperation dataset, frames resized to ``image_size``."""
-    from wbvla.data.lerobot_v3_read import LeRobotV3Dataset
+    from wbvla.data.lerobot_v3.read import LeRobotV3Dataset
 
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():

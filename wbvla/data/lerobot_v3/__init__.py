@@ -8,19 +8,34 @@
   also for datasets written by ``lerobot``;
 * :func:`validate_v3` — every departure from the v3.0 layout (``wbvla lerobot-validate ROOT``).
 
-The layout and its sources in lerobot are described in :mod:`wbvla.data.lerobot_v3_format`.
+The layout and its sources in lerobot are described in :mod:`wbvla.data.lerobot_v3.format`.
+
+Modules: :mod:`.config` (the CLI's light configs), :mod:`.format` (layout, features, stats),
+:mod:`.video` (ffmpeg), :mod:`.write`, :mod:`.read`, :mod:`.validate`. The names above load on
+first use, so ``wbvla.data.lerobot_v3.config`` (which the CLI imports) pulls in neither pandas nor
+pyarrow.
 """
 
-from wbvla.data.lerobot_v3_config import FileLimits, VideoEncoding
-from wbvla.data.lerobot_v3_format import (
-           CODEBASE_VERSION,
-           DEFAULT_FEATURES,
-           WBVLA_META_PATH,
-           teleop_features,
-)
-from wbvla.data.lerobot_v3_read import LeRobotV3Dataset, read_episodes_table
-from wbvla.data.lerobot_v3_validate import validate_v3
-from wbvla.data.lerobot_v3_write import LeRobotV3Writer
+from __future__ import annotations
 
 __all__ = ["CODEBASE_VERSION", "DEFAULT_FEATURES", "WBVLA_META_PATH", "FileLimits", "LeRobotV3Dataset",
            "LeRobotV3Writer", "VideoEncoding", "read_episodes_table", "teleop_features", "validate_v3"]
+
+
+def __getattr__(name: str):
+    """The public names, imported from their module on first use (PEP 562)."""
+    if name in ("FileLimits", "VideoEncoding"):
+        from wbvla.data.lerobot_v3 import (
+            config as module,  # lazy: the package stays light for the CLI
+        )
+    elif name in ("CODEBASE_VERSION", "DEFAULT_FEATURES", "WBVLA_META_PATH", "teleop_features"):
+        from wbvla.data.lerobot_v3 import format as module  # lazy: pandas, pyarrow
+    elif name in ("LeRobotV3Dataset", "read_episodes_table"):
+        from wbvla.data.lerobot_v3 import read as module  # lazy: pandas, pyarrow
+    elif name == "validate_v3":
+        from wbvla.data.lerobot_v3 import validate as module  # lazy: pandas, pyarrow
+    elif name == "LeRobotV3Writer":
+        from wbvla.data.lerobot_v3 import write as module  # lazy: pandas, pyarrow
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(module, name)

@@ -1,4 +1,4 @@
-"""Read a LeRobot v3.0 dataset root (written by :class:`~wbvla.data.lerobot_v3_write.LeRobotV3Writer` or by
+"""Read a LeRobot v3.0 dataset root (written by :class:`~wbvla.data.lerobot_v3.write.LeRobotV3Writer` or by
 ``lerobot`` itself): info, tasks, the episodes table, per-frame columns as numpy, decoded video.
 
     ds = LeRobotV3Dataset(root)
@@ -21,9 +21,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wbvla.data import lerobot_v3_format as fmt
-from wbvla.data.lerobot_v3_video import decode_range
-from wbvla.data.pairs import resize_frames
+from wbvla.data.lerobot_v3 import format as fmt
+from wbvla.data.lerobot_v3.video import decode_range, resize_frames
 
 
 def read_episodes_table(root: Path) -> pd.DataFrame:

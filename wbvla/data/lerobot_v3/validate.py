@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wbvla.data import lerobot_v3_format as fmt
-from wbvla.data.lerobot_v3_video import probe_video
+from wbvla.data.lerobot_v3 import format as fmt
+from wbvla.data.lerobot_v3.video import probe_video
 
 INFO_KEYS: dict[str, type | tuple[type, ...]] = {
     "codebase_version": str, "robot_type": (str, type(None)), "total_episodes": int, "total_frames": int,

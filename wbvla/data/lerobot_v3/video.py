@@ -1,5 +1,6 @@
 """mp4 files of a LeRobot v3 dataset with imageio-ffmpeg's static ffmpeg: encode an episode, append it to
-a file by stream copy (no re-encoding), cut a file back to its first frames, probe, decode a time range.
+a file by stream copy (no re-encoding), cut a file back to its first frames, probe, decode a time range,
+resize decoded frames.
 
 Timestamps are exact multiples of 1/fps (the mp4 time base is a multiple of fps), so an episode that
 starts ``n`` frames into a file has ``from_timestamp = n / fps``, as lerobot's loaders expect.
@@ -16,7 +17,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from wbvla.data.lerobot_v3_config import VideoEncoding
+from wbvla.data.lerobot_v3.config import VideoEncoding
 from wbvla.io import atomic_path
 
 _BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]
@@ -135,3 +136,15 @@ def decode_range(path: Path, start_s: float, n_frames: int, fps: float) -> np.nd
         raise ValueError(f"video {path} holds {len(frames)} frames from t={start_s:.3f} s, expected {n_frames} "
                          "(truncated or corrupt file?)")
     return np.stack(frames)
+
+
+def resize_frames(frames: np.ndarray, size: int | None) -> np.ndarray:
+    """(T, H, W, 3) uint8 -> (T, size, size, 3) (antialiased bilinear); ``size=None`` keeps them."""
+    if size is None or frames.shape[1:3] == (size, size):
+        return frames
+    import torch  # only where frames are resized: the validator and the CLI never need torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()

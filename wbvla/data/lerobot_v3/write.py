@@ -26,10 +26,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wbvla.data import lerobot_v3_format as fmt
 from wbvla.data import teleop_schema as ts
-from wbvla.data.lerobot_v3_config import VIDEO_CODECS, FileLimits, VideoEncoding
-from wbvla.data.lerobot_v3_video import append_video, encode_frames, probe_video, truncate_video
+from wbvla.data.lerobot_v3 import format as fmt
+from wbvla.data.lerobot_v3.config import VIDEO_CODECS, FileLimits, VideoEncoding
+from wbvla.data.lerobot_v3.video import append_video, encode_frames, probe_video, truncate_video
 from wbvla.io import write_json_atomic
 
 _KINDS = {"float": "fiu", "int": "iub", "uint": "iub", "bool": "b"}
