@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from lmo_helpers import tiny_policy
 
-from wbvla.lmo.evaluation import PAPER_TABLE3, ArmReplay, b4_errors, com_sway, evaluate, wrap
+from wbvla.lmo.evaluation import PAPER_TABLE3, ArmReplay, b4_errors, com_sway, evaluate
 from wbvla.lmo.job_config import EvalConfig
+from wbvla.sim.angles import wrap_angle
 
 
 def test_com_sway_hand_values():
@@ -21,11 +22,6 @@ def test_com_sway_hand_values():
     assert com_sway(np.ones((10, 2))) == 0.0
     with pytest.raises(ValueError, match=r"\(T >= 2, 2\)"):
         com_sway(np.zeros((5, 3)))
-
-
-def test_wrap():
-    assert wrap(3 * math.pi / 2) == pytest.approx(-math.pi / 2)
-    assert wrap(-0.1) == pytest.approx(-0.1)
 
 
 def test_arm_replay_speed_and_amplitude():
@@ -50,7 +46,7 @@ def _scripted_trial(v, n_active=250, n_settle=500, drift=(0.0, 0.0, 0.0), yaw0=0
         off = np.array(drift) if k >= n_active else np.zeros(3)
         fwd, left = v[0] * t + off[0], v[1] * t + off[1]
         xy.append((p0[0] + c * fwd - s * left, p0[1] + s * fwd + c * left))
-        yaw.append(wrap(yaw0 + v[2] * t + off[2]))
+        yaw.append(wrap_angle(yaw0 + v[2] * t + off[2]))
     return np.array(xy), np.array(yaw), np.array(p0), yaw0
 
 

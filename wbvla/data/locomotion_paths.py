@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wbvla.config import positive, require
+from wbvla.sim.angles import wrap_angle
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,6 @@ class Path:
     """Primitive executed from frame i to i+1, (T,) (the last frame repeats the one before)."""
     targets: list[str]
     """Name of the target being approached at each frame, (T,)."""
-
-
-def _wrap(a: float) -> float:
-    return float((a + np.pi) % (2 * np.pi) - np.pi)
 
 
 def _envelope(n: int, fps: float, ramp_s: float = 0.15) -> np.ndarray:
@@ -190,7 +187,7 @@ def plan_path(
         stop = float(u(*gait.stop_distance))
         side = np.array([-to[1], to[0]]) / max(dist, 1e-6)
         aim = tgt.xy + offset * side - w.xy
-        dyaw = _wrap(float(np.arctan2(aim[1], aim[0])) - w.yaw)
+        dyaw = wrap_angle(float(np.arctan2(aim[1], aim[0])) - w.yaw)
         if abs(dyaw) > 0.2:
             w.run("turn_left" if dyaw > 0 else "turn_right", dyaw, u(*gait.turn), tgt.name)
         advance = min(max(dist - stop, 0.0), 3.0 * gait.advance[1])
@@ -203,7 +200,7 @@ def plan_path(
         lateral = float(np.clip(lateral, -0.8, 0.8))
         w.run("sidestep_left" if lateral > 0 else "sidestep_right", lateral, u(*gait.sidestep), tgt.name)
         rel = tgt.xy - w.xy
-        dyaw = _wrap(float(np.arctan2(rel[1], rel[0])) - w.yaw)
+        dyaw = wrap_angle(float(np.arctan2(rel[1], rel[0])) - w.yaw)
         if abs(dyaw) > 0.25:
             w.run("turn_left" if dyaw > 0 else "turn_right", dyaw, u(*gait.turn), tgt.name)
         if tgt.top_z < 0.7 or rng.random() < 0.3:

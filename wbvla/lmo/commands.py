@@ -26,7 +26,6 @@ from wbvla.lmo.shaping import (  # noqa: F401  (re-exported: Eq. 2 / Eq. 3 live 
     reference_symmetric,
     reference_velocity,
     smooth_flags,
-    wrap_to_pi,
 )
 
 if TYPE_CHECKING:

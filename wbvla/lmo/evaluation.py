@@ -34,6 +34,7 @@ from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.lmo.job_config import EvalConfig
 from wbvla.lmo.policy import LMOController, LMOPolicy, eval_model
 from wbvla.lmo.shaping import reference_velocity, smooth_flags
+from wbvla.sim.angles import wrap_angle
 from wbvla.sim.contacts import is_fallen
 from wbvla.sim.joints import default_pose, group_slice, limits
 from wbvla.sim.robot import POLICY_DT, reset_to_pose
@@ -57,10 +58,6 @@ def com_sway(c: np.ndarray) -> float:
     c_bar = c.mean(axis=0)
     # Eq. 5:  CoMS = sqrt( 1/T int_0^T || c(t) - c_bar ||^2 dt )   (uniform samples: a mean)
     return float(np.sqrt(np.mean(np.sum((c - c_bar) ** 2, axis=1))))
-
-
-def wrap(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
 
 
 class _Sim:
@@ -120,7 +117,7 @@ def b4_errors(xy: np.ndarray, yaw: np.ndarray, p0: np.ndarray, yaw0: float, velo
     yaw_ref = yaw0 + t_active * v[2]
     settle = slice(active_steps, None)
     pos_err = np.linalg.norm(xy[settle] - p_ref, axis=1)
-    yaw_err = np.abs((yaw[settle] - yaw_ref + math.pi) % (2 * math.pi) - math.pi)
+    yaw_err = np.abs(wrap_angle(yaw[settle] - yaw_ref))
     return float(pos_err.mean()), float(yaw_err.mean())
 
 
@@ -150,7 +147,7 @@ def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np
                      trace: list | None = None) -> dict:
     """One App. B.4 trial; returns mean settle-phase position and yaw errors (or a fall).
 
-    ``trace``, when given, receives (t, x - x_ref, y - y_ref, wrap(yaw - yaw_ref)) per policy step
+    ``trace``, when given, receives (t, x - x_ref, y - y_ref, wrap_angle(yaw - yaw_ref)) per policy step
     from the start of the active phase, in the start heading's frame, up to the end of the trial or
     the step it fell on (nothing when it fell during the pre-roll)."""
     sim.reset(rng, cfg.init_noise)
@@ -183,7 +180,7 @@ def locomotion_trial(sim: _Sim, cfg: EvalConfig, axis: int, sign: float, rng: np
         d = xy - ref
         yaw_ref = yaw0 + np.minimum(t, cfg.active_s) * v[2]
         trace.extend(zip(t, c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1],
-                         (yaw - yaw_ref + math.pi) % (2 * math.pi) - math.pi, strict=True))
+                         wrap_angle(yaw - yaw_ref), strict=True))
     if fell:
         return {"fell": True}
     pos_err, yaw_err = b4_errors(xy, yaw, p0, yaw0, v, n_active)

@@ -12,6 +12,7 @@ import math
 import torch
 
 from wbvla.lmo.config import REFERENCE_FORMS
+from wbvla.sim.angles import wrap_angle
 
 
 # --- Eq. 2: reference shaping -------------------------------------------------------------------
@@ -62,14 +63,9 @@ def reference_velocity(
 
 
 # --- Eq. 3: heading drift of a flag episode ------------------------------------------------------
-def wrap_to_pi(angle: torch.Tensor) -> torch.Tensor:
-    """Wrap angles to [-pi, pi)."""
-    return torch.remainder(angle + math.pi, 2.0 * math.pi) - math.pi
-
-
 def heading_drift(psi_start: torch.Tensor, psi_end: torch.Tensor, intended: torch.Tensor | float = 0.0) -> torch.Tensor:
     """J_dir of Eq. 3. ``intended`` is the yaw the shaped reference asked for during the episode
     (0 when s_yaw stayed 0, which gives Eq. 3 exactly; for turning episodes it is the integral
     of v_ref_yaw, so a commanded turn is not counted as drift)."""
     # Eq. 3:  J_dir = | wrap(psi_end - psi_start) |
-    return torch.abs(wrap_to_pi(psi_end - psi_start - intended))
+    return torch.abs(wrap_angle(psi_end - psi_start - intended))

@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from wbvla.config import positive, require
+from wbvla.sim.angles import wrap_angle
 from wbvla.suite.trace import TrialTrace
 
 LOCOMOTION_MODES = ("fall", "overshoot", "early_stop", "wrong_orientation", "path_deviation")
@@ -84,10 +85,6 @@ class FailureThresholds:
                      "push_lateral_tol", "push_heading_tol_deg"):
             positive(name, getattr(self, name))
         require(isinstance(self.loss_ticks, int) and self.loss_ticks >= 1, f"loss_ticks must be an int >= 1, got {self.loss_ticks!r}")
-
-
-def _wrap(a):
-    return (np.asarray(a) + np.pi) % (2 * np.pi) - np.pi
 
 
 def _unit(v: np.ndarray, fallback_yaw: float) -> np.ndarray:
@@ -130,7 +127,7 @@ def settled_ticks(trace: TrialTrace, th: FailureThresholds) -> np.ndarray:
     ``settle_*`` thresholds, from finite differences), plus the last tick."""
     dt = np.maximum(np.diff(trace.t), 1e-6)
     v = np.linalg.norm(np.diff(trace.base[:, :2], axis=0), axis=1) / dt
-    w = np.abs(_wrap(np.diff(trace.base[:, 2]))) / dt
+    w = np.abs(wrap_angle(np.diff(trace.base[:, 2]))) / dt
     still = (v < th.settle_speed) & (w < th.settle_yaw_rate)  # (T - 1,): motion from tick i to i + 1
     mask = np.append(still, True)
     return np.flatnonzero(mask)
@@ -154,7 +151,7 @@ def classify_first_subgoal(trace: TrialTrace, th: FailureThresholds) -> tuple[st
     gx, gy, gyaw = trace.goals["approach"]
     off = trace.base[:, :2] - np.array([gx, gy])  # (T, 2)
     pos_ratio = np.linalg.norm(off, axis=1) / th.stance_pos_tol
-    yaw_ratio = np.abs(_wrap(trace.base[:, 2] - gyaw)) / th.stance_yaw_tol
+    yaw_ratio = np.abs(wrap_angle(trace.base[:, 2] - gyaw)) / th.stance_yaw_tol
     score = np.maximum(pos_ratio, yaw_ratio)
     candidates = settled_ticks(trace, th)
     left = np.flatnonzero(np.linalg.norm(trace.base[:, :2] - trace.base[0, :2], axis=1) > th.stance_pos_tol)
@@ -162,7 +159,7 @@ def classify_first_subgoal(trace: TrialTrace, th: FailureThresholds) -> tuple[st
         candidates = candidates[candidates >= left[0]]
     i = int(candidates[np.argmin(score[candidates])])
     evidence = {"tick": i, "stance_pos_err_m": float(np.linalg.norm(off[i])),
-                "stance_yaw_err_rad": float(abs(_wrap(trace.base[i, 2] - gyaw))), "stance_score": float(score[i])}
+                "stance_yaw_err_rad": float(abs(wrap_angle(trace.base[i, 2] - gyaw))), "stance_score": float(score[i])}
     if score[i] <= 1.0:
         return "missed_grasp", evidence
     travel = _unit(np.array([gx, gy]) - trace.base[0, :2], gyaw)
@@ -185,7 +182,7 @@ def classify_placement(trace: TrialTrace, t1: float, th: FailureThresholds) -> t
         i = int(candidates[np.argmin(dist)])
         over, opened = over_target(trace.obj[i, :2], trace.target[i], half), True
     offset = trace.obj[i, :2] - trace.target[i, :2]
-    yaw_err = float(abs(_wrap(trace.base[i, 2] - trace.goals["place_yaw"])))
+    yaw_err = float(abs(wrap_angle(trace.base[i, 2] - trace.goals["place_yaw"])))
     evidence = {"tick": i, "left_hands": lost is not None, "commanded_open": opened, "over_target": over,
                 "offset_m": [float(v) for v in offset], "yaw_err_rad": yaw_err}
     if over:
@@ -204,7 +201,7 @@ def classify_push(trace: TrialTrace, t1: float, th: FailureThresholds) -> tuple[
     d = trace.obj[:, :2] - np.array([x0, y0])
     ahead = d @ np.array([np.cos(h0), np.sin(h0)])
     lateral = d @ np.array([-np.sin(h0), np.cos(h0)])
-    heading = np.degrees(np.abs(_wrap(trace.obj[:, 3] - h0)))
+    heading = np.degrees(np.abs(wrap_angle(trace.obj[:, 3] - h0)))
     i = g + int(np.argmax(ahead[g:]))
     lost = _first_run(trace.touch == 0, g, th.loss_ticks)
     evidence = {"tick": i, "ahead_m": float(ahead[i]), "lateral_m": float(lateral[i]), "heading_deg": float(heading[i]),

@@ -34,6 +34,7 @@ from wbvla.config import in_range, positive
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.locomotion.reference import VelocityReference
+from wbvla.sim.angles import wrap_angle
 from wbvla.sim.joints import GRIPPER_OPEN, default_pose
 from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT
@@ -145,10 +146,6 @@ def raised_arms() -> np.ndarray:
     return q
 
 
-def _wrap(a: float) -> float:
-    return float((a + np.pi) % (2 * np.pi) - np.pi)
-
-
 def _min_jerk(a: float) -> float:
     a = min(max(a, 0.0), 1.0)
     return a * a * a * (10 - 15 * a + 6 * a * a)
@@ -225,7 +222,7 @@ class ScriptedExpert:
         pos, yaw = self._base()
         cy, sy = np.cos(yaw), np.sin(yaw)
         d = np.array([tx - pos[0], ty - pos[1]])
-        return np.array([cy * d[0] + sy * d[1], -sy * d[0] + cy * d[1], _wrap(tyaw - yaw)])
+        return np.array([cy * d[0] + sy * d[1], -sy * d[0] + cy * d[1], wrap_angle(tyaw - yaw)])
 
     def _body(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         b = self.scene.data.body(name)
@@ -457,7 +454,7 @@ class ScriptedExpert:
             flags = np.zeros(3)
             if remaining > self.ref.coast()[0]:
                 flags[0] = 1.0
-            yaw_err = _wrap(heading - yaw)
+            yaw_err = wrap_angle(heading - yaw)
             if abs(yaw_err - self.ref.coast()[2]) > c.tol_yaw:
                 flags[2] = np.sign(yaw_err)
             if abs(drift) > 0.08 and flags[0]:

@@ -32,6 +32,7 @@ import numpy as np
 
 from wbvla.config import positive, require
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
+from wbvla.sim.angles import wrap_angle
 from wbvla.locomotion.base import is_fallen
 from wbvla.sim.robot import TCP_SITES
 from wbvla.sim.scene import Scene
@@ -105,10 +106,6 @@ def _yaw(rot: np.ndarray) -> float:
 
 def _tilt_deg(rot: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(rot[2, 2], -1.0, 1.0))))
-
-
-def _wrap(a: float) -> float:
-    return float((a + np.pi) % (2 * np.pi) - np.pi)
 
 
 def read_state(scene: Scene) -> SceneState:
@@ -225,7 +222,7 @@ def push_ahead(state: SceneState, start: SceneState, th: SubgoalThresholds) -> b
     delta = p1[:2] - p0[:2]
     ahead = delta @ np.array([np.cos(h0), np.sin(h0)])
     lateral = delta @ np.array([-np.sin(h0), np.cos(h0)])
-    heading = abs(np.degrees(_wrap(_yaw(r1) - h0)))
+    heading = abs(np.degrees(wrap_angle(_yaw(r1) - h0)))
     return (bool(ahead >= th.push_distance) and abs(lateral) <= th.push_lateral_tol
             and heading <= th.push_heading_tol_deg and _both(state.touched_by, "cart"))
 
