@@ -23,7 +23,7 @@ import mujoco
 import numpy as np
 
 from wbvla.control.policy_contract import CommandKind
-from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT
+from wbvla.sim.contacts import is_fallen  # noqa: F401  (the one fall test; re-exported for the backends' users)
 from wbvla.sim.robot import X2Index
 
 BACKENDS: tuple[str, ...] = ("lmo", "velocity_rl", "ideal_base")
@@ -33,15 +33,6 @@ LABELS: dict[str, str] = {
     "ideal_base": "IDEAL BASE (kinematic stand-in: base follows the Eq. 2 reference, legs by IK)",
 }
 """How each backend is named in datasets, trial logs and figure titles."""
-
-
-def is_fallen(data: mujoco.MjData, idx: X2Index) -> bool:
-    """The fall test of training and evaluation: pelvis below ``TERMINATION_HEIGHT`` (0.35 m) or
-    base tilted more than ``TERMINATION_TILT`` (60 deg) from upright."""
-    b = idx.base_qpos
-    w, x, y, z = data.qpos[b + 3 : b + 7]
-    up_z = 1.0 - 2.0 * (x * x + y * y)  # world z of the base's up axis (unit quaternion)
-    return bool(data.qpos[b + 2] < TERMINATION_HEIGHT or np.arccos(np.clip(up_z, -1.0, 1.0)) > TERMINATION_TILT)
 
 
 def check_command(command: np.ndarray) -> np.ndarray:
@@ -74,7 +65,8 @@ class LocomotionBackend(ABC):
 
     @abstractmethod
     def fallen(self, data: mujoco.MjData) -> bool:
-        """Whether the robot is down (pelvis too low or torso too tilted), see :func:`is_fallen`."""
+        """Whether the robot is down: pelvis too low, base too tilted, or a body part other than the
+        feet and hands on the floor or furniture (:func:`wbvla.sim.contacts.is_fallen`)."""
 
     @property
     def label(self) -> str:

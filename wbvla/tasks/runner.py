@@ -95,7 +95,8 @@ class TrialResult:
     """Wall-clock time of the trial (rendering, policy and physics)."""
     ticks: int
     info: dict = field(default_factory=dict)
-    """The task's drawn parameters and the expert's final phase, if any."""
+    """The task's drawn parameters, the expert's final phase, if any, and after a fall its
+    ``fall_reason`` (:func:`wbvla.sim.contacts.fall_reason`)."""
     log: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Per tick: ``t`` (T,), ``command`` u_t (T, 4) as sent by the policy, ``reference_velocity``
     (T, 3), ``base`` pelvis x, y, z, yaw (T, 4), ``subgoal`` (T,), ``action`` (T, 20)."""
@@ -268,6 +269,8 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
     info = dict(task.info)
     if stop_reason:
         info["stopped_early"] = stop_reason
+    if tracker.fell:
+        info["fall_reason"] = tracker.fall_reason
     if hasattr(policy, "phase"):
         info["final_phase"] = policy.phase
     return TrialResult(

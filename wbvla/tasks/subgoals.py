@@ -33,7 +33,7 @@ import numpy as np
 from wbvla.config import positive, require
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
 from wbvla.sim.angles import wrap_angle
-from wbvla.locomotion.base import is_fallen
+from wbvla.sim.contacts import fall_reason
 from wbvla.sim.robot import TCP_SITES
 from wbvla.sim.scene import Scene
 
@@ -78,7 +78,8 @@ class SceneState:
     time: float
     """Simulated time (s)."""
     fallen: bool
-    """The robot is down (:func:`wbvla.locomotion.base.is_fallen`)."""
+    """The robot is down (:func:`wbvla.sim.contacts.is_fallen`: pelvis too low, base too tilted, or
+    a body part other than the feet and hands on the floor or furniture)."""
     base_pos: np.ndarray
     """Pelvis position (3,)."""
     base_yaw: float
@@ -98,6 +99,8 @@ class SceneState:
     """Height (m) of each cart deck's top surface above the cart's origin."""
     tcp: dict[str, np.ndarray] = field(default_factory=dict)
     """Each hand's tool-centre-point position (3,)."""
+    fall_reason: str | None = None
+    """Why the robot is down (:func:`wbvla.sim.contacts.fall_reason`), None when it is not."""
 
 
 def _yaw(rot: np.ndarray) -> float:
@@ -140,8 +143,9 @@ def read_state(scene: Scene) -> SceneState:
              for n in scene.objects if mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, n) >= 0}
     deck_top = {n: float(o.top_z) for n, o in scene.objects.items() if o.kind == "cart"}
     base = d.xpos[idx.base_body].copy()
+    why_down = fall_reason(d, idx)
     return SceneState(
-        time=float(d.time), fallen=is_fallen(d, idx), base_pos=base,
+        time=float(d.time), fallen=why_down is not None, fall_reason=why_down, base_pos=base,
         base_yaw=_yaw(d.xmat[idx.base_body].reshape(3, 3)), poses=poses,
         sizes={n: np.asarray(o.size, float) for n, o in scene.objects.items()}, touched_by=touched_by, pinched_by=pinched_by,
         touching=frozenset(touching), deck_top=deck_top,
@@ -248,6 +252,8 @@ class SubgoalTracker:
         """Simulated time (s since the start) at which each subgoal was first achieved."""
         self.fell = False
         self.fall_time: float | None = None
+        self.fall_reason: str | None = None
+        """What made it a fall (``height``, ``tilt`` or ``contact: <robot geom> on <geom>``)."""
 
     @property
     def current(self) -> int:
@@ -269,6 +275,7 @@ class SubgoalTracker:
             return self.current
         if state.fallen:
             self.fell, self.fall_time = True, state.time - self.start.time
+            self.fall_reason = state.fall_reason
             return self.current
         k = self.current
         if self.checks[k](state, self.start, self.thresholds):
