@@ -207,3 +207,42 @@ def test_random_shift_is_a_translated_crop():
     for b in range(2):
         padded = pad(x[b], (2, 2, 2, 2), mode="replicate")[0]  # (3, 9, 9)
         assert any(torch.equal(padded[:, dy:dy + 5, dx:dx + 5], y[b, 0]) for dy in range(5) for dx in range(5))
+
+
+def test_sized_finetune_config_is_each_callers_recipe():
+    """The one size factory gives exactly the configs its callers built by hand before (so their
+    run folders and same-run checks are unchanged)."""
+    from dataclasses import replace
+
+    from wbvla.suite.config import TrainingSizes
+    from wbvla.suite.trials import finetune_config, row_spec
+    from wbvla.vla.config import VariantJobConfig, sized_finetune_config
+    from wbvla.vla.pipeline import vla_plan
+    from wbvla.vla.variants import variant_config
+
+    # the task suite's training sizes
+    sizes = TrainingSizes(corpus_size="smoke", dataset_size="full", pretrain_steps=7, finetune_steps=9)
+    pre = PretrainConfig(corpus_size="smoke", max_steps=7, threads=3, progress=False)
+    want = FinetuneConfig(pretrain=pre, dataset_size="full", max_steps=9, threads=3, progress=False)
+    assert finetune_config(row_spec("no_lam"), sizes, threads=3) == variant_config("no_lam", want)
+    # wbvla vla-variant
+    job = VariantJobConfig(corpus_size="smoke", pretrain_steps=11, preset="smollm2",
+                           base=FinetuneConfig(max_steps=13, threads=2, device="cpu", progress=False))
+    pre = replace(job.base.pretrain, corpus_size="smoke", max_steps=11, backbone=BackboneConfig(preset="smollm2"),
+                  threads=2, device="cpu", progress=False)
+    assert job.finetune_config() == replace(job.base, pretrain=pre)
+    # notebooks 05/06, SMOKE
+    plan = vla_plan(smoke=True, seed=4, device="cpu", threads=1, progress=False)
+    small = dict(batch_size=16, val_every_n_steps=10, warmup_steps=5)
+    pre = PretrainConfig(corpus_size="smoke", seed=4, device="cpu", threads=1, progress=False, val_pairs=64, max_steps=20,
+                         **small)
+    assert plan.finetune == FinetuneConfig(pretrain=pre, dataset_root=plan.finetune.dataset_root, seed=4, device="cpu",
+                                           threads=1, progress=False, heldout_episodes_per_task=1, max_steps=20, **small)
+    assert plan.pretrain == pre
+    # None keeps the base's value; the preset is the model's size
+    base = FinetuneConfig(max_steps=5, dataset_size="x")
+    got = sized_finetune_config("full", base=base)
+    assert (got.max_steps, got.dataset_size, got.pretrain.corpus_size, got.pretrain.max_steps) == (5, "x", "full", 1500)
+    assert sized_finetune_config(preset="smollm2").pretrain.backbone == BackboneConfig(preset="smollm2")
+    with pytest.raises(ValueError, match="corpus_size"):
+        sized_finetune_config("huge")

@@ -24,7 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from wbvla.config import require
+from wbvla.paths import cache_dir
 from wbvla.suite.config import ROW_VARIANT, TrainingSizes
+from wbvla.vla.config import sized_finetune_config
+from wbvla.vla.variants import variant_config
 
 EXPERT_ID = "scripted_expert"
 TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py")
@@ -100,13 +103,8 @@ def row_spec(row: str, shipped_wholebodyvla: bool = False, expert_noise: bool = 
 
 def finetune_config(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1):
     """The Stage III config (with its Stage II inside) of a learned ``spec``."""
-    from wbvla.paths import cache_dir
-    from wbvla.vla.config import FinetuneConfig, PretrainConfig
-    from wbvla.vla.variants import variant_config
-
-    pre = PretrainConfig(corpus_size=sizes.corpus_size, max_steps=sizes.pretrain_steps, threads=threads, progress=False)
-    base = FinetuneConfig(pretrain=pre, dataset_size=sizes.dataset_size, max_steps=sizes.finetune_steps, threads=threads,
-                          progress=False)
+    base = sized_finetune_config(sizes.corpus_size, sizes.pretrain_steps, sizes.finetune_steps,
+                                 dataset_size=sizes.dataset_size, threads=threads, progress=False)
     cfg = variant_config(spec.variant, base, human_video_fraction=spec.human_video_fraction,
                          robot_video_fraction=spec.robot_video_fraction, max_demos_per_task=spec.max_demos_per_task)
     if spec.own_dirs:

@@ -13,7 +13,7 @@ its 7.4 M parameters). It trains on one CPU thread and ticks in a few millisecon
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -318,6 +318,27 @@ class FinetuneConfig(TrainLoopConfig):
         return name + (f"_s{self.seed}" if self.seed else "")
 
 
+def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | None = None,
+                          finetune_steps: int | None = None, preset: str | None = None, dataset_size: str | None = None,
+                          base: FinetuneConfig | None = None, **both) -> FinetuneConfig:
+    """The one place a model size becomes a training recipe: the Stage III config with its Stage II
+    config inside, from the Stage I corpus and LAMs (``corpus_size``), each stage's optimizer steps,
+    the backbone preset (the model's size, :data:`BACKBONES`) and the teleoperation dataset; None
+    keeps ``base``'s value (``base``: the tutorial defaults when None). ``both`` (``seed``,
+    ``device``, ``threads``, ``progress``, loop sizes ...) is set on both stages. Notebooks 05/06
+    (:func:`wbvla.vla.pipeline.vla_plan`), ``wbvla vla-variant`` (:class:`VariantJobConfig`) and
+    the task suite's training sizes (``wbvla.suite.trials.finetune_config``) build through it."""
+    base = base or FinetuneConfig()
+    pre = base.pretrain
+    backbone = pre.backbone if preset is None else replace(pre.backbone, preset=preset)
+    pre = replace(pre, corpus_size=corpus_size, backbone=backbone, **both,
+                  **({} if pretrain_steps is None else {"max_steps": pretrain_steps}))
+    own = {} if finetune_steps is None else {"max_steps": finetune_steps}
+    if dataset_size is not None:
+        own["dataset_size"] = dataset_size
+    return replace(base, pretrain=pre, **both, **own)
+
+
 def pretrain_config_from_dict(d: dict) -> PretrainConfig:
     """A :class:`PretrainConfig` from its JSON form (``asdict`` of one, as a run's ``train_config.json``)."""
     d = dict(d)
@@ -363,12 +384,9 @@ class VariantJobConfig:
     def finetune_config(self) -> FinetuneConfig:
         """``base`` with the Stage II settings of this job (the variant switches are applied by
         :func:`wbvla.vla.variants.variant_config`)."""
-        from dataclasses import replace
-
-        pre = replace(self.base.pretrain, corpus_size=self.corpus_size, max_steps=self.pretrain_steps,
-                      backbone=replace(self.base.pretrain.backbone, preset=self.preset),
-                      threads=self.base.threads, device=self.base.device, progress=self.base.progress)
-        return replace(self.base, pretrain=pre)
+        b = self.base
+        return sized_finetune_config(self.corpus_size, self.pretrain_steps, preset=self.preset, base=b,
+                                     threads=b.threads, device=b.device, progress=b.progress)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from wbvla.lam.pipeline import StageIPlan, stage1_plan
 from wbvla.paths import cache_dir
-from wbvla.vla.config import BackboneConfig, FinetuneConfig, PretrainConfig
+from wbvla.vla.config import FinetuneConfig, PretrainConfig, sized_finetune_config
 
 SMOKE_TELEOP_TASKS = ("cart_pushing",)
 """SMOKE runs train on two short demonstrations of one task (one to train on, one held out),
@@ -32,13 +32,11 @@ def vla_plan(smoke: bool, seed: int = 0, device: str = "auto", threads: int | No
     s1 = stage1_plan(smoke=smoke, seed=seed, device=device, threads=threads, progress=progress)
     size = s1.corpus.size
     small = dict(batch_size=16, val_every_n_steps=10, warmup_steps=5) if smoke else {}
-    pre = PretrainConfig(corpus_size=size, seed=seed, device=device, threads=threads, progress=progress,
-                         backbone=BackboneConfig(preset=preset), val_pairs=64 if smoke else 512,
-                         max_steps=pretrain_steps or (20 if smoke else 1500), **small)
+    ft = sized_finetune_config(size, pretrain_steps or (20 if smoke else 1500), finetune_steps or (20 if smoke else 1500),
+                               preset=preset, seed=seed, device=device, threads=threads, progress=progress, **small)
+    pre = replace(ft.pretrain, val_pairs=64 if smoke else 512)
     teleop_root = cache_dir() / "teleop" / ("smoke_vla" if smoke else "tutorial")
-    ft = FinetuneConfig(pretrain=pre, dataset_root=teleop_root, seed=seed, device=device, threads=threads,
-                        progress=progress, heldout_episodes_per_task=1 if smoke else 2,
-                        max_steps=finetune_steps or (20 if smoke else 1500), **small)
+    ft = replace(ft, pretrain=pre, dataset_root=teleop_root, heldout_episodes_per_task=1 if smoke else 2)
     if batch_size is not None:
         pre = replace(pre, batch_size=batch_size)
         ft = replace(ft, batch_size=batch_size, pretrain=pre)
