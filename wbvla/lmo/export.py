@@ -87,8 +87,9 @@ def _lever_metadata(levers: dict | None) -> dict[str, str]:
         return {}
     out = {"observation_terms": json.dumps(list(OBS_TERMS) + [list(GAIT_TERM)]),
            "gait_period_s": str(levers["gait_period_s"]),
-           "gait_phase": "(sin 2 pi phi, cos 2 pi phi); phi += 0.02 / gait_period_s (mod 1) each step while any flag is "
-                         "non-zero, else phi = 0; see wbvla.lmo.levers"}
+           "gait_phase": "(sin 2 pi phi, cos 2 pi phi), phi = (k * 0.02 / gait_period_s) mod 1 with k an integer counter: "
+                         "k += 1 at each policy step whose command has a non-zero flag, else k = 0 (k = 0 at reset, "
+                         "not advanced on the first step); see wbvla.lmo.levers"}
     if levers.get("reference_gait") == "sinusoid":
         out |= {"reference_gait": "sinusoid", "reference_amplitude": str(levers["reference_amplitude"]),
                 "action_mapping": "leg target = default + r(phi) + action_scale * a, clipped to the joint range; "

@@ -106,6 +106,8 @@ class LeverConfig:
 
     def __post_init__(self) -> None:
         in_range("gait_period_s", self.gait_period_s, 0.3, 2.0)
+        require(abs(self.gait_period_s / 0.02 - round(self.gait_period_s / 0.02)) < 1e-9,
+                f"gait_period_s must be a whole number of 0.02 s policy steps, got {self.gait_period_s}")
         one_of("reference_gait", self.reference_gait, ("none", "sinusoid"))
         in_range("reference_amplitude", self.reference_amplitude, 0.0, 0.6)
         for n in ("contact_schedule_weight", "swing_height_weight", "progress_weight"):
@@ -150,10 +152,18 @@ def gait_observation(phase):
     return xp.stack([xp.sin(a), xp.cos(a)], -1)
 
 
-def advance_phase(phase, moving, dt: float, period: float):
-    """phi <- (phi + dt / T) mod 1 where moving, else 0 (a stopped clock puts both feet down)."""
-    xp = torch if isinstance(phase, torch.Tensor) else np
-    return xp.where(moving, (phase + dt / period) % 1.0, 0.0 * phase)
+def advance_clock(steps, moving):
+    """The clock's step counter: +1 where moving, else 0 (a stopped clock puts both feet down).
+    An integer counter, so training (float32 torch) and deployment (numpy) see the same phase."""
+    return (steps + 1) * moving
+
+
+def clock_phase(steps, dt: float, period: float):
+    """phi = (k mod P) / P with P = T / dt policy steps per period: exact for any counter k."""
+    per = round(period / dt)
+    if isinstance(steps, torch.Tensor):
+        return (torch.remainder(steps, per).double() / per).float()
+    return np.remainder(np.asarray(steps, np.int64), per) / per
 
 
 def reference_leg_offsets(swing, amplitude: float):
@@ -171,17 +181,22 @@ def reference_leg_offsets(swing, amplitude: float):
 class GaitClock:
     """The gait phase of every env; registered as the ``"gait"`` term. Advances only while moving."""
 
-    def __init__(self, num_envs: int, period_s: float, device: str = "cpu"):
-        self.period = period_s
-        self.phase = torch.zeros(num_envs, device=device)  # (N,) in [0, 1)
+    def __init__(self, num_envs: int, period_s: float, dt: float, device: str = "cpu"):
+        self.period, self.dt = period_s, dt
+        self.steps = torch.zeros(num_envs, dtype=torch.long, device=device)  # (N,) policy steps since moving
         self.moving = torch.zeros(num_envs, dtype=torch.bool, device=device)
 
-    def reset(self, env_ids) -> None:
-        self.phase[env_ids] = 0.0
+    @property
+    def phase(self) -> torch.Tensor:
+        return clock_phase(self.steps, self.dt, self.period)  # (N,) in [0, 1)
 
-    def step(self, dt: float, moving: torch.Tensor) -> None:
+    def reset(self, env_ids) -> None:
+        self.steps[env_ids] = 0
+        self.moving[env_ids] = False
+
+    def step(self, moving: torch.Tensor) -> None:
         self.moving = moving
-        self.phase = advance_phase(self.phase, moving, dt, self.period)
+        self.steps = advance_clock(self.steps, moving.long())
 
     @property
     def observation(self) -> torch.Tensor:

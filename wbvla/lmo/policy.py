@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
-from wbvla.lmo.levers import GAIT_TERM, advance_phase, gait_observation, gait_swing, reference_leg_offsets
+from wbvla.lmo.levers import GAIT_TERM, advance_clock, clock_phase, gait_observation, gait_swing, reference_leg_offsets
 from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, scene_spec
@@ -167,25 +167,26 @@ class LMOController:
         self.q_default = default_pose()
         self.leg_lo, self.leg_hi = limits("legs")
         self.last_action = np.zeros(12, np.float32)
-        self.phase = 0.0
-        """Gait clock phase (policies with a clock; training's :class:`~wbvla.lmo.levers.GaitClock`)."""
+        self.clock_steps = 0
+        """Gait clock counter (policies with a clock; training's :class:`~wbvla.lmo.levers.GaitClock`)."""
         self._fresh = True
 
     def reset(self, data: mujoco.MjData) -> None:
         self.builder.reset(data)
         self.last_action[:] = 0.0
-        self.phase, self._fresh = 0.0, True
+        self.clock_steps, self._fresh = 0, True
 
     def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray | None = None) -> np.ndarray:
         """Observe, act, and advance the physics by one policy period; returns the leg actions."""
         gait, legs = None, self.q_default[self.legs] + 0.0
         period = self.policy.gait_period_s
         if period is not None:  # the clock runs while the command moves the robot, as in training
-            moving = np.asarray(bool(np.any(np.asarray(command[:3]) != 0)))
+            moving = bool(np.any(np.asarray(command[:3]) != 0))
             if not self._fresh:
-                self.phase = float(advance_phase(np.asarray(self.phase), moving, DECIMATION * PHYSICS_DT, period))
-            gait = gait_observation(np.asarray(self.phase)).astype(np.float32)
-            legs = legs + reference_leg_offsets(gait_swing(np.asarray(self.phase), moving), self.policy.reference_amplitude)
+                self.clock_steps = int(advance_clock(self.clock_steps, moving))
+            phase = clock_phase(self.clock_steps, DECIMATION * PHYSICS_DT, period)
+            gait = gait_observation(phase).astype(np.float32)
+            legs = legs + reference_leg_offsets(gait_swing(phase, np.asarray(moving)), self.policy.reference_amplitude)
         self._fresh = False
         obs = self.builder.build(command, self.last_action, gait)
         action = self.policy.act(obs)

@@ -107,7 +107,7 @@ class CpuLMOEnv(VecEnv):
         arm_stage = 2 if task.stage == 2 else 1
         self.arms = UpperBodyCommandCfg(arms=task.arms, stage=arm_stage).build(self.view)
         cm.terms |= {"command": self.command, "arms": self.arms}
-        self.gait = GaitClock(n, self.levers.gait_period_s)
+        self.gait = GaitClock(n, self.levers.gait_period_s, POLICY_DT)
         cm.terms["gait"] = self.gait
         # Rewards: Table 4 (+ J_dir, Eq. 4, fall penalty) and the levers, resolved against our model.
         self.reward_fns = self._build_rewards()
@@ -279,7 +279,7 @@ class CpuLMOEnv(VecEnv):
         # Commands and clocks advance one step (mjlab: command manager compute after the physics).
         self.command.compute(self.step_dt)
         self.arms.compute(self.step_dt)
-        self.gait.step(self.step_dt, ~self.command.is_standing)
+        self.gait.step(~self.command.is_standing)
         # Terminations.
         d = self.robot.data
         tilt = torch.acos((-d.projected_gravity_b[:, 2]).clamp(-1, 1))
