@@ -3,11 +3,13 @@ non-loopback links refuse to start; keys come from `wbvla deploy-keys`."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import stat
 
 import pytest
 import zmq
+import zmq.auth
 from runtime_helpers import StandingBackend
 
 from wbvla.runtime import messages as msgs
@@ -101,3 +103,50 @@ def test_non_loopback_without_keys_refuses_to_start(tmp_path):
     shutil.copy(tmp_path / "k" / "server.key_secret", tmp_path / "server.key_secret")
     with pytest.raises(SecurityError, match="allow-listed"):  # keys but an empty allow-list
         VLAServer(ServerConfig(link=LinkConfig(host="0.0.0.0", curve_dir=tmp_path), stats_every_s=0, policy="standin:bag_packing")).start()
+
+
+def _foreign_keys(keys, tmp, name: str, real_server_key: bool):
+    """A robot keypair the server never allow-listed; with the real server.key, or another server's."""
+    other = tmp / name
+    create_keys(other)
+    if real_server_key:
+        shutil.copy(keys / "server.key", other / "server.key")
+    else:  # this robot's own key is allow-listed, but it holds another server's public key
+        shutil.copy(keys / "robot.key_secret", other / "robot.key_secret")
+    return other
+
+
+@pytest.mark.parametrize("case, robot_codes, server_code", [
+    ("foreign_key", ("curve_auth",), "curve_auth"),
+    ("wrong_server_key", ("curve_no_detail",), "curve_crypto"),
+    # a plaintext client sees the mismatch, or the server closing first (a race inside libzmq)
+    ("plaintext", ("curve_mechanism", "curve_no_detail"), "curve_mechanism"),
+])
+def test_curve_refusals_are_logged_and_counted_on_both_sides(curve_server, caplog, case, robot_codes, server_code):
+    server, keys, tmp = curve_server
+    caplog.set_level(logging.WARNING, logger="wbvla.runtime")
+    curve_dir = None if case == "plaintext" else _foreign_keys(keys, tmp, case, real_server_key=case == "foreign_key")
+    link = RobotLink(LinkConfig(port=5930, curve_dir=curve_dir), HELLO, retry_s=0.2, timeout_s=0.3)
+    try:
+        assert wait_for(lambda: any(link.security.counts[c] for c in robot_codes), 5.0), dict(link.security.counts)
+        assert wait_for(lambda: server.security.counts[server_code] >= 1, 5.0), dict(server.security.counts)
+        assert link.last_welcome is None and server.session is None
+    finally:
+        link.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "wbvla.runtime.transport"]
+    assert any(m.startswith("robot: ") and any(c in m for c in robot_codes) for m in lines), lines
+    assert any(m.startswith("server: ") and server_code in m for m in lines), lines
+    if case == "foreign_key":  # the ZAP handler names the refused key and where it came from
+        public = zmq.auth.load_certificate(curve_dir / "robot.key")[0].decode()
+        assert any(f"public key {public}" in m and "127.0.0.1" in m for m in lines), lines
+        assert server._auth.refused[public] >= 1
+
+
+def test_a_good_curve_handshake_counts_no_failure(curve_server):
+    server, keys, _ = curve_server
+    link = RobotLink(LinkConfig(port=5930, curve_dir=keys), HELLO, retry_s=0.2, timeout_s=0.5)
+    try:
+        assert wait_for(lambda: link.last_welcome is not None, 5.0)
+        assert link.security.succeeded >= 1 and not link.security.counts and not server.security.counts
+    finally:
+        link.close()

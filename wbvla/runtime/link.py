@@ -61,6 +61,10 @@ class RobotLink:
         self.want_handshake.set()
         self.stop_event = threading.Event()
         self.failures: list[str] = []
+        self.security = transport.HandshakeMonitor(
+            "robot", "; check this robot's keys: its public key must be in the server's authorized/ folder and its "
+                     "server.key must be the server's" if self.sec is not None else "; this robot runs without CURVE")
+        """Failed security handshakes (CURVE refusals) of the control socket, logged and counted."""
         self._attempt_fn = attempt or self._attempt
         self._thread = threading.Thread(target=self._handshake_loop, name="robot-handshake", daemon=True)
         if thread:
@@ -134,6 +138,7 @@ class RobotLink:
 
     def _attempt(self) -> Welcome | None:
         sock = transport.socket(self.ctx, zmq.REQ, self.sec, False, self.cfg.max_control_bytes)
+        self.security.watch(sock, "control")
         try:
             sock.connect(self.cfg.endpoint("control"))
             sock.send(msgs.encode(self.hello))
@@ -145,6 +150,7 @@ class RobotLink:
             log.warning("handshake failed: %s", err)
             return None
         finally:
+            self.security.unwatch(sock)  # logs a refused security handshake (CURVE) of this attempt
             sock.close(linger=0)
         if not welcome.accepted:
             self.failures.append(welcome.reason)

@@ -121,6 +121,8 @@ class VLAServer:
         self.answered = 0
         self._auth = None
         self._socks: dict[str, zmq.Socket] = {}
+        self.security = transport.HandshakeMonitor("server")
+        """Failed security handshakes (CURVE refusals) on the three sockets, logged and counted."""
         self._last_reject_log = 0.0
 
     def _warm_up(self, ticks: int) -> list[float]:
@@ -152,6 +154,7 @@ class VLAServer:
         s["obs"] = transport.socket(self.ctx, zmq.PULL, sec, True, link.max_observation_bytes, conflate=True)
         s["cmd"] = transport.socket(self.ctx, zmq.PUSH, sec, True, conflate=True)
         for name, sock in s.items():
+            self.security.watch(sock, name)
             sock.bind(link.endpoint(name, bind=True))
         log.info("VLA server on %s:%d-%d (%s), policy %s (%s)", link.host, link.port, link.port + 2,
                  "CURVE" if sec else "plaintext loopback", self.policy.model_id, policy_kind(self.policy))
@@ -161,6 +164,7 @@ class VLAServer:
         self.stop_event.set()
 
     def close(self) -> None:
+        self.security.close()
         for sock in self._socks.values():
             sock.close(linger=0)
         self._socks.clear()
@@ -178,6 +182,8 @@ class VLAServer:
         poller = zmq.Poller()
         poller.register(self._socks["control"], zmq.POLLIN)
         poller.register(self._socks["obs"], zmq.POLLIN)
+        for mon in self.security.monitors:
+            poller.register(mon, zmq.POLLIN)
         t_end = None if duration_s is None else time.monotonic() + duration_s
         next_estop = next_stats = time.monotonic()
         while not self.stop_event.is_set() and (t_end is None or time.monotonic() < t_end):
@@ -186,6 +192,8 @@ class VLAServer:
                 self._on_control(self._socks["control"].recv(copy=True))
             if self._socks["obs"] in events:
                 self._on_observation()
+            if any(mon in events for mon in self.security.monitors):
+                self.security.drain()
             now = time.monotonic()
             if self.estop_reason is not None and now >= next_estop:
                 self._send(EStop(self.session or 0, self._next_seq(), self.estop_reason))

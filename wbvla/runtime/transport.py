@@ -15,19 +15,33 @@ Security: loopback needs nothing. Any other host requires CURVE: the server refu
 without its secret key and an allow-list folder of client public keys (checked by a ZAP
 authenticator thread); the robot refuses to connect without its keypair and the server's public
 key. Keys come from ``wbvla deploy-keys`` (:func:`create_keys`).
+
+A refused security handshake is never silent: :class:`HandshakeMonitor` reads ZeroMQ's socket
+monitor events (``EVENT_HANDSHAKE_FAILED_AUTH`` / ``_PROTOCOL`` / ``_NO_DETAIL``) and logs and
+counts each failure with a reason code (:data:`HANDSHAKE_FAILURE_CODES`) on both sides, and the
+server's ZAP handler also logs the refused client's address and public key.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import shutil
+import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
 import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
+from zmq.utils.monitor import recv_monitor_message
 
 from wbvla.runtime.config import LinkConfig
+
+log = logging.getLogger("wbvla.runtime.transport")
 
 SERVER_NAME = "server"
 AUTHORIZED_DIR = "authorized"
@@ -107,16 +121,122 @@ def client_security(link: LinkConfig, client: str = "robot") -> Security | None:
     return Security(public, secret, server_public)
 
 
+class LoggingAuthenticator(ThreadAuthenticator):
+    """pyzmq's ZAP handler (CURVE keys allow-listed from a folder) that also logs every refused
+    client at WARNING with its address and public key (at most one line a second; all counted)."""
+
+    def __init__(self, ctx: zmq.Context):
+        super().__init__(ctx, log=logging.getLogger("wbvla.runtime.zap"))
+        self.refused: Counter[str] = Counter()
+        """Refused clients by public key (Z85; ``"-"`` for a mechanism without a key)."""
+        self._request: tuple[str, str, str] = ("?", "?", "-")
+        self._last_log = -math.inf
+
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        if len(msg) >= 6:  # version, request id, domain, address, identity, mechanism, credentials...
+            key = z85.encode(msg[6]).decode() if msg[5] == b"CURVE" and len(msg) > 6 and len(msg[6]) == 32 else "-"
+            self._request = (msg[3].decode("utf-8", "replace"), msg[5].decode("ascii", "replace"), key)
+        await super().handle_zap_message(msg)
+
+    def _send_zap_reply(self, request_id, status_code, status_text, user_id="anonymous") -> None:
+        if status_code != b"200":
+            address, mechanism, key = self._request
+            self.refused[key] += 1
+            now = time.monotonic()
+            if now - self._last_log >= 1.0:
+                log.warning("CURVE refused a client at %s (%s, public key %s): %s [%d refused so far]", address,
+                            mechanism, key, status_text.decode("utf-8", "replace"), sum(self.refused.values()))
+                self._last_log = now
+        super()._send_zap_reply(request_id, status_code, status_text, user_id)
+
+
 def start_authenticator(ctx: zmq.Context, sec: Security | None):
     """Start the ZAP handler that admits only allow-listed client keys (None without CURVE)."""
     if sec is None:
         return None
-    from zmq.auth.thread import ThreadAuthenticator
-
-    auth = ThreadAuthenticator(ctx)
+    auth = LoggingAuthenticator(ctx)
     auth.start()
     auth.configure_curve(domain="*", location=str(sec.authorized_dir))
     return auth
+
+
+HANDSHAKE_FAILURE_CODES = {
+    "curve_auth": "the server's ZAP handler refused the client's public key (not in authorized/)",
+    "curve_mechanism": "one side speaks CURVE, the other plaintext (ZMTP mechanism mismatch)",
+    "curve_crypto": "the client's CURVE hello does not decrypt: it was made for another server key",
+    "curve_protocol": "another ZMTP protocol error during the security handshake",
+    "curve_no_detail": "the peer closed the connection during the handshake (a robot with the wrong server.key sees this)",
+}
+"""Reason codes of failed security handshakes, as :class:`HandshakeMonitor` logs and counts them."""
+_PROTOCOL_ERRORS = {getattr(zmq, n): n[len("PROTOCOL_ERROR_"):] for n in dir(zmq) if n.startswith("PROTOCOL_ERROR_")}
+FAILED_EVENTS = zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+
+
+def handshake_failure(event: int, value: int) -> tuple[str, str]:
+    """The reason code of :data:`HANDSHAKE_FAILURE_CODES` and a detail for one monitor event."""
+    if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+        return "curve_auth", f"ZAP status {value}"
+    if event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        name = _PROTOCOL_ERRORS.get(value, hex(value))
+        code = {zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH: "curve_mechanism",
+                zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC: "curve_crypto"}.get(value, "curve_protocol")
+        return code, name
+    return "curve_no_detail", f"errno {value} ({os.strerror(value) if 0 < value < 200 else '?'})"
+
+
+class HandshakeMonitor:
+    """Counts and logs the failed security handshakes of the sockets it watches (ZeroMQ monitor
+    events). Not thread-safe: the thread that calls :meth:`drain` owns it; the console gets at
+    most one line a second per reason code (the first of each at once); :attr:`counts` gets every failure."""
+
+    def __init__(self, side: str, hint: str = ""):
+        self.side, self.hint = side, hint
+        self.counts: Counter[str] = Counter()
+        self.succeeded = 0
+        self.monitors: dict[zmq.Socket, tuple[str, zmq.Socket]] = {}
+        """monitor PAIR socket -> (name, watched socket)."""
+        self._last_log: dict[str, float] = {}
+
+    def watch(self, sock: zmq.Socket, name: str) -> zmq.Socket:
+        """Start monitoring ``sock`` (before it connects or binds); returns the monitor socket (for a poller)."""
+        mon = sock.get_monitor_socket(FAILED_EVENTS | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        self.monitors[mon] = (name, sock)
+        return mon
+
+    def drain(self) -> int:
+        """Read every pending event; returns the number of failures read."""
+        failures = 0
+        for mon, (name, _) in list(self.monitors.items()):
+            while mon.poll(0):
+                ev = recv_monitor_message(mon, zmq.NOBLOCK)
+                if ev["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                    self.succeeded += 1
+                    continue
+                code, detail = handshake_failure(ev["event"], ev["value"])
+                failures += 1
+                now = time.monotonic()
+                if now - self._last_log.get(code, -math.inf) >= 1.0:
+                    endpoint = ev["endpoint"].decode("utf-8", "replace") if isinstance(ev["endpoint"], bytes) else ev["endpoint"]
+                    log.warning("%s: security handshake on %s (%s) failed: %s (%s: %s)%s [failures so far %s]", self.side,
+                                name, endpoint, code, detail, HANDSHAKE_FAILURE_CODES[code], self.hint,
+                                dict(self.counts + Counter([code])))
+                    self._last_log[code] = now
+                self.counts[code] += 1  # after the log line: a reader that sees the count sees the line
+        return failures
+
+    def unwatch(self, sock: zmq.Socket) -> None:
+        """Stop monitoring ``sock`` (before it closes); pending events are read first."""
+        self.drain()
+        for mon, (_, watched) in list(self.monitors.items()):
+            if watched is sock:
+                if not sock.closed:
+                    sock.disable_monitor()
+                mon.close(linger=0)
+                del self.monitors[mon]
+
+    def close(self) -> None:
+        for _, sock in list(self.monitors.values()):
+            self.unwatch(sock)
 
 
 def _secure(sock: zmq.Socket, sec: Security | None, server: bool) -> None:
