@@ -27,7 +27,9 @@ Levers:
   clip(v . v_ref / |v_ref|^2, -1, 1); unlike exp(-4 e^2) it pays every cm/s toward the goal.
 * **assist force** (Yu, Turk & Liu 2018, "Learning symmetric and low-energy locomotion"): a
   virtual spring-damper on pelvis height, roll and pitch whose gain decays linearly to zero; early
-  episodes survive long enough to learn stepping. Never active in evaluation.
+  episodes survive long enough to learn stepping. Never active in evaluation. While it acts, the
+  performance curriculum's progress (Table 5 ranges, Table 4 penalty scale) is capped at
+  1 - assist scale: an assisted robot does not fall, which says little about the policy.
 """
 
 from __future__ import annotations

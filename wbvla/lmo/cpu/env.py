@@ -374,4 +374,7 @@ class CpuLMOEnv(VecEnv):
         # observed_s: policy time since this env started (a resumed chunk starts every env afresh)
         self.progress = c.next_progress(self.progress, mttf, self.task.episode_length_s, self.env_steps // self.num_envs,
                                         observed_s=self._steps_this_chunk * self.step_dt)
+        # An assisted robot does not fall, which says little about the policy: randomization and
+        # penalties may only reach the share the assist has already handed over, 1 - assist scale.
+        self.progress = min(self.progress, 1.0 - self.levers.assist.scale(self.env_steps))
         self._window_falls, self._window_steps = 0, 0
