@@ -19,33 +19,37 @@ from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.lerobot_v3.config import LeRobotValidateConfig
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
-from wbvla.notebook_runner import NotebookRunConfig
+from wbvla.notebook_runner import NotebookRunConfig, run_notebook
 from wbvla.quickstart_config import QuickstartConfig
 from wbvla.runtime.config import DeployKeysConfig
 from wbvla.suite.config import ScalingConfig, SuiteConfig
 from wbvla.suite.dagger_config import DAggerConfig
 from wbvla.tasks.expert_eval import ExpertEvalConfig
 from wbvla.tasks.teleop_config import TeleopDataConfig
-from wbvla.vla.config import FinetuneConfig, PretrainConfig, TickBenchConfig, VariantJobConfig
+from wbvla.vla.config import (
+    BackboneConfig,
+    FinetuneConfig,
+    PretrainConfig,
+    TickBenchConfig,
+    VariantJobConfig,
+)
 
 
 def quickstart(config: QuickstartConfig) -> None:
     """The main job: the shipped VLA runs one held-out task from its instruction, closed loop; video + report.json."""
-    from wbvla.quickstart import run
+    from wbvla.quickstart import run  # lazy: CLI start-up
 
     run(config)
 
 
 def notebook(config: NotebookRunConfig) -> None:
     """Execute a numbered notebook headlessly (papermill) and record the command in its metrics."""
-    from wbvla.notebook_runner import run_notebook
-
     run_notebook(config)
 
 
 def lam_data(config: CorpusConfig) -> None:
     """Generate the Stage I video corpora (locomotion human/robot, manipulation) for the LAMs."""
-    from wbvla.data.corpus import generate_corpus
+    from wbvla.data.corpus import generate_corpus  # lazy: CLI start-up
 
     df = generate_corpus(config)
     print(f"{config.path}: {df.clip_id.nunique()} clips, {len(df)} frames")
@@ -53,7 +57,7 @@ def lam_data(config: CorpusConfig) -> None:
 
 def lmo_train(config: TrainConfig) -> None:
     """Train the LMO (or its velocity baseline) with PPO in mjlab; resumes the run folder if it has a checkpoint."""
-    from wbvla.lmo.train import train
+    from wbvla.lmo.train import train  # lazy: CLI start-up
 
     train(config)
 
@@ -62,14 +66,14 @@ def lmo_export(config: ExportConfig) -> None:
     """Export an LMO checkpoint to ONNX (normalizer inside), check it, time it, update the model card."""
     import json
 
-    from wbvla.lmo.export import run_export
+    from wbvla.lmo.export import run_export  # lazy: CLI start-up
 
     print(json.dumps(run_export(config), indent=2, default=str))
 
 
 def lmo_eval(config: EvalConfig) -> None:
     """Table 3 in plain MuJoCo (App. B.4) for the given / shipped policies -> figures/09_lmo_evaluation.json."""
-    from wbvla.lmo.evaluation import run_evaluation
+    from wbvla.lmo.evaluation import run_evaluation  # lazy: CLI start-up
 
     run_evaluation(config)
 
@@ -78,21 +82,21 @@ def lmo_bench(config: BenchmarkConfig) -> None:
     """PPO throughput of the LMO task vs mjlab's Mjlab-Velocity-Flat-Unitree-G1 at the same env count."""
     import json
 
-    from wbvla.lmo.train import benchmark
+    from wbvla.lmo.train import benchmark  # lazy: CLI start-up
 
     print(json.dumps(benchmark(config), indent=2))
 
 
 def lmo_clips(config: ClipsConfig) -> None:
     """Rebuild data/lmo/arm_clips.npz (Stage II perturbations, CoM-sway evaluation) from wbvla.sim.arm_motions."""
-    from wbvla.lmo.clips import generate_clips, save_clips
+    from wbvla.lmo.clips import generate_clips, save_clips  # lazy: CLI start-up
 
     print(save_clips(generate_clips(config.n, config.seed)))
 
 
 def lam_train(config: LAMTrainConfig) -> None:
     """Train (or resume) one LAM variant (mani / loco / shared) on the Stage I corpora."""
-    from wbvla.lam.train import train_lam
+    from wbvla.lam.train import train_lam  # lazy: CLI start-up
 
     res = train_lam(config)
     print(f"{config.variant} LAM: step {res.steps} ({res.steps_this_call} this call, {res.wall_s:.0f} s, "
@@ -101,7 +105,7 @@ def lam_train(config: LAMTrainConfig) -> None:
 
 def vla_pretrain(config: PretrainConfig) -> None:
     """Stage II (Eq. 1): train the VLA to predict the Stage I LAMs' codes on the corpora; resumable."""
-    from wbvla.vla.pretrain import pretrain
+    from wbvla.vla.pretrain import pretrain  # lazy: CLI start-up
 
     res = pretrain(config)
     print(f"Stage II {config.run_name()}: step {res.fit.steps} ({res.fit.steps_this_call} this call, {res.fit.wall_s:.0f} s, "
@@ -110,7 +114,7 @@ def vla_pretrain(config: PretrainConfig) -> None:
 
 def vla_finetune(config: FinetuneConfig) -> None:
     """Stage III: LoRA + execution decoder on the teleoperation data (Stage II first if missing); resumable."""
-    from wbvla.vla.finetune import finetune
+    from wbvla.vla.finetune import finetune  # lazy: CLI start-up
 
     res = finetune(config)
     print(f"Stage III {config.run_name()}: step {res.fit.steps} ({res.fit.steps_this_call} this call, {res.fit.wall_s:.0f} s, "
@@ -119,7 +123,7 @@ def vla_finetune(config: FinetuneConfig) -> None:
 
 def vla_variant(config: VariantJobConfig) -> None:
     """Build one ablation variant of the task suite (Table 2 / Table 6 / Fig. 3 analogs)."""
-    from wbvla.vla.variants import build_variant
+    from wbvla.vla.variants import build_variant  # lazy: CLI start-up
 
     policy = build_variant(config.name, config.finetune_config(), human_video_fraction=config.human_video_fraction,
                            robot_video_fraction=config.robot_video_fraction,
@@ -129,7 +133,7 @@ def vla_variant(config: VariantJobConfig) -> None:
 
 def vla_dagger(config: DAggerConfig) -> None:
     """One DAgger round (not in the paper): learner rollouts labelled by the scripted expert, then Stage III on all."""
-    from wbvla.suite.dagger import run_dagger
+    from wbvla.suite.dagger import run_dagger  # lazy: CLI start-up
 
     s = run_dagger(config)
     c = s["collection"]
@@ -143,9 +147,8 @@ def vla_bench(config: TickBenchConfig) -> None:
 
     import torch
 
-    from wbvla.vla.bench import tick_latency, timing_policy
-    from wbvla.vla.config import BackboneConfig
-    from wbvla.vla.policy import VLAPolicy
+    from wbvla.vla.bench import tick_latency, timing_policy  # lazy: CLI start-up
+    from wbvla.vla.policy import VLAPolicy  # lazy: CLI start-up
 
     torch.set_num_threads(config.threads)
     policy = VLAPolicy.load(config.policy) if config.policy else timing_policy(BackboneConfig(preset=config.preset))
@@ -154,7 +157,7 @@ def vla_bench(config: TickBenchConfig) -> None:
 
 def teleop_data(config: TeleopDataConfig) -> None:
     """Teleoperation data: the scripted expert on the three tasks -> a LeRobot v3 dataset (+ summary JSON)."""
-    from wbvla.tasks.teleop import generate_teleop_data
+    from wbvla.tasks.teleop import generate_teleop_data  # lazy: CLI start-up
 
     s = generate_teleop_data(config)
     rates = {t: r["subgoals"] for t, r in s["expert_success"].items()}
@@ -167,7 +170,7 @@ def expert_eval(config: ExpertEvalConfig) -> None:
     """The scripted expert's success per subgoal on held-out seeds, per locomotion backend (JSON in the cache)."""
     import json
 
-    from wbvla.tasks.expert_eval import run_expert_eval
+    from wbvla.tasks.expert_eval import run_expert_eval  # lazy: CLI start-up
 
     out = run_expert_eval(config)
     print(json.dumps({b: {t: (v["successes"] if isinstance(v, dict) else v) for t, v in r.items()}
@@ -177,8 +180,8 @@ def expert_eval(config: ExpertEvalConfig) -> None:
 
 def suite(config: SuiteConfig) -> None:
     """The closed-loop task suite (Table 2 / Table 6 analog): every row on every backend, held-out seeds; resumable."""
-    from wbvla.suite.report import table2, table2_lines
-    from wbvla.suite.run import extra_specs, run_suite
+    from wbvla.suite.report import table2, table2_lines  # lazy: CLI start-up
+    from wbvla.suite.run import extra_specs, run_suite  # lazy: CLI start-up
 
     res = run_suite(config)
     rows = table2(res.records, list(config.rows) + [s.label for s in extra_specs(config)], config.backends, config.tasks)
@@ -193,8 +196,8 @@ def suite_scaling(config: ScalingConfig) -> None:
     """The Fig. 3 analog: success vs teleop demonstrations for Stage II video fractions; resumable."""
     import json
 
-    from wbvla.suite.report import scaling_curves
-    from wbvla.suite.run import run_scaling
+    from wbvla.suite.report import scaling_curves  # lazy: CLI start-up
+    from wbvla.suite.run import run_scaling  # lazy: CLI start-up
 
     res = run_scaling(config)
     curves = scaling_curves(res.records, config.human_fractions, config.robot_fractions, config.demos)
@@ -204,7 +207,7 @@ def suite_scaling(config: ScalingConfig) -> None:
 
 def lerobot_validate(config: LeRobotValidateConfig) -> None:
     """Check a dataset root against the LeRobot v3.0 layout; exits 1 listing every problem found."""
-    from wbvla.data.lerobot_v3.validate import validate_v3
+    from wbvla.data.lerobot_v3.validate import validate_v3  # lazy: CLI start-up
 
     problems = validate_v3(config.root, count_video_frames=config.count_video_frames)
     for p in problems:
@@ -216,7 +219,7 @@ def lerobot_validate(config: LeRobotValidateConfig) -> None:
 
 def deploy_keys(config: DeployKeysConfig) -> None:
     """CURVE keys for deploy/: server + robot keypairs and the server's allow-list (non-loopback links need them)."""
-    from wbvla.runtime.transport import create_keys
+    from wbvla.runtime.transport import create_keys  # lazy: CLI start-up
 
     for name, path in create_keys(config.out_dir, config.clients, config.force).items():
         print(f"{name}: {path} (secret: {path.with_suffix('.key_secret')})")

@@ -18,8 +18,9 @@ of one layer never import each other; ``wbvla/__init__.py`` says the same in pro
  8. ``suite`` (the Table 2 analog, split rows, DAgger: what drives ``tasks`` with ``vla`` policies)
  9. applications: ``quickstart_config``, ``notebook_runner``; then ``quickstart``; then ``cli``
 
-An in-function import of a wbvla module is allowed only with a comment on its line that starts
-with ``# lazy:`` and says why (what heavy import it keeps out of start-up). The graph counts them.
+An in-function import of a wbvla module is allowed only with a comment on its line (or, for an
+import over several lines, on one of them) that starts with ``# lazy:`` and says why (what heavy
+import it keeps out of start-up). The graph counts them.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class ImportGraph:
             if lazy and targets:
                 where = f"{path.relative_to(self.package.parent)}:{node.lineno}"
                 self.lazy.append(where)
-                if LAZY_TAG not in lines[node.lineno - 1]:
+                if not any(LAZY_TAG in line for line in lines[node.lineno - 1 : node.end_lineno]):
                     self.untagged_lazy.append(where)
 
     def module_edges(self) -> dict[str, set[str]]:

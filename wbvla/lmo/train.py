@@ -362,7 +362,8 @@ def portable(text: str) -> str:
 
 
 def benchmark(config: BenchmarkConfig) -> dict:
-    """Env steps per second of full PPO iterations (collection + update) for both tasks; writes
+    """Env steps per second of full PPO iterations (collection + update): the LMO task on mjlab, the
+    same task on the CPU (C MuJoCo) engine, and mjlab's G1 velocity task; writes
     ``config.out`` itself (with the command, git commit and the CPU load around the run).
 
     Both runners are built first; then their iterations alternate (LMO, G1, LMO, G1, ...) and the
@@ -389,7 +390,17 @@ def benchmark(config: BenchmarkConfig) -> dict:
     g1_agent = asdict(load_rl_cfg("Mjlab-Velocity-Flat-Unitree-G1"))
     g1_env = ManagerBasedRlEnv(cfg=g1_env_cfg, device=device)
     g1_runner = MjlabOnPolicyRunner(RslRlVecEnvWrapper(g1_env), g1_agent, None, device)
-    runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env), "g1_velocity_flat": (g1_runner, g1_agent["num_steps_per_env"])}
+    # The same LMO task (paper levers, same PPO settings and env count) on the C engine (wbvla.lmo.cpu).
+    from wbvla.lmo.cpu.env import CpuEngineConfig, CpuLMOEnv
+    from wbvla.lmo.cpu.train import CpuTrainConfig, _runner
+    from wbvla.lmo.levers import LeverConfig
+
+    cpu_cfg = CpuTrainConfig(stage=config.stage, ppo=lmo_cfg.ppo,
+                             engine=CpuEngineConfig(num_envs=config.num_envs, levers=LeverConfig.paper()))
+    cpu_env = CpuLMOEnv(cpu_cfg.task(), cpu_cfg.engine)
+    cpu_runner = _runner(cpu_env, cpu_cfg, None)
+    runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env), "lmo_cpu_engine": (cpu_runner, cpu_cfg.ppo.num_steps_per_env),
+            "g1_velocity_flat": (g1_runner, g1_agent["num_steps_per_env"])}
     times: dict[str, list[float]] = {k: [] for k in runs}
     t_start = time.time()
     try:
@@ -411,6 +422,9 @@ def benchmark(config: BenchmarkConfig) -> dict:
                      "env_steps_per_s": round(steps * config.num_envs / med, 1)}
     out["ratio_lmo_to_g1"] = round(out["lmo"]["env_steps_per_s"] / out["g1_velocity_flat"]["env_steps_per_s"], 3)
     out["goal_ratio"] = 0.9
+    out["ratio_cpu_engine_to_mjlab"] = round(out["lmo_cpu_engine"]["env_steps_per_s"] / out["lmo"]["env_steps_per_s"], 3)
+    out["goal_ratio_cpu_engine_to_mjlab"] = 5.0
+    out["order"] = "rounds of one PPO iteration each, in the order " + ", ".join(runs) + " (round 0 is a warm-up)"
     out["machine_load"] = {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],
                            "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
                            "cpu_count": os.cpu_count(), "wall_s": round(time.time() - t_start, 1)}

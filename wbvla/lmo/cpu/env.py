@@ -12,7 +12,9 @@ Same task as the mjlab env of :mod:`wbvla.lmo.env_cfg`, assembled from the same 
 * the actor observation is :data:`wbvla.lmo.proprio.OBS_TERMS` with the same history layout and
   noise as mjlab's (plus ``gait_phase`` when the clock lever is on); the critic adds privileged
   terms (true base velocity and height, v_ref, arm targets, foot contacts);
-* terminations: tilt > 60 deg or pelvis below 0.35 m (a fall, penalized), or the time limit.
+* terminations: a fall by the evaluation's one fall test (:func:`wbvla.sim.contacts.is_fallen`: tilt
+  > 60 deg, pelvis below 0.35 m, or a body part other than feet and hands on the floor), penalized,
+  or the time limit.
 
 Departures from the paper live in :class:`~wbvla.lmo.levers.LeverConfig`. Table 5 randomization
 on this engine: pushes, per-episode actuation offset, per-step torque injection, initial joint
@@ -33,7 +35,7 @@ from tensordict import TensorDict
 from wbvla.config import require
 from wbvla.lmo import levers as lever_terms
 from wbvla.lmo.commands import DiscreteCommandCfg
-from wbvla.lmo.config import TERMINATION_HEIGHT, TERMINATION_TILT, LMOTaskConfig
+from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.cpu.physics import X2Batch
 from wbvla.lmo.cpu.view import CpuEnvView
 from wbvla.lmo.env_cfg import _FEET, reward_terms
@@ -281,9 +283,9 @@ class CpuLMOEnv(VecEnv):
         self.arms.compute(self.step_dt)
         self.gait.step(~self.command.is_standing)
         # Terminations.
-        d = self.robot.data
-        tilt = torch.acos((-d.projected_gravity_b[:, 2]).clamp(-1, 1))
-        fell = (tilt > TERMINATION_TILT) | (d.root_link_pos_w[:, 2] < TERMINATION_HEIGHT)
+        # The evaluation's fall test: height, tilt, or a knee / torso / arm on the floor (mjlab ends
+        # episodes on height and tilt only; here training and evaluation count the same falls).
+        fell = torch.from_numpy(self.batch.fallen())
         time_out = self.episode_length_buf >= self.max_episode_length
         tm = self.view.termination_manager
         tm.terminated, tm.time_outs = fell, time_out & ~fell

@@ -24,6 +24,7 @@ import numpy as np
 
 from wbvla.lmo.policy import eval_model
 from wbvla.lmo.robot_cfg import FOOT_SITES
+from wbvla.sim.contacts import FALL_HEIGHT, FALL_TILT, furniture_geoms, robot_geoms
 from wbvla.sim.joints import default_pose
 from wbvla.sim.robot import DECIMATION, FOOT_GEOMS, X2Index, base_height_for, scene_spec, yaw_quat
 
@@ -91,6 +92,7 @@ class X2Batch:
         self.substeps = np.zeros((n, DECIMATION, nq + nv))
         self.xfrc = np.zeros((n, 6))
         """External wrench on the pelvis (force, torque; world frame) held over the next step."""
+        self._fall_masks: tuple[np.ndarray, np.ndarray] | None = None
         self.threads = threads
         self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self._slices = [range(i, n, threads) for i in range(threads)]
@@ -168,6 +170,25 @@ class X2Batch:
         sd = d.sensordata
         for f, a in enumerate(self.foot_sensor_adr):
             self.foot_force[i, f] = sd[a:a + 3]
+
+    def fallen(self) -> np.ndarray:
+        """(N,) bool: the one fall test of evaluation and the task suite (:func:`wbvla.sim.contacts.fall_reason`:
+        pelvis below 0.35 m, tilt over 60 deg, or a body geom other than feet and hands touching
+        furniture), from its public parts with the geom masks computed once."""
+        if self._fall_masks is None:
+            self._fall_masks = (robot_geoms(self.model, self.idx).body, furniture_geoms(self.model, self.idx))
+        body, furniture = self._fall_masks
+        a = self.idx.base_qpos
+        w, x, y, z = self.qpos[:, a + 3:a + 7].T
+        up_z = 1.0 - 2.0 * (x * x + y * y)
+        down = (self.qpos[:, a + 2] < FALL_HEIGHT) | (np.arccos(np.clip(up_z, -1.0, 1.0)) > FALL_TILT)
+        for i in np.flatnonzero(~down):
+            d = self.datas[i]
+            if d.ncon:
+                g = d.contact.geom[:d.ncon]
+                hit = ((body[g[:, 0]] & furniture[g[:, 1]]) | (body[g[:, 1]] & furniture[g[:, 0]])) & (d.contact.dist[:d.ncon] < 0)
+                down[i] = bool(hit.any())
+        return down
 
     def close(self) -> None:
         if self._pool is not None:

@@ -94,7 +94,7 @@ def runner_cfg(cfg: CpuTrainConfig) -> dict:
     return agent
 
 
-def _runner(env, cfg: CpuTrainConfig, run_dir: Path):
+def _runner(env, cfg: CpuTrainConfig, run_dir: Path | None):
     from mjlab.rl import MjlabOnPolicyRunner  # rsl-rl's runner + config clean-up and ONNX export
 
     class Runner(MjlabOnPolicyRunner):
@@ -104,7 +104,7 @@ def _runner(env, cfg: CpuTrainConfig, run_dir: Path):
             if isinstance(self.logger.writer, JsonlLogWriter):
                 self.logger.writer.flush()
 
-    runner = Runner(env, runner_cfg(cfg), str(run_dir), "cpu")
+    runner = Runner(env, runner_cfg(cfg), None if run_dir is None else str(run_dir), "cpu")
     runner.logger.git_status_repos = []
     return runner
 
