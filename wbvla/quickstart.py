@@ -27,14 +27,22 @@ from pathlib import Path
 
 import numpy as np
 
+from wbvla.data.teleop_schema import SUBGOALS
+from wbvla.io import atomic_path, write_json_atomic
+from wbvla.locomotion.base import LABELS
 from wbvla.quickstart_config import QuickstartConfig
+from wbvla.suite.failures import classify_failure
+from wbvla.suite.trace import FrozenSceneConfig, TracedPolicy
+from wbvla.suite.trials import backend_for, latent_usage, save_trial_video
+from wbvla.tasks.runner import RunnerConfig, run_trial
+from wbvla.tasks.specs import make_task
+from wbvla.viz.report import provenance
+from wbvla.vla.policy import VLAPolicy
+from wbvla.vla.variants import shipped_policy_dir
 
 
 def load_policy(config: QuickstartConfig):
     """The policy of ``config`` (the shipped one by default), with a clear error when missing."""
-    from wbvla.vla.policy import VLAPolicy
-    from wbvla.vla.variants import shipped_policy_dir
-
     folder = Path(config.policy) if config.policy is not None else shipped_policy_dir()
     if not (folder / "policy.json").is_file():
         raise FileNotFoundError(f"no VLA policy at {folder} (policy.json missing). The repository ships one in "
@@ -81,8 +89,6 @@ def frame_figure(result, instruction: str, backend_label: str, tick: int):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from wbvla.data.teleop_schema import SUBGOALS
-
     fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
     axes[0].imshow(result.head_frames[tick])
     axes[0].set_title("X2 head camera (what the VLA sees)")
@@ -101,16 +107,6 @@ def run(config: QuickstartConfig, policy=None) -> dict:
     """Run the main job (``policy`` overrides the configured one, e.g. in tests) and return the
     report that is also written to ``output_dir/report.json``."""
     import torch
-
-    from wbvla.data.teleop_schema import SUBGOALS
-    from wbvla.io import write_json_atomic
-    from wbvla.locomotion.base import LABELS
-    from wbvla.suite.failures import classify_failure
-    from wbvla.suite.trace import FrozenSceneConfig, TracedPolicy
-    from wbvla.suite.trials import backend_for, latent_usage, save_trial_video
-    from wbvla.tasks.runner import RunnerConfig, run_trial
-    from wbvla.tasks.specs import make_task
-    from wbvla.viz.report import provenance
 
     t_start = time.perf_counter()
     torch.set_num_threads(config.threads)
@@ -133,8 +129,6 @@ def run(config: QuickstartConfig, policy=None) -> dict:
     fig = frame_figure(result, task.instruction, LABELS[backend.name], tick)
     fig.savefig(out / "frame.png", dpi=90, bbox_inches="tight")
     if config.readme_frame is not None:
-        from wbvla.io import atomic_path
-
         with atomic_path(config.readme_frame) as tmp:
             fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
     import matplotlib.pyplot as plt

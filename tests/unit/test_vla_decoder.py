@@ -82,12 +82,14 @@ def test_residual_decoder_predicts_offsets_from_the_current_pose():
     phys = dec.physical(out, state)  # zero offsets: hold s_t's joints and openings
     torch.testing.assert_close(phys["arm"], state[:, None, :14].expand(-1, 3, -1))
     torch.testing.assert_close(phys["gripper"], state[:, None, 14:16].expand(-1, 3, -1).clamp_min(0))
-    tgt = {"arm": state[:, None, :14] + 0.3, "gripper": state[:, None, 14:16].expand(-1, 3, -1).clone(), "state": state,
+    tgt = {"arm": state[:, None, :14].expand(-1, 3, -1) + 0.3, "gripper": state[:, None, 14:16].expand(-1, 3, -1).clone(), "state": state,
            "flags": torch.zeros(2, 3), "height": torch.zeros(2), "velocity": torch.zeros(2, 3)}
     t = decoder_losses(dec, out, tgt, WEIGHTS)
     assert float(t["arm_l1"]) == pytest.approx(0.3, abs=1e-6) and float(t["gripper_l1"]) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="residual"):
         dec.physical(out)
+    with pytest.raises(ValueError, match=r"target 'arm' has shape \(2, 1, 14\), the decoder predicts \(2, 3, 14\)"):
+        decoder_losses(dec, out, {**tgt, "arm": state[:, None, :14]}, WEIGHTS)  # one step for a 3-step chunk
     assert not _decoder(residual=True, use_state=False).residual  # w/o state: absolute targets
     # statistics of offsets: arm chunks 1 rad above a 0.5 rad pose -> mean offset 1, pose excluded
     s = ActionStats.from_frames(state=np.full((4, 17), 0.5), arm=np.full((4, 3, 14), 1.5), gripper=np.zeros((4, 3, 2)),

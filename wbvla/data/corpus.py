@@ -72,14 +72,14 @@ def render_job(job: ClipJob, config: CorpusConfig) -> int:
     """Render, encode and index one clip; returns its number of frames."""
     import mediapy
 
-    import wbvla.viz.video  # noqa: F401  (points mediapy at imageio-ffmpeg's ffmpeg)
-    from wbvla.data.render_clips import (
+    import wbvla.viz.video  # noqa: F401  # lazy: mediapy (this points it at imageio-ffmpeg's ffmpeg)
+    from wbvla.data.render_clips import (  # lazy: MuJoCo rendering (workers)
         RenderSpec,
         render_human_clip,
         render_mani_clip,
         render_robot_clip,
     )
-    from wbvla.sim.arm_motions import ClipBuilder
+    from wbvla.sim.arm_motions import ClipBuilder  # lazy: MuJoCo (workers)
 
     global _BUILDER
     root = config.path
@@ -190,7 +190,7 @@ def load_index(root: Path) -> pd.DataFrame:
 def load_arm_trajectories(root: Path, split: str | None = None) -> list:
     """The manipulation corpus's 14-DoF arm trajectories as :class:`~wbvla.sim.arm_motions.ArmClip`
     (50 Hz), for the LMO's structured upper-body perturbations (App. A.2)."""
-    from wbvla.sim.arm_motions import ArmClip
+    from wbvla.sim.arm_motions import ArmClip  # lazy: MuJoCo
 
     files = sorted((Path(root) / "arm_trajectories").glob("*.npz"))
     if split is not None:

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wbvla.compat import ensure_torchvision_importable
 from wbvla.lam.config import LAMConfig
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -60,8 +61,6 @@ class Dinov2Patches(nn.Module):
 
     def __init__(self, path: str, image_size: int):
         super().__init__()
-        from wbvla.compat import ensure_torchvision_importable
-
         ensure_torchvision_importable()
         from transformers import Dinov2Model
 

@@ -40,13 +40,13 @@ def stage1_plan(smoke: bool, seed: int = 0, device: str = "auto", workers: int =
 
 def ensure_corpus(plan: StageIPlan, progress: bool = True):
     """Generate whatever is missing of the plan's corpus; returns the index."""
-    from wbvla.data.corpus import generate_corpus
+    from wbvla.data.corpus import generate_corpus  # lazy: MuJoCo, pandas
 
     return generate_corpus(plan.corpus, progress=progress)
 
 
 def ensure_lams(plan: StageIPlan, variants=VARIANTS) -> dict:
     """Train (or resume, or find finished) each variant; returns ``{variant: TrainResult}``."""
-    from wbvla.lam.train import train_lam
+    from wbvla.lam.train import train_lam  # lazy: torch, Lightning, transformers
 
     return {v: train_lam(plan.train[v]) for v in variants}

@@ -20,6 +20,7 @@ from wbvla.lmo.dr_config import (  # noqa: F401  (re-exported: Table 5 and its c
     DomainRandConfig,
     check_pair,
 )
+from wbvla.sim.joints import joints_in
 
 AXES = ("x", "y", "yaw")
 """The three flag axes of the discrete command, in the order of u_t."""
@@ -460,8 +461,6 @@ class LMOTaskConfig:
 
 def leg_action_scales(action_scale: float, scaling: str = "effort") -> tuple[float, ...]:
     """Per-joint leg action scales (rad per unit, canonical order) for ``LMOTaskConfig.action_scaling``."""
-    from wbvla.sim.joints import joints_in
-
     one_of("action_scaling", scaling, ("effort", "uniform"))
     legs = joints_in("legs")
     if scaling == "uniform":

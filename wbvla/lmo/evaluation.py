@@ -34,10 +34,12 @@ from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.lmo.job_config import EvalConfig
 from wbvla.lmo.policy import LMOController, LMOPolicy, eval_model
 from wbvla.lmo.shaping import reference_velocity, smooth_flags
+from wbvla.paths import data_dir
 from wbvla.sim.angles import wrap_angle
 from wbvla.sim.contacts import is_fallen
 from wbvla.sim.joints import default_pose, group_slice, limits
 from wbvla.sim.robot import POLICY_DT, reset_to_pose
+from wbvla.viz.report import save_metrics
 
 PAPER_TABLE3 = {
     "LMO": {"forward": (0.21, 0.05), "lateral": (0.55, 0.06), "turning": (0.05, 0.19), "com_sway": (0.03, 0.03)},
@@ -326,8 +328,6 @@ def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:
 
 def shipped_policies() -> dict[str, Path]:
     """The ONNX policies under ``data/lmo/`` (``lmo.onnx``, ``velocity_baseline.onnx``, ablations)."""
-    from wbvla.paths import data_dir
-
     names = {"LMO": "lmo.onnx", "velocity_baseline": "velocity_baseline.onnx", "LMO_no_eq3": "lmo_no_eq3.onnx",
              "LMO_no_stage2": "lmo_no_stage2.onnx", "LMO_no_stage1": "lmo_no_stage1.onnx"}
     return {k: data_dir() / "lmo" / v for k, v in names.items() if (data_dir() / "lmo" / v).exists()}
@@ -349,8 +349,6 @@ def evaluate(cfg: EvalConfig) -> dict:
 def run_evaluation(cfg: EvalConfig) -> Path:
     """``wbvla lmo-eval``: evaluate and write ``figures/[smoke/]09_lmo_evaluation.json``."""
     import json
-
-    from wbvla.viz.report import save_metrics
 
     results = evaluate(cfg)
     path = save_metrics("09_lmo_evaluation", results, {"trials": cfg.resolved().trials}, smoke=cfg.smoke)

@@ -81,7 +81,7 @@ def policy_metadata(history: int, action_scale: float | tuple[float, ...], task:
 
 
 def _lever_metadata(levers: dict | None) -> dict[str, str]:
-    from wbvla.lmo.levers import GAIT_TERM
+    from wbvla.lmo.levers import GAIT_TERM  # lazy: mjlab
 
     if not levers or not levers.get("gait_clock"):
         return {}
@@ -158,8 +158,8 @@ def _run_meta(checkpoint: Path) -> dict:
 
 def run_export(cfg) -> dict:
     """``wbvla lmo-export``: ONNX file, onnx == torch check, latency, model card entry."""
-    from wbvla.lmo.policy import LMOPolicy, latency_ms
-    from wbvla.lmo.train import run_summary
+    from wbvla.lmo.policy import LMOPolicy, latency_ms  # lazy: MuJoCo, onnxruntime
+    from wbvla.lmo.train import run_summary  # lazy: rsl-rl, mjlab
 
     meta = _run_meta(cfg.checkpoint)
     task = meta["task"]

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from wbvla.config import in_range, one_of, require
 from wbvla.io import write_json_atomic
-from wbvla.lmo.config import LMOTaskConfig
+from wbvla.lmo.config import CurriculumConfig, LMOTaskConfig, PPOConfig
+from wbvla.lmo.job_config import ExportConfig, TrainConfig
 from wbvla.paths import data_dir
 
 PART_BYTES = 15 * 2**20
@@ -122,7 +123,7 @@ def _done_iterations(run_dir: Path) -> int:
 
 def status(cfg: PlanConfig) -> list[dict]:
     """Per step: iterations done of planned, whether it is done, its newest checkpoint."""
-    from wbvla.lmo.train import latest_checkpoint
+    from wbvla.lmo.train import latest_checkpoint  # lazy: torch, rsl-rl
 
     out = []
     for s in cfg.steps:
@@ -144,9 +145,7 @@ def next_step(cfg: PlanConfig) -> PlanStep | None:
 
 
 def _train_config(cfg: PlanConfig, step: PlanStep, remaining: int):
-    from wbvla.lmo.config import CurriculumConfig, LMOTaskConfig, PPOConfig
-    from wbvla.lmo.job_config import TrainConfig
-    from wbvla.lmo.train import latest_checkpoint
+    from wbvla.lmo.train import latest_checkpoint  # lazy: torch, rsl-rl
 
     ppo = PPOConfig()
     if cfg.smoke:
@@ -165,7 +164,7 @@ def _train_config(cfg: PlanConfig, step: PlanStep, remaining: int):
 
 def _keep_newest_checkpoint(run_dir: Path) -> None:
     """Only the newest checkpoint stays, without its optimizer state (the folder is committed)."""
-    from wbvla.lmo.train import latest_checkpoint, slim_checkpoint
+    from wbvla.lmo.train import latest_checkpoint, slim_checkpoint  # lazy: torch, rsl-rl
 
     newest = latest_checkpoint(run_dir)
     for p in run_dir.glob("model_*.pt"):
@@ -180,7 +179,7 @@ def _keep_newest_checkpoint(run_dir: Path) -> None:
 def run_chunk(cfg: PlanConfig, deadline: float) -> list[dict]:
     """Train the next steps of the plan until ``deadline`` (``time.time()``); one record per
     training call, also appended to ``<root>/plan.json``."""
-    from wbvla.lmo.train import train
+    from wbvla.lmo.train import train  # lazy: torch, rsl-rl, mjlab
 
     root = Path(cfg.root)
     root.mkdir(parents=True, exist_ok=True)
@@ -248,9 +247,8 @@ def unpack_state(src: Path, root: Path) -> Path:
 def export_done(cfg: PlanConfig, out_dir: Path | None = None, partial: bool = False) -> list[dict]:
     """Export every finished step (with ``partial``: every step with a checkpoint) to the ONNX
     names it declares, with model-card entries (``wbvla lmo-export`` for each)."""
-    from wbvla.lmo.export import run_export
-    from wbvla.lmo.job_config import ExportConfig
-    from wbvla.lmo.train import latest_checkpoint
+    from wbvla.lmo.export import run_export  # lazy: torch, onnx
+    from wbvla.lmo.train import latest_checkpoint  # lazy: torch, rsl-rl
 
     done = {r["step"]: r for r in status(cfg)}
     entries = []

@@ -21,6 +21,8 @@ from mjlab.managers.scene_entity_config import SceneEntityCfg
 from mjlab.utils.lab_api.math import quat_apply_inverse
 
 from wbvla.sim.joints import joints_in
+from wbvla.sim.robot import base_height_for
+from wbvla.sim.stance import KNEE_RANGE, balanced_pose
 
 if TYPE_CHECKING:
     from mjlab.envs import ManagerBasedRlEnv
@@ -124,9 +126,6 @@ def ankle_deviation(env, asset_cfg: SceneEntityCfg):
 def _knee_height_table() -> tuple[np.ndarray, np.ndarray]:
     """Pelvis heights (increasing) and knee angles of the statically balanced stances of
     :mod:`wbvla.sim.stance` (CoM over mid-foot, flat feet), the poses a squat should pass through."""
-    from wbvla.sim.robot import base_height_for
-    from wbvla.sim.stance import KNEE_RANGE, balanced_pose
-
     ks = np.linspace(*KNEE_RANGE, 25)
     hs = np.array([base_height_for(balanced_pose(k)) for k in ks])
     return hs[::-1].copy(), ks[::-1].copy()

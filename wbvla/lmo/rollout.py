@@ -30,8 +30,8 @@ def reward_rollout(cfg: LMOTaskConfig, steps: int, onnx: Path | None = None, env
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
     from mjlab.envs import ManagerBasedRlEnv
 
-    from wbvla.lmo.env_cfg import make_env_cfg
-    from wbvla.lmo.policy import LMOPolicy
+    from wbvla.lmo.env_cfg import make_env_cfg  # lazy: mjlab
+    from wbvla.lmo.policy import LMOPolicy  # lazy: MuJoCo, onnxruntime
 
     policy = LMOPolicy(onnx) if onnx is not None else None
     env = ManagerBasedRlEnv(make_env_cfg(cfg), device=device)

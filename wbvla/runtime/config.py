@@ -205,7 +205,7 @@ class SimTwinConfig:
     """Rate of the camera thread (Hz)."""
 
     def __post_init__(self) -> None:
-        from wbvla.sim.scene import SCENES
+        from wbvla.sim.scene import SCENES  # lazy: MuJoCo (the CLI builds this config)
 
         one_of("scene", self.scene, SCENES)
         one_of("locomotion", self.locomotion, ("lmo", "ideal_base"))

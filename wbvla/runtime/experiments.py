@@ -234,8 +234,8 @@ def loopback_rig(port: int, locomotion: str = "ideal_base", process: bool = Fals
                  server_log=None, runner_cfg: RunnerConfig | None = None) -> Rig:
     """Start everything (server on ``port``..``port+2``, proxy on ``port+3``..``port+5``) and the
     runner's backend; the runner's loop is started by ``runner.run`` or :func:`run_campaign`."""
-    from wbvla.runtime.backends.sim import SimBackend
-    from wbvla.runtime.runner import build_runner
+    from wbvla.runtime.backends.sim import SimBackend  # lazy: MuJoCo, torch
+    from wbvla.runtime.runner import build_runner  # lazy: MuJoCo, torch
 
     server_link = LinkConfig(host="127.0.0.1", port=port)
     server = ServerHandle(ServerConfig(link=server_link, policy=policy, stats_every_s=0), process, server_log)

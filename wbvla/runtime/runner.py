@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
+from wbvla.io import atomic_path
 from wbvla.runtime import messages as msgs
 from wbvla.runtime.backends.base import RobotBackend
 from wbvla.runtime.config import RunnerConfig
@@ -135,7 +136,7 @@ class RobotRunner:
         if self.lmo is not None:
             self.lmo.reset()
         if self._link_enabled:
-            from wbvla.runtime.link import RobotLink
+            from wbvla.runtime.link import RobotLink  # lazy: pyzmq, only with a link
 
             hello = Hello(self.cfg.robot_id, msgs.ROBOT_JOINTS, self.kind, self.cfg.model_id, self.cfg.image_encoding,
                           (*self.backend_image_shape(), 3))
@@ -339,10 +340,12 @@ class RobotRunner:
 def make_backend(cfg: RunnerConfig) -> RobotBackend:
     """The backend ``cfg.backend`` names: ``sim`` (the MuJoCo twin) or ``x2`` (the SDK seam)."""
     if cfg.backend == "sim":
-        from wbvla.runtime.backends.sim import SimBackend
+        from wbvla.runtime.backends.sim import (
+            SimBackend,  # lazy: MuJoCo, torch (the simulated robot)
+        )
 
         return SimBackend(cfg.sim, cfg.safety)
-    from wbvla.runtime.backends.x2 import X2Backend
+    from wbvla.runtime.backends.x2 import X2Backend  # lazy: the AgiBot SDK seam
 
     return X2Backend()
 
@@ -357,8 +360,6 @@ def build_runner(cfg: RunnerConfig, backend: RobotBackend | None = None, **kwarg
 def save_log(runner: RobotRunner, path) -> None:
     """The per-tick columns and the event list as one ``.npz`` (atomic write)."""
     import json
-
-    from wbvla.io import atomic_path
 
     arrays = runner.log.arrays()
     events = json.dumps([(int(t), k, d) for t, k, d in runner.log.events], default=str)

@@ -24,11 +24,16 @@ import numpy as np
 import zmq
 
 from wbvla.data.teleop_schema import INSTRUCTIONS
+from wbvla.lmo.config import HeightConfig
 from wbvla.runtime import messages as msgs
 from wbvla.runtime import transport
 from wbvla.runtime.config import ServerConfig
 from wbvla.runtime.messages import Command, EStop, Hello, Observation, Welcome
+from wbvla.runtime.standin import ReplayPolicy
 from wbvla.runtime.wire import ProtocolError
+from wbvla.sim.joints import default_pose
+from wbvla.vla.config import BackboneConfig
+from wbvla.vla.variants import shipped_policy_dir
 
 log = logging.getLogger("wbvla.runtime.server")
 
@@ -46,22 +51,17 @@ def load_policy(spec: str, task: str = "bag_packing", threads: int | None = 1):
       :meth:`wbvla.vla.policy.VLAPolicy.load`.
     """
     if spec == "auto":
-        from wbvla.vla.variants import shipped_policy_dir
-
         shipped = shipped_policy_dir()
         if (shipped / "policy.json").is_file():
             return load_policy(str(shipped), task, threads)
         log.warning("no shipped VLA at %s: serving the labelled stand-in standin:%s", shipped, task)
         spec = f"standin:{task}"
     if spec.startswith("standin:"):
-        from wbvla.runtime.standin import ReplayPolicy
-
         return ReplayPolicy.scripted(spec.split(":", 1)[1])
     if spec.startswith("timing:"):
         import torch
 
-        from wbvla.vla.bench import timing_policy
-        from wbvla.vla.config import BackboneConfig
+        from wbvla.vla.bench import timing_policy  # lazy: torch, transformers, only the GPU side
 
         torch.set_num_threads(threads or 1)
         policy = timing_policy(BackboneConfig(preset=spec.split(":", 1)[1]))
@@ -74,16 +74,13 @@ def load_policy(spec: str, task: str = "bag_packing", threads: int | None = 1):
     if not (path / "policy.json").is_file():
         raise FileNotFoundError(f"policy {spec!r}: not a VLA policy folder (no policy.json); use 'standin:<task>', "
                                 "'python:<module>:<factory>' or a folder made by `wbvla vla-finetune` (data/vla/...)")
-    from wbvla.vla.policy import VLAPolicy  # torch + transformers: only the GPU side needs them
+    from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers, only the GPU side
 
     return VLAPolicy.load(path, threads=threads)
 
 
 def default_state() -> np.ndarray:
     """s_t (17,) of the default stance: arms and grippers at their default pose, nominal height."""
-    from wbvla.lmo.config import HeightConfig
-    from wbvla.sim.joints import default_pose
-
     return np.concatenate([default_pose("arms"), default_pose("grippers"),
                            [HeightConfig().nominal_height]]).astype(np.float32)
 

@@ -19,6 +19,7 @@ from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import ACTION_DIM, FPS, TASKS, join_action, split_action
 from wbvla.lmo.config import HeightConfig
 from wbvla.sim.joints import GRIPPER_OPEN, default_pose
+from wbvla.sim.kinematics import READY_ARM_POSE
 
 SCRIPT_VERSION = 1
 
@@ -30,8 +31,6 @@ def _ease(n: int) -> np.ndarray:
 
 def scripted_actions(task: str = "bag_packing") -> np.ndarray:
     """The stand-in's (T, 20) action sequence at 10 Hz for ``task`` (deterministic)."""
-    from wbvla.sim.kinematics import READY_ARM_POSE
-
     if task not in TASKS:
         raise ValueError(f"no scripted stand-in for task {task!r}; tasks: {TASKS}")
     nominal, low = HeightConfig().nominal_height, 0.56

@@ -228,7 +228,7 @@ class ScalingConfig:
                     f"{name} must be a non-empty tuple of fractions in [0, 1], got {v!r}")
         _ints("demos", self.demos)
         _ints("trials_per_cell", (self.trials_per_cell,))
-        from wbvla.tasks.specs import VARIATIONS
+        from wbvla.tasks.specs import VARIATIONS  # lazy: MuJoCo (the CLI builds this config)
 
         for name in ("start_pose_cells", "scene_cells"):
             cells = getattr(self, name)

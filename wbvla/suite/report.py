@@ -12,9 +12,13 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
-from wbvla.suite.config import PAPER_TABLE2, SUITE_BACKENDS
-from wbvla.suite.failures import LOCOMOTION_MODES, MANIPULATION_MODES
+from wbvla.paths import cache_dir
+from wbvla.suite.config import PAPER_TABLE2, SCENE_CELLS, START_POSE_CELLS, SUITE_BACKENDS
+from wbvla.suite.failures import LOCOMOTION_MODES, MANIPULATION_MODES, classify_failure
+from wbvla.suite.run import plan_scaling, scaling_specs
 from wbvla.suite.stats import aggregate_cell, gap_in_second_subgoals, rate, subgoal_names
+from wbvla.suite.trace import TrialTrace
+from wbvla.suite.trials import PolicySpec, TrialUnit, versions
 
 PAPER_ORDER = ("wholebodyvla", "shared_lam", "manip_lam", "no_lam")
 """Table 2's ordering of the latent-learning ablations (78.0 > 66.0 > 63.3 > 39.3 %)."""
@@ -107,9 +111,6 @@ def reclassify(records: list[dict], run_dir, thresholds=None) -> list[dict]:
     import json
     from pathlib import Path
 
-    from wbvla.suite.failures import classify_failure
-    from wbvla.suite.trace import TrialTrace
-
     out = []
     for r in records:
         log = Path(run_dir) / r.get("files", {}).get("log", "-")
@@ -167,8 +168,6 @@ def scaling_curves(records: list[dict], human_fractions, robot_fractions, demos,
     outcomes of all its trials (= the average subgoal score, each subgoal having the same number of
     trials) with its Wilson interval; ``group`` is ``start_pose`` (human video fraction) or ``scene``
     (robot video fraction)."""
-    from wbvla.suite.config import SCENE_CELLS, START_POSE_CELLS
-
     cells = {"start_pose": set(start_pose_cells or START_POSE_CELLS), "scene": set(scene_cells or SCENE_CELLS)}
     out: dict = {"start_pose": {}, "scene": {}}
     for group, f, d, label in _grid_points(human_fractions, robot_fractions, demos):
@@ -226,8 +225,6 @@ def scaling_cost_estimate(config, done_models: set[str], done_pretrains: set[str
     what it would cost in one process at the measured rates: the distinct Stage II runs (named by their video
     fractions) and Stage III models (labels) of the grid, minus those done, times their steps and
     the measured seconds per step, plus the missing trials times the measured CPU seconds per trial."""
-    from wbvla.suite.run import plan_scaling, scaling_specs
-
     specs = list({s.label: s for _, s in scaling_specs(config)}.values())
     pretrains = {f"h{s.human_video_fraction:g}_r{s.robot_video_fraction:g}" for s in specs}
     trials = len(plan_scaling(config, {s.label: "planned" for s in specs}))
@@ -263,8 +260,6 @@ def training_rates(runs_root) -> dict | None:
 def version_summary(records: list[dict]) -> dict:
     """Which code / policy versions the records were produced with, and how many match today's
     (:func:`wbvla.suite.trials.versions`); stale trials are listed by count, never hidden."""
-    from wbvla.suite.trials import PolicySpec, TrialUnit, versions
-
     seen: Counter = Counter()
     stale = 0
     cache: dict = {}
@@ -290,8 +285,6 @@ def open_loop_metrics(folder) -> dict | None:
     import csv
     import json
     from pathlib import Path
-
-    from wbvla.paths import cache_dir
 
     folder = Path(folder)
     meta_path = folder / "policy.json"

@@ -23,18 +23,22 @@ from pathlib import Path
 
 from wbvla.config import require
 from wbvla.io import write_json_atomic
+from wbvla.paths import cache_dir
 from wbvla.suite.config import ScalingConfig, SuiteConfig, TrainingSizes
 from wbvla.suite.store import ResultStore
 from wbvla.suite.trials import (
     PolicySpec,
     TrialUnit,
+    finetune_config,
     model_id,
     policy_dir,
     pretrain_policy,
     row_spec,
     run_unit,
     train_policy,
+    versions,
 )
+from wbvla.vla.variants import variant_of_policy
 
 
 @dataclass
@@ -55,8 +59,6 @@ class RunResult:
 
 
 def output_dir(run_name: str, configured: Path | None) -> Path:
-    from wbvla.paths import cache_dir
-
     return Path(configured) if configured is not None else cache_dir() / "suite" / run_name
 
 
@@ -98,8 +100,6 @@ def ensure_policies(specs: list[PolicySpec], sizes: TrainingSizes, missing: str,
                                 "train them with --missing train (or `wbvla vla-variant`), or run the others with --missing skip")
     if missing == "skip":
         return {k: v for k, v in ids.items() if v is not None}, folders
-    from wbvla.suite.trials import finetune_config
-
     by_pretrain = {}
     for s in absent:
         cfg = finetune_config(s, sizes)
@@ -128,8 +128,6 @@ def run_units(units: list[TrialUnit], sizes: TrainingSizes, settings: dict, out_
     out_dir.mkdir(parents=True, exist_ok=True)
     store = ResultStore(out_dir / "results.jsonl")
     if settings.get("rerun_stale"):
-        from wbvla.suite.trials import versions
-
         stored = {r["key"]: r.get("versions") for r in store.records()}
         done = {u.key for u in units if u.key in stored and stored[u.key] == versions(u)}
     else:
@@ -175,7 +173,7 @@ def _settings(run) -> dict:
 
 def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
     """Every unit of the Table 2 analog for the rows in ``ids`` (label -> model id)."""
-    from wbvla.tasks.specs import VARIATIONS
+    from wbvla.tasks.specs import VARIATIONS  # lazy: MuJoCo
 
     units = []
     specs = [row_spec(row, config.shipped_wholebodyvla, config.expert_noise) for row in config.rows]
@@ -199,8 +197,6 @@ def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
 def extra_specs(config: SuiteConfig) -> list[PolicySpec]:
     """The :class:`PolicySpec` of each of ``config.extra_policies`` (label ``extra:<run name>``) and of
     ``config.split_rows`` (label ``split:<row>:<part>``)."""
-    from wbvla.vla.variants import variant_of_policy
-
     out = []
     for folder in config.extra_policies:
         meta = json.loads((Path(folder) / "policy.json").read_text())

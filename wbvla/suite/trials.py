@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from wbvla.config import require
-from wbvla.paths import cache_dir
+from wbvla.io import atomic_path
+from wbvla.paths import PACKAGE_DIR, cache_dir, data_dir
 from wbvla.suite.config import ROW_VARIANT, TrainingSizes
 from wbvla.vla.config import sized_finetune_config
-from wbvla.vla.variants import variant_config
+from wbvla.vla.variants import shipped_policy_dir, variant_config
 
 EXPERT_ID = "scripted_expert"
 TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py")
@@ -41,8 +42,6 @@ def digest(paths) -> str:
     """Short SHA-1 of the files' bytes (relative to the ``wbvla`` package or absolute)."""
     import hashlib
 
-    from wbvla.paths import PACKAGE_DIR
-
     h = hashlib.sha1()
     for p in paths:
         h.update(Path(p if Path(p).is_absolute() else PACKAGE_DIR / p).read_bytes())
@@ -54,8 +53,7 @@ def versions(unit: TrialUnit) -> dict:
     sources (expert row), the locomotion backend (the shipped ONNX policy of the physics legs, or
     the ideal base's source). Recorded with every trial; ``rerun_stale`` reruns trials whose
     recorded versions differ from the current ones."""
-    from wbvla.locomotion.physics import DEFAULT_ONNX
-    from wbvla.paths import data_dir
+    from wbvla.locomotion.physics import DEFAULT_ONNX  # lazy: torch (the locomotion backends)
 
     out = {"tasks": digest(TASK_SOURCES)}
     if unit.policy.variant == "expert":
@@ -122,11 +120,9 @@ def policy_dir(spec: PolicySpec, sizes: TrainingSizes) -> Path | None:
     if spec.folder is not None:
         return Path(spec.folder)
     if spec.shipped:
-        from wbvla.vla.variants import shipped_policy_dir
-
         if (shipped_policy_dir() / "policy.json").is_file():
             return shipped_policy_dir()
-    from wbvla.vla.finetune import run_dir_for
+    from wbvla.vla.finetune import run_dir_for  # lazy: torch, Lightning, transformers
 
     cfg = finetune_config(spec, sizes)
     return Path(cfg.export_dir) if cfg.export_dir is not None else run_dir_for(cfg) / "policy"
@@ -148,7 +144,7 @@ def train_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) -> st
     runs are shared by the specs that differ only in Stage III."""
     import torch
 
-    from wbvla.vla.finetune import finetune
+    from wbvla.vla.finetune import finetune  # lazy: torch, Lightning, transformers
 
     torch.set_num_threads(threads)
     require(spec.variant != "expert", "the scripted expert is not trained")
@@ -163,8 +159,8 @@ def export_checkpoint(run: Path, planned_steps: int) -> Path:
     (``train_policy`` / ``build_variant``) continues from the same checkpoint and re-exports."""
     import torch
 
-    from wbvla.vla.finetune import FinetuneModule
-    from wbvla.vla.policy import export_policy
+    from wbvla.vla.finetune import FinetuneModule  # lazy: torch, Lightning, transformers
+    from wbvla.vla.policy import export_policy  # lazy: torch, transformers
 
     run = Path(run)
     ckpt = run / "checkpoints" / "last.ckpt"
@@ -180,7 +176,7 @@ def pretrain_policy(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1) ->
     """Train only the Stage II run of ``spec`` (None for w/o LAM, which has none)."""
     import torch
 
-    from wbvla.vla.pretrain import pretrain
+    from wbvla.vla.pretrain import pretrain  # lazy: torch, Lightning, transformers
 
     torch.set_num_threads(threads)
     cfg = finetune_config(spec, sizes, threads)
@@ -215,18 +211,22 @@ _POLICIES: dict = {}
 
 
 def _policy(spec: PolicySpec, sizes: TrainingSizes, threads: int):
-    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+    from wbvla.tasks.expert import (  # lazy: torch, MuJoCo (workers only)
+        ExpertConfig,
+        ExpertNoiseConfig,
+        ScriptedExpert,
+    )
 
     if spec.variant == "expert":
         return ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if spec.expert_noise else ExpertNoiseConfig.off()))
     folder = policy_dir(spec, sizes)
     if folder not in _POLICIES:
-        from wbvla.vla.policy import VLAPolicy
+        from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers (workers only)
 
         _POLICIES.clear()  # keep one loaded policy per worker (units arrive grouped by policy)
         _POLICIES[folder] = VLAPolicy.load(folder, threads=threads)
     if spec.split is not None:
-        from wbvla.suite.split import split_policy
+        from wbvla.suite.split import split_policy  # lazy: torch, MuJoCo (workers only)
 
         return split_policy(_POLICIES[folder], spec.split)  # a fresh expert half per trial
     return _POLICIES[folder]
@@ -236,7 +236,7 @@ def backend_for(column: str, command_kind: str):
     """The locomotion backend of a suite column for a policy's command kind: ``lmo`` is the
     physics LMO for flags and the velocity-tracking RL policy for velocities; ``ideal_base`` is
     the kinematic stand-in fed either."""
-    from wbvla.locomotion import make_backend
+    from wbvla.locomotion import make_backend  # lazy: torch, MuJoCo (workers only)
 
     if column == "ideal_base":
         return make_backend("ideal_base", command_kind=command_kind)
@@ -256,7 +256,7 @@ def latent_usage(latents: list[dict]) -> dict:
 
 def save_trial_video(result, path: Path) -> Path:
     """Head camera (upscaled to the third-person size) beside the third-person view, 10 fps."""
-    from wbvla.viz.video import save_video
+    from wbvla.viz.video import save_video  # lazy: matplotlib, mediapy
 
     third = result.third_person_frames
     head = result.head_frames
@@ -272,10 +272,13 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     """Run one unit (in a worker) and return its record (see :func:`record_of`)."""
     import torch
 
-    from wbvla.suite.failures import classify_failure
-    from wbvla.suite.trace import FrozenSceneConfig, TracedPolicy
-    from wbvla.tasks.runner import RunnerConfig, run_trial
-    from wbvla.tasks.specs import make_task
+    from wbvla.suite.failures import classify_failure  # lazy: torch, MuJoCo (workers only)
+    from wbvla.suite.trace import (  # lazy: torch, MuJoCo (workers only)
+        FrozenSceneConfig,
+        TracedPolicy,
+    )
+    from wbvla.tasks.runner import RunnerConfig, run_trial  # lazy: torch, MuJoCo (workers only)
+    from wbvla.tasks.specs import make_task  # lazy: MuJoCo (workers only)
 
     torch.set_num_threads(settings.get("threads", 1))
     t0, cpu0 = time.perf_counter(), time.process_time()
@@ -293,8 +296,6 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     safe = unit.key.replace("|", "__").replace(":", "-").replace("/", "-")
     files = {}
     if settings.get("save_logs", True):
-        from wbvla.io import atomic_path
-
         with atomic_path(out / "logs" / f"{safe}.npz") as tmp:
             np.savez_compressed(tmp, **{f"runner_{k}": v for k, v in result.log.items()},
                                 **{f"trace_{k}": v for k, v in trace.arrays().items()},

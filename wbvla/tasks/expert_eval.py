@@ -20,6 +20,8 @@ import numpy as np
 
 from wbvla.config import require
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
+from wbvla.io import write_json_atomic
+from wbvla.paths import cache_dir
 
 EVAL_SEED_START = 1_000_000
 """First evaluation seed (``wbvla.tasks.specs.SEED_RANGES['eval']``)."""
@@ -57,9 +59,13 @@ def _trial(job: tuple[str, int, str, str, bool]):
     import torch
 
     torch.set_num_threads(1)
-    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
-    from wbvla.tasks.runner import RunnerConfig, run_trial
-    from wbvla.tasks.specs import make_task
+    from wbvla.tasks.expert import (  # lazy: torch, MuJoCo
+        ExpertConfig,
+        ExpertNoiseConfig,
+        ScriptedExpert,
+    )
+    from wbvla.tasks.runner import RunnerConfig, run_trial  # lazy: torch, MuJoCo
+    from wbvla.tasks.specs import make_task  # lazy: MuJoCo
 
     expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off()), seed=seed)
     result = run_trial(expert, make_task(task, seed, variation), RunnerConfig(backend=backend))
@@ -99,10 +105,8 @@ def aggregate(results: list) -> dict:
 
 def run_expert_eval(config: ExpertEvalConfig) -> dict:
     """Run the evaluation of ``config``; writes and returns the result."""
-    from wbvla.io import write_json_atomic
-    from wbvla.paths import cache_dir
-    from wbvla.tasks.specs import VARIATIONS
-    from wbvla.viz.report import provenance
+    from wbvla.tasks.specs import VARIATIONS  # lazy: MuJoCo (the CLI imports this module)
+    from wbvla.viz.report import provenance  # lazy: matplotlib
 
     require(config.variation in VARIATIONS, f"unknown variation {config.variation!r}; choose one of {tuple(VARIATIONS)}")
     tasks = [t for t in config.tasks if t in VARIATIONS[config.variation].tasks]

@@ -27,6 +27,7 @@ import numpy as np
 from wbvla.config import one_of, positive, require
 from wbvla.control.policy_contract import Policy, PolicyOutput, check_state
 from wbvla.data import teleop_schema as ts
+from wbvla.io import atomic_path
 from wbvla.lmo.config import CommandConfig
 from wbvla.locomotion import BACKENDS, LocomotionBackend, VelocityReference, make_backend
 from wbvla.sim.camera import CameraRenderer
@@ -123,8 +124,6 @@ class TrialResult:
     def save_log(self, path: str | Path) -> Path:
         """Write the per-tick log (and latents as JSON text) to an ``.npz``, atomically."""
         import json
-
-        from wbvla.io import atomic_path
 
         with atomic_path(path) as tmp:
             np.savez_compressed(tmp, **self.log, latents=np.array(json.dumps(self.latents)),

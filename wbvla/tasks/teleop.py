@@ -39,7 +39,7 @@ SEED_KEY = "seed"
 
 def teleop_dataset_features(image_size: int) -> dict[str, dict]:
     """The features of the expert's dataset: :func:`teleop_features` plus :data:`SEED_KEY`."""
-    from wbvla.data.lerobot_v3 import teleop_features
+    from wbvla.data.lerobot_v3 import teleop_features  # lazy: pandas, pyarrow
 
     return {**teleop_features(image_size), SEED_KEY: {"dtype": "int64", "shape": [1], "names": None}}
 
@@ -60,9 +60,13 @@ def _run_attempt(job: tuple[str, int, dict]) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
-    from wbvla.tasks.runner import RunnerConfig, run_trial
-    from wbvla.tasks.specs import make_task
+    from wbvla.tasks.expert import (  # lazy: torch, MuJoCo (workers)
+        ExpertConfig,
+        ExpertNoiseConfig,
+        ScriptedExpert,
+    )
+    from wbvla.tasks.runner import RunnerConfig, run_trial  # lazy: torch, MuJoCo (workers)
+    from wbvla.tasks.specs import make_task  # lazy: MuJoCo (workers)
 
     expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if opts["noise"] else ExpertNoiseConfig.off()), seed=seed)
     buffer = _FrameBuffer()
@@ -76,7 +80,7 @@ def _run_attempt(job: tuple[str, int, dict]) -> dict:
 
 def existing_seeds(root: Path) -> dict[str, list[int]]:
     """Seeds of the episodes already in the dataset at ``root``, per task."""
-    from wbvla.data.lerobot_v3 import LeRobotV3Dataset
+    from wbvla.data.lerobot_v3 import LeRobotV3Dataset  # lazy: pandas, pyarrow
 
     ds = LeRobotV3Dataset(root)
     if ds.num_episodes == 0:
@@ -123,8 +127,8 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     """Generate (or extend) the dataset of ``config``; returns the summary that is also written."""
     from tqdm.auto import tqdm
 
-    from wbvla.data.lerobot_v3 import LeRobotV3Writer, validate_v3
-    from wbvla.locomotion.base import LABELS
+    from wbvla.data.lerobot_v3 import LeRobotV3Writer, validate_v3  # lazy: pandas, pyarrow
+    from wbvla.locomotion.base import LABELS  # lazy: torch (the locomotion backends)
 
     root, summary_path = config.root(), config.summary_path()
     meta = {"locomotion_backend": config.backend, "locomotion_backend_label": LABELS[config.backend],

@@ -12,6 +12,7 @@ from typing import Literal
 
 from wbvla.config import require
 from wbvla.data.teleop_schema import TASKS
+from wbvla.paths import cache_dir
 
 SIZE_PRESETS: dict[str, int] = {"smoke": 1, "tutorial": 25, "full": 100}
 """Successful demonstrations per task of each preset. ``full`` covers the task suite's data-scaling
@@ -79,8 +80,6 @@ class TeleopDataConfig:
         """The dataset folder."""
         if self.output_dir is not None:
             return Path(self.output_dir)
-        from wbvla.paths import cache_dir
-
         return cache_dir() / "teleop" / self.size
 
     def summary_path(self) -> Path:

@@ -25,12 +25,15 @@ import importlib.util
 import json
 import os
 import shutil
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from wbvla.compat import ensure_torchvision_importable
+from wbvla.io import atomic_path
 from wbvla.lam.features import to_float_images
 from wbvla.paths import cache_dir
 from wbvla.vla.config import BackboneConfig
@@ -78,6 +81,19 @@ def import_peft():
     return peft
 
 
+@contextmanager
+def peft_wrapping():
+    """Around peft's wrapping of a model (``get_peft_model``, ``PeftModel.from_pretrained``).
+
+    peft (0.21) reads ``model.is_gradient_checkpointing`` when it wraps a model, a property
+    transformers 5.x deprecated (a FutureWarning from ``transformers.modeling_utils`` each time).
+    Neither call is ours to change, so exactly that message is silenced, only while peft wraps."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning,
+                                module="transformers.modeling_utils")
+        yield
+
+
 def smollm2_tokenizer(gguf_path: str | None = None):
     """The SmolLM2 tokenizer from the GGUF, converted once to ``cache_dir()/vla/smollm2_tokenizer``."""
     tf = _import_transformers()
@@ -117,8 +133,6 @@ def _smollm2_text_weights(cfg: BackboneConfig):
     full = tf.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     keep = {k.removeprefix("model."): v.contiguous() for k, v in full.state_dict().items()
             if k.startswith("model.") and not (k.startswith("model.layers.") and int(k.split(".")[2]) >= cfg.smollm2_layers)}
-    from wbvla.io import atomic_path
-
     with atomic_path(cached) as tmp:
         save_file(keep, str(tmp))
     return text_cfg, keep

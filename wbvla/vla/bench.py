@@ -15,17 +15,16 @@ import numpy as np
 import torch
 
 from wbvla.data.teleop_schema import INSTRUCTIONS, STATE_DIM
+from wbvla.vla.backbone import build_backbone
 from wbvla.vla.config import BackboneConfig, DecoderConfig
+from wbvla.vla.decoder import ExecutionDecoder
 from wbvla.vla.latents import LatentVocabulary
+from wbvla.vla.model import LatentVLA
+from wbvla.vla.policy import VLAPolicy
 
 
 def timing_policy(backbone: BackboneConfig, vocab: LatentVocabulary | None = None, chunk_size: int = 5):
     """An untrained :class:`~wbvla.vla.policy.VLAPolicy` of the given architecture (for timing only)."""
-    from wbvla.vla.backbone import build_backbone
-    from wbvla.vla.decoder import ExecutionDecoder
-    from wbvla.vla.model import LatentVLA
-    from wbvla.vla.policy import VLAPolicy
-
     vocab = vocab or LatentVocabulary({"mani": (1, 16), "loco": (1, 16)})
     bb = build_backbone(backbone, vocab.tokens())
     vla = LatentVLA(bb, vocab)

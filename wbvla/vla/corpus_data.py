@@ -26,9 +26,11 @@ import torch
 from torch.utils.data import Dataset
 
 from wbvla.config import require
+from wbvla.data.corpus import load_index
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.pairs import FramePairs
 from wbvla.io import atomic_path
+from wbvla.lam.train import load_lam
 from wbvla.paths import cache_dir
 from wbvla.vla.config import LAM_SOURCES, PretrainConfig
 
@@ -121,8 +123,6 @@ def label_pairs(pairs: FramePairs, checkpoint: Path, tag: str) -> np.ndarray:
     path = cache_dir() / "vla_labels" / f"{key}.npz"
     if path.is_file():
         return np.load(path)["codes"]
-    from wbvla.lam.train import load_lam
-
     model = load_lam(checkpoint)
     chunks = []
     for start in range(0, len(pairs), 1024):
@@ -200,8 +200,6 @@ def stage2_source(config: PretrainConfig, source: str, split: str) -> LatentPair
 
 
 def _clip_rows(root: Path, pairs: FramePairs) -> pd.DataFrame:
-    from wbvla.data.corpus import load_index
-
     index = load_index(root)
     return index[index.clip_id.isin(set(pairs.table.clip_id))]
 

@@ -185,7 +185,11 @@ def decoder_losses(dec: ExecutionDecoder, out: DecoderOutput, targets: dict[str,
     """Action losses of Stage III: L1 on standardized arm / gripper / h* (and velocity), mean 3-way
     cross-entropy over the flag axes. ``targets`` holds physical ``arm (B, H, 14)``, ``gripper
     (B, H, 2)``, ``flags (B, 3)``, ``height (B,)``, ``velocity (B, 3)`` (and ``state (B, 17)`` for a residual decoder). Returns each term and
-    ``action`` = the weighted sum."""
+    ``action`` = the weighted sum. A target whose shape differs from the prediction's is refused (a
+    silent broadcast would average the wrong differences)."""
+    for key, pred in (("arm", out.arm), ("gripper", out.gripper), ("height", out.height)):
+        if tuple(targets[key].shape) != tuple(pred.shape):
+            raise ValueError(f"target {key!r} has shape {tuple(targets[key].shape)}, the decoder predicts {tuple(pred.shape)}")
     z = dec.standardize(targets)
     terms = {"arm_l1": F.l1_loss(out.arm, z["arm"]), "gripper_l1": F.l1_loss(out.gripper, z["gripper"]),
              "height_l1": F.l1_loss(out.height, z["height"])}

@@ -27,7 +27,7 @@ from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.lam.train import load_lam
 from wbvla.paths import cache_dir
-from wbvla.vla.backbone import build_backbone, import_peft, save_backbone
+from wbvla.vla.backbone import build_backbone, import_peft, peft_wrapping, save_backbone
 from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
 from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
@@ -74,7 +74,11 @@ class FinetuneModule(L.LightningModule):
         self.vla.vlm.requires_grad_(False)
         # LoRA layers are injected into self.vla.vlm in place; keep the PeftModel wrapper out of the
         # module tree (its parameters are the same tensors) to save the adapter with peft later.
-        self.__dict__["peft"] = import_peft().get_peft_model(self.vla.vlm, lora_config(cfg))
+        with peft_wrapping():
+            self.__dict__["peft"] = import_peft().get_peft_model(self.vla.vlm, lora_config(cfg))
+        # load_base() returns the VLA in eval mode and Lightning keeps each module's mode: train mode, so
+        # LoRA dropout (lora_dropout) applies; validation switches to eval and back (frozen weights stay frozen)
+        self.vla.train()
         self.decoder = ExecutionDecoder(cfg.decoder, self.vla.backbone.hidden_size, cfg.chunk_size, cfg.command_kind,
                                         cfg.use_state, ActionStats(**{k: np.asarray(v, np.float32) for k, v in stats.items()}))
         if cfg.init_policy is not None:

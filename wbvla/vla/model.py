@@ -9,6 +9,7 @@ execution decoder was trained on (checked in the tests).
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,12 @@ from wbvla.vla.latents import LatentVocabulary, PromptBatch, PromptEncoder
 
 TOKEN_VISUAL, TOKEN_QUERY, TOKEN_LATENT = 0, 1, 2
 """Kinds of hidden state the execution decoder pools over."""
+
+
+def _kv_cache_name(model: nn.Module) -> str:
+    """The name of the KV cache in ``model.forward`` and its output: ``cache`` in transformers 5.x
+    (where ``past_key_values`` is deprecated: a FutureWarning on every call), ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 @dataclass
@@ -141,17 +148,18 @@ class LatentVLA(nn.Module):
         single-token step per latent slot (the same hidden states as a teacher-forced pass)."""
         dev = self.vlm.device
         ids = torch.tensor([self.prompts.prompt_ids(instruction)], device=dev)
+        kv = _kv_cache_name(self.vlm.model)
         out = self.vlm.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pixel_values, use_cache=True)
-        hs, past = [out.last_hidden_state], out.past_key_values
+        hs, past = [out.last_hidden_state], out[kv]
         codes = []
         for j in range(self.num_slots):
             code = int(self.slot_logits(hs[-1][:, -1], j).argmax(-1))
             codes.append(code)
             tok = self._slot_ids(j)[code].view(1, 1)
             mask = torch.ones(1, ids.shape[1] + j + 1, dtype=torch.long, device=dev)
-            out = self.vlm.model(input_ids=tok, attention_mask=mask, past_key_values=past, use_cache=True)
+            out = self.vlm.model(input_ids=tok, attention_mask=mask, use_cache=True, **{kv: past})
             hs.append(out.last_hidden_state)
-            past = out.past_key_values
+            past = out[kv]
         hidden = torch.cat(hs, dim=1)  # (1, P + n, D)
         p = ids.shape[1]
         batch = PromptBatch(ids, torch.ones_like(ids), torch.tensor([p - 1]), torch.arange(p, p + self.num_slots)[None])

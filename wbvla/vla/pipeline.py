@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from wbvla.lam.pipeline import StageIPlan, stage1_plan
+from wbvla.lam.pipeline import StageIPlan, ensure_corpus, ensure_lams, stage1_plan
 from wbvla.paths import cache_dir
 from wbvla.vla.config import FinetuneConfig, PretrainConfig, sized_finetune_config
 
@@ -45,8 +45,6 @@ def vla_plan(smoke: bool, seed: int = 0, device: str = "auto", threads: int | No
 
 def ensure_stage1(plan: VLAPlan) -> dict:
     """Generate the Stage I corpus and train the three LAMs if missing; ``{variant: TrainResult}``."""
-    from wbvla.lam.pipeline import ensure_corpus, ensure_lams
-
     ensure_corpus(plan.stage1, progress=plan.pretrain.progress)
     return ensure_lams(plan.stage1)
 

@@ -28,8 +28,10 @@ from wbvla.config import require
 from wbvla.control.policy_contract import CommandKind, PolicyOutput, check_state
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
+from wbvla.lmo.config import HeightConfig
 from wbvla.paths import portable_path
-from wbvla.vla.backbone import import_peft
+from wbvla.sim.joints import limits
+from wbvla.vla.backbone import import_peft, peft_wrapping
 from wbvla.vla.config import DecoderConfig
 from wbvla.vla.decoder import ExecutionDecoder
 from wbvla.vla.model import LatentVLA, load_base
@@ -111,7 +113,8 @@ class VLAPolicy:
         if threads is not None:
             torch.set_num_threads(threads)
         vla = load_base(folder / "base")
-        peft_model = PeftModel.from_pretrained(vla.vlm, str(folder / "adapter"))
+        with peft_wrapping():
+            peft_model = PeftModel.from_pretrained(vla.vlm, str(folder / "adapter"))
         if merge_lora:
             vla.vlm = peft_model.merge_and_unload()
             vla.backbone.model = vla.vlm
@@ -156,9 +159,6 @@ def clip_to_ranges(arm: np.ndarray, grippers: np.ndarray, command: np.ndarray
     is also what the simulator's actuators and the LMO apply and what a robot runner checks (it
     refuses commands beyond range + tolerance). Returns the clipped arm (T, 14), grippers (T, 2),
     command (4,) (only h*, index 3, is touched) and how many values were moved."""
-    from wbvla.lmo.config import HeightConfig
-    from wbvla.sim.joints import limits
-
     a_lo, a_hi = limits("arms")
     g_lo, g_hi = limits("grippers")
     h_lo, h_hi = HeightConfig().height_range

@@ -20,6 +20,8 @@ from torch.utils.data import Dataset
 
 from wbvla.config import require
 from wbvla.data import teleop_schema as ts
+from wbvla.data.lerobot_v3.read import LeRobotV3Dataset
+from wbvla.vla.corpus_data import encode_pairs
 
 DAGGER_TARGET_KEY = "dagger.latent_target"
 """Per-frame column of a DAgger dataset: 1 where the expert moved the robot (LAM codes are targets)."""
@@ -84,8 +86,6 @@ def teleop_ready(root: Path, per_task: int, tasks: tuple[str, ...] = ts.TASKS) -
 
 def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[TeleopEpisode]:
     """Every episode of a LeRobot v3 teleoperation dataset, frames resized to ``image_size``."""
-    from wbvla.data.lerobot_v3.read import LeRobotV3Dataset
-
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
         raise FileNotFoundError(f"no teleoperation dataset at {root} (meta/info.json missing); "
@@ -124,8 +124,6 @@ def split_episodes(episodes: list[TeleopEpisode], heldout_per_task: int, max_dem
 def latent_labels(episode: TeleopEpisode, models: dict, k: int) -> np.ndarray:
     """Codes (T, n_slots) of each LAM (in ``models`` order) on (o_t, o_min(t+k, T-1)); in a DAgger
     episode, the learner's own codes where the frame is no latent target."""
-    from wbvla.vla.corpus_data import encode_pairs
-
     if not models:
         return np.zeros((len(episode), 0), np.int64)
     frames = torch.from_numpy(episode.frames).permute(0, 3, 1, 2)  # (T, 3, H, W)

@@ -78,6 +78,10 @@ def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, d
         check_same_run(run, config_json)
     acc = accelerator(device)
     speed = ExampleThroughput()
+    try:  # an interval longer than an epoch would log no training step at all (Lightning warns)
+        log_every_n_steps = max(1, min(log_every_n_steps, len(train_loader)))
+    except TypeError:
+        pass  # an iterable without a length
     trainer = L.Trainer(
         accelerator=acc, devices=1, max_steps=max_steps, max_epochs=-1,
         precision="bf16-mixed" if acc == "gpu" else "32-true",

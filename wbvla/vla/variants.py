@@ -17,7 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from wbvla.config import one_of
-from wbvla.paths import data_dir
+from wbvla.io import write_json_atomic
+from wbvla.paths import data_dir, portable_path
 from wbvla.vla.config import FinetuneConfig, PretrainConfig
 
 VARIANTS: dict[str, dict] = {
@@ -63,8 +64,8 @@ def variant_config(name: str, base: FinetuneConfig | None = None, human_video_fr
 def build_variant(name: str, base: FinetuneConfig | None = None, episodes=None, **switches):
     """Train (or resume, or find finished) variant ``name`` and return it as a loaded
     :class:`~wbvla.vla.policy.VLAPolicy`. ``switches`` go to :func:`variant_config`."""
-    from wbvla.vla.finetune import finetune
-    from wbvla.vla.policy import VLAPolicy
+    from wbvla.vla.finetune import finetune  # lazy: torch, Lightning, transformers
+    from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers
 
     result = finetune(variant_config(name, base, **switches), episodes)
     return VLAPolicy.load(result.policy_dir)
@@ -72,8 +73,8 @@ def build_variant(name: str, base: FinetuneConfig | None = None, episodes=None, 
 
 def load_variant(name: str, base: FinetuneConfig | None = None, **switches):
     """Load an already trained variant (no training); raises FileNotFoundError naming the folder."""
-    from wbvla.vla.finetune import run_dir_for
-    from wbvla.vla.policy import VLAPolicy
+    from wbvla.vla.finetune import run_dir_for  # lazy: torch, Lightning, transformers
+    from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers
 
     cfg = variant_config(name, base, **switches)
     return VLAPolicy.load(run_dir_for(cfg) / "policy")
@@ -85,7 +86,7 @@ def shipped_policy_dir() -> Path:
 
 def load_shipped_policy(threads: int | None = None):
     """The trained tutorial policy shipped with the repository (``data/vla/tutorial``)."""
-    from wbvla.vla.policy import VLAPolicy
+    from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers
 
     return VLAPolicy.load(shipped_policy_dir(), threads=threads)
 
@@ -96,9 +97,7 @@ def ship_policy(policy_dir: Path, dest: Path | None = None) -> Path:
     import json
     import shutil
 
-    from wbvla.io import write_json_atomic
-    from wbvla.paths import portable_path
-    from wbvla.vla.policy import VLAPolicy, make_adapter_portable
+    from wbvla.vla.policy import VLAPolicy, make_adapter_portable  # lazy: torch, transformers
 
     VLAPolicy.load(policy_dir)  # refuse to ship something that does not load
     dest = Path(dest) if dest is not None else shipped_policy_dir()

@@ -25,7 +25,9 @@ from wbvla.runtime.backends.base import RobotBackend
 from wbvla.runtime.config import SafetyConfig, SimTwinConfig
 from wbvla.runtime.lmo_stage import RobotState
 from wbvla.runtime.safety import ARMS, GRIPPERS
+from wbvla.sim.camera import CameraRenderer
 from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT, X2Index
+from wbvla.sim.scene import build_scene
 
 
 def read_state(data: mujoco.MjData, idx: X2Index, t_ns: int) -> RobotState:
@@ -54,8 +56,6 @@ class _CameraThread(threading.Thread):
         self.render_ms: list[float] = []
 
     def run(self) -> None:
-        from wbvla.sim.camera import CameraRenderer
-
         twin = self.twin
         snap = mujoco.MjData(twin.model)
         try:
@@ -98,8 +98,6 @@ class SimBackend(RobotBackend):
         self.clock = time.perf_counter_ns
 
     def start(self) -> RobotState:
-        from wbvla.sim.scene import build_scene
-
         self.scene = build_scene(name=self.cfg.scene, seed=self.cfg.seed)
         self.model, self.data, self.idx = self.scene.model, self.scene.data, self.scene.robot
         self.model.opt.timestep = PHYSICS_DT
@@ -108,7 +106,9 @@ class SimBackend(RobotBackend):
         self.model.opt.ls_iterations = SOLVER_LS_ITERATIONS
         self.scene.reset()
         if self.kinematic_base:
-            from wbvla.locomotion.ideal_base import IdealBase
+            from wbvla.locomotion.ideal_base import (
+                IdealBase,  # lazy: torch (the locomotion backends)
+            )
 
             self.base = IdealBase()
             self.base.reset(self.model, self.data, self.idx)
