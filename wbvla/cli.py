@@ -9,9 +9,16 @@ Add a job by writing a function ``name(config: SomeConfig) -> None`` below and l
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import functools
+import inspect
 import os
 import shlex
 import sys
+import textwrap
+import types
+import typing
 
 import tyro
 
@@ -250,9 +257,123 @@ COMMANDS = {
 }
 
 
+BRIEF_HELP_ABOVE = 40
+"""A command with more options than this gets the short ``--help`` (``--help-all``: tyro's full help)."""
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """``field -> docstring`` of a dataclass (the string literal under each field, as tyro reads it)."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        except (OSError, TypeError, IndexError, SyntaxError):
+            continue
+        for node, doc in zip(body, body[1:], strict=False):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(doc, ast.Expr)
+                    and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)):
+                docs[node.target.id] = " ".join(doc.value.value.split())
+    return docs
+
+
+def _type_name(tp) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        return "{" + ",".join(str(a) for a in args) + "}"
+    if origin in (typing.Union, types.UnionType):
+        named = [_type_name(a) for a in args if a is not type(None)]
+        return "|".join(named) + ("|None" if len(named) < len(args) else "")
+    if origin in (tuple, list, set, frozenset):
+        return f"{_type_name(args[0])} ..." if args else "..."
+    return getattr(tp, "__name__", str(tp)).upper()
+
+
+def _options(cls: type, path: str = "") -> list[tuple[str, list[tuple[str, str]], str]]:
+    """``(group path, [(flag, help line)], group doc)`` for ``cls`` and every nested config, depth first.
+    Raises ``TypeError`` on a field with tyro markers (``Annotated``: suppressed, positional, ...)."""
+    hints, docs = typing.get_type_hints(cls, include_extras=True), _field_docs(cls)
+    own, nested = [], []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        tp = hints[f.name]
+        if typing.get_origin(tp) is typing.Annotated:
+            raise TypeError(f"{cls.__name__}.{f.name} carries tyro markers")
+        if dataclasses.is_dataclass(tp):
+            nested += _options(tp, f"{path}.{f.name}" if path else f.name)
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if tp is bool:
+            flag = f"{flag}, --no-{f.name.replace('_', '-')}"
+        else:
+            flag = f"{flag} {_type_name(tp)}"
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else "required")
+        own.append((flag, f"{_first_sentence(docs.get(f.name, ''))} (default: {default})".strip()))
+    return [(path, own, _first_sentence(cls.__doc__ or ""))] + nested
+
+
+def _first_sentence(text: str) -> str:
+    """The text up to its first full stop outside parentheses (all of it when short)."""
+    text, depth = " ".join(text.split()), 0
+    if len(text) <= 120:
+        return text
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[: i + 1]
+    return text
+
+
+def brief_help(name: str, config_type: type) -> str | None:
+    """Short help for a command with many options: its own and its first-level groups' options with
+    their help, deeper groups as one line each (what they set, their option names); None (tyro's help)
+    when the command has at most :data:`BRIEF_HELP_ABOVE` options or options this walk cannot name
+    exactly as tyro does (repeated names, ``Annotated`` markers)."""
+    try:
+        groups = _options(config_type)
+    except TypeError:
+        return None  # tyro names these options its own way: its help is the truth
+    flags = [flag.split()[0].rstrip(",") for _, opts, _ in groups for flag, _ in opts]
+    total = len(flags)
+    if total <= BRIEF_HELP_ABOVE or len(set(flags)) < total:
+        return None  # short enough, or names tyro prefixes to keep them apart
+    wrap = functools.partial(textwrap.fill, width=100, subsequent_indent=" " * 28, break_on_hyphens=False)
+
+    def option(flag: str, text: str) -> str:
+        return wrap(f"  {flag:<25} {text}") if len(flag) <= 25 else f"  {flag}\n" + wrap(text, initial_indent=" " * 28)
+    lines = [f"usage: wbvla {name} [OPTIONS]", "", " ".join((COMMANDS[name].__doc__ or "").split()), "",
+             f"The common options; all {total}, each with its help: wbvla {name} --help-all", ""]
+    deeper = []
+    for path, opts, doc in groups:
+        if path.count(".") >= 1:
+            deeper.append((path, opts, doc))
+            continue
+        lines.append(f"{path or 'options'}: {doc}" if path else "options:")
+        lines += [option(flag, text) for flag, text in opts]
+        lines.append("")
+    if deeper:
+        lines.append("more options, by group (set any of them by name; --help-all for their help):")
+        for path, opts, doc in deeper:
+            lines.append(textwrap.fill(f"  {path} ({len(opts)}): {doc}", width=100, subsequent_indent=" " * 6))
+            lines.append(textwrap.fill(" ".join(flag.split(",")[0].split()[0] for flag, _ in opts), width=100,
+                                       initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False))
+    return "\n".join(lines)
+
+
 def main() -> None:
-    os.environ.setdefault("WBVLA_COMMAND", shlex.join(["wbvla", *sys.argv[1:]]))
-    tyro.extras.subcommand_cli_from_dict(COMMANDS, config=(tyro.conf.OmitArgPrefixes,))
+    args = sys.argv[1:]
+    os.environ.setdefault("WBVLA_COMMAND", shlex.join(["wbvla", *args]))
+    if len(args) == 2 and args[0] in COMMANDS and args[1] in ("-h", "--help"):
+        config_type = typing.get_type_hints(COMMANDS[args[0]])["config"]
+        text = brief_help(args[0], config_type)
+        if text is not None:
+            print(text)
+            return
+    args = ["--help" if a == "--help-all" else a for a in args]
+    tyro.extras.subcommand_cli_from_dict(COMMANDS, args=args, config=(tyro.conf.OmitArgPrefixes,))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,41 @@
+"""``wbvla CMD --help`` stays readable: a command with many options gets a short help (its own options
+with their help, deeper groups as one line each), ``--help-all`` is tyro's full help."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from wbvla.cli import BRIEF_HELP_ABOVE, COMMANDS, brief_help
+
+
+def _help(*args: str) -> str:
+    env = os.environ | {"COLUMNS": "80"}  # one column of tyro's boxes
+    done = subprocess.run([sys.executable, "-m", "wbvla.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_lmo_train_help_is_short_and_names_only_real_options():
+    brief, full = _help("lmo-train", "--help"), _help("lmo-train", "--help-all")
+    assert len(brief.splitlines()) <= 100 < 300 < len(full.splitlines())
+    assert "wbvla lmo-train --help-all" in brief and "all 101" in brief
+    named = set(re.findall(r"(?<![\w-])--[a-z0-9][a-z0-9-]*", brief)) - {"--help-all"}
+    accepted = set(re.findall(r"(?<![\w-])--[a-z0-9][a-z0-9-]*", full))
+    assert len(named) == 101 + 2 and named <= accepted  # + the --no- forms of two flags shown in full
+    assert "--iterations INT" in brief and "(default: 100)" in brief  # the command's own options in full
+    assert "task.domain_rand (20):" in brief and "--imu-lag" in brief  # a deeper group: one line + its names
+
+
+def test_small_commands_keep_tyros_help():
+    assert brief_help("notebook", _config("notebook")) is None
+    assert brief_help("lerobot-validate", _config("lerobot-validate")) is None  # a positional argument: tyro's help
+    assert BRIEF_HELP_ABOVE >= 40
+
+
+def _config(name: str) -> type:
+    import typing
+
+    return typing.get_type_hints(COMMANDS[name])["config"]
