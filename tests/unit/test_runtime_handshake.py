@@ -131,3 +131,27 @@ def test_no_handshake_is_requested_while_a_welcome_waits_or_right_after_one():
         assert link.attempts == 1
     finally:
         link.close()
+
+
+def test_a_request_is_withdrawn_when_the_session_speaks_before_the_attempt_but_not_during_one():
+    now = [5 * 10**9]
+    during: list[bool] = []
+
+    def attempt():
+        during.append(link.request_handshake(now[0], now[0], 0.5))  # the session speaks while the hello is out
+        return Welcome(True, "", 10 + len(during), "m", "standin", "flags", "x", 4, 0.1)
+
+    link = RobotLink(LinkConfig(port=5997), msgs.Hello("r", msgs.ROBOT_JOINTS, "flags"), 0.5, 0.5, zmq.Context.instance(),
+                     clock=lambda: now[0], attempt=attempt, thread=False)
+    try:
+        link.handshake_step()
+        link.take_welcome()
+        now[0] += 10**9
+        assert link.request_handshake(now[0], 0, 0.5)  # quiet for 1 s: asked
+        assert not link.request_handshake(now[0], now[0], 0.5)  # a command arrived before the thread's turn
+        assert not link.want_handshake.is_set() and link.handshake_step() is None and link.attempts == 1
+        assert link.request_handshake(now[0] + 10**9, now[0], 0.5)  # quiet again: asked again
+        assert link.handshake_step().session == 12 and during == [False, False]  # an attempt in flight completes
+        assert link.attempts == 2 and not link.want_handshake.is_set()
+    finally:
+        link.close()

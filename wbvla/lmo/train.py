@@ -30,6 +30,7 @@ from rsl_rl.utils.log_writer import LogWriter
 from wbvla.io import atomic_path, write_json_atomic
 from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.job_config import BenchmarkConfig, TrainConfig
+from wbvla.paths import cache_dir
 
 _CKPT = re.compile(r"^model_(\d+)\.pt$")
 LOGGER = {"class_name": "wbvla.lmo.train:JsonlLogWriter"}
@@ -136,7 +137,7 @@ def make_runner(cfg: TrainConfig, log_dir: Path | None, device: str):
     from mjlab.envs import ManagerBasedRlEnv
     from mjlab.rl import RslRlVecEnvWrapper
 
-    from wbvla.lmo.env_cfg import make_env_cfg, make_runner_cfg
+    from wbvla.lmo.env_cfg import make_env_cfg, make_runner_cfg  # lazy: mjlab
 
     env = ManagerBasedRlEnv(cfg=make_env_cfg(cfg.task), device=device)
     wrapped = (_positive_wrapper_class() if cfg.ppo.only_positive_rewards else RslRlVecEnvWrapper)(env)
@@ -191,7 +192,7 @@ def _start_progress(run_dir: Path, resume: Path | None, init_from: Path | None) 
 
 
 def _curriculum_term(env):
-    from wbvla.lmo.curriculum import TERM_NAME
+    from wbvla.lmo.curriculum import TERM_NAME  # lazy: mjlab
 
     cm = env.curriculum_manager
     return cm.get_term_cfg(TERM_NAME).func if TERM_NAME in getattr(cm, "active_terms", ()) else None
@@ -353,8 +354,6 @@ def run_summary(run_dir: Path) -> dict:
 def portable(text: str) -> str:
     """``text`` with this machine's absolute paths replaced: the cache dir by ``$WBVLA_CACHE``,
     the repository by ``.`` and the home directory by ``~`` (model cards and records ship)."""
-    from wbvla.paths import cache_dir
-
     repo = Path(__file__).resolve().parents[2]
     for path, token in ((cache_dir(), "$WBVLA_CACHE"), (repo, "."), (Path.home(), "~")):
         text = text.replace(str(Path(path).resolve()) + "/", token + "/").replace(str(path) + "/", token + "/")
@@ -376,7 +375,7 @@ def benchmark(config: BenchmarkConfig) -> dict:
     from mjlab.rl import MjlabOnPolicyRunner, RslRlVecEnvWrapper
     from mjlab.tasks.registry import load_env_cfg, load_rl_cfg
 
-    from wbvla.viz.report import provenance
+    from wbvla.viz.report import provenance  # lazy: matplotlib
 
     device = resolve_device(config.device)
     if device == "cpu":
@@ -391,9 +390,9 @@ def benchmark(config: BenchmarkConfig) -> dict:
     g1_env = ManagerBasedRlEnv(cfg=g1_env_cfg, device=device)
     g1_runner = MjlabOnPolicyRunner(RslRlVecEnvWrapper(g1_env), g1_agent, None, device)
     # The same LMO task (paper levers, same PPO settings and env count) on the C engine (wbvla.lmo.cpu).
-    from wbvla.lmo.cpu.env import CpuEngineConfig, CpuLMOEnv
-    from wbvla.lmo.cpu.train import CpuTrainConfig, _runner
-    from wbvla.lmo.levers import LeverConfig
+    from wbvla.lmo.cpu.env import CpuEngineConfig, CpuLMOEnv  # lazy: the CPU engine, benchmark only
+    from wbvla.lmo.cpu.train import CpuTrainConfig, _runner  # lazy: the CPU engine, benchmark only
+    from wbvla.lmo.levers import LeverConfig  # lazy: mjlab
 
     cpu_cfg = CpuTrainConfig(stage=config.stage, ppo=lmo_cfg.ppo,
                              engine=CpuEngineConfig(num_envs=config.num_envs, levers=LeverConfig.paper()))

@@ -10,9 +10,11 @@ The handshake state is one small state machine under one lock: the thread that r
 welcome records it (``pending``), stamps its arrival on the runner's clock (``t_welcome_ns``) and
 clears the request, all at once; the loop asks for a handshake only through
 :meth:`RobotLink.request_handshake`, which under the same lock refuses while a welcome waits to be
-adopted or arrived within the quiet limit. So a welcome that lands in the middle of a tick can
-never be followed by a second handshake (the race of issue 19: the loop judged the silence from
-a link-ok time it updated only at the next tick, and asked again).
+adopted or arrived within the quiet limit, and withdraws a request the thread has not started on
+once the session speaks again. So a welcome that lands in the middle of a tick can never be
+followed by a second handshake (the race of issue 19: the loop judged the silence from a link-ok
+time it updated only at the next tick, and asked again), and a short silence that ends before
+the thread's turn costs no new session.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class RobotLink:
         """When (runner clock) the last accepted welcome arrived; 0 before the first."""
         self.attempts = 0
         """Handshake attempts made (each sends one hello)."""
+        self._attempting = False
         self.want_handshake = threading.Event()
         self.want_handshake.set()
         self.stop_event = threading.Event()
@@ -105,15 +108,19 @@ class RobotLink:
         return w
 
     def request_handshake(self, now_ns: int, heard_ns: int, quiet_s: float) -> bool:
-        """Ask for a handshake if nothing of the session was heard (``heard_ns``) and no welcome
-        arrived for more than ``quiet_s`` before ``now_ns`` (runner clock); returns whether it asked.
-        Never while a welcome waits to be adopted: one check-and-set under the lock the handshake
-        thread takes to record a welcome."""
+        """Called by the loop every tick once a session is open. Asks for a handshake if nothing of
+        the session was heard (``heard_ns``) and no welcome arrived for more than ``quiet_s`` before
+        ``now_ns`` (runner clock); returns whether it asked. Never while a welcome waits to be
+        adopted; and a request the thread has not started on yet is withdrawn when the session
+        speaks again (commands resumed: no new session needed). One check-and-set under the lock
+        the handshake thread takes to start an attempt and to record a welcome."""
         with self._lock:
-            if self.pending is not None or (now_ns - max(heard_ns, self.t_welcome_ns)) / 1e9 <= quiet_s:
-                return False
-            self.want_handshake.set()
-            return True
+            quiet = self.pending is None and (now_ns - max(heard_ns, self.t_welcome_ns)) / 1e9 > quiet_s
+            if quiet:
+                self.want_handshake.set()
+            elif self.pending is None and not self._attempting and self.last_welcome is not None:
+                self.want_handshake.clear()
+            return quiet
 
     def handshake_step(self) -> Welcome | None:
         """One turn of the handshake thread: if a handshake is wanted and no welcome waits, make
@@ -121,14 +128,18 @@ class RobotLink:
         with self._lock:
             if not self.want_handshake.is_set() or self.pending is not None:
                 return None
-        self.attempts += 1
-        welcome = self._attempt_fn()
-        if welcome is None or not welcome.accepted:
-            return welcome
-        with self._lock:
-            self.last_welcome = self.pending = welcome
-            self.t_welcome_ns = self.clock()
-            self.want_handshake.clear()
+            self._attempting = True
+        welcome = None
+        try:
+            self.attempts += 1
+            welcome = self._attempt_fn()
+        finally:
+            with self._lock:
+                self._attempting = False
+                if welcome is not None and welcome.accepted:
+                    self.last_welcome = self.pending = welcome
+                    self.t_welcome_ns = self.clock()
+                    self.want_handshake.clear()
         return welcome
 
     def _handshake_loop(self) -> None:
