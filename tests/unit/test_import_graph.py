@@ -54,9 +54,11 @@ RANK = {component: i for i, layer in enumerate(LAYERS) for component in layer}
 PENDING_COMPONENTS = {"config": 0, "checkpointing": 1}
 """Top-level modules still to be renamed (to ``validation`` and ``training``), with their layer."""
 PENDING_UPWARD: set[str] = set()
-PENDING_CYCLES: set[tuple[str, ...]] = set()
-PENDING_LAZY = True
-"""In-function imports without a ``# lazy:`` comment are still being tagged or hoisted."""
+PENDING_CYCLES: set[tuple[str, ...]] = {("wbvla.lmo.cpu.train", "wbvla.lmo.train")}
+"""The CPU LMO engine (in progress): ``lmo.train.benchmark`` imports ``lmo.cpu.train``, which
+imports ``lmo.train._resume``."""
+PENDING_LAZY = ("wbvla/lmo/cpu/",)
+"""Folders whose in-function imports are not tagged yet (the CPU LMO engine, in progress)."""
 RANK.update(PENDING_COMPONENTS)
 LAZY_TAG = "# lazy:"
 
@@ -217,7 +219,8 @@ def test_pending_lists_are_current(graph):
     assert PENDING_UPWARD <= pairs, f"fixed already: {sorted(PENDING_UPWARD - pairs)}"
     cycles = {tuple(c) for c in graph.cycles()}
     assert PENDING_CYCLES <= cycles, f"fixed already: {PENDING_CYCLES - cycles}"
-    assert not PENDING_LAZY or graph.untagged_lazy, "every in-function import is tagged: PENDING_LAZY = False"
+    pending = [w for w in graph.untagged_lazy if w.startswith(PENDING_LAZY)]
+    assert all(any(w.startswith(p) for w in pending) for p in PENDING_LAZY), f"tagged already: {PENDING_LAZY}"
 
 
 def test_no_import_runs_up_the_layers(graph):
@@ -232,7 +235,7 @@ def test_no_import_cycles(graph):
 
 
 def test_in_function_imports_say_why(graph):
-    bad = [] if PENDING_LAZY else graph.untagged_lazy
+    bad = [w for w in graph.untagged_lazy if not w.startswith(PENDING_LAZY)]
     assert not bad, (f"{len(bad)} of {len(graph.lazy)} in-function imports of wbvla modules have no "
                      f"'{LAZY_TAG} <why>' comment on their line:\n" + "\n".join(bad) + "\n" + graph.summary())
 

@@ -177,3 +177,25 @@ def test_figures_draw_falls_and_every_policy():
     assert [round(p.get_height(), 2) for p in falls.patches] == [0, 0, 1, 0.25, 1]
     assert [x.get_text() for x in falls.texts] == ["0", "0"]  # zero bars are written out
     assert len(fig.legends) == 1 and not any(a.get_legend() for a in fig.axes)
+
+
+def test_moved_in_active_phase_and_first_walking_hand_values():
+    import math
+
+    from wbvla.lmo.evaluation import first_walking, moved_in_active_phase
+
+    # start at (1, 2) facing +y (yaw pi/2); 10 active steps; ends 1.2 m further along +y, 0.1 m to -x
+    xy = np.array([[1.0, 2.0]] * 9 + [[0.9, 3.2]] + [[0.0, 0.0]] * 5)
+    yaw = np.array([math.pi / 2] * 9 + [math.pi / 2 + 0.4] + [0.0] * 5)
+    assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 0, 1.0, 10) == pytest.approx(1.2)
+    assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 0, -1.0, 10) == pytest.approx(-1.2)
+    assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 1, 1.0, 10) == pytest.approx(0.1)  # left of +y is -x
+    assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 2, 1.0, 10) == pytest.approx(0.4)
+    ok = {"trials": 20, "falls": 0, "pos_err": 0.3, "yaw_err": 0.1}
+    res = {"forward": ok, "lateral": ok | {"pos_err": 0.6}, "turning": ok | {"yaw_err": 0.5}}
+    fw = first_walking(res)
+    assert [fw["checks"][k]["ok"] for k in ("forward", "lateral", "turning")] == [True, False, True]
+    assert not fw["walks"]
+    assert first_walking(res | {"lateral": ok})["walks"]
+    assert not first_walking(res | {"lateral": ok | {"falls": 1}})["walks"]
+    assert not first_walking(res | {"lateral": ok}, trials=21)["walks"]

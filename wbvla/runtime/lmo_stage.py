@@ -76,7 +76,9 @@ class LMOStage:
     """Runs an exported LMO (``wbvla.lmo.export`` ONNX with metadata) at the runner's rate."""
 
     def __init__(self, onnx_path: Path | None = None, threads: int = 1):
-        from wbvla.lmo.policy import LMOPolicy  # onnxruntime (and torch, via wbvla.lmo.policy)
+        from wbvla.lmo.policy import (
+            LMOPolicy,  # lazy: onnxruntime (and torch, via wbvla.lmo.policy)
+        )
 
         self.policy = LMOPolicy(Path(onnx_path) if onnx_path else data_dir() / "lmo" / "lmo.onnx", threads=threads)
         self.kind = "flags" if self.policy.task == "lmo" else "velocity"

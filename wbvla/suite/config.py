@@ -23,6 +23,8 @@ ROWS: tuple[str, ...] = ("wholebodyvla", "no_lam", "manip_lam", "shared_lam", "v
 ROW_VARIANT: dict[str, str] = {"wholebodyvla": "wholebodyvla", "no_lam": "no_lam", "manip_lam": "mani_lam",
                                "shared_lam": "shared_lam", "velocity_rl": "velocity_rl", "no_state": "no_state"}
 """The :data:`wbvla.vla.variants.VARIANTS` entry behind each learned row."""
+SPLIT_PARTS = ("arms", "legs")
+"""What the learner drives in a split-control row (:mod:`wbvla.suite.split`; the expert drives the rest)."""
 ROW_LABELS: dict[str, str] = {"wholebodyvla": "WholeBodyVLA", "no_lam": "w/o LAM", "manip_lam": "w/ manip. LAM",
                               "shared_lam": "w/ shared LAM", "velocity_rl": "w/ velocity-based RL",
                               "no_state": "w/o state (Table 6)", "expert": "scripted expert (ceiling)"}
@@ -168,8 +170,6 @@ class SuiteConfig:
     """Workers, time limit, output folder."""
 
     def __post_init__(self) -> None:
-        from wbvla.suite.split import SPLIT_PARTS
-
         for entry in self.split_rows:
             row, _, part = str(entry).rpartition(":")
             require((row.startswith("extra:") or (row in ROW_VARIANT and row != "velocity_rl")) and part in SPLIT_PARTS,

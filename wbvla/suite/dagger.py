@@ -172,9 +172,7 @@ def _rollout(job: tuple[str, int, dict]) -> dict:
     task_name, seed, opts = job
     import torch
 
-    from wbvla.vla.policy import (
-        VLAPolicy,  # lazy: torch + transformers, in the rollout workers only
-    )
+    from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers (workers only)
 
     torch.set_num_threads(opts["threads"])
 

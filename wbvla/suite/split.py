@@ -27,11 +27,9 @@ import numpy as np
 from wbvla.config import positive, require
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import FPS
+from wbvla.suite.config import SPLIT_PARTS
 from wbvla.suite.dagger import DAggerPolicy, ExpertBesideLearner
 from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
-
-SPLIT_PARTS = ("arms", "legs")
-"""What the learner drives in a split row (the expert drives the rest)."""
 
 
 @dataclass(frozen=True)

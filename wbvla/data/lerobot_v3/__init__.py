@@ -25,9 +25,7 @@ __all__ = ["CODEBASE_VERSION", "DEFAULT_FEATURES", "WBVLA_META_PATH", "FileLimit
 def __getattr__(name: str):
     """The public names, imported from their module on first use (PEP 562)."""
     if name in ("FileLimits", "VideoEncoding"):
-        from wbvla.data.lerobot_v3 import (
-            config as module,  # lazy: the package stays light for the CLI
-        )
+        from wbvla.data.lerobot_v3 import config as module  # lazy: kept light for the CLI
     elif name in ("CODEBASE_VERSION", "DEFAULT_FEATURES", "WBVLA_META_PATH", "teleop_features"):
         from wbvla.data.lerobot_v3 import format as module  # lazy: pandas, pyarrow
     elif name in ("LeRobotV3Dataset", "read_episodes_table"):
