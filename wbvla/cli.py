@@ -25,6 +25,7 @@ import tyro
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.lerobot_v3.config import LeRobotValidateConfig
 from wbvla.lam.config import LAMTrainConfig
+from wbvla.lmo.cpu.config import CpuTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig, run_notebook
 from wbvla.quickstart_config import QuickstartConfig
@@ -62,8 +63,17 @@ def lam_data(config: CorpusConfig) -> None:
     print(f"{config.path}: {df.clip_id.nunique()} clips, {len(df)} frames")
 
 
-def lmo_train(config: TrainConfig) -> None:
-    """Train the LMO (or its velocity baseline) with PPO in mjlab; resumes the run folder if it has a checkpoint."""
+def lmo_train(config: CpuTrainConfig) -> None:
+    """Train the LMO with PPO on the C MuJoCo engine (2 CPU cores; --engine cpu, the default); resumable, to a
+    wall-clock budget. --engine mjlab: the same task on MuJoCo Warp (see lmo-train-mjlab)."""
+    from wbvla.lmo.cpu.train import train_cpu  # lazy: CLI start-up
+
+    print(train_cpu(config))
+
+
+def lmo_train_mjlab(config: TrainConfig) -> None:
+    """Train the LMO (or its velocity baseline) with PPO in mjlab on MuJoCo Warp (the GPU path; also runs on the
+    CPU, slowly); resumes the run folder if it has a checkpoint. What lmo-train runs with its engine set to mjlab."""
     from wbvla.lmo.train import train  # lazy: CLI start-up
 
     train(config)
@@ -239,6 +249,7 @@ COMMANDS = {
     "lam-data": lam_data,
     "lam-train": lam_train,
     "lmo-train": lmo_train,
+    "lmo-train-mjlab": lmo_train_mjlab,
     "lmo-export": lmo_export,
     "lmo-eval": lmo_eval,
     "lmo-bench": lmo_bench,
@@ -363,8 +374,26 @@ def brief_help(name: str, config_type: type) -> str | None:
     return "\n".join(lines)
 
 
+def engine_args(args: list[str]) -> list[str]:
+    """``lmo-train --engine cpu|mjlab ...`` -> ``lmo-train ...`` / ``lmo-train-mjlab ...`` (the two trainers
+    have different settings, so each engine is its own command; ``--engine`` picks one)."""
+    if not args or args[0] != "lmo-train" or not any(a == "--engine" or a.startswith("--engine=") for a in args):
+        return args
+    rest, engine, i = [], "cpu", 1
+    while i < len(args):
+        if args[i] == "--engine" and i + 1 < len(args):
+            engine, i = args[i + 1], i + 2
+        elif args[i].startswith("--engine="):
+            engine, i = args[i].split("=", 1)[1], i + 1
+        else:
+            rest, i = rest + [args[i]], i + 1
+    if engine not in ("cpu", "mjlab"):
+        raise SystemExit(f"wbvla lmo-train: --engine must be cpu or mjlab, got {engine!r}")
+    return ["lmo-train" if engine == "cpu" else "lmo-train-mjlab", *rest]
+
+
 def main() -> None:
-    args = sys.argv[1:]
+    args = engine_args(sys.argv[1:])
     os.environ.setdefault("WBVLA_COMMAND", shlex.join(["wbvla", *args]))
     if len(args) == 2 and args[0] in COMMANDS and args[1] in ("-h", "--help"):
         config_type = typing.get_type_hints(COMMANDS[args[0]])["config"]

@@ -1,4 +1,5 @@
 """``wbvla CMD --help`` stays readable: a command with many options gets a short help (its own options
+import pytest
 with their help, deeper groups as one line each), ``--help-all`` is tyro's full help."""
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ def _help(*args: str) -> str:
 
 
 def test_lmo_train_help_is_short_and_names_only_real_options():
-    brief, full = _help("lmo-train", "--help"), _help("lmo-train", "--help-all")
+    brief, full = _help("lmo-train-mjlab", "--help"), _help("lmo-train-mjlab", "--help-all")
     assert len(brief.splitlines()) <= 100 < 300 < len(full.splitlines())
-    assert "wbvla lmo-train --help-all" in brief and "all 101" in brief
+    assert "wbvla lmo-train-mjlab --help-all" in brief and "all 101" in brief
     named = set(re.findall(r"(?<![\w-])--[a-z0-9][a-z0-9-]*", brief)) - {"--help-all"}
     accepted = set(re.findall(r"(?<![\w-])--[a-z0-9][a-z0-9-]*", full))
     assert len(named) == 101 + 2 and named <= accepted  # + the --no- forms of two flags shown in full
@@ -39,3 +40,15 @@ def _config(name: str) -> type:
     import typing
 
     return typing.get_type_hints(COMMANDS[name])["config"]
+
+
+def test_lmo_train_engine_picks_the_trainer():
+    from wbvla.cli import COMMANDS, engine_args
+
+    assert engine_args(["lmo-train", "--minutes", "5"]) == ["lmo-train", "--minutes", "5"]  # cpu is the default
+    assert engine_args(["lmo-train", "--engine", "cpu", "--minutes", "5"]) == ["lmo-train", "--minutes", "5"]
+    assert engine_args(["lmo-train", "--engine=mjlab", "--iterations", "3"]) == ["lmo-train-mjlab", "--iterations", "3"]
+    assert engine_args(["lmo-eval", "--engine", "x"]) == ["lmo-eval", "--engine", "x"]  # other commands untouched
+    assert {"lmo-train", "lmo-train-mjlab"} <= set(COMMANDS)
+    with pytest.raises(SystemExit, match="cpu or mjlab"):
+        engine_args(["lmo-train", "--engine", "gpu"])

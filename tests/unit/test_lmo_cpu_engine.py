@@ -14,7 +14,8 @@ import torch
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 from wbvla.lmo.config import LMOTaskConfig, ObservationConfig  # noqa: E402
-from wbvla.lmo.cpu.env import CpuEngineConfig, CpuLMOEnv  # noqa: E402
+from wbvla.lmo.cpu.config import CpuEngineConfig  # noqa: E402
+from wbvla.lmo.cpu.env import CpuLMOEnv  # noqa: E402
 from wbvla.lmo.levers import (  # noqa: E402
     GAIT_TERM,
     AssistConfig,
@@ -179,7 +180,8 @@ def test_assist_decays_and_pushes_up():
 
 
 def test_cpu_training_resumes_and_exports(tmp_path):
-    from wbvla.lmo.cpu.train import CpuTrainConfig, train_cpu
+    from wbvla.lmo.cpu.config import CpuTrainConfig
+    from wbvla.lmo.cpu.train import train_cpu
     from wbvla.lmo.export import run_export
     from wbvla.lmo.job_config import ExportConfig
     from wbvla.lmo.policy import LMOPolicy

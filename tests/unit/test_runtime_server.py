@@ -79,7 +79,7 @@ def test_server_answers_the_newest_observation_and_survives_a_failing_policy():
 def test_instruction_comes_from_the_task_and_auto_falls_back_to_the_stand_in(tmp_path, monkeypatch):
     server = VLAServer(ServerConfig(link=LinkConfig(port=5960), task="box_loading"), policy=Exploding())
     assert server.instruction == INSTRUCTIONS["box_loading"]
-    monkeypatch.setattr("wbvla.vla.variants.shipped_policy_dir", lambda: tmp_path)  # no shipped VLA
+    monkeypatch.setattr("wbvla.runtime.server.shipped_policy_dir", lambda: tmp_path)  # no shipped VLA
     pol = load_policy("auto", task="cart_pushing")
     assert isinstance(pol, ReplayPolicy) and "cart_pushing" in pol.model_id
     with pytest.raises(ValueError, match="task"):

@@ -19,7 +19,14 @@ import numpy as np
 import torch
 
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
-from wbvla.lmo.levers import GAIT_TERM, advance_clock, clock_phase, gait_observation, gait_swing, reference_leg_offsets
+from wbvla.lmo.levers import (
+    GAIT_TERM,
+    advance_clock,
+    clock_phase,
+    gait_observation,
+    gait_swing,
+    reference_leg_offsets,
+)
 from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, scene_spec

@@ -25,7 +25,6 @@ DR level like mjlab's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -36,6 +35,7 @@ from wbvla.config import require
 from wbvla.lmo import levers as lever_terms
 from wbvla.lmo.commands import DiscreteCommandCfg
 from wbvla.lmo.config import LMOTaskConfig
+from wbvla.lmo.cpu.config import CpuEngineConfig
 from wbvla.lmo.cpu.physics import X2Batch
 from wbvla.lmo.cpu.view import CpuEnvView
 from wbvla.lmo.env_cfg import _FEET, reward_terms
@@ -48,24 +48,6 @@ from wbvla.sim.robot import DECIMATION, POLICY_DT
 CRITIC_EXTRA = (("base_lin_vel", 3), ("base_height", 1), ("reference_velocity", 3), ("arm_targets", 14),
                 ("foot_contact", 2))
 """Privileged critic terms appended to the (noise-free, current-frame) actor terms."""
-
-
-@dataclass
-class CpuEngineConfig:
-    """How the CPU engine runs a task (the task itself is an :class:`LMOTaskConfig`)."""
-
-    num_envs: int = 256
-    """Environments stepped per policy step (one core steps ~4-6 k env steps/s of physics)."""
-    threads: int = 1
-    """Physics threads (MuJoCo releases the GIL in mj_step). 1 on a shared 2-core machine."""
-    levers: LeverConfig = field(default_factory=LeverConfig)
-    """Sample-efficiency levers (departures from the paper, each a named switch)."""
-    seed: int = 0
-    """Seed of the env's random draws (numpy and torch generators)."""
-
-    def __post_init__(self) -> None:
-        require(isinstance(self.num_envs, int) and self.num_envs >= 1, f"num_envs must be an int >= 1, got {self.num_envs!r}")
-        require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
 
 
 def actor_terms(levers: LeverConfig) -> tuple[tuple[str, int], ...]:

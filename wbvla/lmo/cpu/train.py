@@ -15,73 +15,24 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import shlex
+import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
-from wbvla.config import require
 from wbvla.io import atomic_path, write_json_atomic
-from wbvla.lmo.config import ABLATIONS, LMOTaskConfig, PPOConfig
-from wbvla.lmo.cpu.env import CpuEngineConfig
-from wbvla.lmo.train import LOGGER, JsonlLogWriter, _hardware, _learn, latest_checkpoint, slim_checkpoint
-
-
-def cpu_ppo() -> PPOConfig:
-    """PPO settings of CPU training: mjlab's G1 recipe with the learning-rate fix.
-
-    Measured on the CPU engine (256 envs x 24 steps = 6,144 samples per iteration): with the adaptive
-    KL schedule (desired KL 0.01) rsl-rl's learning rate sat at its 1e-5 floor in most iterations of
-    every earlier CPU run (``data/lmo/curves``), so PPO barely moved. A fixed rate of 3e-4 (the rate
-    rsl-rl's adaptive schedule settles near on large GPU batches) keeps learning; the logged KL
-    shows whether it is too large."""
-    return PPOConfig(actor_hidden=(256, 128, 128), critic_hidden=(256, 128, 128), learning_rate=3e-4, schedule="fixed")
-
-
-@dataclass
-class CpuTrainConfig:
-    """One CPU training run (one stage of the plan); the same dataclass drives the CLI and notebooks."""
-
-    run_dir: str = "runs/lmo_cpu/stage1"
-    """Run folder (created; an existing one is resumed from its newest checkpoint)."""
-    stage: int = 1
-    """Curriculum stage (1: gait acquisition, 2: precision and stability)."""
-    ablation: Literal["none", "no_eq3", "no_stage2", "no_stage1"] = "none"
-    """Table 3 ablation (see :class:`~wbvla.lmo.config.LMOTaskConfig`)."""
-    engine: CpuEngineConfig = field(default_factory=CpuEngineConfig)
-    """Env count, threads and the sample-efficiency levers."""
-    ppo: PPOConfig = field(default_factory=cpu_ppo)
-    """PPO settings."""
-    domain_rand: bool = True
-    """Table 5 randomization (as implemented on the CPU engine, scaled by the curriculum)."""
-    episode_length_s: float = 20.0
-    """Episode length (s)."""
-    max_env_steps: int = 50_000_000
-    """Stop once the run (all chunks) has seen this many env steps."""
-    minutes: float | None = None
-    """Wall-clock budget of this chunk (None: until ``max_env_steps``)."""
-    init_from: str | None = None
-    """Checkpoint to start a new run from (Stage II from Stage I)."""
-    save_interval: int = 50
-    """Keep a checkpoint every this many iterations (the newest is always kept)."""
-    torch_threads: int = 1
-    """torch threads (1: on a busy 2-core machine 2 threads ran 20x slower)."""
-
-    def __post_init__(self) -> None:
-        require(self.stage in (1, 2), f"stage must be 1 or 2, got {self.stage!r}")
-        require(self.ablation in ABLATIONS, f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
-        require(self.max_env_steps >= 1, f"max_env_steps must be >= 1, got {self.max_env_steps}")
-        require(self.minutes is None or self.minutes > 0, f"minutes must be > 0, got {self.minutes}")
-        require(self.torch_threads >= 1, f"torch_threads must be >= 1, got {self.torch_threads}")
-
-    def task(self) -> LMOTaskConfig:
-        t = LMOTaskConfig(task="lmo", stage=self.stage, ablation=self.ablation, num_envs=self.engine.num_envs,
-                          episode_length_s=self.episode_length_s, seed=self.engine.seed)
-        return t if self.domain_rand else replace(t, domain_rand=t.domain_rand.disabled())
+from wbvla.lmo.cpu.config import CpuTrainConfig
+from wbvla.lmo.train import (
+    LOGGER,
+    JsonlLogWriter,
+    _hardware,
+    _learn,
+    latest_checkpoint,
+    slim_checkpoint,
+)
 
 
 def runner_cfg(cfg: CpuTrainConfig) -> dict:

@@ -1,0 +1,100 @@
+"""Configs of the sample-efficiency levers (see :mod:`wbvla.lmo.levers` for what each does and why).
+
+Light on purpose (no torch, no mjlab): the CLI, notebooks and ``deploy/`` build and print them cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from wbvla.config import in_range, one_of, positive, require
+
+GAIT_TERM = ("gait_phase", 2)
+"""The gait clock's observation term (sin 2 pi phi, cos 2 pi phi), appended after the paper's six."""
+
+
+@dataclass
+class AssistConfig:
+    """The decaying assistive pelvis wrench (Yu, Turk & Liu 2018). Gains at full strength."""
+
+    enabled: bool = False
+    """Apply the assist during training (never in evaluation or deployment)."""
+    height_kp: float = 1500.0
+    """N/m on pelvis height error (the robot weighs 446 N: 1 cm sag -> 15 N)."""
+    height_kd: float = 100.0
+    """N s/m on pelvis vertical velocity."""
+    tilt_kp: float = 300.0
+    """N m/rad on roll and pitch."""
+    tilt_kd: float = 20.0
+    """N m s/rad on roll and pitch rates."""
+    decay_env_steps: int = 20_000_000
+    """Env steps (summed over environments) over which the gains fall linearly to 0."""
+
+    def __post_init__(self) -> None:
+        for n in ("height_kp", "height_kd", "tilt_kp", "tilt_kd"):
+            positive(n, getattr(self, n), allow_zero=True)
+        require(isinstance(self.decay_env_steps, int) and self.decay_env_steps >= 1,
+                f"decay_env_steps must be an int >= 1, got {self.decay_env_steps!r}")
+
+    def scale(self, env_steps: int) -> float:
+        """Gain multiplier after ``env_steps`` training samples (1 -> 0 linearly, 0 if disabled)."""
+        return 0.0 if not self.enabled else max(0.0, 1.0 - env_steps / self.decay_env_steps)
+
+
+@dataclass
+class LeverConfig:
+    """Which sample-efficiency levers a run uses. ``paper()`` switches every one off."""
+
+    gait_clock: bool = True
+    """Add the gait phase (sin, cos) to the actor observation (a term ``gait_phase`` of 2 values
+    per frame, after the paper's six). Reason: a policy without a clock must discover rhythm from
+    scratch; with it, stepping is a function of the phase (Humanoid-Gym). Paper: no clock."""
+    gait_period_s: float = 0.8
+    """Period T of one left-right stride cycle (s)."""
+    reference_gait: Literal["none", "sinusoid"] = "sinusoid"
+    """``sinusoid``: residual policy on top of the joint-space stepping pattern r(phi) while moving
+    (see the module docstring); ``none``: the paper's target default + scale * a."""
+    reference_amplitude: float = 0.25
+    """A of r(phi): peak hip-pitch flexion of the swing leg (rad); the knee gets 2A."""
+    contact_schedule_weight: float = 1.0
+    """Weight of the contact-schedule reward (per second, like Table 4's weights; 0: off)."""
+    swing_height_weight: float = 10.0
+    """Weight of the swing-height penalty (0: off)."""
+    swing_height: float = 0.08
+    """Sole height the swing-height term asks for at mid-swing (m)."""
+    progress_weight: float = 1.0
+    """Weight of the linear intent-progress reward (0: off)."""
+    intent_sharpness: float | None = None
+    """Override of the 4 in exp{-4 e^2} of the intent terms (None: Table 4's 4). 25 makes
+    standing at a 0.3 m/s command earn exp(-25 x 0.09) = 0.11 instead of 0.70."""
+    assist: AssistConfig = field(default_factory=AssistConfig)
+    """The decaying assistive pelvis force."""
+
+    def __post_init__(self) -> None:
+        in_range("gait_period_s", self.gait_period_s, 0.3, 2.0)
+        require(abs(self.gait_period_s / 0.02 - round(self.gait_period_s / 0.02)) < 1e-9,
+                f"gait_period_s must be a whole number of 0.02 s policy steps, got {self.gait_period_s}")
+        one_of("reference_gait", self.reference_gait, ("none", "sinusoid"))
+        in_range("reference_amplitude", self.reference_amplitude, 0.0, 0.6)
+        for n in ("contact_schedule_weight", "swing_height_weight", "progress_weight"):
+            positive(n, getattr(self, n), allow_zero=True)
+        in_range("swing_height", self.swing_height, 0.0, 0.3)
+        if self.intent_sharpness is not None:
+            positive("intent_sharpness", self.intent_sharpness)
+        require(not (self.reference_gait != "none" and not self.gait_clock),
+                "reference_gait needs gait_clock=True (the reference is a function of the clock phase)")
+        require(not ((self.contact_schedule_weight or self.swing_height_weight) and not self.gait_clock),
+                "the contact-schedule and swing-height terms need gait_clock=True")
+
+    @classmethod
+    def paper(cls) -> LeverConfig:
+        """Every lever off: the paper's observation, action and Table 4 rewards."""
+        return cls(gait_clock=False, reference_gait="none", contact_schedule_weight=0.0, swing_height_weight=0.0,
+                   progress_weight=0.0, intent_sharpness=None, assist=AssistConfig(enabled=False))
+
+    def extra_reward_weights(self) -> dict[str, float]:
+        """Weights of the lever reward terms this config switches on."""
+        w = {"contact_schedule": self.contact_schedule_weight, "swing_height": -self.swing_height_weight,
+             "intent_progress": self.progress_weight}
+        return {k: v for k, v in w.items() if v != 0.0}
