@@ -1,5 +1,4 @@
 """``wbvla CMD --help`` stays readable: a command with many options gets a short help (its own options
-import pytest
 with their help, deeper groups as one line each), ``--help-all`` is tyro's full help."""
 
 from __future__ import annotations
@@ -8,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 from wbvla.cli import BRIEF_HELP_ABOVE, COMMANDS, brief_help
 

@@ -390,7 +390,10 @@ def benchmark(config: BenchmarkConfig) -> dict:
     g1_env = ManagerBasedRlEnv(cfg=g1_env_cfg, device=device)
     g1_runner = MjlabOnPolicyRunner(RslRlVecEnvWrapper(g1_env), g1_agent, None, device)
     # The same LMO task (paper levers, same PPO settings and env count) on the C engine (wbvla.lmo.cpu).
-    from wbvla.lmo.cpu.config import CpuEngineConfig, CpuTrainConfig  # lazy: the CPU engine, benchmark only
+    from wbvla.lmo.cpu.config import (  # lazy: the CPU engine, benchmark only
+        CpuEngineConfig,
+        CpuTrainConfig,
+    )
     from wbvla.lmo.cpu.env import CpuLMOEnv  # lazy: the CPU engine, benchmark only
     from wbvla.lmo.cpu.train import _runner  # lazy: the CPU engine, benchmark only
     from wbvla.lmo.levers import LeverConfig  # lazy: mjlab
