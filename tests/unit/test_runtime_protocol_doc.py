@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from wbvla.runtime import messages as msgs
 from wbvla.runtime import protocol_doc
