@@ -8,13 +8,14 @@ from wbvla.lmo.export import export_onnx, policy_metadata
 from wbvla.lmo.proprio import obs_dim
 
 
-def tiny_checkpoint(path: Path, history: int = 5, hidden=(32, 32), seed: int = 0) -> Path:
-    """An rsl-rl style checkpoint of a random actor with non-trivial normalizer statistics."""
+def tiny_checkpoint(path: Path, history: int = 5, hidden=(32, 32), seed: int = 0, frame: int | None = None) -> Path:
+    """An rsl-rl style checkpoint of a random actor with non-trivial normalizer statistics
+    (``frame``: values per observation frame, default the paper's 76)."""
     from rsl_rl.models import MLPModel
     from tensordict import TensorDict
 
     torch.manual_seed(seed)
-    d = obs_dim(history)
+    d = obs_dim(history) if frame is None else frame * history
     model = MLPModel(TensorDict({"actor": torch.zeros(1, d)}, batch_size=[1]), {"actor": ["actor"]}, "actor", 12,
                      hidden_dims=hidden, obs_normalization=True,
                      distribution_cfg={"class_name": "GaussianDistribution", "init_std": 1.0, "std_type": "scalar"})

@@ -18,6 +18,7 @@ import torch
 
 from wbvla.config import require
 from wbvla.io import atomic_path, write_json_atomic, write_text_atomic
+from wbvla.lmo.card import interface_spec, render_spec
 from wbvla.lmo.config import leg_action_scales
 from wbvla.lmo.proprio import FRAME_DIM, OBS_JOINTS, OBS_TERMS
 from wbvla.sim.joints import default_pose, joint_names
@@ -77,6 +78,7 @@ def policy_metadata(history: int, action_scale: float | tuple[float, ...], task:
         "default_joint_pos": json.dumps([float(q0[names.index(n)]) for n in joint_names("legs")]),
         "command": "[s_x, s_y, s_yaw, h*] flags in {-1,0,1}, h* in m" if task == "lmo" else "[v_x m/s, v_y m/s, w_z rad/s, h m]",
         "control_dt": "0.02",
+        "interface": json.dumps(interface_spec(history, scales, levers)),
     } | _lever_metadata(levers)
 
 
@@ -206,4 +208,6 @@ def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
         lines += [f"- ONNX {e['bytes']:,} bytes; |onnxruntime - torch| <= {e['onnx_vs_torch_max_abs_diff']:.1e}; "
                   f"CPU latency median {e['latency_median_ms']} ms (p90 {e['latency_p90_ms']} ms)",
                   "- commands:", *[f"  - `{c}`" for r in reversed(runs) for c in r["commands"]], ""]
+        if "interface" in e.get("metadata", {}):
+            lines += render_spec(json.loads(e["metadata"]["interface"]))
     write_text_atomic(out_dir / "model_card.md", "\n".join(lines))
