@@ -63,6 +63,56 @@ def apply_camera_intrinsics(model: mujoco.MjModel, camera: str, config: HeadCame
     model.cam_fovy[cid] = config.fovy_deg
 
 
+def project_points(model: mujoco.MjModel, data: mujoco.MjData, camera: str | int, points: np.ndarray,
+                   width: int, height: int) -> np.ndarray:
+    """Pixel coordinates of world points in a ``width`` x ``height`` render of ``camera``.
+
+    The pinhole model MuJoCo renders with: camera frame x right, y up, looking along -z; a camera
+    with a physical sensor (:func:`apply_camera_intrinsics`) maps the sensor, whatever its aspect,
+    onto the whole image (a square render squeezes a 16:9 sensor), principal point at the centre:
+
+        u = (f_x x / (-z) / sensor_w + 1/2) W,    v = (1/2 - f_y y / (-z) / sensor_h) H
+
+    (u to the right, v down, pixel centres at +0.5; a camera without a sensor uses ``fovy`` and
+    square pixels). Returns (N, 3): u, v and the depth -z (m); rows of points behind the camera
+    (depth <= 0) are NaN. ``camera`` is a name or an id; ``data`` must hold current kinematics.
+    """
+    check_resolution(width, height)
+    if isinstance(camera, str):
+        cid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        require(cid >= 0, f"model has no camera named {camera!r}")
+    else:
+        cid = int(camera)
+        require(0 <= cid < model.ncam, f"camera id must be in [0, {model.ncam}), got {camera!r}")
+    pts = np.asarray(points, dtype=np.float64)
+    require(pts.ndim == 2 and pts.shape[1] == 3, f"points must have shape (N, 3), got {pts.shape}")
+    rot = data.cam_xmat[cid].reshape(3, 3)
+    v = (pts - data.cam_xpos[cid]) @ rot  # (N, 3) camera frame
+    depth = -v[:, 2]
+    sensor = model.cam_sensorsize[cid]
+    if sensor[0] > 0 and sensor[1] > 0:
+        fx, fy = model.cam_intrinsic[cid][:2]
+        sx, sy = fx / sensor[0] * width, fy / sensor[1] * height  # focal length in pixels
+    else:
+        sy = 0.5 * height / math.tan(math.radians(model.cam_fovy[cid]) / 2.0)
+        sx = sy
+    out = np.full((len(pts), 3), np.nan)
+    front = depth > 0
+    out[front, 0] = width / 2.0 + sx * v[front, 0] / depth[front]
+    out[front, 1] = height / 2.0 - sy * v[front, 1] / depth[front]
+    out[front, 2] = depth[front]
+    return out
+
+
+def in_image(uv: np.ndarray, width: int, height: int, margin_px: float = 0.0) -> np.ndarray:
+    """Which projected points (rows of :func:`project_points`) fall inside the image, at least
+    ``margin_px`` from its border; points behind the camera never do. Returns (N,) bool."""
+    uv = np.asarray(uv, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return ((uv[:, 0] >= margin_px) & (uv[:, 0] <= width - margin_px)
+                & (uv[:, 1] >= margin_px) & (uv[:, 1] <= height - margin_px))
+
+
 def ensure_headless_gl() -> None:
     """Use EGL when MuJoCo picked GLFW on a Linux machine without a display.
 

@@ -6,6 +6,10 @@ expert's flags) over ``trials`` evaluation seeds per task, judged by the privile
 :mod:`wbvla.tasks.subgoals` (App. B.3 sequential rules, falls counted). :func:`aggregate` turns
 any list of :class:`~wbvla.tasks.runner.TrialResult` into the Table 2 / Table 8 style numbers,
 so a suite can reuse it.
+
+Every trial also records where the grasp targets and both hands fall in the head image
+(:class:`~wbvla.tasks.work_view.WorkViewRecorder`); :func:`aggregate` reports the in-frame
+fraction from pre-grasp on (``work_view``) per task.
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ class ExpertEvalConfig:
     """Parallel processes."""
     output: Path | None = None
     """Result JSON; None: ``cache_dir()/tasks/expert_eval_<variation>.json``."""
+    grasp_reach: float | None = None
+    """Override ``ExpertConfig.grasp_reach`` (bag / tote bar ahead of the pelvis at the grasp, m);
+    None: the expert's default."""
+    handle_reach: float | None = None
+    """Override ``ExpertConfig.handle_reach`` (cart handle ahead of the pelvis, m); None: the default."""
+    image_size: int = 128
+    """Side of the head image in which the work keypoints are located (``work_view``)."""
 
     def __post_init__(self) -> None:
         require(len(self.tasks) > 0 and all(t in TASKS for t in self.tasks), f"tasks must come from {TASKS}, got {self.tasks!r}")
@@ -52,10 +63,19 @@ class ExpertEvalConfig:
                 f"backends must come from ideal_base, lmo, velocity_rl, got {self.backends!r}")
         require(isinstance(self.trials, int) and 1 <= self.trials <= 100_000, f"trials must be an int >= 1, got {self.trials!r}")
         require(isinstance(self.workers, int) and self.workers >= 1, f"workers must be an int >= 1, got {self.workers!r}")
+        for name in ("grasp_reach", "handle_reach"):
+            v = getattr(self, name)
+            require(v is None or (isinstance(v, (int, float)) and 0.1 <= v <= 0.8), f"{name} must be None or in [0.1, 0.8] m, got {v!r}")
+        require(isinstance(self.image_size, int) and 16 <= self.image_size <= 2048,
+                f"image_size must be an int in [16, 2048], got {self.image_size!r}")
+
+    def expert_overrides(self) -> dict:
+        """The ``ExpertConfig`` fields this evaluation changes."""
+        return {k: v for k, v in (("grasp_reach", self.grasp_reach), ("handle_reach", self.handle_reach)) if v is not None}
 
 
-def _trial(job: tuple[str, int, str, str, bool]):
-    task, seed, variation, backend, noise = job
+def _trial(job: tuple[str, int, str, str, bool, dict, int]):
+    task, seed, variation, backend, noise, overrides, image_size = job
     import torch
 
     torch.set_num_threads(1)
@@ -66,17 +86,24 @@ def _trial(job: tuple[str, int, str, str, bool]):
     )
     from wbvla.tasks.runner import RunnerConfig, run_trial  # lazy: torch, MuJoCo
     from wbvla.tasks.specs import make_task  # lazy: MuJoCo
+    from wbvla.tasks.work_view import WorkViewRecorder  # lazy: MuJoCo
 
-    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off()), seed=seed)
+    config = ExpertConfig(noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off(), **overrides)
+    expert = WorkViewRecorder(ScriptedExpert(config, seed=seed), image_size, config.handle_half_spacing)
     result = run_trial(expert, make_task(task, seed, variation), RunnerConfig(backend=backend))
     result.log, result.latents = {}, []  # keep the outcome only (pickled back to the parent)
+    result.info["work_view"] = [{"phase": r["phase"], "inside": r["inside"].tolist(), "uv": r["uv"][:, :2].round(1).tolist()}
+                                for r in expert.records]
     return result
 
 
 def aggregate(results: list) -> dict:
     """Per (backend, task): successes per subgoal (count and rate), falls, mean subgoal times over
     the successful trials (Table 8), the average score over both subgoals, wall time and
-    closed-loop control steps per second."""
+    closed-loop control steps per second; where the trials carry ``info['work_view']`` records
+    (:func:`_trial`), the in-frame fractions of :func:`wbvla.tasks.work_view.work_view_summary`."""
+    from wbvla.tasks.work_view import work_view_summary  # lazy: MuJoCo (CLI start-up)
+
     out: dict = {}
     for r in results:
         out.setdefault(r.backend, {}).setdefault(r.task, []).append(r)
@@ -98,6 +125,9 @@ def aggregate(results: list) -> dict:
                 "final_phases": sorted({str(r.info.get("final_phase")) for r in rs}),
                 "failed_seeds": [r.seed for r in rs if not all(r.success)],
             }
+            records = [row for r in rs for row in r.info.get("work_view", [])]
+            if records:
+                table[backend][task]["work_view"] = work_view_summary(records)
         scores = [v["score"] for v in table[backend].values()]
         table[backend]["average_score"] = float(np.mean(scores))
     return table
@@ -110,7 +140,7 @@ def run_expert_eval(config: ExpertEvalConfig) -> dict:
 
     require(config.variation in VARIATIONS, f"unknown variation {config.variation!r}; choose one of {tuple(VARIATIONS)}")
     tasks = [t for t in config.tasks if t in VARIATIONS[config.variation].tasks]
-    jobs = [(t, EVAL_SEED_START + k, config.variation, b, config.noise)
+    jobs = [(t, EVAL_SEED_START + k, config.variation, b, config.noise, config.expert_overrides(), config.image_size)
             for b in config.backends for t in tasks for k in range(config.trials)]
     load0, t0 = os.getloadavg(), time.perf_counter()
     if config.workers > 1:
