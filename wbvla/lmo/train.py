@@ -400,7 +400,7 @@ def benchmark(config: BenchmarkConfig) -> dict:
 
     cpu_cfg = CpuTrainConfig(stage=config.stage, ppo=lmo_cfg.ppo,
                              engine=CpuEngineConfig(num_envs=config.num_envs, levers=LeverConfig.paper()))
-    cpu_env = CpuLMOEnv(cpu_cfg.task(), cpu_cfg.engine)
+    cpu_env = CpuLMOEnv(cpu_cfg.task_config(), cpu_cfg.engine)
     cpu_runner = _runner(cpu_env, cpu_cfg, None)
     runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env), "lmo_cpu_engine": (cpu_runner, cpu_cfg.ppo.num_steps_per_env),
             "g1_velocity_flat": (g1_runner, g1_agent["num_steps_per_env"])}

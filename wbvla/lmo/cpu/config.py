@@ -50,6 +50,8 @@ class CpuTrainConfig:
 
     run_dir: str = field(default_factory=lambda: str(cache_dir() / "lmo" / "cpu_runs" / "stage1"))
     """Run folder (created; an existing one is resumed from its newest checkpoint)."""
+    task: Literal["lmo", "velocity"] = "lmo"
+    """``lmo``: the paper's policy (discrete commands, Eq. 2); ``velocity``: the HOMIE-style baseline."""
     stage: int = 1
     """Curriculum stage (1: gait acquisition, 2: precision and stability)."""
     ablation: Literal["none", "no_eq3", "no_stage2", "no_stage1"] = "none"
@@ -80,7 +82,7 @@ class CpuTrainConfig:
         require(self.minutes is None or self.minutes > 0, f"minutes must be > 0, got {self.minutes}")
         require(self.torch_threads >= 1, f"torch_threads must be >= 1, got {self.torch_threads}")
 
-    def task(self) -> LMOTaskConfig:
-        t = LMOTaskConfig(task="lmo", stage=self.stage, ablation=self.ablation, num_envs=self.engine.num_envs,
+    def task_config(self) -> LMOTaskConfig:
+        t = LMOTaskConfig(task=self.task, stage=self.stage, ablation=self.ablation, num_envs=self.engine.num_envs,
                           episode_length_s=self.episode_length_s, seed=self.engine.seed)
         return t if self.domain_rand else replace(t, domain_rand=t.domain_rand.disabled())

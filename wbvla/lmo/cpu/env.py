@@ -33,7 +33,7 @@ from tensordict import TensorDict
 
 from wbvla.config import require
 from wbvla.lmo import levers as lever_terms
-from wbvla.lmo.commands import DiscreteCommandCfg
+from wbvla.lmo.commands import DiscreteCommandCfg, VelocityCommandCfg
 from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.cpu.config import CpuEngineConfig
 from wbvla.lmo.cpu.physics import X2Batch
@@ -59,7 +59,6 @@ class CpuLMOEnv(VecEnv):
     """N X2s on the C engine running the LMO task; rsl-rl's ``VecEnv`` contract."""
 
     def __init__(self, task: LMOTaskConfig, engine: CpuEngineConfig):
-        require(task.task == "lmo", f"the CPU engine runs the LMO task, got task={task.task!r}")
         self.task, self.engine, self.levers = task, engine, engine.levers
         self.cfg = task
         n = self.num_envs = engine.num_envs
@@ -87,7 +86,8 @@ class CpuLMOEnv(VecEnv):
         robot.set_joint_position_target = self._set_joint_position_target
         # Commands: the mjlab terms themselves.
         cm = self.view.command_manager
-        self.command = DiscreteCommandCfg(command=task.command, height=task.height, stage=task.stage).build(self.view)
+        self.command = (DiscreteCommandCfg(command=task.command, height=task.height, stage=task.stage) if task.task == "lmo"
+                        else VelocityCommandCfg(command=task.velocity_command, height=task.height)).build(self.view)
         arm_stage = 2 if task.stage == 2 else 1
         self.arms = UpperBodyCommandCfg(arms=task.arms, stage=arm_stage).build(self.view)
         cm.terms |= {"command": self.command, "arms": self.arms}
@@ -123,7 +123,8 @@ class CpuLMOEnv(VecEnv):
                 continue
             fn, params = funcs[name]
             params = {k: robot.resolve(v) if hasattr(v, "joint_names") else v for k, v in params.items()}
-            if levers.intent_sharpness is not None and name in ("forward_intent", "lateral_intent", "yaw_intent"):
+            if levers.intent_sharpness is not None and name in ("forward_intent", "lateral_intent", "yaw_intent",
+                                                               "track_lin_vel_x", "track_lin_vel_y", "track_ang_vel_z"):
                 params = params | {"sharpness": levers.intent_sharpness}
             out[name] = (fn, params, w)
         lever_fns = {

@@ -91,13 +91,14 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
     meta_path = run_dir / "run.json"
     if meta_path.exists():
         old = json.loads(meta_path.read_text())["config"]
-        for key in ("stage", "ablation"):
-            if old[key] != getattr(cfg, key):
-                raise ValueError(f"{run_dir} holds a run with {key}={old[key]!r}, not {getattr(cfg, key)!r}; pass another run_dir")
+        for key in ("task", "stage", "ablation"):
+            was = old.get(key, "lmo")  # runs from before the velocity baseline came to the CPU engine are LMO runs
+            if was != getattr(cfg, key):
+                raise ValueError(f"{run_dir} holds a run with {key}={was!r}, not {getattr(cfg, key)!r}; pass another run_dir")
         if old["engine"]["levers"] != asdict(cfg.engine.levers):
             raise ValueError(f"{run_dir} was trained with other levers ({old['engine']['levers']}); pass another run_dir")
     chunks = _chunks(run_dir)
-    task = cfg.task()
+    task = cfg.task_config()
     if chunks:
         task = replace(task, curriculum=replace(task.curriculum, start_progress=chunks[-1]["progress"]))
     env = CpuLMOEnv(task, cfg.engine)

@@ -1,0 +1,48 @@
+"""The declared CPU plan adds up across calls: steps in order, Stage II from Stage I's newest
+checkpoint, only the newest checkpoint kept, adopting an outside run checks its settings."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from wbvla.lmo.cpu import plan
+from wbvla.lmo.cpu.config import CpuEngineConfig
+
+
+@pytest.fixture
+def tiny_plan(monkeypatch):
+    base = plan.PLAN_BASE
+    tiny = replace(base, engine=replace(base.engine, num_envs=4),
+                   ppo=replace(base.ppo, actor_hidden=(16,), critic_hidden=(16,), num_steps_per_env=4), save_interval=1)
+    monkeypatch.setattr(plan, "PLAN_BASE", tiny)
+    monkeypatch.setattr(plan, "MIN_CHUNK_MINUTES", 0.0)
+    steps = (plan.CpuPlanStep("s1", "lmo", 1, 32), plan.CpuPlanStep("s2", "lmo", 2, 16, init_from="s1"))
+    monkeypatch.setattr(plan, "CPU_PLAN", steps)
+    return tiny
+
+
+def test_plan_steps_add_up_and_keep_the_newest_checkpoint(tmp_path, tiny_plan):
+    plan.run(minutes=5, root=tmp_path)
+    st = {row["step"]: row for row in plan.status(tmp_path)}
+    assert st["s1"]["done"] and st["s1"]["env_steps"] == 32 and st["s2"]["env_steps"] == 16
+    assert [p.name for p in (tmp_path / "s1").glob("model_*.pt")] == [st["s1"]["checkpoint"]]
+    s2 = json.loads((tmp_path / "s2" / "run.json").read_text())
+    assert s2["init_from"].endswith(st["s1"]["checkpoint"]) and s2["config"]["stage"] == 2
+    assert plan.run(minutes=5, root=tmp_path) == []  # nothing left: a later session adds nothing
+    assert json.loads((tmp_path / "plan.json").read_text())["status"][0]["done"]
+
+
+def test_adopt_checks_the_run_matches_the_step(tmp_path, tiny_plan):
+    from wbvla.lmo.cpu.train import train_cpu
+
+    outside = replace(tiny_plan, run_dir=str(tmp_path / "elsewhere"), max_env_steps=16)
+    train_cpu(outside)
+    dest = plan.adopt("s1", tmp_path / "elsewhere", root=tmp_path / "root")
+    assert json.loads((dest / "run.json").read_text())["config"]["max_env_steps"] == 32
+    other = replace(outside, run_dir=str(tmp_path / "other"), engine=CpuEngineConfig(num_envs=4))  # no assist
+    train_cpu(other)
+    with pytest.raises(ValueError, match="another task, engine"):
+        plan.adopt("s1", tmp_path / "other", root=tmp_path / "root2")
+    with pytest.raises(FileExistsError):
+        plan.adopt("s1", tmp_path / "elsewhere", root=tmp_path / "root")

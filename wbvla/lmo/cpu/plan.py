@@ -1,0 +1,190 @@
+"""The declared CPU training plan of the LMO, its velocity baseline and its ablations.
+
+Any number of sessions add up to it: each calls ``run --minutes M``, which resumes the first
+unfinished step from its newest checkpoint in the plan root (committed in git: slim checkpoints of
+a few MB, curves and run records), trains until the deadline, keeps only the newest checkpoint of
+each run, and records the chunk. CI never trains; it evaluates the committed policies.
+
+    python -m wbvla.lmo.cpu.plan status                 # env steps done per step, wall time, stop reasons
+    python -m wbvla.lmo.cpu.plan run --minutes 150      # in the background: nohup nice ... &
+    python -m wbvla.lmo.cpu.plan adopt --step s1_lmo --run-dir <folder>   # bring a run trained elsewhere in
+    python -m wbvla.lmo.cpu.plan export --step s1_lmo --name lmo           # ONNX + model card entry
+
+Steps (Table 3 rows): Stage I of the LMO, Stage II from it, the velocity baseline, w/o Eq. 3 (Stage II
+from Stage I with J_dir off), w/o Stage I (Stage II from scratch); w/o Stage II is the Stage I policy.
+Every step uses the same levers (the CPU route's departures, see :mod:`wbvla.lmo.levers`), so the
+rows differ only where the paper's rows differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from wbvla.io import write_json_atomic
+from wbvla.lmo.cpu.config import CpuEngineConfig, CpuTrainConfig
+from wbvla.lmo.lever_config import AssistConfig, LeverConfig
+from wbvla.paths import data_dir
+
+PLAN_ROOT = data_dir() / "lmo" / "cpu_plan"
+"""Committed plan state: one run folder per step."""
+MIN_CHUNK_MINUTES = 3.0
+"""A step is not started with less than this left of the budget."""
+
+
+def plan_levers() -> LeverConfig:
+    """The levers of every plan step: the defaults plus the assist, handed over within 6 M env steps."""
+    return LeverConfig(assist=AssistConfig(enabled=True, decay_env_steps=6_000_000))
+
+
+PLAN_BASE = CpuTrainConfig(engine=CpuEngineConfig(num_envs=256, levers=plan_levers()))
+"""Settings every step shares (env count, levers, PPO); each step sets its task, stage, budget."""
+
+
+@dataclass(frozen=True)
+class CpuPlanStep:
+    """One run of the plan."""
+
+    name: str
+    """Run folder under the plan root."""
+    task: str
+    """``lmo`` or ``velocity``."""
+    stage: int
+    """Curriculum stage."""
+    env_steps: int
+    """Env steps of the whole run (over all its chunks)."""
+    ablation: str = "none"
+    """Table 3 ablation."""
+    init_from: str | None = None
+    """Step whose newest checkpoint starts this one (it must be done)."""
+
+    def config(self, root: Path, minutes: float | None = None) -> CpuTrainConfig:
+        init = None
+        if self.init_from is not None:
+            init = _newest(root / self.init_from)
+            if init is None:
+                raise RuntimeError(f"step {self.name} starts from {self.init_from}, which has no checkpoint yet")
+        return replace(PLAN_BASE, run_dir=str(root / self.name), task=self.task, stage=self.stage, ablation=self.ablation,
+                       max_env_steps=self.env_steps, minutes=minutes, init_from=None if init is None else str(init))
+
+
+CPU_PLAN: tuple[CpuPlanStep, ...] = (
+    CpuPlanStep("s1_lmo", "lmo", 1, 40_000_000),
+    CpuPlanStep("s2_lmo", "lmo", 2, 20_000_000, init_from="s1_lmo"),
+    CpuPlanStep("velocity", "velocity", 1, 40_000_000),
+    CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 20_000_000, ablation="no_eq3", init_from="s1_lmo"),
+    CpuPlanStep("lmo_no_stage1", "lmo", 2, 40_000_000, ablation="no_stage1"),
+)
+"""The plan, in training order. Budgets are env steps (about 2-3 k per second on one core)."""
+
+
+def _newest(run_dir: Path) -> Path | None:
+    from wbvla.lmo.train import latest_checkpoint  # lazy: rsl-rl
+
+    return latest_checkpoint(run_dir)
+
+
+def _done_steps(run_dir: Path) -> int:
+    meta = run_dir / "run.json"
+    if not meta.exists():
+        return 0
+    chunks = json.loads(meta.read_text()).get("chunks", [])
+    return int(chunks[-1]["env_steps_end"]) if chunks else 0
+
+
+def status(root: Path = PLAN_ROOT) -> list[dict]:
+    """Per step: env steps done of its budget, chunks, wall time, the newest checkpoint."""
+    out = []
+    for step in CPU_PLAN:
+        run = root / step.name
+        chunks = json.loads((run / "run.json").read_text())["chunks"] if (run / "run.json").exists() else []
+        newest = _newest(run)
+        out.append({"step": step.name, "env_steps": _done_steps(run), "budget": step.env_steps,
+                    "done": _done_steps(run) >= step.env_steps, "chunks": len(chunks),
+                    "wall_s": round(sum(c["wall_s"] for c in chunks), 1),
+                    "stops": [c["stop"] for c in chunks], "checkpoint": None if newest is None else newest.name})
+    return out
+
+
+def keep_newest(run_dir: Path) -> None:
+    """Delete every checkpoint of ``run_dir`` but the newest (what the plan commits)."""
+    newest = _newest(run_dir)
+    for p in run_dir.glob("model_*.pt"):
+        if p != newest:
+            p.unlink()
+    shutil.rmtree(run_dir / "git", ignore_errors=True)  # rsl-rl's repository snapshot: not plan state
+
+
+def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
+    """Train the first unfinished steps until ``minutes`` have passed; returns the chunk records."""
+    from wbvla.lmo.cpu.train import train_cpu  # lazy: torch, mujoco
+
+    deadline = time.time() + 60 * minutes
+    records = []
+    for step in CPU_PLAN:
+        left = (deadline - time.time()) / 60
+        if left < MIN_CHUNK_MINUTES:
+            break
+        if _done_steps(root / step.name) >= step.env_steps:
+            continue
+        if step.init_from is not None and _done_steps(root / step.init_from) == 0:
+            break  # its parent has not started: the plan order trains it first
+        train_cpu(step.config(root, minutes=left))
+        keep_newest(root / step.name)
+        records.append({"step": step.name, "env_steps": _done_steps(root / step.name)})
+    write_json_atomic(root / "plan.json", {"steps": [asdict(s) for s in CPU_PLAN], "status": status(root)})
+    return records
+
+
+def adopt(step_name: str, run_dir: Path, root: Path = PLAN_ROOT) -> Path:
+    """Copy a run trained outside the plan into the plan root as ``step_name`` (its config must be the step's)."""
+    step = {s.name: s for s in CPU_PLAN}[step_name]
+    meta = json.loads((Path(run_dir) / "run.json").read_text())
+    got, want = meta["config"], json.loads(json.dumps(asdict(step.config(root))))  # as stored: tuples are lists
+    for key in ("stage", "ablation"):
+        if got.get(key) != want[key]:
+            raise ValueError(f"{run_dir} has {key}={got.get(key)!r}; step {step_name} needs {want[key]!r}")
+    if got.get("task", "lmo") != want["task"] or got["engine"] != want["engine"] or got["ppo"] != want["ppo"]:
+        raise ValueError(f"{run_dir} was trained with another task, engine (env count, levers) or PPO than step {step_name}")
+    dest = root / step_name
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists: the plan already has this step")
+    shutil.copytree(run_dir, dest)
+    keep_newest(dest)
+    meta["config"] |= {"run_dir": str(dest), "max_env_steps": step.env_steps}
+    write_json_atomic(dest / "run.json", meta)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m wbvla.lmo.cpu.plan", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=("status", "run", "adopt", "export"))
+    p.add_argument("--root", type=Path, default=PLAN_ROOT)
+    p.add_argument("--minutes", type=float, default=60.0, help="run: wall-clock budget of this call")
+    p.add_argument("--step", help="adopt / export: the plan step")
+    p.add_argument("--run-dir", type=Path, help="adopt: the run folder to bring in")
+    p.add_argument("--name", default="lmo", help="export: ONNX file stem under data/lmo")
+    a = p.parse_args(argv)
+    if a.command == "status":
+        for row in status(a.root):
+            print(json.dumps(row))
+    elif a.command == "run":
+        print(json.dumps(run(a.minutes, a.root)))
+    elif a.command == "adopt":
+        print(adopt(a.step, a.run_dir, a.root))
+    else:
+        from wbvla.lmo.export import run_export  # lazy: torch, onnx
+        from wbvla.lmo.job_config import ExportConfig
+
+        ckpt = _newest(a.root / a.step)
+        if ckpt is None:
+            raise SystemExit(f"step {a.step} has no checkpoint under {a.root}")
+        print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name)), default=str)[:2000])
+
+
+if __name__ == "__main__":
+    main()
