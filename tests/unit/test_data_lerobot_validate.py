@@ -42,9 +42,10 @@ def _edit_json(path, fn):
 
 
 def _edit_parquet(path, fn):
+    """Rewrite a parquet file with ``fn(df)``: the frame it returns, or ``df`` edited in place (None)."""
     df = pd.read_parquet(path)
-    fn(df)
-    df.to_parquet(path)
+    edited = fn(df)
+    (df if edited is None else edited).to_parquet(path)
 
 
 def _set_info(key, value):
@@ -89,7 +90,7 @@ CASES = {
     "wrong data_path": (lambda r: _edit_json(r / "meta/info.json", _set_info("data_path", "data/{episode_index}.parquet")),
                         "data_path is"),
     "wrong index range": (lambda r: _edit_parquet(r / EPISODES, _shift_to_index), "not contiguous|length !="),
-    "missing episodes column": (lambda r: _edit_parquet(r / EPISODES, lambda df: df.drop(columns=["length"], inplace=True)),
+    "missing episodes column": (lambda r: _edit_parquet(r / EPISODES, lambda df: df.drop(columns=["length"])),
                                 r"missing episode columns \['length'\]"),
     "timestamps off fps": (lambda r: pq.write_table(_shift_timestamps(pq.read_table(r / DATA)), r / DATA),
                            "timestamps that are not frame_index / fps"),
