@@ -46,3 +46,18 @@ def test_adopt_checks_the_run_matches_the_step(tmp_path, tiny_plan):
         plan.adopt("s1", tmp_path / "other", root=tmp_path / "root2")
     with pytest.raises(FileExistsError):
         plan.adopt("s1", tmp_path / "elsewhere", root=tmp_path / "root")
+
+
+def test_learning_signal_benchmark_writes_each_variant(tmp_path):
+    from wbvla.lmo.cpu import signal_bench
+
+    out = tmp_path / "signal.json"
+    signal_bench.main(["--env-steps", "96", "--variants", "paper", "all", "--trials", "1", "--num-envs", "4",
+                       "--root", str(tmp_path / "runs"), "--out", str(out)])
+    res = json.loads(out.read_text())
+    assert set(res) == {"paper@96", "all@96"}
+    for row in res.values():
+        assert row["forward"]["trials"] == 1 and row["env_steps"] == 96 and row["train_wall_s"] > 0
+        assert row["forward"]["falls"] == 1 or row["forward"]["moved_m"] is not None
+    with pytest.raises(SystemExit, match="unknown variants"):
+        signal_bench.main(["--variants", "bogus", "--out", str(out)])
