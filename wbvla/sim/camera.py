@@ -63,6 +63,30 @@ def apply_camera_intrinsics(model: mujoco.MjModel, camera: str, config: HeadCame
     model.cam_fovy[cid] = config.fovy_deg
 
 
+def _camera_id(model: mujoco.MjModel, camera: str | int) -> int:
+    if isinstance(camera, str):
+        cid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
+        require(cid >= 0, f"model has no camera named {camera!r}")
+        return cid
+    require(0 <= int(camera) < model.ncam, f"camera id must be in [0, {model.ncam}), got {camera!r}")
+    return int(camera)
+
+
+def focal_pixels(model: mujoco.MjModel, camera: str | int, width: int, height: int) -> tuple[float, float]:
+    """Focal lengths (f_x, f_y) in pixels of a ``width`` x ``height`` render of ``camera``: a
+    physical sensor maps onto the whole image (f_x = f W / sensor_w, f_y = f H / sensor_h, unequal
+    when a 16:9 sensor is squeezed into a square); without one, square pixels from ``fovy``.
+    An object at depth z moves ``f / z`` pixels per metre across the image."""
+    check_resolution(width, height)
+    cid = _camera_id(model, camera)
+    sensor = model.cam_sensorsize[cid]
+    if sensor[0] > 0 and sensor[1] > 0:
+        fx, fy = model.cam_intrinsic[cid][:2]
+        return float(fx / sensor[0] * width), float(fy / sensor[1] * height)
+    f = 0.5 * height / math.tan(math.radians(model.cam_fovy[cid]) / 2.0)
+    return float(f), float(f)
+
+
 def project_points(model: mujoco.MjModel, data: mujoco.MjData, camera: str | int, points: np.ndarray,
                    width: int, height: int) -> np.ndarray:
     """Pixel coordinates of world points in a ``width`` x ``height`` render of ``camera``.
@@ -77,25 +101,13 @@ def project_points(model: mujoco.MjModel, data: mujoco.MjData, camera: str | int
     square pixels). Returns (N, 3): u, v and the depth -z (m); rows of points behind the camera
     (depth <= 0) are NaN. ``camera`` is a name or an id; ``data`` must hold current kinematics.
     """
-    check_resolution(width, height)
-    if isinstance(camera, str):
-        cid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
-        require(cid >= 0, f"model has no camera named {camera!r}")
-    else:
-        cid = int(camera)
-        require(0 <= cid < model.ncam, f"camera id must be in [0, {model.ncam}), got {camera!r}")
+    cid = _camera_id(model, camera)
+    sx, sy = focal_pixels(model, cid, width, height)
     pts = np.asarray(points, dtype=np.float64)
     require(pts.ndim == 2 and pts.shape[1] == 3, f"points must have shape (N, 3), got {pts.shape}")
     rot = data.cam_xmat[cid].reshape(3, 3)
     v = (pts - data.cam_xpos[cid]) @ rot  # (N, 3) camera frame
     depth = -v[:, 2]
-    sensor = model.cam_sensorsize[cid]
-    if sensor[0] > 0 and sensor[1] > 0:
-        fx, fy = model.cam_intrinsic[cid][:2]
-        sx, sy = fx / sensor[0] * width, fy / sensor[1] * height  # focal length in pixels
-    else:
-        sy = 0.5 * height / math.tan(math.radians(model.cam_fovy[cid]) / 2.0)
-        sx = sy
     out = np.full((len(pts), 3), np.nan)
     front = depth > 0
     out[front, 0] = width / 2.0 + sx * v[front, 0] / depth[front]

@@ -1,19 +1,21 @@
-"""Camera projection (sim/camera.project_points) against the renderer, and the task work view."""
+"""Camera projection (sim/camera.project_points) against the renderer, the work keypoints
+(sim/head_view) and the expert's per-phase work view (tasks/work_view)."""
 
 import mujoco
 import numpy as np
 import pytest
 
-from wbvla.sim.camera import HeadCameraConfig, apply_camera_intrinsics, in_image, project_points
+from wbvla.sim.camera import (
+    HeadCameraConfig,
+    apply_camera_intrinsics,
+    focal_pixels,
+    in_image,
+    project_points,
+)
+from wbvla.sim.head_view import KEYPOINTS, grasp_points, visible_in_head_camera
 from wbvla.sim.robot import HEAD_CAMERA, X2Index, reset_to_pose, scene_spec
 from wbvla.tasks.specs import make_task
-from wbvla.tasks.work_view import (
-    KEYPOINTS,
-    WorkViewRecorder,
-    grasp_points,
-    visible_in_head_camera,
-    work_view_summary,
-)
+from wbvla.tasks.work_view import WorkViewRecorder, work_view_summary
 
 MARKERS = np.array([[0.6, 0.0, 0.8], [0.5, 0.25, 0.6], [0.9, -0.3, 0.3], [0.45, -0.1, 1.0]])
 
@@ -64,6 +66,16 @@ def test_points_behind_or_beside_the_camera_are_out_of_frame(marked_robot):
     assert not in_image(uv, 128, 128).any()
     assert in_image(np.array([[3.0, 64.0, 1.0]]), 128, 128).all()
     assert not in_image(np.array([[3.0, 64.0, 1.0]]), 128, 128, margin_px=4).any()
+
+
+def test_focal_pixels_of_the_squeezed_d435i_sensor(marked_robot):
+    """A 16:9 sensor in a square image: f_x = (W/2) / tan(fovx/2), f_y = (H/2) / tan(fovy/2)."""
+    model, _ = marked_robot
+    cfg = HeadCameraConfig()
+    fx, fy = focal_pixels(model, HEAD_CAMERA, 128, 128)
+    assert fx == pytest.approx(64 / np.tan(np.radians(cfg.fovx_deg) / 2), rel=1e-6)
+    assert fy == pytest.approx(64 / np.tan(np.radians(cfg.fovy_deg) / 2), rel=1e-6)
+    assert focal_pixels(model, HEAD_CAMERA, 64, 64) == pytest.approx((fx / 2, fy / 2))
 
 
 def test_projection_rejects_bad_input(marked_robot):
