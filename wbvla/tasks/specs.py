@@ -6,7 +6,8 @@ drawn from the seed), the cart mass, and the robot's start pose drawn around the
 every trial first needs locomotion (approach: s_x, s_y, s_yaw) before manipulation.
 
 **Seeds.** Training data and held-out evaluation never share a seed: :data:`SEED_RANGES`
-(``train`` 0-99 999, ``eval`` 1 000 000-1 099 999), checked by :func:`check_seed`.
+(``train`` 0-99 999, ``eval`` 1 000 000-1 099 999), checked by :func:`check_seed`
+(:mod:`wbvla.data.seed_splits`, re-exported here).
 
 **Variations** (:data:`VARIATIONS`), after App. C.1 / C.2; ``none`` is the training distribution:
 
@@ -27,30 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wbvla.config import require
+from wbvla.data.seed_splits import SEED_RANGES, check_seed, split_of
 from wbvla.data.teleop_schema import INSTRUCTIONS, SUBGOALS, TASKS
 from wbvla.sim.robot import reset_to_pose
 from wbvla.sim.scene import Scene, SceneConfig, build_scene
 from wbvla.tasks.subgoals import SceneState, SubgoalThresholds, read_state
 
-SEED_RANGES: dict[str, range] = {"train": range(0, 100_000), "eval": range(1_000_000, 1_100_000)}
-"""Disjoint seed ranges: teleoperation data use ``train`` seeds, the task suite ``eval`` seeds."""
-
-
-def check_seed(seed: int, split: str) -> int:
-    """``seed`` if it lies in ``SEED_RANGES[split]``; a clear error otherwise."""
-    require(split in SEED_RANGES, f"split must be one of {tuple(SEED_RANGES)}, got {split!r}")
-    r = SEED_RANGES[split]
-    require(isinstance(seed, int) and seed in r, f"seed {seed!r} is not a {split} seed (range {r.start}..{r.stop - 1})")
-    return seed
-
-
-def split_of(seed: int) -> str:
-    """Which split a seed belongs to (``train`` / ``eval``)."""
-    for name, r in SEED_RANGES.items():
-        if seed in r:
-            return name
-    raise ValueError(f"seed {seed} is in no split; ranges: { {k: (r.start, r.stop - 1) for k, r in SEED_RANGES.items()} }")
-
+__all__ = ["SEED_RANGES", "TASK_SPECS", "VARIATIONS", "StartPoseRange", "TaskInstance", "TaskSpec", "Variation",
+           "check_seed", "make_task", "split_of"]
 
 @dataclass(frozen=True)
 class StartPoseRange:
