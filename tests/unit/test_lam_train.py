@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from wbvla.data.pairs import PairStore
@@ -57,6 +58,10 @@ def test_train_logs_every_term_checkpoints_and_resumes(tmp_path):
     model = load_lam(again.checkpoint)
     codes = model.encode(*[MovingSquares(1, 2).batch([0])[k] for k in ("o_t", "o_tk")])
     assert codes.shape == (1, 1) and 0 <= int(codes) < 4
+    # the run refuses to resume with another recipe (the one harness's check, as Stages II and III)
+    cfg.model.codebook_size = 8
+    with pytest.raises(ValueError, match=r"train_config\.json.*model\.codebook_size: 4 -> 8"):
+        train_lam(cfg, [MovingSquares(8, 0)], [MovingSquares(4, 1)])
 
 
 def test_shared_variant_trains_on_two_balanced_sources(tmp_path):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wbvla.config import in_range, one_of, positive, require
+from wbvla.training.devices import DeviceName, check_device
 
 FEATURE_SPACES = ("pixel", "dinov2")
 VARIANTS = ("mani", "loco", "shared")
@@ -124,10 +125,10 @@ class LAMTrainConfig:
     """Validate (held-out RRG) and checkpoint every this many steps."""
     seed: int = 0
     """Seeds model init and sampling."""
-    device: str = "auto"
-    """``auto`` (GPU if present), ``cpu`` or ``gpu``."""
-    threads: int | None = None
-    """CPU threads for torch; ``None`` leaves torch's default."""
+    device: DeviceName = "auto"
+    """``auto`` (GPU if present), ``cpu`` or ``gpu`` (alias ``cuda``; :mod:`wbvla.training.devices`)."""
+    threads: int | None = 1
+    """torch CPU threads (1 is fastest on a shared 2-core machine); ``None`` leaves torch's default."""
     output_dir: Path | None = None
     """Run folder (checkpoints, logs); ``None``: ``cache_dir()/lam_runs/<corpus_size>/<variant>``."""
     resume: bool = True
@@ -140,7 +141,7 @@ class LAMTrainConfig:
     def __post_init__(self) -> None:
         one_of("variant", self.variant, VARIANTS)
         one_of("corpus_size", self.corpus_size, ("smoke", "tutorial", "full"))
-        one_of("device", self.device, ("auto", "cpu", "gpu"))
+        check_device(self.device)
         positive("pair_offset_s", self.pair_offset_s)
         for name in ("batch_size", "max_steps", "val_pairs", "val_every_n_steps"):
             v = getattr(self, name)
@@ -150,4 +151,5 @@ class LAMTrainConfig:
             require(self.batch_size % 2 == 0, f"the shared LAM balances two sources: batch_size must be even, got {self.batch_size}")
         positive("lr", self.lr)
         positive("weight_decay", self.weight_decay, allow_zero=True)
-        require(self.threads is None or self.threads > 0, f"threads must be None or > 0, got {self.threads}")
+        require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
+                f"threads must be None or an int > 0, got {self.threads!r}")

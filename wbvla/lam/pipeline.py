@@ -23,7 +23,7 @@ class StageIPlan:
 
 def stage1_plan(smoke: bool, seed: int = 0, device: str = "auto", workers: int = 1, max_steps: int | None = None,
                 batch_size: int | None = None, model: LAMConfig | None = None, progress: bool = True,
-                threads: int | None = None) -> StageIPlan:
+                threads: int | None = 1) -> StageIPlan:
     """SMOKE: the seconds-sized corpus and 20 steps per LAM; otherwise the tutorial corpus and
     1500 steps of 32 pairs per LAM (about 10 min each on a 2-core CPU). ``threads`` sets torch's
     CPU threads for training (1 is much faster than 2 when another job shares the two cores)."""

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
 from wbvla.config import in_range, one_of, positive, require
 from wbvla.lmo.config import SMOKE_ENVS, LMOTaskConfig, PPOConfig
 from wbvla.paths import cache_dir, data_dir
+from wbvla.training.devices import DeviceName, check_device
 
 
 @dataclass
@@ -28,8 +28,8 @@ class TrainConfig:
     """Checkpoint to start from when ``run_dir`` has none (Stage II: the Stage I checkpoint)."""
     save_interval: int = 50
     """Save a checkpoint every this many iterations (and always at the end of the chunk)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Torch/Warp device; ``auto`` picks CUDA when available."""
+    device: DeviceName = "auto"
+    """Torch/Warp device (:data:`wbvla.training.devices.DEVICES`); ``auto`` picks CUDA when available."""
     threads: int = 1
     """torch CPU threads of a CPU run (on a shared 2-core box 1 thread is ~20x faster than 2)."""
     smoke: bool = False
@@ -41,7 +41,7 @@ class TrainConfig:
                 f"iterations must be an int >= 1, got {self.iterations!r}")
         require(isinstance(self.save_interval, int) and self.save_interval >= 1,
                 f"save_interval must be an int >= 1, got {self.save_interval!r}")
-        one_of("device", self.device, ("auto", "cpu", "cuda"))
+        check_device(self.device)
         if self.init_from is not None:
             require(Path(self.init_from).is_file(), f"init_from checkpoint {self.init_from} does not exist")
         if self.task.ablation == "no_stage1":
@@ -71,7 +71,7 @@ class BenchmarkConfig:
     """Environments of both tasks (the same count, as the issue asks)."""
     iterations: int = 3
     """Timed PPO iterations per task, alternating between the two (after one warm-up round)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: DeviceName = "auto"
     """Device of both runs."""
     stage: int = 1
     """LMO stage to time."""

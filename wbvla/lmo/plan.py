@@ -26,11 +26,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wbvla.config import in_range, one_of, require
+from wbvla.config import in_range, require
 from wbvla.io import write_json_atomic
 from wbvla.lmo.config import CurriculumConfig, LMOTaskConfig, PPOConfig
 from wbvla.lmo.job_config import ExportConfig, TrainConfig
 from wbvla.paths import data_dir
+from wbvla.training.devices import DEVICES, check_device
 
 PART_BYTES = 15 * 2**20
 """Largest part of a packed plan state (the node brings back files of at most 16 MiB)."""
@@ -106,7 +107,7 @@ class PlanConfig:
             require(self.max_iterations >= 1, f"max_iterations must be >= 1, got {self.max_iterations!r}")
             self.steps = tuple(replace(s, iterations=min(s.iterations, self.max_iterations)) for s in self.steps)
         require(isinstance(self.num_envs, int) and self.num_envs >= 1, f"num_envs must be an int >= 1, got {self.num_envs!r}")
-        one_of("device", self.device, ("auto", "cpu", "cuda"))
+        check_device(self.device)
         names = [s.name for s in self.steps]
         require(len(set(names)) == len(names), f"plan step names must be unique, got {names}")
         for k, s in enumerate(self.steps):
@@ -269,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("action", choices=("status", "run", "unpack", "export"))
     p.add_argument("--root", type=Path, default=None, help="plan root (default data/lmo/plan)")
     p.add_argument("--budget-s", type=float, default=480.0, help="run: seconds from process start to stop by")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--num-envs", type=int, default=4096)
     p.add_argument("--smoke", action="store_true", help="tiny networks and rollouts (CPU dry run)")
     p.add_argument("--max-iterations", type=int, default=None, help="cap every step's iterations (dry runs)")

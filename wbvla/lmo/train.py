@@ -31,6 +31,7 @@ from wbvla.io import atomic_path, write_json_atomic
 from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.job_config import BenchmarkConfig, TrainConfig
 from wbvla.paths import cache_dir
+from wbvla.training.devices import resolve_device
 
 _CKPT = re.compile(r"^model_(\d+)\.pt$")
 LOGGER = {"class_name": "wbvla.lmo.train:JsonlLogWriter"}
@@ -92,16 +93,6 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
         return None
     found = [(int(m.group(1)), p) for p in Path(run_dir).iterdir() if (m := _CKPT.match(p.name))]
     return max(found)[1] if found else None
-
-
-def resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device='cuda' was requested but no CUDA device is available")
-    return "cuda:0" if device == "cuda" else "cpu"
 
 
 def _runner_class():
@@ -272,7 +263,7 @@ def train(config: TrainConfig, deadline: float | None = None) -> Path:
     import torch
 
     cfg = config.resolved()
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device).torch
     if device == "cpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
         torch.set_num_threads(cfg.threads)
@@ -377,7 +368,7 @@ def benchmark(config: BenchmarkConfig) -> dict:
 
     from wbvla.viz.report import provenance  # lazy: matplotlib
 
-    device = resolve_device(config.device)
+    device = resolve_device(config.device).torch
     if device == "cpu":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
         torch.set_num_threads(config.threads)

@@ -20,6 +20,7 @@ from typing import Annotated
 import tyro  # light: only its markers, for the CLI
 
 from wbvla.config import in_range, one_of, positive, require
+from wbvla.training.devices import DeviceName, check_device
 
 BACKBONES = ("tiny", "smollm2", "pretrained")
 LAM_VARIANTS = ("mani_loco", "mani", "shared", "none")
@@ -116,8 +117,8 @@ class TrainLoopConfig:
     """Held-out metrics and a checkpoint every this many steps."""
     seed: int = 0
     """Seeds init, data subsets and sampling."""
-    device: str = "auto"
-    """``auto`` (GPU if present), ``cpu`` or ``gpu``."""
+    device: DeviceName = "auto"
+    """``auto`` (GPU if present), ``cpu`` or ``gpu`` (alias ``cuda``; :mod:`wbvla.training.devices`)."""
     threads: int | None = 1
     """torch CPU threads (1 is fastest on a shared 2-core machine); ``None`` leaves torch's default."""
     resume: bool = True
@@ -126,7 +127,7 @@ class TrainLoopConfig:
     """Show Lightning's progress bar."""
 
     def __post_init__(self) -> None:
-        one_of("device", self.device, ("auto", "cpu", "gpu"))
+        check_device(self.device)
         _positive_int(self, "batch_size", "max_steps", "val_every_n_steps")
         for name in ("image_shift", "warmup_steps"):
             v = getattr(self, name)

@@ -27,6 +27,8 @@ from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.lam.train import load_lam
 from wbvla.paths import cache_dir
+from wbvla.training.devices import set_threads
+from wbvla.training.harness import FitResult, L, config_json, fit_resumable, warmup_cosine
 from wbvla.vla.backbone import build_backbone, import_peft, peft_wrapping, save_backbone
 from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
@@ -42,7 +44,6 @@ from wbvla.vla.teleop_data import (
     load_teleop_episodes,
     split_episodes,
 )
-from wbvla.vla.trainer import FitResult, L, fit_resumable, warmup_cosine
 
 LORA_MODULE_PATTERN = r".*text_model\.layers\.\d+\.(self_attn|mlp)\.({names})"
 LORA_VISION_PATTERN = r".*(vision_model\.encoder\.layers\.\d+\.(self_attn\.(q_proj|k_proj|v_proj|out_proj)|mlp\.(fc1|fc2))|connector\.modality_projection\.proj)"
@@ -246,8 +247,7 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
     dataset (e.g. :func:`~wbvla.vla.teleop_data.synthetic_episodes` in tests)."""
     if config.pretrain_run is not None:
         config = replace(config, pretrain=pretrain_config_from_run(config.pretrain_run), pretrain_run=None)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    set_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
     run = run_dir_for(config)
     run.mkdir(parents=True, exist_ok=True)
@@ -269,7 +269,8 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
                               collate_fn=collate_frames, drop_last=True)
     val_loader = DataLoader(held, batch_size=64, shuffle=False, num_workers=0, collate_fn=collate_frames)
     fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
-                        config.resume, cfg_json, log_every_n_steps=min(10, config.val_every_n_steps))
+                        config.resume, cfg_json, log_every_n_steps=min(10, config.val_every_n_steps),
+                        defaults=config_json(FinetuneConfig()))
     policy_dir = Path(config.export_dir) if config.export_dir is not None else run / "policy"
     if fit.steps_this_call > 0 or not (policy_dir / "policy.json").exists():
         if fit.steps_this_call == 0:

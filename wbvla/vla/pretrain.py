@@ -21,6 +21,8 @@ from wbvla.config import require
 from wbvla.data.pairs import BalancedBatchSampler, ConcatPairs
 from wbvla.io import write_json_atomic
 from wbvla.paths import cache_dir
+from wbvla.training.devices import set_threads
+from wbvla.training.harness import FitResult, L, config_json, fit_resumable, warmup_cosine
 from wbvla.vla.backbone import build_backbone, load_backbone, save_backbone
 from wbvla.vla.config import LAM_SOURCES, BackboneConfig, PretrainConfig, pretrain_config_from_dict
 from wbvla.vla.corpus_data import (
@@ -32,7 +34,6 @@ from wbvla.vla.corpus_data import (
 )
 from wbvla.vla.latents import LatentVocabulary
 from wbvla.vla.model import LatentVLA, random_shift
-from wbvla.vla.trainer import FitResult, L, fit_resumable, warmup_cosine
 
 
 def lam_vocabulary(config: PretrainConfig) -> LatentVocabulary:
@@ -129,8 +130,7 @@ class PretrainResult:
 def pretrain(config: PretrainConfig) -> PretrainResult:
     """Train Stage II per ``config`` (resumable) and export the model to ``<run>/model``."""
     require(config.lam_variant != "none", "lam_variant='none' has no Stage II; fine-tune the backbone directly")
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
+    set_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
     run = run_dir_for(config)
     vocab = lam_vocabulary(config)
@@ -145,8 +145,8 @@ def pretrain(config: PretrainConfig) -> PretrainResult:
                             max_steps=config.max_steps, weight_decay=config.weight_decay, majority=majority,
                             image_shift=config.image_shift)
     fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
-                        config.resume, json.loads(json.dumps(asdict(config), default=str)),
-                        log_every_n_steps=min(10, config.val_every_n_steps))
+                        config.resume, config_json(config), log_every_n_steps=min(10, config.val_every_n_steps),
+                        defaults=config_json(PretrainConfig()))
     model_dir = run / "model"
     if fit.steps_this_call > 0 or not (model_dir / "vla.json").exists():
         if fit.steps_this_call == 0 and fit.checkpoint.exists():  # finished earlier: export from the checkpoint
