@@ -69,12 +69,13 @@ from wbvla.runtime.analysis import (  # reads the runner's log only
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run_runner_checks(port: int, runs: int, n_fuzz: int, tmp: Path) -> tuple[dict, dict]:
+def run_runner_checks(port: int, runs: int, n_fuzz: int, tmp: Path, priority: int = 0) -> tuple[dict, dict]:
     ctx = zmq.Context()
     fs = FakeServer(ctx, port)
     log_path, out_path = tmp / "runner.npz", tmp / "runner.out"
     cmd = [sys.executable, str(REPO / "deploy" / "robot_runner.py"), "sim-ideal-base", "--config.link.port", str(port),
-           "--config.sim.image-size", "64", "64", "--duration-s", "3600", "--log-path", str(log_path)]
+           "--config.sim.image-size", "64", "64", "--duration-s", "3600", "--log-path", str(log_path),
+           "--config.realtime-priority", str(priority)]
     proc = subprocess.Popen(cmd, stdout=open(out_path, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
                             env={**os.environ, "PYTHONUNBUFFERED": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")})
     rng = np.random.default_rng(1)
@@ -332,12 +333,13 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=30, help="watchdog runs (every 5th a 1.4 s silence)")
     p.add_argument("--fuzz", type=int, default=10_000, help="messages the runner must refuse")
     p.add_argument("--port", type=int, default=6400, help="first of the ports used (+0..+2 runner, +10.. server, +20.. CURVE)")
+    p.add_argument("--realtime-priority", type=int, default=0, help="the runner's SCHED_FIFO priority (0: normal scheduling)")
     p.add_argument("--out", type=Path, default=REPO / "data" / "runtime" / "protocol_checks.json")
     args = p.parse_args()
     os.environ.setdefault("MUJOCO_GL", "egl")
     load_start, t0 = os.getloadavg(), time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wbvla_protocol_checks_") as tmp:
-        runner, loop = run_runner_checks(args.port, args.runs, args.fuzz, Path(tmp))
+        runner, loop = run_runner_checks(args.port, args.runs, args.fuzz, Path(tmp), args.realtime_priority)
         load_runner = os.getloadavg()
         server = run_server_checks(args.port + 10, Path(tmp))
         curve = run_curve_checks(args.port + 20, Path(tmp))
@@ -345,7 +347,8 @@ def main() -> None:
     result = {"command": "python tools/protocol_checks.py " + " ".join(sys.argv[1:]), "commit": commit,
               "date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "wall_s": round(time.monotonic() - t0, 1),
               "load_avg_1_5_15": {"start": load_start, "after_runner_checks": load_runner, "end": os.getloadavg()},
-              "scheduling": "normal (no SCHED_FIFO), machine shared with other jobs",
+              "scheduling": (f"runner loop SCHED_FIFO {args.realtime_priority}" if args.realtime_priority
+                             else "normal (no SCHED_FIFO)") + "; machine shared with other jobs",
               **runner, "loop": loop, "server": server, "curve": curve}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = args.out.with_suffix(".json.tmp")
