@@ -184,8 +184,8 @@ class _SceneRenderer:
 
     def __init__(self, config: VisionRenderConfig, layout: str, seed: int):
         from wbvla.sim.camera import CameraRenderer  # lazy: MuJoCo rendering
-        from wbvla.sim.contacts import robot_geoms
-        from wbvla.sim.scene import SceneConfig, build_scene
+        from wbvla.sim.contacts import robot_geoms  # lazy: MuJoCo
+        from wbvla.sim.scene import SceneConfig, build_scene  # lazy: MuJoCo
 
         check_seed(seed, "train")
         self.cfg, self.layout, self.seed = config, layout, seed
@@ -204,9 +204,9 @@ class _SceneRenderer:
         """Place the robot and the light (module docstring), render, label."""
         import mujoco  # lazy: MuJoCo
 
-        from wbvla.sim.head_view import GRASP_OBJECT, visible_in_head_camera
-        from wbvla.sim.joints import GRIPPER_OPEN, group_slice
-        from wbvla.sim.robot import HEAD_CAMERA, TCP_SITES, yaw_quat
+        from wbvla.sim.head_view import GRASP_OBJECT, visible_in_head_camera  # lazy: MuJoCo
+        from wbvla.sim.joints import GRIPPER_OPEN, group_slice  # lazy: MuJoCo
+        from wbvla.sim.robot import HEAD_CAMERA, TCP_SITES, yaw_quat  # lazy: MuJoCo
 
         cfg, sc = self.cfg, self.scene
         m, d, idx = sc.model, sc.data, sc.robot
@@ -260,7 +260,7 @@ class _SceneRenderer:
 
 @lru_cache(maxsize=1)
 def _arm_limits() -> tuple[np.ndarray, np.ndarray]:
-    from wbvla.sim.joints import limits
+    from wbvla.sim.joints import limits  # lazy: MuJoCo
 
     return limits("arms")
 
