@@ -7,7 +7,7 @@ import pytest
 from lmo_helpers import tiny_checkpoint, tiny_policy
 
 from wbvla.lmo.export import check_onnx, export_onnx, load_actor
-from wbvla.lmo.policy import LMOPolicy, latency_ms
+from wbvla.lmo.onnx_policy import LMOPolicy, latency_ms
 
 
 def test_onnx_matches_torch(tmp_path):

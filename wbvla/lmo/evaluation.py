@@ -32,7 +32,8 @@ from wbvla.config import require
 from wbvla.lmo.clips import load_clips
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.lmo.job_config import EvalConfig
-from wbvla.lmo.policy import LMOController, LMOPolicy, eval_model
+from wbvla.lmo.onnx_policy import LMOPolicy
+from wbvla.lmo.policy import LMOController, eval_model
 from wbvla.lmo.shaping import reference_velocity, smooth_flags
 from wbvla.paths import data_dir
 from wbvla.sim.angles import wrap_angle

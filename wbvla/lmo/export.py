@@ -20,6 +20,7 @@ from wbvla.config import require
 from wbvla.io import atomic_path, write_json_atomic, write_text_atomic
 from wbvla.lmo.card import interface_spec, render_spec
 from wbvla.lmo.config import leg_action_scales
+from wbvla.lmo.onnx_policy import LMOPolicy, latency_ms
 from wbvla.lmo.proprio import FRAME_DIM, OBS_JOINTS, OBS_TERMS
 from wbvla.sim.joints import default_pose, joint_names
 
@@ -160,7 +161,6 @@ def _run_meta(checkpoint: Path) -> dict:
 
 def run_export(cfg) -> dict:
     """``wbvla lmo-export``: ONNX file, onnx == torch check, latency, model card entry."""
-    from wbvla.lmo.policy import LMOPolicy, latency_ms  # lazy: MuJoCo, onnxruntime
     from wbvla.lmo.train import run_summary  # lazy: rsl-rl, mjlab
 
     meta = _run_meta(cfg.checkpoint)

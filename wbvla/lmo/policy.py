@@ -1,18 +1,14 @@
-"""Deployment side of the LMO: onnxruntime inference and the plain-MuJoCo observation builder.
+"""The LMO on a plain-MuJoCo X2: the observation builder and the 50 Hz controller.
 
 :class:`ObservationBuilder` produces, from a plain ``mujoco.MjData``, exactly the actor
 observation mjlab produces in training (same terms, order, history layout, lag semantics; tested
 against the mjlab env in ``tests/unit/test_lmo_policy.py``). :class:`LMOController` closes the loop
 at 50 Hz over 200 Hz physics: observation -> ONNX policy -> leg PD targets, arms from the caller.
+The ONNX policy and the history layout are :mod:`wbvla.lmo.onnx_policy` (numpy + onnxruntime),
+which the robot side runs without MuJoCo or torch.
 """
 
 from __future__ import annotations
-
-import json
-import statistics
-import time
-from collections import deque
-from pathlib import Path
 
 import mujoco
 import numpy as np
@@ -20,13 +16,13 @@ import torch
 
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
 from wbvla.lmo.levers import (
-    GAIT_TERM,
     advance_clock,
     clock_phase,
     gait_observation,
     gait_swing,
     reference_leg_offsets,
 )
+from wbvla.lmo.onnx_policy import LMOPolicy, ObservationHistory
 from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, scene_spec
@@ -40,63 +36,6 @@ def eval_model() -> mujoco.MjModel:
     model.opt.iterations = SOLVER_ITERATIONS
     model.opt.ls_iterations = SOLVER_LS_ITERATIONS
     return model
-
-
-class LMOPolicy:
-    """An exported LMO (or baseline) policy run with onnxruntime on the CPU."""
-
-    def __init__(self, onnx_path: Path, threads: int = 1):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self.path = Path(onnx_path)
-        if not self.path.exists():
-            raise FileNotFoundError(f"no ONNX policy at {self.path}")
-        self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        meta = self.session.get_modelmeta().custom_metadata_map
-        missing = [k for k in ("observation_history", "action_scale", "wbvla_task") if k not in meta]
-        if missing:
-            raise ValueError(f"{self.path} lacks wbvla metadata {missing}; export it with wbvla.lmo.export")
-        self.terms = tuple((str(n), int(d)) for n, d in json.loads(meta["observation_terms"]))
-        """Actor observation terms: the paper's six, plus ``gait_phase`` for a gait-clock policy."""
-        if self.terms not in (OBS_TERMS, OBS_TERMS + (GAIT_TERM,)):
-            raise ValueError(f"{self.path} was trained with another observation layout: {meta['observation_terms']}")
-        self.gait_period_s = float(meta["gait_period_s"]) if "gait_period_s" in meta else None
-        """Period of the gait clock (s), None for a policy without one (the paper's observation)."""
-        if (self.gait_period_s is None) != (GAIT_TERM not in self.terms):
-            raise ValueError(f"{self.path}: a gait_phase observation term needs gait_period_s metadata and vice versa")
-        self.reference_amplitude = float(meta.get("reference_amplitude", 0.0))
-        """A of the sinusoid reference gait added to the leg targets (0: the paper's default + scale a)."""
-        self.metadata = meta
-        self.history = int(meta["observation_history"])
-        scale = np.asarray(json.loads(meta["action_scale"]), np.float64)  # one float (old files) or 12
-        self.action_scale = np.broadcast_to(scale, (12,)).copy()
-        """Per-joint leg action scale (12,), rad per action unit."""
-        self.task = meta["wbvla_task"]
-        self.obs_dim = int(self.session.get_inputs()[0].shape[1])
-        self._buf = np.zeros((1, self.obs_dim), np.float32)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """Leg actions (12,) for one flattened observation (D,)."""
-        self._buf[0] = obs
-        return self.session.run(None, {"obs": self._buf})[0][0]
-
-
-def latency_ms(policy: LMOPolicy, calls: int = 2000, seed: int = 0) -> dict:
-    """Median / p90 wall time of one ``policy.act`` call (ms) on this machine."""
-    rng = np.random.default_rng(seed)
-    obs = rng.normal(size=(calls, policy.obs_dim)).astype(np.float32)
-    for x in obs[:50]:
-        policy.act(x)
-    times = []
-    for x in obs:
-        t0 = time.perf_counter()
-        policy.act(x)
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
-    return {"median_ms": statistics.median(times), "p90_ms": times[int(0.9 * len(times))], "calls": calls}
 
 
 class ObservationBuilder:
@@ -115,11 +54,11 @@ class ObservationBuilder:
         self.qadr, self.vadr = self.idx.qpos[sel], self.idx.qvel[sel]
         self.q0 = default_pose()[sel]
         self.history = history
+        self.frames = ObservationHistory(history, terms)
         self.dof = LagBuffer(1, 2 * len(OBS_JOINTS), dof_lag)
         self.imu = LagBuffer(1, 6, imu_lag)
         self.dof.set_lag(torch.tensor([dof_lag]))
         self.imu.set_lag(torch.tensor([imu_lag]))
-        self.frames: dict[str, deque] = {}
 
     def current(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
         dof = np.concatenate([data.qpos[self.qadr] - self.q0, data.qvel[self.vadr]])
@@ -134,7 +73,7 @@ class ObservationBuilder:
         dof, imu = self.current(data)
         self.dof.fill(torch.tensor(dof[None], dtype=torch.float32))
         self.imu.fill(torch.tensor(imu[None], dtype=torch.float32))
-        self.frames = {}
+        self.frames.reset()
 
     def record(self, data: mujoco.MjData) -> None:
         """Push the state after one physics step into the lag buffers."""
@@ -150,17 +89,7 @@ class ObservationBuilder:
         frame = {"command": np.asarray(command, np.float32), "base_ang_vel": imu[:3], "projected_gravity": imu[3:],
                  "joint_pos": dof[:k], "joint_vel": dof[k:], "last_action": np.asarray(last_action, np.float32),
                  "gait_phase": gait_phase}
-        out = []
-        for name, dim in self.terms:
-            value = np.asarray(frame[name], np.float32)
-            if value.shape != (dim,):
-                raise ValueError(f"observation term {name!r} should have shape ({dim},), got {value.shape}")
-            if name in self.frames:
-                self.frames[name].append(value)
-            else:  # first frame after a reset fills the whole history, as mjlab does
-                self.frames[name] = deque([value] * self.history, maxlen=self.history)
-            out.append(np.concatenate(list(self.frames[name])))
-        return np.concatenate(out).astype(np.float32)
+        return self.frames.push(frame)
 
 
 class LMOController:

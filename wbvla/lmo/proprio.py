@@ -1,31 +1,16 @@
-"""What training and deployment share about proprioception, without mjlab: the observation
-layout (terms, sizes, joint order) and the lag ring buffer of Table 5's sensor/action delays."""
+"""Proprioception in training, without mjlab: the lag ring buffer of Table 5's sensor/action
+delays, the training noise per term, and the observation layout (defined in
+:mod:`wbvla.lmo.obs_layout`, which the robot side reads without torch)."""
 
 from __future__ import annotations
 
 import torch
 
+from wbvla.lmo.obs_layout import FRAME_DIM, OBS_JOINTS, OBS_TERMS, obs_dim  # noqa: F401  (the layout, for training)
 from wbvla.sim.joints import default_pose, joint_names
 
-OBS_JOINTS: tuple[str, ...] = joint_names("legs") + joint_names("waist") + joint_names("arms")
-"""Joints whose position and velocity the policy observes (canonical order)."""
-OBS_TERMS: tuple[tuple[str, int], ...] = (
-    ("command", 4),
-    ("base_ang_vel", 3),
-    ("projected_gravity", 3),
-    ("joint_pos", len(OBS_JOINTS)),
-    ("joint_vel", len(OBS_JOINTS)),
-    ("last_action", 12),
-)
-"""Actor observation terms and their per-frame sizes, in concatenation order."""
-FRAME_DIM = sum(d for _, d in OBS_TERMS)
 NOISE = {"base_ang_vel": 0.2, "projected_gravity": 0.05, "joint_pos": 0.01, "joint_vel": 1.5}
 """Half-widths of the uniform training noise per term (mjlab's velocity-task values)."""
-
-
-def obs_dim(history: int) -> int:
-    """Length of the flattened actor observation."""
-    return FRAME_DIM * history
 
 
 def default_obs_joint_pos() -> torch.Tensor:

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from wbvla.lmo.config import LMOTaskConfig
+from wbvla.lmo.onnx_policy import LMOPolicy
 
 
 def reward_rollout(cfg: LMOTaskConfig, steps: int, onnx: Path | None = None, env_index: int = 0,
@@ -31,7 +32,6 @@ def reward_rollout(cfg: LMOTaskConfig, steps: int, onnx: Path | None = None, env
     from mjlab.envs import ManagerBasedRlEnv
 
     from wbvla.lmo.env_cfg import make_env_cfg  # lazy: mjlab
-    from wbvla.lmo.policy import LMOPolicy  # lazy: MuJoCo, onnxruntime
 
     policy = LMOPolicy(onnx) if onnx is not None else None
     env = ManagerBasedRlEnv(make_env_cfg(cfg), device=device)

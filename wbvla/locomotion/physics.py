@@ -20,7 +20,8 @@ import mujoco
 import numpy as np
 
 from wbvla.control.policy_contract import CommandKind
-from wbvla.lmo.policy import LMOController, LMOPolicy
+from wbvla.lmo.onnx_policy import LMOPolicy
+from wbvla.lmo.policy import LMOController
 from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
 from wbvla.paths import data_dir
 from wbvla.sim.joints import group_slice

@@ -1,27 +1,25 @@
 """The LMO on the robot's computer: proprioception arrays -> observation -> ONNX -> leg targets.
 
-On hardware there is no ``MjData``: the runner has joint positions/velocities and the IMU from the
-robot backend. :class:`ProprioObservation` assembles the LMO's actor observation from those arrays
-with the layout of training (:data:`wbvla.lmo.proprio.OBS_TERMS`, per-term history, oldest first,
-the first frame after a reset filling the history); a test checks it against
-:class:`wbvla.lmo.policy.ObservationBuilder` on MuJoCo states. Sensor lags are the real ones here.
+Numpy + onnxruntime only (:mod:`wbvla.lmo.onnx_policy`; no torch, MuJoCo or mjlab, checked by a
+test in a fresh interpreter). On hardware there is no ``MjData``: the runner has joint
+positions/velocities and the IMU from the robot backend. :class:`ProprioObservation` assembles the
+LMO's actor observation from those arrays with the layout of training
+(:data:`wbvla.lmo.obs_layout.OBS_TERMS`, per-term history, oldest first, the first frame after a
+reset filling the history); a test checks it against :class:`wbvla.lmo.policy.ObservationBuilder`
+on MuJoCo states. Sensor lags are the real ones here.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS
+from wbvla.lmo.onnx_policy import LMOPolicy, ObservationHistory, proprio_frame
 from wbvla.paths import data_dir
-from wbvla.sim.joints import default_pose, group_slice, joint_names
+from wbvla.sim.joints import default_pose, group_slice
 
-_ORDER = {n: i for i, n in enumerate(joint_names())}
-OBS_SEL = np.array([_ORDER[n] for n in OBS_JOINTS])
-"""Indices of the observed joints inside the canonical 29-joint vector."""
 LEGS = group_slice("legs")
 
 
@@ -46,41 +44,29 @@ class RobotState:
 
 
 class ProprioObservation:
-    """The LMO actor observation from plain arrays, exactly as :class:`ObservationBuilder` builds it."""
+    """The LMO actor observation from a :class:`RobotState`, exactly as training builds it
+    (:class:`~wbvla.lmo.onnx_policy.ObservationHistory` over :func:`~wbvla.lmo.onnx_policy.proprio_frame`)."""
 
     def __init__(self, history: int):
         self.history = history
-        self.q0 = default_pose()[OBS_SEL]
-        self.frames: dict[str, deque] = {}
+        self.frames = ObservationHistory(history)
 
     def reset(self) -> None:
-        self.frames = {}
+        self.frames.reset()
 
     def build(self, state: RobotState, command: np.ndarray, last_action: np.ndarray) -> np.ndarray:
         """The flattened observation (history * frame,) float32."""
-        frame = {"command": command, "base_ang_vel": state.gyro, "projected_gravity": state.gravity,
-                 "joint_pos": state.q[OBS_SEL] - self.q0, "joint_vel": state.dq[OBS_SEL], "last_action": last_action}
-        out = []
-        for name, dim in OBS_TERMS:
-            value = np.asarray(frame[name], np.float32).reshape(dim)
-            hist = self.frames.get(name)
-            if hist is None:  # the first frame after a reset fills the whole history, as in training
-                hist = self.frames[name] = deque([value] * self.history, maxlen=self.history)
-            else:
-                hist.append(value)
-            out.extend(hist)
-        return np.concatenate(out)
+        return self.frames.push(proprio_frame(state.q, state.dq, state.gyro, state.gravity, command, last_action))
 
 
 class LMOStage:
     """Runs an exported LMO (``wbvla.lmo.export`` ONNX with metadata) at the runner's rate."""
 
     def __init__(self, onnx_path: Path | None = None, threads: int = 1):
-        from wbvla.lmo.policy import (
-            LMOPolicy,  # lazy: onnxruntime (and torch, via wbvla.lmo.policy)
-        )
-
         self.policy = LMOPolicy(Path(onnx_path) if onnx_path else data_dir() / "lmo" / "lmo.onnx", threads=threads)
+        if self.policy.gait_period_s is not None:
+            raise ValueError(f"{self.policy.path}: a gait-clock policy (observation term 'gait_phase'); the robot-side "
+                             "LMO stage runs the paper's observation only (no gait clock yet)")
         self.kind = "flags" if self.policy.task == "lmo" else "velocity"
         self.obs = ProprioObservation(self.policy.history)
         self.q_default = default_pose()[LEGS]
