@@ -119,7 +119,7 @@ def test_missing_policies_error_or_skip(tmp_path, monkeypatch):
     monkeypatch.setenv("WBVLA_CACHE", str(tmp_path / "cache"))
     cfg = SuiteConfig(rows=("no_lam",), tasks=("cart_pushing",), trials_per_task=1,
                       run=RunSettings(workers=1, output_dir=tmp_path / "run", progress=False))
-    with pytest.raises(FileNotFoundError, match=r"no_lam: .*vla_runs/tutorial/finetune/none_tiny_flags_full/policy"):
+    with pytest.raises(FileNotFoundError, match=r"no_lam: .*vla_runs/tutorial/finetune/none_tiny_128px_flags_full/policy"):
         run_suite(cfg)
     cfg.run.missing = "skip"
     res = run_suite(cfg)

@@ -174,7 +174,7 @@ def test_run_names_tell_variants_apart():
     ft = {FinetuneConfig().run_name(), FinetuneConfig(use_state=False).run_name(),
           FinetuneConfig(command_kind="velocity").run_name(), FinetuneConfig(max_demos_per_task=10).run_name(),
           FinetuneConfig(decoder=DecoderConfig(residual=False)).run_name()}
-    assert len(ft) == 5 and FinetuneConfig(decoder=DecoderConfig(residual=False)).run_name() == "mani_loco_tiny_flags_abs"
+    assert len(ft) == 5 and FinetuneConfig(decoder=DecoderConfig(residual=False)).run_name() == "mani_loco_tiny_128px_flags_abs"
     # without s_t there is nothing to be residual to: the name says "nostate" only
     assert FinetuneConfig(use_state=False, decoder=DecoderConfig(residual=False)).run_name() == FinetuneConfig(use_state=False).run_name()
 

@@ -1,0 +1,67 @@
+"""The VLA reads 128 px with a shift augmentation inside the grasp tolerance (issue 20); the legacy
+64 px setting stays one switch away and never shares a run folder with the new one."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from wbvla.sim.camera import focal_pixels, project_points
+from wbvla.sim.robot import HEAD_CAMERA, base_height_for
+from wbvla.sim.scene import build_scene
+from wbvla.vla.config import (
+    VISION_INPUTS,
+    BackboneConfig,
+    FinetuneConfig,
+    VariantJobConfig,
+    sized_finetune_config,
+    with_vision_input,
+)
+
+
+def _bar_depth(reach: float, side: float = 0.12, height: float = 0.78) -> float:
+    """Depth (m) in the head camera of a bar point ``reach`` ahead of the standing pelvis, ``side``
+    to the left, ``height`` up in the arm base frame (the expert's grasp geometry)."""
+    scene = build_scene(name="empty")
+    mujoco.mj_forward(scene.model, scene.data)
+    b = scene.robot.base_body
+    pos, rot = scene.data.xpos[b], scene.data.xmat[b].reshape(3, 3)
+    world = rot @ (np.array([reach, side, height]) - [0.0, 0.0, base_height_for()]) + pos
+    return float(project_points(scene.model, scene.data, HEAD_CAMERA, world[None], 128, 128)[0, 2])
+
+
+def test_defaults_are_the_128px_setting():
+    v = VISION_INPUTS["128px"]
+    cfg = FinetuneConfig()
+    bb = cfg.pretrain.backbone
+    assert (bb.image_size, bb.patch_size, bb.scale_factor) == (v.image_size, v.patch_size, v.scale_factor) == (128, 8, 2)
+    assert cfg.image_shift == cfg.pretrain.image_shift == v.image_shift == 1
+    assert with_vision_input(cfg, "128px") == cfg
+    assert sized_finetune_config() == cfg
+
+
+@pytest.mark.parametrize("name, reach", [("128px", 0.38), ("64px_legacy", 0.33)])
+def test_documented_shift_at_the_bar_follows_the_camera_model(name, reach):
+    """The shift's size at the bar (cm across the image) = shift px * depth / f_x; the new
+    setting is below 1 cm (the grasp tolerance is ~1.5 cm), the legacy one was not."""
+    v = VISION_INPUTS[name]
+    scene = build_scene(name="empty")
+    fx, _ = focal_pixels(scene.model, HEAD_CAMERA, v.image_size, v.image_size)
+    cm = v.image_shift * _bar_depth(reach) / fx * 100
+    assert cm == pytest.approx(v.shift_at_bar_cm, abs=0.05)
+    assert (cm < 1.0) == (name == "128px")
+
+
+def test_legacy_switch_and_run_names():
+    new = FinetuneConfig()
+    old = with_vision_input(new, "64px_legacy")
+    assert old.pretrain.backbone.image_size == 64 and old.image_shift == old.pretrain.image_shift == 4
+    assert old.pretrain.run_name() == "mani_loco_tiny" and new.pretrain.run_name() == "mani_loco_tiny_128px"
+    assert old.run_name() != new.run_name()
+    job = VariantJobConfig(vision_input="64px_legacy")
+    assert job.finetune_config().pretrain.backbone.image_size == 64
+    assert sized_finetune_config(vision_input="64px_legacy") == old
+    with pytest.raises(ValueError, match="vision_input must be one of"):
+        with_vision_input(new, "256px")
+    with pytest.raises(ValueError, match="vision_input must be one of"):
+        VariantJobConfig(vision_input="32px")
+    assert BackboneConfig().image_size == 128
