@@ -10,8 +10,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from wbvla.config import require
 from wbvla.paths import REPO_ROOT
+from wbvla.validation import require
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

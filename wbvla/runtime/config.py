@@ -12,11 +12,11 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wbvla.config import in_range, one_of, positive, require
 from wbvla.data.teleop_schema import TASKS
 from wbvla.lmo.config import CommandConfig, HeightConfig, VelocityCommandConfig
 from wbvla.runtime.messages import IMAGE_ENCODINGS, MAX_CHUNK
 from wbvla.sim.joints import default_pose
+from wbvla.validation import in_range, one_of, positive, require
 
 _HEIGHT, _VEL, _CMD = HeightConfig(), VelocityCommandConfig(), CommandConfig()
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import zmq
 
-from wbvla.config import in_range, positive
 from wbvla.runtime.config import LinkConfig
+from wbvla.validation import in_range, positive
 
 
 @dataclass

@@ -30,7 +30,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from wbvla.config import in_range, positive
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.locomotion.reference import VelocityReference
@@ -40,6 +39,7 @@ from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT
 from wbvla.tasks.expert_arms import ArmServo, GraspFrame
 from wbvla.tasks.specs import TaskInstance
+from wbvla.validation import in_range, positive
 
 TICK_S = 0.1
 CONTROL_STEPS_PER_TICK = round(TICK_S / (DECIMATION * PHYSICS_DT))

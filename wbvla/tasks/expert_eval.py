@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.config import require
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
 from wbvla.io import write_json_atomic
 from wbvla.paths import cache_dir
+from wbvla.validation import require
 
 EVAL_SEED_START = 1_000_000
 """First evaluation seed (``wbvla.tasks.specs.SEED_RANGES['eval']``)."""

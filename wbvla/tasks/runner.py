@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.config import one_of, positive, require
 from wbvla.control.policy_contract import Policy, PolicyOutput, check_state
 from wbvla.data import teleop_schema as ts
 from wbvla.io import atomic_path
@@ -35,6 +34,7 @@ from wbvla.sim.joints import group_slice
 from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT
 from wbvla.tasks.specs import TaskInstance
 from wbvla.tasks.subgoals import SubgoalTracker, read_state
+from wbvla.validation import one_of, positive, require
 
 CONTROL_DT = DECIMATION * PHYSICS_DT
 STEPS_PER_TICK = round(1.0 / ts.FPS / CONTROL_DT)

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.config import require
 from wbvla.data import teleop_schema as ts
 from wbvla.io import write_json_atomic
 from wbvla.tasks.teleop_config import TRAIN_SEED_STOP, TeleopDataConfig
+from wbvla.validation import require
 
 SEED_KEY = "seed"
 """Extra per-frame column: the training seed of the episode's trial (provenance; resume)."""

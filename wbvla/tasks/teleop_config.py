@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from wbvla.config import require
 from wbvla.data.teleop_schema import TASKS
 from wbvla.paths import cache_dir
+from wbvla.validation import require
 
 SIZE_PRESETS: dict[str, int] = {"smoke": 1, "tutorial": 25, "full": 100}
 """Successful demonstrations per task of each preset. ``full`` covers the task suite's data-scaling

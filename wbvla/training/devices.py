@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from wbvla.config import one_of, require
+from wbvla.validation import one_of, require
 
 DeviceName = Literal["auto", "cpu", "gpu", "cuda"]
 """A config's ``device``: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, or
