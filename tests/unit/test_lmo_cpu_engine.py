@@ -201,3 +201,25 @@ def test_cpu_training_resumes_and_exports(tmp_path):
     run_export(ExportConfig(checkpoint=again, out_dir=tmp_path / "out", name="lmo"))
     pol = LMOPolicy(tmp_path / "out" / "lmo.onnx")
     assert pol.terms[-1] == GAIT_TERM and pol.gait_period_s == 0.8 and pol.reference_amplitude == 0.25
+
+
+def test_training_physics_is_the_evaluation_physics():
+    """The CPU engine trains on the model the App. B.4 evaluation and the deployed controller use:
+    the same state and targets give the same trajectory, bit for bit (the foot sensors only read)."""
+    from wbvla.lmo.cpu.physics import X2Batch
+    from wbvla.lmo.policy import eval_model
+    from wbvla.sim.robot import X2Index, reset_to_pose
+
+    batch = X2Batch(1)
+    ev = eval_model()
+    d = mujoco.MjData(ev)
+    reset_to_pose(ev, d, X2Index.from_model(ev))
+    d.qpos[:], d.qvel[:] = batch.qpos[0], batch.qvel[0]
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        ctrl = batch.datas[0].ctrl + rng.normal(0, 0.05, ev.nu)
+        batch.step(ctrl[None])
+        d.ctrl[:] = ctrl
+        for _ in range(4):
+            mujoco.mj_step(ev, d)
+    assert np.array_equal(batch.qpos[0], d.qpos) and np.array_equal(batch.qvel[0], d.qvel)

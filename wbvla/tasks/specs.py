@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wbvla.config import require
 from wbvla.data.seed_splits import SEED_RANGES, check_seed, split_of
 from wbvla.data.teleop_schema import INSTRUCTIONS, SUBGOALS, TASKS
 from wbvla.sim.robot import reset_to_pose
 from wbvla.sim.scene import Scene, SceneConfig, build_scene
 from wbvla.tasks.subgoals import SceneState, SubgoalThresholds, read_state
+from wbvla.validation import require
 
 __all__ = ["SEED_RANGES", "TASK_SPECS", "VARIATIONS", "StartPoseRange", "TaskInstance", "TaskSpec", "Variation",
            "check_seed", "make_task", "split_of"]
