@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wbvla.config import one_of, positive, require
 from wbvla.data.teleop_schema import TASKS
 from wbvla.paths import REPO_ROOT
+from wbvla.validation import one_of, positive, require
 
 
 @dataclass

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wbvla.config import require
 from wbvla.data.corpus_config import SEED_BASE, SIZES, CorpusConfig  # noqa: F401  (re-exported)
 from wbvla.data.primitives import DOMAIN, MANI_PRIMITIVES
 from wbvla.io import atomic_path
+from wbvla.validation import require
 
 
 @dataclass(frozen=True)

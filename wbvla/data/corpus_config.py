@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wbvla.config import in_range, one_of, positive, require
 from wbvla.paths import cache_dir
+from wbvla.validation import in_range, one_of, positive, require
 
 SIZES: dict[str, dict[str, int]] = {
     # clips per (corpus, split) and goals per locomotion clip

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wbvla.config import positive, require
 from wbvla.sim.angles import wrap_angle
+from wbvla.validation import positive, require
 
 
 @dataclass(frozen=True)

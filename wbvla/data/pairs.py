@@ -15,9 +15,9 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from wbvla.config import positive, require
 from wbvla.data.corpus import load_index
 from wbvla.data.lerobot_v3.video import stream_errors
+from wbvla.validation import positive, require
 
 INDEX_COLUMNS = ("clip_id", "frame", "corpus", "domain", "primitive", "scene_seed", "split", "video", "time")
 """Columns of a corpus ``index.parquet`` that :class:`FramePairs` reads."""

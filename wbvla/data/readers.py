@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.config import require
 from wbvla.data.lerobot_v3.read import LeRobotV3Dataset
 from wbvla.data.lerobot_v3.video import resize_frames
 from wbvla.data.pairs import PairStore, read_video_frames
+from wbvla.validation import require
 
 
 def _k_frames(k_frames: int | None, k_seconds: float | None, fps: float, source: str) -> int:

@@ -8,7 +8,7 @@ ever seen in training. :mod:`wbvla.tasks.specs` re-exports these names.
 
 from __future__ import annotations
 
-from wbvla.config import require
+from wbvla.validation import require
 
 SEED_RANGES: dict[str, range] = {"train": range(0, 100_000), "eval": range(1_000_000, 1_100_000)}
 """Disjoint seed ranges: training data use ``train`` seeds, the task suite ``eval`` seeds."""

@@ -47,11 +47,11 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.config import in_range, positive, require
 from wbvla.data.seed_splits import SEED_RANGES, check_seed
 from wbvla.io import atomic_path, write_json_atomic
 from wbvla.paths import cache_dir
 from wbvla.sim.angles import wrap_angle
+from wbvla.validation import in_range, positive, require
 
 TASK_LAYOUTS: tuple[str, ...] = ("bag_packing", "box_loading", "cart_pushing")
 """Scene layouts rendered, in turn (scene k has layout ``TASK_LAYOUTS[k % 3]``)."""

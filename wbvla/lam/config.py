@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wbvla.config import in_range, one_of, positive, require
 from wbvla.training.devices import DeviceName, check_device
+from wbvla.validation import in_range, one_of, positive, require
 
 FEATURE_SPACES = ("pixel", "dinov2")
 VARIANTS = ("mani", "loco", "shared")

@@ -13,7 +13,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wbvla.config import in_range, one_of, positive, require
 from wbvla.lmo.dr_config import (  # noqa: F401  (re-exported: Table 5 and its curriculum live in dr_config.py)
     PENALTY_CURRICULUM_EXEMPT,
     CurriculumConfig,
@@ -21,6 +20,7 @@ from wbvla.lmo.dr_config import (  # noqa: F401  (re-exported: Table 5 and its c
     check_pair,
 )
 from wbvla.sim.joints import joints_in
+from wbvla.validation import in_range, one_of, positive, require
 
 AXES = ("x", "y", "yaw")
 """The three flag axes of the discrete command, in the order of u_t."""

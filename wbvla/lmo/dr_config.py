@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from wbvla.config import in_range, positive, require
+from wbvla.validation import in_range, positive, require
 
 
 def check_pair(name: str, value: tuple[float, float], lo: float = -math.inf, hi: float = math.inf) -> None:

@@ -28,7 +28,6 @@ import mujoco
 import numpy as np
 import torch
 
-from wbvla.config import require
 from wbvla.lmo.clips import load_clips
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.lmo.job_config import EvalConfig
@@ -40,6 +39,7 @@ from wbvla.sim.angles import wrap_angle
 from wbvla.sim.contacts import is_fallen
 from wbvla.sim.joints import default_pose, group_slice, limits
 from wbvla.sim.robot import POLICY_DT, reset_to_pose
+from wbvla.validation import require
 from wbvla.viz.report import save_metrics
 
 PAPER_TABLE3 = {

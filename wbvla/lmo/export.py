@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wbvla.config import require
 from wbvla.io import atomic_path, write_json_atomic, write_text_atomic
 from wbvla.lmo.card import interface_spec, render_spec
 from wbvla.lmo.config import leg_action_scales
 from wbvla.lmo.onnx_policy import LMOPolicy, latency_ms
 from wbvla.lmo.proprio import FRAME_DIM, OBS_JOINTS, OBS_TERMS
 from wbvla.sim.joints import default_pose, joint_names
+from wbvla.validation import require
 
 LEG_DIM = 12
 

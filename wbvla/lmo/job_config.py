@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wbvla.config import in_range, one_of, positive, require
 from wbvla.lmo.config import SMOKE_ENVS, LMOTaskConfig, PPOConfig
 from wbvla.paths import cache_dir, data_dir
 from wbvla.training.devices import DeviceName, check_device
+from wbvla.validation import in_range, one_of, positive, require
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from wbvla.config import in_range, one_of, positive, require
+from wbvla.validation import in_range, one_of, positive, require
 
 GAIT_TERM = ("gait_phase", 2)
 """The gait clock's observation term (sin 2 pi phi, cos 2 pi phi), appended after the paper's six."""

@@ -26,12 +26,12 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from wbvla.config import in_range, require
 from wbvla.io import write_json_atomic
 from wbvla.lmo.config import CurriculumConfig, LMOTaskConfig, PPOConfig
 from wbvla.lmo.job_config import ExportConfig, TrainConfig
 from wbvla.paths import data_dir
 from wbvla.training.devices import DEVICES, check_device
+from wbvla.validation import in_range, require
 
 PART_BYTES = 15 * 2**20
 """Largest part of a packed plan state (the node brings back files of at most 16 MiB)."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wbvla.config import one_of
 from wbvla.control.policy_contract import CommandKind
 from wbvla.lmo.config import CommandConfig
 from wbvla.locomotion.base import BACKENDS, LABELS, LocomotionBackend, is_fallen
 from wbvla.locomotion.ideal_base import IdealBase, IdealBaseConfig
 from wbvla.locomotion.physics import PhysicsLMO, VelocityRL
 from wbvla.locomotion.reference import VelocityReference
+from wbvla.validation import one_of
 
 __all__ = [
     "BACKENDS", "LABELS", "IdealBase", "IdealBaseConfig", "LocomotionBackend", "PhysicsLMO",

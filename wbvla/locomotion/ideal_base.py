@@ -29,7 +29,6 @@ from functools import lru_cache
 import mujoco
 import numpy as np
 
-from wbvla.config import positive
 from wbvla.control.policy_contract import CommandKind
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.locomotion.base import LocomotionBackend, check_command, is_fallen
@@ -37,6 +36,7 @@ from wbvla.locomotion.reference import VelocityReference
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, yaw_quat
 from wbvla.sim.stance import squat_pose, stance_height_range
+from wbvla.validation import positive
 
 
 @dataclass

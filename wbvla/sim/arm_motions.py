@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from wbvla.config import one_of, positive
 from wbvla.sim.joints import GRIPPER_OPEN
 from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
+from wbvla.validation import one_of, positive
 
 ARM_MOTION_KINDS: tuple[str, ...] = ("reach", "grasp", "lift", "place", "push", "wipe")
 ARM_CHOICES: tuple[str, ...] = ("left", "right", "both")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from wbvla.config import in_range, positive, require
+from wbvla.validation import in_range, positive, require
 
 MAX_RESOLUTION = 2048
 """Largest width or height we render (offscreen framebuffers are sized to fit)."""

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wbvla.config import positive, require
 from wbvla.sim.camera import check_resolution, in_image, project_points
 from wbvla.sim.robot import HEAD_CAMERA, TCP_SITES
 from wbvla.sim.scene import Scene
+from wbvla.validation import positive, require
 
 KEYPOINTS: tuple[str, ...] = ("left_grasp", "right_grasp", "left_hand", "right_hand")
 """Names of the work keypoints, in the order of every array here."""

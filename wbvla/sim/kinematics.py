@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from wbvla.config import one_of, positive
 from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
 from wbvla.sim.robot import X2_XML, X2Index, base_height_for
+from wbvla.validation import one_of, positive
 
 SIDES = ("left", "right")
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from wbvla.config import in_range, one_of, positive, require
 from wbvla.sim import scene_objects as so
 from wbvla.sim.camera import HeadCameraConfig, apply_camera_intrinsics
 from wbvla.sim.robot import HEAD_CAMERA, X2Index, add_pd_actuators, reset_to_pose, scene_spec
+from wbvla.validation import in_range, one_of, positive, require
 
 SCENES: tuple[str, ...] = (
     "empty", "tabletop", "bag_packing", "box_loading", "cart_pushing", "long_horizon", "room",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from wbvla.config import in_range, one_of, positive
+from wbvla.validation import in_range, one_of, positive
 
 WORLD = dict(contype=1, conaffinity=3, condim=3)
 BOX, CYL, CAP, SPH = (mujoco.mjtGeom.mjGEOM_BOX, mujoco.mjtGeom.mjGEOM_CYLINDER,

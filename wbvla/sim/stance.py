@@ -14,9 +14,9 @@ import mujoco
 import numpy as np
 from scipy.optimize import brentq
 
-from wbvla.config import in_range
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import X2_XML, X2Index, base_height_for
+from wbvla.validation import in_range
 
 KNEE_RANGE = (0.2, 1.4)
 """Knee angles (rad) of balanced stances: near-upright to the deepest squat the ankle pitch

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wbvla.config import one_of, positive, require
 from wbvla.data.teleop_schema import TASKS
+from wbvla.validation import one_of, positive, require
 
 ROWS: tuple[str, ...] = ("wholebodyvla", "no_lam", "manip_lam", "shared_lam", "velocity_rl", "no_state", "expert")
 """Table 2 rows (+ Table 6's w/o state and the scripted expert, the ceiling), in table order."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from wbvla.config import in_range, positive, require
 from wbvla.data.teleop_schema import TASKS
+from wbvla.validation import in_range, positive, require
 
 EXPERT_PHASES = ("raise", "approach", "pregrasp", "grasp", "lift", "carry", "rise", "turn_and_walk", "place", "release",
                  "retreat", "push")

@@ -45,9 +45,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from wbvla.config import positive, require
 from wbvla.sim.angles import wrap_angle
 from wbvla.suite.trace import TrialTrace
+from wbvla.validation import positive, require
 
 LOCOMOTION_MODES = ("fall", "overshoot", "early_stop", "wrong_orientation", "path_deviation")
 MANIPULATION_MODES = ("missed_grasp", "dropped_object", "inaccurate_placement")

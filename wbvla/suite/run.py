@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from wbvla.config import require
 from wbvla.io import write_json_atomic
 from wbvla.paths import cache_dir
 from wbvla.suite.config import ScalingConfig, SuiteConfig, TrainingSizes
@@ -38,6 +37,7 @@ from wbvla.suite.trials import (
     train_policy,
     versions,
 )
+from wbvla.validation import require
 from wbvla.vla.variants import variant_of_policy
 
 

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wbvla.config import positive, require
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.data.teleop_schema import FPS
 from wbvla.suite.config import SPLIT_PARTS
 from wbvla.suite.dagger import DAggerPolicy, ExpertBesideLearner
 from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+from wbvla.validation import positive, require
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.config import require
 from wbvla.io import atomic_path
 from wbvla.paths import PACKAGE_DIR, cache_dir, data_dir
 from wbvla.suite.config import ROW_VARIANT, TrainingSizes
+from wbvla.validation import require
 from wbvla.vla.config import sized_finetune_config
 from wbvla.vla.variants import shipped_policy_dir, variant_config
 

@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 
-from wbvla.config import positive, require
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
 from wbvla.sim.angles import wrap_angle
 from wbvla.sim.contacts import fall_reason
 from wbvla.sim.robot import TCP_SITES
 from wbvla.sim.scene import Scene
+from wbvla.validation import positive, require
 
 SIDES = ("left", "right")
 FINGERS = {s: (f"{s}_finger_a_collision", f"{s}_finger_b_collision") for s in SIDES}

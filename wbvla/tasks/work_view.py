@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from wbvla.config import require
 from wbvla.sim.camera import check_resolution
 from wbvla.sim.head_view import CART_HANDLE_HALF_SPACING, KEYPOINTS, fmt_num, visible_in_head_camera
+from wbvla.validation import require
 
 WORK_PHASES: tuple[str, ...] = ("pregrasp", "grasp", "lift", "push")
 """Expert phases from pre-grasp on in which the hands work at the grasp targets (bag / tote:

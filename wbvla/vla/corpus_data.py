@@ -25,13 +25,13 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from wbvla.config import require
 from wbvla.data.corpus import load_index
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.pairs import FramePairs
 from wbvla.io import atomic_path
 from wbvla.lam.train import load_lam
 from wbvla.paths import cache_dir
+from wbvla.validation import require
 from wbvla.vla.config import LAM_SOURCES, PretrainConfig
 
 STAGE2_SOURCES = ("mani", "loco_human")

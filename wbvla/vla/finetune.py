@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from wbvla.config import require
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.lam.train import load_lam
 from wbvla.paths import cache_dir
 from wbvla.training.devices import set_threads
 from wbvla.training.harness import FitResult, L, config_json, fit_resumable, warmup_cosine
+from wbvla.validation import require
 from wbvla.vla.backbone import build_backbone, import_peft, peft_wrapping, save_backbone
 from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import torch
 
-from wbvla.config import require
+from wbvla.validation import require
 from wbvla.vla.backbone import END_OF_UTTERANCE, FAKE_IMAGE_TOKEN, GLOBAL_IMAGE_TOKEN, IMAGE_TOKEN
 
 USER_PREFIX = "<|im_start|>User:"

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wbvla.config import require
 from wbvla.control.policy_contract import CommandKind, PolicyOutput, check_state
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.lmo.config import HeightConfig
 from wbvla.paths import portable_path
 from wbvla.sim.joints import limits
+from wbvla.validation import require
 from wbvla.vla.backbone import import_peft, peft_wrapping
 from wbvla.vla.config import DecoderConfig
 from wbvla.vla.decoder import ExecutionDecoder

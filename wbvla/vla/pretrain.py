@@ -17,12 +17,12 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from wbvla.config import require
 from wbvla.data.pairs import BalancedBatchSampler, ConcatPairs
 from wbvla.io import write_json_atomic
 from wbvla.paths import cache_dir
 from wbvla.training.devices import set_threads
 from wbvla.training.harness import FitResult, L, config_json, fit_resumable, warmup_cosine
+from wbvla.validation import require
 from wbvla.vla.backbone import build_backbone, load_backbone, save_backbone
 from wbvla.vla.config import LAM_SOURCES, BackboneConfig, PretrainConfig, pretrain_config_from_dict
 from wbvla.vla.corpus_data import (

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from wbvla.config import require
 from wbvla.data import teleop_schema as ts
 from wbvla.data.lerobot_v3.read import LeRobotV3Dataset
+from wbvla.validation import require
 from wbvla.vla.corpus_data import encode_pairs
 
 DAGGER_TARGET_KEY = "dagger.latent_target"

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from wbvla.config import one_of
 from wbvla.io import write_json_atomic
 from wbvla.paths import data_dir, portable_path
+from wbvla.validation import one_of
 from wbvla.vla.config import FinetuneConfig, PretrainConfig
 
 VARIANTS: dict[str, dict] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import tyro
 
-from wbvla.config import one_of, positive, require
+from wbvla.validation import one_of, positive, require
 
 VIDEO_CODECS: dict[str, str] = {"libx264": "h264", "libsvtav1": "av1"}
 """ffmpeg encoder -> the codec name LeRobot records in a video feature's ``info`` (``video.codec``)."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from wbvla.config import require
 from wbvla.lmo.config import ABLATIONS, LMOTaskConfig, PPOConfig
 from wbvla.lmo.lever_config import LeverConfig
 from wbvla.paths import cache_dir
+from wbvla.validation import require
 
 
 @dataclass
