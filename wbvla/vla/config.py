@@ -5,10 +5,21 @@ drive notebooks 05/06, ``wbvla vla-pretrain`` / ``wbvla vla-finetune`` and the t
 ablation variants (:mod:`wbvla.vla.variants`).
 
 Model size of the tutorial default (``BackboneConfig()``): an Idefics3/SmolVLM-layout model built
-from its config, with a 2-layer, 96-wide SigLIP vision tower on 64x64 images in 8x8 patches, the
-pixel-shuffle connector (factor 2: 16 image tokens per frame) and a 4-layer, 128-wide Llama text
+from its config, with a 2-layer, 96-wide SigLIP vision tower on 128x128 images in 8x8 patches, the
+pixel-shuffle connector (factor 2: 64 image tokens per frame) and a 4-layer, 128-wide Llama text
 model over the SmolLM2 tokenizer (49,152 + 52 added tokens; the tied embedding table is 6.3 M of
-its 7.4 M parameters). It trains on one CPU thread and ticks in a few milliseconds.
+its 7.4 M parameters). It trains on one CPU thread.
+
+**Vision input** (issue 20): the policy reads the head camera at 128 px (the teleoperation
+data's own size), not 64: a grasp tolerates about 1.5 cm at the hand, and 1 cm at the bar is
+only about 1 px at 64 px. The training augmentation shifts images by at most ``image_shift``
+pixels; from the camera model (:func:`wbvla.sim.camera.focal_pixels`: 92.4 / 164.5 px focal
+lengths across / down a 128 px image of the squeezed 16:9 D435i sensor) and the bar's depth
+at the expert's grasp stance (0.47 m, bar 0.38 m ahead of the pelvis; the cart handle 0.46 m),
+one pixel at 128 px is 0.51 cm across and 0.29 cm down the image at the bar, so the default
+shift of 1 px stays inside 0.6 cm; the pre-issue-20 setting (4 px at 64 px) moved the bar up to
+3.7 cm, twice the tolerance. :data:`VISION_INPUTS` names both settings (``128px``, the default,
+and ``64px_legacy``); :func:`with_vision_input` applies one to a Stage III config and its Stage II.
 """
 
 from __future__ import annotations
@@ -50,8 +61,9 @@ class BackboneConfig:
     ``pretrained``: any Idefics3/SmolVLM checkpoint, ``from_pretrained(pretrained_path)``."""
     pretrained_path: str | None = None
     """Folder or hub id of an Idefics3-layout checkpoint with its tokenizer (``preset='pretrained'``)."""
-    image_size: int = 64
-    """Vision tower input (pixels, square) for ``tiny``/``smollm2``; a pretrained model uses its own."""
+    image_size: int = 128
+    """Vision tower input (pixels, square) for ``tiny``/``smollm2``; a pretrained model uses its own.
+    128 since issue 20 (64 before: ``VISION_INPUTS['64px_legacy']``)."""
     patch_size: int = 8
     """Vision tower patch size (pixels)."""
     scale_factor: int = 2
@@ -111,8 +123,11 @@ class TrainLoopConfig:
     """Linear warmup steps."""
     weight_decay: float = 0.01
     """AdamW weight decay."""
-    image_shift: int = 4
-    """Training augmentation: random translation by up to this many pixels of the model's input (0: off)."""
+    image_shift: int = 1
+    """Training augmentation: random translation by up to this many pixels of the model's input,
+    each axis (0: off). At 128 px one pixel is 0.51 cm across and 0.29 cm down the image at the
+    grasp bar (module docstring), so 1 keeps the shift below 0.6 cm, well inside the ~1.5 cm grasp
+    tolerance (the legacy 4 px at 64 px: 3.7 cm)."""
     val_every_n_steps: int = 250
     """Held-out metrics and a checkpoint every this many steps."""
     seed: int = 0
@@ -174,11 +189,13 @@ class PretrainConfig(TrainLoopConfig):
         require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
 
     def run_name(self) -> str:
-        """Folder name that tells the variant apart: ``mani_loco``, ``mani_loco_h0.25_r1``, ``..._tiny``."""
+        """Folder name that tells the variant apart: ``mani_loco_tiny_128px``, ``mani_loco_h0.25_r1_tiny_128px``
+        (the image size is named unless it is the pre-issue-20 64 px, so runs of either never share a folder)."""
         name = self.lam_variant
         if (self.human_video_fraction, self.robot_video_fraction) != (1.0, 1.0):
             name += f"_h{self.human_video_fraction:g}_r{self.robot_video_fraction:g}"
-        return f"{name}_{self.backbone.preset}" + (f"_s{self.seed}" if self.seed else "")
+        size = "" if self.backbone.image_size == LEGACY_IMAGE_SIZE else f"_{self.backbone.image_size}px"
+        return f"{name}_{self.backbone.preset}{size}" + (f"_s{self.seed}" if self.seed else "")
 
 
 @dataclass
@@ -319,14 +336,59 @@ class FinetuneConfig(TrainLoopConfig):
         return name + (f"_s{self.seed}" if self.seed else "")
 
 
+LEGACY_IMAGE_SIZE = 64
+"""The VLA's input size before issue 20; runs at this size keep their old names."""
+
+
+@dataclass(frozen=True)
+class VisionInput:
+    """What the VLA's vision tower reads and how training perturbs it (one named setting)."""
+
+    image_size: int
+    """Square input size (pixels) of the vision tower (``BackboneConfig.image_size``)."""
+    patch_size: int
+    """Vision tower patch size (pixels)."""
+    scale_factor: int
+    """Pixel-shuffle factor of the connector ((image_size / patch_size / scale_factor)^2 image tokens)."""
+    image_shift: int
+    """Random translation (pixels, each axis) of Stages II and III (``TrainLoopConfig.image_shift``)."""
+    shift_at_bar_cm: float
+    """What ``image_shift`` moves the grasp bar by across the image at the expert's grasp stance
+    (cm; camera model, see the module docstring); documents the setting, never used to compute."""
+
+    def __post_init__(self) -> None:
+        _positive_int(self, "image_size", "patch_size", "scale_factor")
+        require(isinstance(self.image_shift, int) and self.image_shift >= 0, f"image_shift must be an int >= 0, got {self.image_shift!r}")
+
+
+VISION_INPUTS: dict[str, VisionInput] = {
+    "128px": VisionInput(image_size=128, patch_size=8, scale_factor=2, image_shift=1, shift_at_bar_cm=0.51),
+    "64px_legacy": VisionInput(image_size=64, patch_size=8, scale_factor=2, image_shift=4, shift_at_bar_cm=3.7),
+}
+"""Named vision inputs: ``128px`` (the default since issue 20: 64 image tokens, +-1 px = 0.51 cm at
+the bar) and ``64px_legacy`` (before: 16 image tokens, +-4 px = 3.7 cm at the bar, 0.94 cm per
+pixel across at the old 0.33 m stance)."""
+
+
+def with_vision_input(config: FinetuneConfig, name: str) -> FinetuneConfig:
+    """``config`` (Stage III) with its Stage II backbone and both stages' ``image_shift`` set to
+    ``VISION_INPUTS[name]``."""
+    one_of("vision_input", name, VISION_INPUTS)
+    v = VISION_INPUTS[name]
+    backbone = replace(config.pretrain.backbone, image_size=v.image_size, patch_size=v.patch_size, scale_factor=v.scale_factor)
+    return replace(config, image_shift=v.image_shift,
+                   pretrain=replace(config.pretrain, backbone=backbone, image_shift=v.image_shift))
+
+
 def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | None = None,
                           finetune_steps: int | None = None, preset: str | None = None, dataset_size: str | None = None,
-                          base: FinetuneConfig | None = None, **both) -> FinetuneConfig:
+                          base: FinetuneConfig | None = None, vision_input: str | None = None, **both) -> FinetuneConfig:
     """The one place a model size becomes a training recipe: the Stage III config with its Stage II
     config inside, from the Stage I corpus and LAMs (``corpus_size``), each stage's optimizer steps,
     the backbone preset (the model's size, :data:`BACKBONES`) and the teleoperation dataset; None
     keeps ``base``'s value (``base``: the tutorial defaults when None). ``both`` (``seed``,
-    ``device``, ``threads``, ``progress``, loop sizes ...) is set on both stages. Notebooks 05/06
+    ``device``, ``threads``, ``progress``, loop sizes ...) is set on both stages; ``vision_input``
+    (a :data:`VISION_INPUTS` name) sets the image size and shift last. Notebooks 05/06
     (:func:`wbvla.vla.pipeline.vla_plan`), ``wbvla vla-variant`` (:class:`VariantJobConfig`) and
     the task suite's training sizes (``wbvla.suite.trials.finetune_config``) build through it."""
     base = base or FinetuneConfig()
@@ -337,7 +399,8 @@ def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | N
     own = {} if finetune_steps is None else {"max_steps": finetune_steps}
     if dataset_size is not None:
         own["dataset_size"] = dataset_size
-    return replace(base, pretrain=pre, **both, **own)
+    out = replace(base, pretrain=pre, **both, **own)
+    return out if vision_input is None else with_vision_input(out, vision_input)
 
 
 def pretrain_config_from_dict(d: dict) -> PretrainConfig:
@@ -373,6 +436,8 @@ class VariantJobConfig:
     """Stage II optimizer steps."""
     preset: str = "tiny"
     """Backbone preset (``tiny`` or ``smollm2``)."""
+    vision_input: str = "128px"
+    """What the vision tower reads, a :data:`VISION_INPUTS` name (``64px_legacy``: the pre-issue-20 setting)."""
     base: FinetuneConfig = field(default_factory=FinetuneConfig)
     """Stage III settings (steps, threads, ``max_demos_per_task`` for Fig. 3, ...); the variant
     overrides its own switches."""
@@ -380,6 +445,7 @@ class VariantJobConfig:
     def __post_init__(self) -> None:
         one_of("corpus_size", self.corpus_size, CORPUS_SIZES)
         one_of("preset", self.preset, ("tiny", "smollm2"))
+        one_of("vision_input", self.vision_input, VISION_INPUTS)
         _positive_int(self, "pretrain_steps")
 
     def finetune_config(self) -> FinetuneConfig:
@@ -387,7 +453,7 @@ class VariantJobConfig:
         :func:`wbvla.vla.variants.variant_config`)."""
         b = self.base
         return sized_finetune_config(self.corpus_size, self.pretrain_steps, preset=self.preset, base=b,
-                                     threads=b.threads, device=b.device, progress=b.progress)
+                                     vision_input=self.vision_input, threads=b.threads, device=b.device, progress=b.progress)
 
 
 @dataclass
