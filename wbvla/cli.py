@@ -24,6 +24,7 @@ import tyro
 
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.data.lerobot_v3.config import LeRobotValidateConfig
+from wbvla.data.vision_renders import VisionRenderConfig
 from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.cpu.config import CpuTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
@@ -41,6 +42,7 @@ from wbvla.vla.config import (
     TickBenchConfig,
     VariantJobConfig,
 )
+from wbvla.vla.vision_pretrain_config import VisionPretrainConfig
 
 
 def quickstart(config: QuickstartConfig) -> None:
@@ -172,6 +174,26 @@ def vla_bench(config: TickBenchConfig) -> None:
     print(json.dumps(tick_latency(policy, ticks=config.ticks), indent=2))
 
 
+def vision_renders(config: VisionRenderConfig) -> None:
+    """Head-camera renders with privileged labels (training seeds only) for vision-tower pretraining; resumable."""
+    import json
+
+    from wbvla.data.vision_renders import render_dataset  # lazy: CLI start-up
+
+    print(json.dumps(render_dataset(config), indent=1))
+
+
+def vision_pretrain(config: VisionPretrainConfig) -> None:
+    """Pretrain the VLA's vision tower on simulated renders (localize grasp targets and hands); resumable."""
+    import json
+
+    from wbvla.vla.vision_pretrain import pretrain_vision_tower  # lazy: CLI start-up
+
+    out = pretrain_vision_tower(config)
+    print(json.dumps({k: out[k] for k in ("tower", "steps", "val", "val_mean_predictor")}, indent=1))
+    print(f"-> load it with BackboneConfig(preset='pretrained', pretrained_path='{out['tower']}')")
+
+
 def teleop_data(config: TeleopDataConfig) -> None:
     """Teleoperation data: the scripted expert on the three tasks -> a LeRobot v3 dataset (+ summary JSON)."""
     from wbvla.tasks.teleop import generate_teleop_data  # lazy: CLI start-up
@@ -260,6 +282,8 @@ COMMANDS = {
     "vla-variant": vla_variant,
     "vla-dagger": vla_dagger,
     "vla-bench": vla_bench,
+    "vision-renders": vision_renders,
+    "vision-pretrain": vision_pretrain,
     "lerobot-validate": lerobot_validate,
     "teleop-data": teleop_data,
     "expert-eval": expert_eval,

@@ -76,6 +76,7 @@ def test_focal_pixels_of_the_squeezed_d435i_sensor(marked_robot):
     assert fx == pytest.approx(64 / np.tan(np.radians(cfg.fovx_deg) / 2), rel=1e-6)
     assert fy == pytest.approx(64 / np.tan(np.radians(cfg.fovy_deg) / 2), rel=1e-6)
     assert focal_pixels(model, HEAD_CAMERA, 64, 64) == pytest.approx((fx / 2, fy / 2))
+    assert cfg.focal_pixels(128, 128) == pytest.approx((fx, fy))
 
 
 def test_projection_rejects_bad_input(marked_robot):

@@ -52,6 +52,15 @@ class HeadCameraConfig:
         w, _ = self.sensor_size_m
         return math.degrees(2.0 * math.atan(w / 2.0 / (self.focal_mm / 1000.0)))
 
+    def focal_pixels(self, width: int, height: int) -> tuple[float, float]:
+        """Focal lengths (f_x, f_y) in pixels of a ``width`` x ``height`` image of this sensor
+        (the sensor fills the image: f W / sensor_w, f H / sensor_h); what :func:`focal_pixels`
+        reads from a model this config was applied to."""
+        check_resolution(width, height)
+        w, h = self.sensor_size_m
+        f = self.focal_mm / 1000.0
+        return f / w * width, f / h * height
+
 
 def apply_camera_intrinsics(model: mujoco.MjModel, camera: str, config: HeadCameraConfig) -> None:
     """Give ``camera`` a physical sensor (fixed frustum) in a compiled model."""
