@@ -77,8 +77,10 @@ class ExpertConfig:
     """The Eq. 2 parameters of the locomotion backend (to predict how far the base coasts)."""
     height: HeightConfig = field(default_factory=HeightConfig)
     """h* range."""
-    grasp_reach: float = 0.33
-    """Bag / tote centre (its carrying bar) this far ahead of the pelvis when grasping (m)."""
+    grasp_reach: float = 0.38
+    """Bag / tote centre (its carrying bar) this far ahead of the pelvis when grasping (m). 0.38
+    (was 0.33) keeps both hands in the head image from pre-grasp on: at 0.33 the pre-grasp
+    fingertips sat below the frame (``wbvla expert-eval`` reports ``work_view``; issue 20)."""
     grasp_height: float = 0.78
     """Wanted bar height in the arm base frame when grasping (m; the horizontal-finger grasp
     reaches down to about 0.74); h* is chosen to get it (a squat for low bars)."""
@@ -88,6 +90,10 @@ class ExpertConfig:
     """Cart handle this far ahead of the pelvis when grasping it (m)."""
     handle_half_spacing: float = 0.15
     """Hands this far left / right of the cart handle's centre (m)."""
+    raised_hands: tuple[float, float, float] = (0.28, 0.16, 0.92)
+    """Where the first phase raises the TCPs (arm base frame: ahead, to each side, height; m):
+    clear of tables and handles while walking, and inside the head image (the former
+    (0.25, 0.20, 0.92) put the left hand just outside its left edge)."""
     beyond: float = 0.03
     """TCP (fingertips) this far past the bar axis along the fingers (m)."""
     pregrasp_back: float = 0.08
@@ -95,7 +101,11 @@ class ExpertConfig:
     pregrasp_opening: float = 0.025
     """... with the grippers this far open (m per finger; fully open 0.04 would hit the load)."""
     lift: float = 0.08
-    """Lift of a grasped bag / tote (m)."""
+    """Lift of a grasped bag / tote (m) ..."""
+    carry_reach: float = 0.36
+    """... while the TCPs come back to this far ahead of the pelvis (arm base frame, m): where
+    they held the load when the grasp stance was 0.33 m, the carry the placement is tuned for
+    (held farther out, 3 of 8 bags stayed on the fingers when let go)."""
     twist_lift: float = 0.05
     """Hands rise this much while twisting a bag off the fingers (m; see ``_release``)."""
     tol_xy: float = 0.015
@@ -123,6 +133,13 @@ class ExpertConfig:
                      "arm_move_s", "grip_s", "phase_timeout_s"):
             positive(name, getattr(self, name))
         in_range("pregrasp_opening", self.pregrasp_opening, 0.0, GRIPPER_OPEN)
+        in_range("carry_reach", self.carry_reach, 0.2, 0.6)
+        self.raised_hands = tuple(self.raised_hands)
+        if len(self.raised_hands) != 3:
+            raise ValueError(f"raised_hands must be 3 numbers (ahead, to each side, high; m), got {self.raised_hands!r}")
+        for name, v, lo, hi in zip(("raised_hands[0] (ahead)", "raised_hands[1] (to each side)", "raised_hands[2] (high)"),
+                                   self.raised_hands, (0.1, 0.0, 0.6), (0.6, 0.4, 1.2), strict=True):
+            in_range(name, v, lo, hi)
 
 
 @dataclass
@@ -133,14 +150,16 @@ class _Tick:
     h: float
 
 
-@lru_cache(maxsize=1)
-def raised_arms() -> np.ndarray:
-    """Arm pose (14,) of the expert's first phase: hands 0.25 m ahead of the pelvis, 0.92 m high
-    (arm base frame), 0.2 m to each side, fingers forward, closing vertically."""
+@lru_cache(maxsize=4)
+def raised_arms(hands: tuple[float, float, float] = ExpertConfig.raised_hands) -> np.ndarray:
+    """Arm pose (14,) of the expert's first phase: TCPs ``hands`` = (ahead of the pelvis, to each
+    side, high) in the arm base frame (``ExpertConfig.raised_hands``), fingers forward, closing
+    vertically."""
+    ahead, out, high = hands
     kin = ArmKinematics()
     q = READY_ARM_POSE.copy()
     for side, k in (("left", 1.0), ("right", -1.0)):
-        res = kin.solve(side, np.array([0.25, k * 0.2, 0.92]), np.array([1.0, 0.0, 0.0]), q_init=q,
+        res = kin.solve(side, np.array([ahead, k * out, high]), np.array([1.0, 0.0, 0.0]), q_init=q,
                         closing_axis=np.array([0.0, 0.0, 1.0]), iterations=400)
         q[arm_slice(side)] = res.q_arm
     return q
@@ -339,7 +358,8 @@ class ScriptedExpert:
         return frames
 
     def _grasp(self, obj: str, h: float, lift: float) -> Iterator[None]:
-        """Pre-grasp behind the bar (grippers half open, h* -> ``h``), slide onto it, close, lift."""
+        """Pre-grasp behind the bar (grippers half open, h* -> ``h``), slide onto it, close, lift
+        (and bring the load in to ``carry_reach``)."""
         c = self.config
         self.phase = "pregrasp"
         frames = self._bar_frames(obj, dz=h - self._base()[0][2])  # solved for the pelvis after the squat
@@ -353,7 +373,9 @@ class ScriptedExpert:
         if lift > 0:
             self.phase = "lift"
             self.payload = float(self.scene.model.body(obj).subtreemass[0])
-            yield from self._move_arms(self._solve({s: f.shifted(0.0, lift) for s, f in frames.items()}), c.arm_move_s)
+            carry = {s: GraspFrame(np.array([c.carry_reach, f.pos[1], f.pos[2] + lift]), f.approach, f.closing)
+                     for s, f in frames.items()}
+            yield from self._move_arms(self._solve(carry), c.arm_move_s)
 
     def _release(self, twist: bool = False, retreat_up: float = 0.06) -> Iterator[None]:
         """Open the grippers; with ``twist``, also roll the hands a quarter turn about the fingers
@@ -377,7 +399,7 @@ class ScriptedExpert:
     def _raise_arms(self) -> Iterator[None]:
         """Forearms up and forward, hands high and close to the body: clear of tables and handles."""
         self.phase = "raise"
-        yield from self._move_arms(raised_arms(), self.config.arm_move_s * 2 / 3)
+        yield from self._move_arms(raised_arms(tuple(self.config.raised_hands)), self.config.arm_move_s * 2 / 3)
 
     def _approach_and_grasp(self, obj: str) -> Iterator[None]:
         """Raise the arms, stand ``grasp_reach`` behind ``obj`` facing along its x axis, squat as
