@@ -1,0 +1,37 @@
+"""The README's status table is generated from the committed metrics JSON: it must equal what
+tools/readme_status.py makes from them today, so every number on the front page has a source."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("readme_status", ROOT / "tools" / "readme_status.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_readme_status_table_matches_the_committed_json():
+    tool = _tool()
+    readme = (ROOT / "README.md").read_text()
+    assert tool.BEGIN in readme and tool.END in readme
+    start, end = readme.index(tool.BEGIN), readme.index(tool.END) + len(tool.END)
+    assert readme[start:end] == tool.block(), "README status is stale: run python tools/readme_status.py --write"
+
+
+def test_the_table_has_a_row_per_stage_with_its_notebook():
+    rows = _tool().rows()
+    assert len(rows) == 8 and all(r[3] for r in rows)
+    assert {r[0].split(":")[0].split(" (")[0] for r in rows} >= {"Stage I", "Stage II", "Deployment runtime"}
+
+
+def test_links_in_the_readme_resolve():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme):
+        if not target.startswith("http"):
+            assert (ROOT / target).exists(), target

@@ -1,0 +1,101 @@
+"""The README's status table, generated from the committed metrics JSON (never typed by hand).
+
+    python tools/readme_status.py          # print the table
+    python tools/readme_status.py --write  # replace the block between the status markers in README.md
+
+``tests/unit/test_readme_status.py`` fails when README.md's block differs from what this script makes
+from the committed JSON, so every number on the front page is one a committed run produced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- status:begin (tools/readme_status.py) -->", "<!-- status:end -->"
+
+
+def _j(path: str) -> dict:
+    return json.loads((ROOT / path).read_text())
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def _lmo_plan_cell() -> str:
+    plan = ROOT / "data" / "lmo" / "cpu_plan" / "plan.json"
+    if not plan.exists():
+        return "CPU plan not started"
+    rows = [r for r in json.loads(plan.read_text())["status"] if r["env_steps"] > 0]
+    done = ", ".join(f"{r['step']} {r['env_steps'] / 1e6:.1f} M env steps ({r['wall_s'] / 3600:.1f} h)" for r in rows)
+    return f"CPU plan so far: {done or 'nothing trained'}"
+
+
+def rows() -> list[tuple[str, str, str, str]]:
+    """(stage, what was measured, state, notebook) per row."""
+    w, r, ret = _j("figures/01_simulated_world.json"), _j("figures/03_rrg.json"), _j("figures/04_latent_retrieval.json")
+    pre, fin, lmo = _j("figures/05_vla_pretraining.json"), _j("figures/06_vla_finetuning.json"), _j("figures/09_lmo_evaluation.json")
+    suite, dep = _j("figures/10_task_suite.json"), _j("figures/11_deployment.json")
+    rm, t = r["rrg_split_mean"], r["targets"]
+    cpu = _j("figures/09_lmo_evaluation.json").get("LMO_cpu")
+    expert, full = suite["rows"]["expert"], suite["rows"]["wholebodyvla"]
+    lmo_cell = (f"shipped LMO falls in {lmo['LMO']['falls']}/{lmo['LMO']['total_trials']} App. B.4 trials"
+                + (f"; CPU-trained LMO: {cpu['falls']}/{cpu['total_trials']} falls, walks: "
+                   f"{'yes' if cpu['first_walking']['walks'] else 'no'}" if cpu else "")
+                + f"; {_lmo_plan_cell()}")
+    return [
+        ("Simulated X2 + scenes", f"{w['n_actuated_joints']} actuated joints, official limits: "
+         f"{'yes' if w['joint_limits_match_official'] else 'no'}; PD hold drift {1000 * w['pd_hold_max_base_height_deviation_m']:.1f} mm over "
+         f"{w['pd_hold_seconds']:.0f} s", "works", "01"),
+        ("Stage I: latent action models (Table 9)", f"RRG manipulation LAM on manipulation {_pct(rm['mani']['manipulation'])}, "
+         f"locomotion LAM on locomotion {_pct(rm['loco']['locomotion'])} (paper 15-31 %); separate above shared: loco "
+         f"{'yes' if t['loco_above_shared_on_locomotion'] else 'no'}, mani {'yes' if t['mani_above_shared_on_manipulation'] else 'no'} "
+         f"({_pct(rm['mani']['manipulation'])} vs {_pct(rm['shared']['manipulation'])})", "works, one ordering missed", "02-03"),
+        ("Latent retrieval (Fig. 8)", f"purity {ret['purity']:.2f} (goal 0.7), cross-domain agreement "
+         f"{ret['cross_domain_agreement']:.2f} (goal 0.6)", "meets goal" if all(ret["targets"].values()) else "below goal", "04"),
+        ("Stage II: VLA pretraining (Eq. 1)", f"held-out top-1 mani {pre['heldout_top1']['mani']:.2f} (majority "
+         f"{pre['majority_top1']['mani']:.2f}), loco {pre['heldout_top1']['loco']:.2f} (majority {pre['majority_top1']['loco']:.2f})",
+         "barely above majority", "05"),
+        ("Stage III: fine-tuning, open loop", f"arm L1 {fin['arm_l1_rad']:.3f} rad (hold pose {fin['baselines']['arm_l1_rad_hold_pose']:.3f}); "
+         f"forward flag accuracy {fin['flag_accuracy']['x']:.2f} (majority {fin['baselines']['flag_accuracy_majority']['x']:.2f})",
+         "learns, imprecise", "06"),
+        ("LMO under physics (Table 3)", lmo_cell, "walks" if cpu and cpu["first_walking"]["walks"] else "does not walk yet",
+         "07-09"),
+        ("Closed loop, task suite (Table 2)", f"scripted expert {_pct(expert['ideal_base']['avg'])} on the ideal base, "
+         f"{_pct(expert['lmo']['avg'])} on the physics LMO; learned WholeBodyVLA row {_pct(full['ideal_base']['avg'])} / "
+         f"{_pct(full['lmo']['avg'])} ({full['ideal_base']['trials']} trials each; paper {_pct(suite['paper_table2']['wholebodyvla']['avg'])}); "
+         "measured before the ideal base respected contact",
+         "learned policies 0 %" if full["ideal_base"]["avg"] == 0 else "learned policies complete subgoals", "10"),
+        ("Deployment runtime", f"50 Hz loop period p99 {dep['loop_period_ms']['p99']:.1f} ms; robot stands "
+         f"{dep['server_drop']['stand_latency_ms']:.0f} ms after the VLA server drops", "works", "11"),
+    ]
+
+
+def table() -> str:
+    lines = ["| stage | measured (committed JSON) | state | notebook |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows()]
+    return "\n".join(lines)
+
+
+def block() -> str:
+    return f"{BEGIN}\n{table()}\n{END}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--write", action="store_true")
+    a = p.parse_args()
+    if not a.write:
+        print(table())
+        return
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    readme.write_text(text[:start] + block() + text[end:])
+
+
+if __name__ == "__main__":
+    main()
