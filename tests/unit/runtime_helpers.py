@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wbvla.runtime.backends.base import RobotBackend
-from wbvla.runtime.lmo_stage import RobotState
+from wbvla.control.backend import RobotBackend, RobotState
 from wbvla.runtime.messages import Command, Observation
 from wbvla.sim.joints import default_pose
 

@@ -1,5 +1,7 @@
-"""The robot-side LMO: observation from sensor arrays == training's ObservationBuilder; numpy and
-onnxruntime only."""
+"""The LMO in the control tick runs the same controller as the LMO's MuJoCo evaluation: from the
+backend's arrays it builds the observation the MuJoCo builder of training builds, and gives the
+same leg targets step for step (the paper's layout and a gait-clock policy with the reference
+gait); numpy and onnxruntime only."""
 
 from __future__ import annotations
 
@@ -11,56 +13,90 @@ import mujoco
 import numpy as np
 import pytest
 
+from wbvla.control.lmo import LMOStage
 from wbvla.lmo.onnx_policy import LMOPolicy
-from wbvla.lmo.policy import ObservationBuilder, eval_model
+from wbvla.lmo.policy import LMOController, ObservationBuilder, eval_model
 from wbvla.paths import data_dir
 from wbvla.runtime.backends.sim import read_state
-from wbvla.runtime.lmo_stage import LMOStage, ProprioObservation
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import DECIMATION, X2Index, reset_to_pose
 
 
-def test_observation_from_arrays_equals_the_training_builder():
+def _gait_clock_policy(tmp_path) -> LMOPolicy:
+    from lmo_helpers import tiny_checkpoint
+
+    from wbvla.lmo.config import LMOTaskConfig
+    from wbvla.lmo.export import export_onnx, policy_metadata
+    from wbvla.lmo.lever_config import LeverConfig
+
+    levers = LeverConfig()
+    md = policy_metadata(3, list(LMOTaskConfig().leg_action_scales()), "lmo", 1,
+                         levers={k: getattr(levers, k) for k in ("gait_clock", "gait_period_s", "reference_gait",
+                                                                 "reference_amplitude")})
+    policy = LMOPolicy(export_onnx(tiny_checkpoint(tmp_path / "model_0.pt", history=3, frame=78), tmp_path / "lmo.onnx", md))
+    assert policy.gait_period_s is not None and policy.reference_amplitude > 0
+    return policy
+
+
+@pytest.mark.parametrize("layout", ["paper", "gait_clock"])
+def test_the_tick_lmo_equals_the_mujoco_controller_step_for_step(layout, tmp_path):
+    """Two identical robots: one driven by the MuJoCo controller (lag 0), one by the tick's LMO
+    stage on the arrays a backend reads; same observations, same leg targets, same motion."""
+    policy = LMOPolicy(data_dir() / "lmo" / "lmo.onnx") if layout == "paper" else _gait_clock_policy(tmp_path)
     model = eval_model()
-    data = mujoco.MjData(model)
     idx = X2Index.from_model(model)
-    reset_to_pose(model, data, idx)
-    ref, mine = ObservationBuilder(model, history=5), ProprioObservation(history=5)
-    ref.reset(data)
-    rng = np.random.default_rng(0)
-    last = np.zeros(12, np.float32)
-    for step in range(8):
-        command = np.array([rng.integers(-1, 2), 0.0, rng.integers(-1, 2), 0.6], np.float32)
-        a = ref.build(command, last)
-        b = mine.build(read_state(data, idx, step), command, last)
-        np.testing.assert_allclose(b, a, atol=1e-6, err_msg=f"step {step}")
-        last = rng.normal(size=12).astype(np.float32) * 0.1
-        q = default_pose()
-        q[group_slice("legs")] += 0.25 * last
-        data.ctrl[idx.actuator] = q
-        for _ in range(DECIMATION):
-            mujoco.mj_step(model, data)
-            ref.record(data)
+    runs = []
+    for side in ("mujoco", "tick"):
+        data = mujoco.MjData(model)
+        reset_to_pose(model, data, idx)
+        seen: list[np.ndarray] = []
+        real_act = policy.act
+        policy.act = lambda obs, seen=seen, real_act=real_act: (seen.append(obs.copy()), real_act(obs))[1]
+        ctrl, stage = LMOController(policy, model), LMOStage(policy=policy)
+        ctrl.reset(data)
+        stage.reset()
+        legs_log = []
+        for k in range(40):
+            command = np.array([1.0 if 10 <= k < 30 else 0.0, 0.0, -1.0 if k >= 30 else 0.0, 0.62], np.float32)
+            if side == "mujoco":
+                ctrl.step(data, command)
+                legs_log.append(data.ctrl[idx.actuator][group_slice("legs")].copy())
+            else:
+                legs = np.clip(stage.step(read_state(data, idx, k), command), ctrl.leg_lo, ctrl.leg_hi)
+                q = default_pose()
+                q[group_slice("legs")] = legs
+                data.ctrl[idx.actuator] = q
+                for _ in range(DECIMATION):
+                    mujoco.mj_step(model, data)
+                legs_log.append(legs)
+        del policy.act
+        runs.append((np.array(seen), np.array(legs_log), data.qpos.copy()))
+    (obs_a, legs_a, qpos_a), (obs_b, legs_b, qpos_b) = runs
+    np.testing.assert_allclose(obs_b, obs_a, atol=1e-6)
+    np.testing.assert_allclose(legs_b, legs_a, atol=1e-6)
+    np.testing.assert_allclose(qpos_b, qpos_a, atol=1e-6)
 
 
-def test_lmo_stage_targets_are_default_plus_scaled_action():
+def test_lmo_stage_targets_are_default_plus_scaled_action_of_the_training_observation():
     stage = LMOStage()
     model = eval_model()
     data = mujoco.MjData(model)
     idx = X2Index.from_model(model)
     reset_to_pose(model, data, idx)
-    state = read_state(data, idx, 0)
-    u = np.array([0.0, 0.0, 0.0, 0.65])
-    legs = stage.step(state, u)
+    u = np.array([0.0, 0.0, 0.0, 0.65], np.float32)
+    legs = stage.step(read_state(data, idx, 0), u)
     pol = LMOPolicy(data_dir() / "lmo" / "lmo.onnx")
-    obs = ProprioObservation(pol.history).build(state, u, np.zeros(12, np.float32))
+    builder = ObservationBuilder(model, pol.history)
+    builder.reset(data)
+    obs = builder.build(u, np.zeros(12, np.float32))
     np.testing.assert_allclose(legs, default_pose("legs") + pol.action_scale * pol.act(obs), atol=1e-6)
     assert stage.kind == "flags" and stage.model_id.startswith("lmo.onnx")
 
 
-ROBOT_SIDE = ("wbvla.runtime.runner", "wbvla.runtime.lmo_stage", "wbvla.runtime.link", "wbvla.runtime.wire",
-              "wbvla.runtime.messages", "wbvla.runtime.safety", "wbvla.runtime.supervisor", "wbvla.runtime.transport",
-              "wbvla.runtime.config", "wbvla.runtime.backends.base", "wbvla.runtime.backends.x2")
+ROBOT_SIDE = ("wbvla.runtime.runner", "wbvla.runtime.link", "wbvla.runtime.wire", "wbvla.runtime.messages",
+              "wbvla.runtime.safety", "wbvla.runtime.supervisor", "wbvla.runtime.transport", "wbvla.runtime.config",
+              "wbvla.control.tick", "wbvla.control.lmo", "wbvla.control.targets", "wbvla.control.config",
+              "wbvla.control.backend", "wbvla.control.x2")
 """What runs on the robot's computer (``deploy/robot_runner.py``); the MuJoCo twin is not among them."""
 HEAVY = ("torch", "mujoco", "mjlab", "lightning", "transformers")
 
@@ -73,7 +109,8 @@ import importlib, json, sys
 import numpy as np
 for m in {ROBOT_SIDE!r}:
     importlib.import_module(m)
-from wbvla.runtime.lmo_stage import LMOStage, RobotState
+from wbvla.control.backend import RobotState
+from wbvla.control.lmo import LMOStage
 from wbvla.sim.joints import default_pose
 stage = LMOStage()
 state = RobotState(0, default_pose(), np.zeros(29), np.zeros(3), np.array([0.0, 0.0, -1.0]), 0.65)
@@ -85,10 +122,3 @@ print(json.dumps({{"heavy": [k for k in {HEAVY!r} if k in sys.modules], "legs": 
     assert out.returncode == 0, out.stderr[-2000:]
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got == {"heavy": [], "legs": 12, "onnxruntime": True}
-
-
-def test_the_robot_side_refuses_a_gait_clock_policy(monkeypatch):
-    monkeypatch.setattr(LMOPolicy, "__init__", lambda self, path, threads=1: setattr(self, "gait_period_s", 0.8)
-                        or setattr(self, "path", path))
-    with pytest.raises(ValueError, match="gait-clock policy"):
-        LMOStage()

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from wbvla.runtime.backends.base import RecordingBackend
+from wbvla.control.backend import RecordingBackend
+from wbvla.control.lmo import LMOStage
+from wbvla.control.x2 import X2Backend
 from wbvla.runtime.backends.sim import SimBackend
-from wbvla.runtime.backends.x2 import X2Backend
 from wbvla.runtime.config import RunnerConfig, SimTwinConfig
-from wbvla.runtime.lmo_stage import LMOStage
 from wbvla.runtime.runner import RobotRunner
 from wbvla.sim.joints import JOINTS, default_pose
 

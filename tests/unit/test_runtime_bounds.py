@@ -19,8 +19,8 @@ import pytest
 import zmq
 from runtime_helpers import FakeServer, StandingBackend, command, observation
 
+from wbvla.control.backend import RecordingBackend
 from wbvla.runtime import messages as msgs
-from wbvla.runtime.backends.base import RecordingBackend
 from wbvla.runtime.config import LinkConfig, RunnerConfig
 from wbvla.runtime.link import wait_for
 from wbvla.runtime.messages import EStop, Welcome

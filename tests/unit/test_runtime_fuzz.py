@@ -10,8 +10,8 @@ import pytest
 import zmq
 from runtime_helpers import StandingBackend, observation
 
+from wbvla.control.backend import RecordingBackend
 from wbvla.runtime import messages as msgs
-from wbvla.runtime.backends.base import RecordingBackend
 from wbvla.runtime.config import LinkConfig, RunnerConfig, ServerConfig
 from wbvla.runtime.fuzz import (
     CATEGORIES,

@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
+from wbvla.control.targets import ARMS, is_stand
 from wbvla.runtime import messages as msgs
 from wbvla.runtime.analysis import loop_timing
 from wbvla.runtime.experiments import FAULT_KINDS, Faults, loopback_rig, run_campaign
 from wbvla.runtime.runner import RobotRunner
-from wbvla.runtime.safety import ARMS, is_stand
 
 
 @pytest.fixture

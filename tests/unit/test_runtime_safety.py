@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from runtime_helpers import command
 
-from wbvla.runtime.backends.x2 import X2Backend, open_x2_sdk, projected_gravity
+from wbvla.control.targets import ARMS, GRIPPERS, TargetFilter, is_stand, jump_violations
+from wbvla.control.tick import Supervisor, chunk_at
+from wbvla.control.x2 import X2Backend, open_x2_sdk, projected_gravity
 from wbvla.runtime.config import LinkConfig, RunnerConfig, SafetyConfig
-from wbvla.runtime.safety import ARMS, GRIPPERS, TargetFilter, is_stand, jump_violations
-from wbvla.runtime.supervisor import CommandGate, Supervisor, chunk_at
+from wbvla.runtime.supervisor import CommandGate
 from wbvla.runtime.wire import ProtocolError
 from wbvla.sim.joints import default_pose, limits
 

@@ -12,8 +12,8 @@ import zmq
 import zmq.auth
 from runtime_helpers import StandingBackend
 
+from wbvla.control.backend import RecordingBackend
 from wbvla.runtime import messages as msgs
-from wbvla.runtime.backends.base import RecordingBackend
 from wbvla.runtime.config import LinkConfig, RunnerConfig, ServerConfig
 from wbvla.runtime.link import RobotLink, wait_for
 from wbvla.runtime.runner import RobotRunner

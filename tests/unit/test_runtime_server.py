@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 from runtime_helpers import observation
 
+from wbvla.control.targets import JointLimits
 from wbvla.data.teleop_schema import ACTION_DIM, INSTRUCTIONS, TASKS
 from wbvla.runtime import messages as msgs
 from wbvla.runtime.config import LinkConfig, SafetyConfig, ServerConfig
 from wbvla.runtime.messages import Command
-from wbvla.runtime.safety import JointLimits, check_command_ranges
+from wbvla.runtime.safety import check_command_ranges
 from wbvla.runtime.server import VLAServer, chunk_size_of, load_policy, policy_kind
 from wbvla.runtime.standin import ReplayPolicy, scripted_actions
 

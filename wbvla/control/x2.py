@@ -12,7 +12,7 @@ project, so nothing below has been run against an X2. It defines
 
 * :class:`X2SDK`: the five calls the runner needs (read joint states, IMU, head image, base
   height estimate; write joint targets with gains), in joint-table order and SI units;
-* :class:`X2Backend`: the :class:`~wbvla.runtime.backends.base.RobotBackend` over an ``X2SDK``;
+* :class:`X2Backend`: the :class:`~wbvla.control.backend.RobotBackend` over an ``X2SDK``;
 * :func:`open_x2_sdk`: imports the SDK and refuses to start with a clear error where it is absent.
 
 To bring up a robot: implement :class:`X2SDK` with ``rclpy`` subscriptions/publishers on the topics
@@ -28,8 +28,7 @@ from typing import Protocol
 
 import numpy as np
 
-from wbvla.runtime.backends.base import RobotBackend
-from wbvla.runtime.lmo_stage import RobotState
+from wbvla.control.backend import RobotBackend, RobotState
 from wbvla.sim.joints import JOINTS
 
 REQUIRED_MODULES = ("rclpy", "aimdk_msgs")
@@ -65,7 +64,7 @@ def open_x2_sdk() -> X2SDK:
             "ROS 2 workspace, or use the simulated twin (--backend sim).")
     raise RuntimeError(
         "the AimDK modules are importable, but wbvla ships no X2SDK implementation yet: it has never been run on an "
-        "X2. Implement wbvla.runtime.backends.x2.X2SDK over the /aima/hal/joint/*/{command,state}, IMU and camera "
+        "X2. Implement wbvla.control.x2.X2SDK over the /aima/hal/joint/*/{command,state}, IMU and camera "
         "topics (see this module's docstring) and return it from open_x2_sdk().")
 
 

@@ -34,58 +34,17 @@ Levers:
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 
+from wbvla.lmo.gait import (  # noqa: F401  (re-exported: the clock's functions live in lmo.gait, torch-free)
+    advance_clock,
+    clock_phase,
+    gait_observation,
+    gait_swing,
+    reference_leg_offsets,
+)
 from wbvla.lmo.lever_config import GAIT_TERM, AssistConfig, LeverConfig  # noqa: F401  (re-exported)
 from wbvla.lmo.rewards import _foot_sites
-
-
-def gait_swing(phase, moving):
-    """Swing signal per foot (left, right) in [0, 1], shape (..., 2), for phases phi (...) and a
-    moving mask (...): the positive part of sin 2 pi phi for the left foot, of -sin for the right,
-    zeroed near the crossings (double support) and while standing. numpy or torch in, same out
-    (training and the deployed controller share this one definition)."""
-    xp = torch if isinstance(phase, torch.Tensor) else np
-    s = xp.sin(2 * math.pi * phase)
-    sw = xp.stack([s, -s], -1)
-    sw = xp.where(sw < 0.1, 0.0 * sw, sw)  # below 0.1 (and every negative part): double support
-    return sw * (moving[..., None] * 1.0)
-
-
-def gait_observation(phase):
-    """(sin 2 pi phi, cos 2 pi phi), shape (..., 2): the actor's ``gait_phase`` term."""
-    xp = torch if isinstance(phase, torch.Tensor) else np
-    a = 2 * math.pi * phase
-    return xp.stack([xp.sin(a), xp.cos(a)], -1)
-
-
-def advance_clock(steps, moving):
-    """The clock's step counter: +1 where moving, else 0 (a stopped clock puts both feet down).
-    An integer counter, so training (float32 torch) and deployment (numpy) see the same phase."""
-    return (steps + 1) * moving
-
-
-def clock_phase(steps, dt: float, period: float):
-    """phi = (k mod P) / P with P = T / dt policy steps per period: exact for any counter k."""
-    per = round(period / dt)
-    if isinstance(steps, torch.Tensor):
-        return (torch.remainder(steps, per).double() / per).float()
-    return np.remainder(np.asarray(steps, np.int64), per) / per
-
-
-def reference_leg_offsets(swing, amplitude: float):
-    """r(phi): leg joint offsets (..., 12) in canonical leg order (hip pitch, hip roll, hip yaw, knee,
-    ankle pitch, ankle roll per leg) from the swing signals (..., 2): hip pitch -A s (flexion is
-    negative), knee +2 A s, ankle pitch -A s (the sole stays parallel to the floor)."""
-    xp = torch if isinstance(swing, torch.Tensor) else np
-    pattern = xp.zeros(swing.shape[:-1] + (2, 6)) if xp is np else torch.zeros(*swing.shape[:-1], 2, 6)
-    shape = [-1.0, 0.0, 0.0, 2.0, -1.0, 0.0]
-    unit = xp.asarray(shape) if xp is np else torch.tensor(shape)
-    pattern = pattern + unit * (amplitude * swing[..., :, None])
-    return pattern.reshape(swing.shape[:-1] + (12,)) if xp is np else pattern.reshape(*swing.shape[:-1], 12)
 
 
 class GaitClock:

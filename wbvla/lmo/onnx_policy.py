@@ -5,8 +5,14 @@ side of the deployment runs this, and the simulated controllers run the same cod
 * :class:`ObservationHistory`: the actor observation from one frame of terms per policy step, in
   the layout of training (:data:`wbvla.lmo.obs_layout.OBS_TERMS`, per-term history, oldest first;
   the first frame after a reset fills the whole history, as mjlab does);
-* :func:`proprio_frame`: that frame from the robot's own arrays (canonical joint order, gyro,
-  projected gravity), as a robot backend reads them.
+* :func:`observation_frame`: one frame of terms from the proprioception arrays (observed joints
+  relative to the default pose, gyro, projected gravity), the command and the last action;
+  :func:`observed_joints` picks the observed joints out of the robot's 29 (canonical order);
+* :class:`LegController`: one 50 Hz policy step on those arrays: the gait clock and reference gait
+  of a policy that has them, the observation, the ONNX policy, the leg targets. The robot side
+  (:class:`wbvla.control.lmo.LMOStage`) and the MuJoCo controller of the LMO's evaluation
+  (:class:`wbvla.lmo.policy.LMOController`) both run it: one observation builder, one clock, one
+  action mapping.
 """
 
 from __future__ import annotations
@@ -19,9 +25,16 @@ from pathlib import Path
 
 import numpy as np
 
+from wbvla.lmo.gait import (
+    advance_clock,
+    clock_phase,
+    gait_observation,
+    gait_swing,
+    reference_leg_offsets,
+)
 from wbvla.lmo.lever_config import GAIT_TERM
 from wbvla.lmo.obs_layout import OBS_JOINTS, OBS_TERMS
-from wbvla.sim.joints import default_pose, joint_names
+from wbvla.sim.joints import default_pose, group_slice, joint_names
 
 _ORDER = {n: i for i, n in enumerate(joint_names())}
 OBS_SEL = np.array([_ORDER[n] for n in OBS_JOINTS])
@@ -61,6 +74,8 @@ class LMOPolicy:
         self.action_scale = np.broadcast_to(scale, (12,)).copy()
         """Per-joint leg action scale (12,), rad per action unit."""
         self.task = meta["wbvla_task"]
+        self.control_dt = float(meta.get("control_dt", "0.02"))
+        """The policy's step (s): 50 Hz (the gait clock counts these steps)."""
         self.obs_dim = int(self.session.get_inputs()[0].shape[1])
         self._buf = np.zeros((1, self.obs_dim), np.float32)
 
@@ -112,12 +127,60 @@ class ObservationHistory:
 
 Q0_OBS = default_pose()[OBS_SEL]
 """Default pose of the observed joints (``joint_pos`` is relative to it)."""
+LEGS = group_slice("legs")
 
 
-def proprio_frame(q: np.ndarray, dq: np.ndarray, gyro: np.ndarray, gravity: np.ndarray, command: np.ndarray,
-                  last_action: np.ndarray) -> dict[str, np.ndarray]:
-    """One observation frame from the robot's arrays: q, dq (29,) canonical joint order, gyro (3,)
-    base angular velocity in the base frame, gravity (3,) unit gravity direction in the base frame."""
-    q, dq = np.asarray(q), np.asarray(dq)
-    return {"command": command, "base_ang_vel": gyro, "projected_gravity": gravity, "joint_pos": q[OBS_SEL] - Q0_OBS,
-            "joint_vel": dq[OBS_SEL], "last_action": last_action}
+def observed_joints(q: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The observed joints' positions relative to the default pose and their velocities, from
+    q, dq (29,) in canonical joint order."""
+    return np.asarray(q)[OBS_SEL] - Q0_OBS, np.asarray(dq)[OBS_SEL]
+
+
+def observation_frame(joint_pos: np.ndarray, joint_vel: np.ndarray, gyro: np.ndarray, gravity: np.ndarray,
+                      command: np.ndarray, last_action: np.ndarray, gait_phase: np.ndarray | None = None
+                      ) -> dict[str, np.ndarray]:
+    """One observation frame: ``joint_pos`` / ``joint_vel`` of the observed joints (see
+    :func:`observed_joints`), gyro (3,) base angular velocity in the base frame, gravity (3,) unit
+    gravity direction in the base frame, the command (4,), the last leg action (12,) and, for a
+    gait-clock policy, (sin, cos) of the gait phase."""
+    return {"command": np.asarray(command, np.float32), "base_ang_vel": gyro, "projected_gravity": gravity,
+            "joint_pos": joint_pos, "joint_vel": joint_vel, "last_action": np.asarray(last_action, np.float32),
+            "gait_phase": gait_phase}
+
+
+class LegController:
+    """One LMO policy step on plain arrays (numpy + onnxruntime): gait clock, observation, ONNX,
+    leg targets. Call :meth:`reset` at the start of an episode, :meth:`step` once per policy step."""
+
+    def __init__(self, policy: LMOPolicy):
+        self.policy = policy
+        self.frames = ObservationHistory(policy.history, policy.terms)
+        self.q_default = default_pose()[LEGS]
+        self.last_action = np.zeros(12, np.float32)
+        self.clock_steps = 0
+        """Gait clock counter (policies with a clock; training's :class:`~wbvla.lmo.levers.GaitClock`)."""
+        self._fresh = True
+
+    def reset(self) -> None:
+        self.frames.reset()
+        self.last_action[:] = 0.0
+        self.clock_steps, self._fresh = 0, True
+
+    def step(self, joint_pos: np.ndarray, joint_vel: np.ndarray, gyro: np.ndarray, gravity: np.ndarray,
+             command: np.ndarray) -> np.ndarray:
+        """Leg PD targets (12,): default + r(phi) + action_scale * a (not yet clipped to the joint
+        ranges); the action is kept as :attr:`last_action`."""
+        gait, legs = None, self.q_default.copy()
+        period = self.policy.gait_period_s
+        if period is not None:  # the clock runs while the command moves the robot, as in training
+            moving = bool(np.any(np.asarray(command[:3]) != 0))
+            if not self._fresh:
+                self.clock_steps = int(advance_clock(self.clock_steps, moving))
+            phase = clock_phase(self.clock_steps, self.policy.control_dt, period)
+            gait = gait_observation(phase).astype(np.float32)
+            legs = legs + reference_leg_offsets(gait_swing(phase, np.asarray(moving)), self.policy.reference_amplitude)
+        self._fresh = False
+        obs = self.frames.push(observation_frame(joint_pos, joint_vel, gyro, gravity, command, self.last_action, gait))
+        action = self.policy.act(obs)
+        self.last_action = np.asarray(action, np.float32).copy()
+        return legs + self.policy.action_scale * action

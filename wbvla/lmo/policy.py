@@ -1,29 +1,21 @@
-"""The LMO on a plain-MuJoCo X2: the observation builder and the 50 Hz controller.
+"""The LMO on a plain-MuJoCo X2: the sensors with the lags of training, and the 50 Hz controller.
 
 :class:`ObservationBuilder` produces, from a plain ``mujoco.MjData``, exactly the actor
 observation mjlab produces in training (same terms, order, history layout, lag semantics; tested
-against the mjlab env in ``tests/unit/test_lmo_policy.py``). :class:`LMOController` closes the loop
-at 50 Hz over 200 Hz physics: observation -> ONNX policy -> leg PD targets, arms from the caller.
-The ONNX policy and the history layout are :mod:`wbvla.lmo.onnx_policy` (numpy + onnxruntime),
-which the robot side runs without MuJoCo or torch.
+against the mjlab env in ``tests/unit/test_lmo_env.py``). :class:`LMOController` closes the loop
+at 50 Hz over 200 Hz physics: the (lagged) sensor arrays go to the numpy controller the robot
+runs too (:class:`~wbvla.lmo.onnx_policy.LegController`: gait clock, observation, ONNX, leg
+targets), arms from the caller. No torch here: the lags are a small numpy ring buffer.
 """
 
 from __future__ import annotations
 
 import mujoco
 import numpy as np
-import torch
 
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
-from wbvla.lmo.levers import (
-    advance_clock,
-    clock_phase,
-    gait_observation,
-    gait_swing,
-    reference_leg_offsets,
-)
-from wbvla.lmo.onnx_policy import LMOPolicy, ObservationHistory
-from wbvla.lmo.proprio import OBS_JOINTS, OBS_TERMS, LagBuffer
+from wbvla.lmo.obs_layout import OBS_JOINTS, OBS_TERMS
+from wbvla.lmo.onnx_policy import LegController, LMOPolicy, ObservationHistory, observation_frame
 from wbvla.sim.joints import default_pose, group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT, X2Index, scene_spec
 
@@ -38,11 +30,34 @@ def eval_model() -> mujoco.MjModel:
     return model
 
 
+class LagRing:
+    """A fixed lag in physics steps: :meth:`get` returns what was pushed ``lag`` pushes ago (one
+    robot; training's batched torch buffer is :class:`wbvla.lmo.proprio.LagBuffer`, same semantics)."""
+
+    def __init__(self, dim: int, lag: int):
+        if lag < 0:
+            raise ValueError(f"lag must be >= 0, got {lag}")
+        self.buffer = np.zeros((lag + 1, dim))
+        self.head = 0
+
+    def fill(self, value: np.ndarray) -> None:
+        """Make the whole history equal to ``value`` (a reset: a new episode never sees the last)."""
+        self.buffer[:] = value
+
+    def push(self, value: np.ndarray) -> None:
+        self.head = (self.head + 1) % len(self.buffer)
+        self.buffer[self.head] = value
+
+    def get(self) -> np.ndarray:
+        return self.buffer[(self.head + 1) % len(self.buffer)].copy()
+
+
 class ObservationBuilder:
     """Builds the actor observation from plain MuJoCo state, exactly as the mjlab task does.
 
     Call :meth:`reset` after placing the robot, :meth:`record` after every physics step (lags
-    count physics steps), and :meth:`build` once per policy step.
+    count physics steps), and :meth:`build` once per policy step (or :meth:`sensed` for the lagged
+    arrays, which :class:`LMOController` gives its :class:`~wbvla.lmo.onnx_policy.LegController`).
     """
 
     def __init__(self, model: mujoco.MjModel, history: int, dof_lag: int = 0, imu_lag: int = 0, prefix: str = "",
@@ -55,10 +70,8 @@ class ObservationBuilder:
         self.q0 = default_pose()[sel]
         self.history = history
         self.frames = ObservationHistory(history, terms)
-        self.dof = LagBuffer(1, 2 * len(OBS_JOINTS), dof_lag)
-        self.imu = LagBuffer(1, 6, imu_lag)
-        self.dof.set_lag(torch.tensor([dof_lag]))
-        self.imu.set_lag(torch.tensor([imu_lag]))
+        self.dof = LagRing(2 * len(OBS_JOINTS), dof_lag)
+        self.imu = LagRing(6, imu_lag)
 
     def current(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray]:
         dof = np.concatenate([data.qpos[self.qadr] - self.q0, data.qvel[self.vadr]])
@@ -71,25 +84,27 @@ class ObservationBuilder:
 
     def reset(self, data: mujoco.MjData) -> None:
         dof, imu = self.current(data)
-        self.dof.fill(torch.tensor(dof[None], dtype=torch.float32))
-        self.imu.fill(torch.tensor(imu[None], dtype=torch.float32))
+        self.dof.fill(dof)
+        self.imu.fill(imu)
         self.frames.reset()
 
     def record(self, data: mujoco.MjData) -> None:
         """Push the state after one physics step into the lag buffers."""
         dof, imu = self.current(data)
-        self.dof.push(torch.tensor(dof[None], dtype=torch.float32))
-        self.imu.push(torch.tensor(imu[None], dtype=torch.float32))
+        self.dof.push(dof)
+        self.imu.push(imu)
+
+    def sensed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The lagged sensor arrays: observed joint positions (relative to the default pose) and
+        velocities, gyro (3,), projected gravity (3,); float32, as training's buffers hold them."""
+        dof, imu = self.dof.get().astype(np.float32), self.imu.get().astype(np.float32)
+        k = len(OBS_JOINTS)
+        return dof[:k], dof[k:], imu[:3], imu[3:]
 
     def build(self, command: np.ndarray, last_action: np.ndarray, gait_phase: np.ndarray | None = None) -> np.ndarray:
         """The flattened observation (history * frame size,) for this policy step; ``gait_phase``
         (sin, cos) is required when the layout has the ``gait_phase`` term."""
-        dof, imu = self.dof.get()[0].numpy(), self.imu.get()[0].numpy()
-        k = len(OBS_JOINTS)
-        frame = {"command": np.asarray(command, np.float32), "base_ang_vel": imu[:3], "projected_gravity": imu[3:],
-                 "joint_pos": dof[:k], "joint_vel": dof[k:], "last_action": np.asarray(last_action, np.float32),
-                 "gait_phase": gait_phase}
-        return self.frames.push(frame)
+        return self.frames.push(observation_frame(*self.sensed(), command, last_action, gait_phase))
 
 
 class LMOController:
@@ -98,41 +113,34 @@ class LMOController:
     def __init__(self, policy: LMOPolicy, model: mujoco.MjModel, prefix: str = ""):
         self.policy, self.model = policy, model
         self.builder = ObservationBuilder(model, policy.history, prefix=prefix, terms=policy.terms)
+        self.legs_control = LegController(policy)
         self.idx = self.builder.idx
         self.legs = group_slice("legs")
         self.q_default = default_pose()
         self.leg_lo, self.leg_hi = limits("legs")
-        self.last_action = np.zeros(12, np.float32)
-        self.clock_steps = 0
-        """Gait clock counter (policies with a clock; training's :class:`~wbvla.lmo.levers.GaitClock`)."""
-        self._fresh = True
+
+    @property
+    def last_action(self) -> np.ndarray:
+        """The leg action (12,) of the last step."""
+        return self.legs_control.last_action
+
+    @property
+    def clock_steps(self) -> int:
+        return self.legs_control.clock_steps
 
     def reset(self, data: mujoco.MjData) -> None:
         self.builder.reset(data)
-        self.last_action[:] = 0.0
-        self.clock_steps, self._fresh = 0, True
+        self.legs_control.reset()
 
     def step(self, data: mujoco.MjData, command: np.ndarray, arm_targets: np.ndarray | None = None) -> np.ndarray:
         """Observe, act, and advance the physics by one policy period; returns the leg actions."""
-        gait, legs = None, self.q_default[self.legs] + 0.0
-        period = self.policy.gait_period_s
-        if period is not None:  # the clock runs while the command moves the robot, as in training
-            moving = bool(np.any(np.asarray(command[:3]) != 0))
-            if not self._fresh:
-                self.clock_steps = int(advance_clock(self.clock_steps, moving))
-            phase = clock_phase(self.clock_steps, DECIMATION * PHYSICS_DT, period)
-            gait = gait_observation(phase).astype(np.float32)
-            legs = legs + reference_leg_offsets(gait_swing(phase, np.asarray(moving)), self.policy.reference_amplitude)
-        self._fresh = False
-        obs = self.builder.build(command, self.last_action, gait)
-        action = self.policy.act(obs)
+        legs = self.legs_control.step(*self.builder.sensed(), command)
         target = self.q_default.copy()
-        target[self.legs] = np.clip(legs + self.policy.action_scale * action, self.leg_lo, self.leg_hi)
+        target[self.legs] = np.clip(legs, self.leg_lo, self.leg_hi)
         if arm_targets is not None:
             target[group_slice("arms")] = arm_targets
         data.ctrl[self.idx.actuator] = target
         for _ in range(DECIMATION):
             mujoco.mj_step(self.model, data)
             self.builder.record(data)
-        self.last_action = action.astype(np.float32)
-        return action
+        return self.legs_control.last_action

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wbvla.runtime.messages import MODES
-from wbvla.runtime.supervisor import STAND_MODES
+from wbvla.control.tick import MODES, STAND_MODES
 
 STAND_CODES = np.array([MODES.index(m) for m in STAND_MODES])
 
@@ -49,7 +48,7 @@ def stand_latencies(log: dict, fault_ns: list[int]) -> list[dict]:
     the first tick whose written target is the stand state, and the time between them.
 
     The stand state: the tick's mode is hold/safe/estop and its u_t has all locomotion components
-    0 (see :mod:`wbvla.runtime.supervisor`). Latency = when that target was written minus when the
+    0 (see :mod:`wbvla.control.tick`). Latency = when that target was written minus when the
     last accepted command was received (both on the runner's clock).
     """
     written = log["written_ns"].astype(np.int64)

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import zmq
 
+from wbvla.control.backend import RecordingBackend
 from wbvla.paths import REPO_ROOT
 from wbvla.runtime.analysis import stand_latencies
-from wbvla.runtime.backends.base import RecordingBackend
 from wbvla.runtime.config import LinkConfig, RunnerConfig, ServerConfig
 from wbvla.runtime.faults import FaultProxy, Faults
 from wbvla.runtime.link import wait_for

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from wbvla.control.config import MAX_CHUNK
+from wbvla.control.tick import MODES  # the watchdog's modes, numbered on the wire in this order
 from wbvla.data.teleop_schema import ARM_JOINTS, GRIPPER_JOINTS
 from wbvla.runtime import wire
 from wbvla.runtime.wire import ProtocolError
@@ -28,13 +30,9 @@ from wbvla.sim.joints import JOINT_NAMES
 SCHEMA_VERSION = 1
 """Bumped on any change of fields, types or meaning; peers of different versions refuse each other."""
 MESSAGE_TYPES = ("hello", "welcome", "obs", "cmd", "estop")
-MODES = ("wait", "active", "hold", "safe", "estop")
-"""The robot runner's safety modes (see :mod:`wbvla.runtime.supervisor`)."""
 COMMAND_KINDS = ("flags", "velocity")
 IMAGE_ENCODINGS = ("raw", "jpeg")
 MAX_IMAGE_SIDE = 2048
-MAX_CHUNK = 64
-"""Most rows a command chunk may have."""
 MAX_LATENT_KEYS, MAX_LATENT_CODES = 8, 64
 LATENT_CODE_BOUND = 2**31
 """Latent codes lie in [0, 2^31)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from wbvla.runtime.messages import MODES
-from wbvla.runtime.safety import ARMS, HEIGHT
+from wbvla.control.targets import ARMS, HEIGHT
+from wbvla.control.tick import MODES
 from wbvla.sim.joints import joint_names
 
 MODE_COLOURS = {"wait": "#bbbbbb", "active": "#9bd19b", "hold": "#f5c26b", "safe": "#e8836b", "estop": "#b03030"}

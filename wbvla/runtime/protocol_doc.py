@@ -2,7 +2,7 @@
 
 Each table sits in the document between ``<!-- BEGIN GENERATED: name -->`` and
 ``<!-- END GENERATED: name -->`` and is rendered here from the values the code enforces (the joint
-table of :mod:`wbvla.sim.joints`, :class:`~wbvla.runtime.config.SafetyConfig`, the decoder's
+table of :mod:`wbvla.sim.joints`, :class:`~wbvla.control.config.SafetyConfig`, the decoder's
 :data:`~wbvla.runtime.messages.FIELD_BOUNDS`, ...), so the contract cannot drift from the code:
 ``python -m wbvla.runtime.protocol_doc`` rewrites the blocks, ``--check`` fails if one is stale
 (tests/unit/test_runtime_protocol_doc.py runs the check and parses the tables independently).

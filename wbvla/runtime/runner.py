@@ -1,20 +1,16 @@
-"""The 50 Hz robot runner: the loop that owns the robot.
+"""The 50 Hz robot runner: the loop that owns the robot, on wall time over ZeroMQ.
 
 Each tick, at an absolute deadline ``t0 + k * period`` (never ``sleep(period)``, which drifts by
-the work done), the runner
-
-1. reads joint states and IMU from the backend;
-2. runs the watchdog (:class:`~wbvla.runtime.supervisor.Supervisor`) and forms the desired arm,
-   gripper and h* targets (the accepted chunk interpolated to this instant, or hold / safe pose);
-3. clamps and rate-limits them (:class:`~wbvla.runtime.safety.TargetFilter`);
-4. runs the LMO (onnxruntime) on proprioception and the held u_t -> leg targets (clamped and
-   rate-limited too), unless the backend moves its base itself (the labelled ideal base);
-5. writes all 29 targets to the backend; every ``obs_every`` ticks sends an observation.
+the work done), the runner reads joint states and IMU from the backend, runs the control tick
+(:class:`~wbvla.control.tick.ControlTick`: watchdog, chunk timing, target filter and rate limits,
+the LMO on the backend's arrays; the same tick the task suite runs on a simulated clock), writes
+all 29 targets to the backend, and every ``obs_every`` ticks sends an observation.
 
 Between ticks it waits on the command socket (so a command is time-stamped when it arrives),
 then spins the last ``spin_s`` on the clock. Commands are decoded and judged
 (:class:`~wbvla.runtime.supervisor.CommandGate`) as they arrive; every rejection is counted and
-logged with its reason. The LMO runs every tick in every mode: it never stops balancing.
+logged with its reason; an accepted command goes to the tick. The LMO runs every tick in every
+mode: it never stops balancing.
 """
 
 from __future__ import annotations
@@ -30,16 +26,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
+from wbvla.control.backend import RobotBackend, RobotState
+from wbvla.control.lmo import LMOStage
+from wbvla.control.targets import ARMS, GRIPPERS
+from wbvla.control.tick import ControlTick
+from wbvla.control.x2 import X2Backend
 from wbvla.io import atomic_path
 from wbvla.runtime import messages as msgs
-from wbvla.runtime.backends.base import RobotBackend
 from wbvla.runtime.config import RunnerConfig
-from wbvla.runtime.lmo_stage import LMOStage, RobotState
 from wbvla.runtime.messages import EStop, Hello, Observation
-from wbvla.runtime.safety import ARMS, GRIPPERS, JointLimits, TargetFilter
-from wbvla.runtime.supervisor import CommandGate, Supervisor
+from wbvla.runtime.supervisor import CommandGate
 from wbvla.runtime.wire import ProtocolError
-from wbvla.sim.joints import default_pose
 
 log = logging.getLogger("wbvla.runtime.runner")
 MODE_CODES = {m: i for i, m in enumerate(msgs.MODES)}
@@ -94,11 +91,10 @@ class RobotRunner:
         self.cfg, self.backend, self.lmo = cfg, backend, lmo
         self.period_ns = round(cfg.period_s * 1e9)
         self.kind = lmo.kind if lmo is not None and not backend.kinematic_base else "flags"
-        lim = JointLimits.from_config(cfg.safety)
-        self.gate = CommandGate(cfg.safety, self.kind, lim)
-        self.sup = Supervisor(cfg.safety, cfg.period_s, self.kind)
-        self.filter = TargetFilter(cfg.safety, cfg.period_s, lim)
-        self.waist_default = default_pose("waist")
+        self.control = ControlTick(cfg.safety, cfg.period_s, self.kind, None if backend.kinematic_base else lmo,
+                                   clock=lambda: self.clock())
+        self.gate = CommandGate(cfg.safety, self.kind, self.control.limits)
+        self.sup, self.filter = self.control.sup, self.control.filter
         self.log = TickLog(cfg.log_ticks)
         self.rejected: Counter[str] = Counter()
         self.accepted = 0
@@ -114,7 +110,6 @@ class RobotRunner:
         """Like :attr:`obs_to_cmd_ms` for every decoded command answering a known observation."""
         self.welcome = None
         self.clock = time.perf_counter_ns
-        self._u = np.zeros(4)
         self._poller = None
         self._link_enabled, self._ctx, self._link_factory = link, ctx, link_factory
         self.link = None
@@ -131,10 +126,7 @@ class RobotRunner:
         self._started = True
         self._reporter.start()
         state = self.backend.start()
-        self.filter.reset(state.q, state.base_height)
-        self._u = np.array([0.0, 0.0, 0.0, self.filter.h])
-        if self.lmo is not None:
-            self.lmo.reset()
+        self.control.reset(state)
         if self._link_enabled:
             from wbvla.runtime.link import RobotLink  # lazy: pyzmq, only with a link
 
@@ -220,7 +212,7 @@ class RobotRunner:
         except ProtocolError as err:
             self._reject(err, rx_ns)
             return err.reason
-        self.sup.accept(msg, t_obs, rx_ns)
+        self.control.accept(msg, t_obs, rx_ns)  # a wire command has a Chunk's fields
         self.accepted += 1
         self.obs_to_cmd_ms.append((rx_ns - t_obs) / 1e6)
         self.log.events.append((rx_ns, "accept", {"seq": msg.seq, "obs_seq": msg.obs_seq, "latents": msg.latents,
@@ -280,31 +272,22 @@ class RobotRunner:
         state = self.backend.read()
         state.t_ns = self.clock()  # observation times are the runner's clock, whatever the backend's
         prev_mode = self.sup.mode
-        mode = self.sup.update(wake)
+        out = self.control.step(wake, state)
+        mode = out.mode
         if mode != prev_mode:
             self.log.events.append((wake, "mode", f"{prev_mode}->{mode}"))
-        f = self.filter
-        arm, grip, u, arm_rate = self.sup.desired(wake, f.q[ARMS], f.q[GRIPPERS], f.h)
-        f.upper(arm, grip, float(u[3]), arm_rate)
-        u = np.array([u[0], u[1], u[2], f.h])
-        lmo_ms = 0.0
-        if not self.backend.kinematic_base:
-            t0 = self.clock()
-            if not f.legs(self.lmo.step(state, u)):
-                self.lmo_nonfinite += 1
-                self.log.events.append((wake, "lmo_nonfinite", "LMO output not finite: legs hold"))
-            lmo_ms = (self.clock() - t0) / 1e6
-        f.waist(self.waist_default)
-        self.backend.write(f.q, u)
+        if not out.lmo_ok:
+            self.lmo_nonfinite += 1
+            self.log.events.append((wake, "lmo_nonfinite", "LMO output not finite: legs hold"))
+        self.backend.write(out.q, out.u)
         written = self.clock()
-        self._u = u
         if self.link is not None:
             if self.welcome is not None and mode != "estop":  # silent: the server may have restarted, or the link broke
                 self.link.request_handshake(wake, self._t_heard, max(self.cfg.rehandshake_s, self.cfg.safety.hold_after_s))
             if self.tick_index % self.cfg.obs_every == 0 and self.gate.session is not None:
                 self._send_observation(state, mode)
-        self.log.append(deadline_ns=deadline_ns, wake_ns=wake, written_ns=written, mode=MODE_CODES[mode], u=u,
-                        q_target=f.q, q=state.q, base_height=state.base_height, fallen=state.fallen, lmo_ms=lmo_ms,
+        self.log.append(deadline_ns=deadline_ns, wake_ns=wake, written_ns=written, mode=MODE_CODES[mode], u=out.u,
+                        q_target=out.q, q=state.q, base_height=state.base_height, fallen=state.fallen, lmo_ms=out.lmo_ms,
                         valid_ns=self.sup.t_valid_ns or 0, cmd_seq=self.gate.last_seq)
         self.tick_index += 1
 
@@ -314,7 +297,7 @@ class RobotRunner:
             return
         self.obs_seq += 1
         obs = Observation(self.gate.session, self.obs_seq, state.t_ns, image, state.q[ARMS], state.dq[ARMS],
-                          state.q[GRIPPERS], state.base_height, state.gyro, state.gravity, self._u, mode,
+                          state.q[GRIPPERS], state.base_height, state.gyro, state.gravity, self.control.u, mode,
                           state.fallen, sum(self.rejected.values()), self.cfg.image_encoding)
         self.gate.record_sent(self.obs_seq, state.t_ns)
         self.link.send_observation(msgs.encode(obs, self.cfg.jpeg_quality))
@@ -345,8 +328,6 @@ def make_backend(cfg: RunnerConfig) -> RobotBackend:
         )
 
         return SimBackend(cfg.sim, cfg.safety)
-    from wbvla.runtime.backends.x2 import X2Backend  # lazy: the AgiBot SDK seam
-
     return X2Backend()
 
 

@@ -19,12 +19,12 @@ import time
 import mujoco
 import numpy as np
 
+from wbvla.control.backend import RobotBackend, RobotState
+from wbvla.control.config import SafetyConfig
+from wbvla.control.targets import ARMS, GRIPPERS
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS
 from wbvla.locomotion.base import is_fallen
-from wbvla.runtime.backends.base import RobotBackend
-from wbvla.runtime.config import SafetyConfig, SimTwinConfig
-from wbvla.runtime.lmo_stage import RobotState
-from wbvla.runtime.safety import ARMS, GRIPPERS
+from wbvla.runtime.config import SimTwinConfig
 from wbvla.sim.camera import CameraRenderer
 from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT, X2Index
 from wbvla.sim.scene import build_scene
