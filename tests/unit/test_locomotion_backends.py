@@ -19,6 +19,7 @@ from wbvla.locomotion import (
     is_fallen,
     make_backend,
 )
+from wbvla.sim.contacts import fall_reason, furniture_geoms, robot_geoms, touches
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import FOOT_GEOMS
 from wbvla.sim.scene import build_scene
@@ -106,14 +107,72 @@ def test_ideal_base_follows_velocity_commands_when_asked():
     assert scene.robot.base_pose(scene.data)[0][0] == pytest.approx(0.25 * 0.5, abs=1e-9)
 
 
-def test_ideal_base_pushes_what_it_walks_into():
-    scene = build_scene(name="cart_pushing", seed=0)
-    base = IdealBase()
+def _drive_into(scene, command, steps, config: IdealBaseConfig | None = None):
+    """Drive the ideal base with ``command``; returns the deepest penetration (m, >= 0) of any robot
+    geom into furniture over the run (MuJoCo contact ``dist``) and every fall reason seen."""
+    import mujoco
+
+    base = IdealBase(config)
     base.reset(scene.model, scene.data, scene.robot)
-    x0 = scene.object_pose("cart")[0][0]
-    _run(scene, base, [1, 0, 0, 0.65], 200)  # 4 s forward into the cart: it must roll away
-    assert scene.object_pose("cart")[0][0] > x0 + 0.3
-    assert not base.fallen(scene.data)
+    robot = robot_geoms(scene.model, scene.robot).robot
+    furniture = furniture_geoms(scene.model, scene.robot)
+    deepest, reasons = 0.0, set()
+    for _ in range(steps):
+        base.step(scene.data, np.asarray(command, float), ARMS, OPEN)
+        mujoco.mj_forward(scene.model, scene.data)
+        for t in touches(scene.model, scene.data, robot, furniture):
+            deepest = max(deepest, -t.dist)
+        reasons.add(fall_reason(scene.data, scene.robot))
+    return deepest, reasons - {None}
+
+
+@pytest.mark.parametrize("layout, xy, yaw, command", [
+    ("bag_packing", (0.0, 0.0), 0.0, [1, 0, 0, 0.65]),   # into the table
+    ("bag_packing", (0.0, 0.0), 0.0, [1, 0, 0, 0.53]),   # into the table, squatting
+    ("empty", (3.0, 0.0), 0.0, [1, 0, 0, 0.65]),         # into a wall
+    ("empty", (3.0, 0.0), 0.6, [1, 0, 0, 0.65]),         # into a wall at an angle
+    ("cart_pushing", (0.0, 0.0), 0.0, [1, 0, 0, 0.65]),  # into the 50 kg cart's handle
+])
+def test_ideal_base_is_blocked_by_furniture_not_passing_through(layout, xy, yaw, command):
+    scene = build_scene(name=layout, seed=1_000_000, robot_xy=xy, robot_yaw=yaw)
+    cart0 = scene.object_pose("cart")[0] if layout == "cart_pushing" else None
+    deepest, reasons = _drive_into(scene, command, 250)  # 5 s: 1.3 m at 0.3 m/s, past every obstacle
+    assert deepest < 0.02, f"penetration {deepest:.3f} m"
+    assert reasons == set()  # stopped short: nothing but the hands touches (a blocked robot is not a fallen one)
+    x = scene.robot.base_pose(scene.data)[0][0]
+    if layout == "bag_packing":
+        table_edge = scene.object_pose("table")[0][0] - scene.objects["table"].size[0]
+        assert table_edge - 0.4 < x < table_edge - 0.08  # stopped in front of the table (torso 0.075 m deep), not under or past it
+    elif layout == "empty":
+        assert 3.5 < x < 3.9  # the wall's face is at 3.95 m
+    else:
+        # The hanging hands may nudge it (they push what they touch); the body does not drive it along.
+        assert np.linalg.norm(scene.object_pose("cart")[0][:2] - cart0[:2]) < 0.25
+        assert x < cart0[0] - 0.3
+
+
+def test_ideal_base_slides_along_a_wall_and_passes_through_only_without_collisions():
+    scene = build_scene(name="empty", seed=0, robot_xy=(3.0, 0.0), robot_yaw=0.6)
+    _drive_into(scene, [1, 0, 0, 0.65], 400)
+    pos = scene.robot.base_pose(scene.data)[0]
+    assert pos[0] < 3.9 and pos[1] > 1.0  # blocked across the wall, slid along it
+    # The stand-in before issue 19 walked through the table (so the checks above can fail):
+    scene = build_scene(name="bag_packing", seed=1_000_000)
+    _, reasons = _drive_into(scene, [1, 0, 0, 0.65], 250, IdealBaseConfig(collide=False))
+    far_edge = scene.object_pose("table")[0][0] + scene.objects["table"].size[0]
+    assert scene.robot.base_pose(scene.data)[0][0] > far_edge and any(r.endswith("on table_top") for r in reasons)
+
+
+def test_ideal_base_pushes_a_cart_through_its_grasp():
+    """The cart is furniture for the torso and legs, not for the hands: the expert grabs the handle
+    and walks the cart 1 m ahead (both subgoals)."""
+    from wbvla.tasks.expert import ExpertConfig, ExpertNoiseConfig, ScriptedExpert
+    from wbvla.tasks.runner import RunnerConfig, run_trial
+    from wbvla.tasks.specs import make_task
+
+    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off()), seed=0)
+    result = run_trial(expert, make_task("cart_pushing", 1_000_002), RunnerConfig(backend="ideal_base", settle_s=0.2))
+    assert result.success == (True, True) and not result.fell
 
 
 def test_velocity_reference_coast_is_the_stopping_distance():

@@ -25,9 +25,14 @@ def _expert(noise: bool = True, seed: int = 0) -> ScriptedExpert:
 
 @pytest.mark.parametrize("task", ["cart_pushing", "bag_packing", "box_loading"])
 def test_expert_completes_each_task_on_the_ideal_base(task):
-    result = run_trial(_expert(), make_task(task, EVAL + 1), RunnerConfig(backend="ideal_base", settle_s=0.5))
+    down = []  # the fall test on every tick, also after the last subgoal (the tracker stops judging then)
+    result = run_trial(_expert(), make_task(task, EVAL + 1), RunnerConfig(backend="ideal_base", settle_s=0.5),
+                       stop_early=lambda state: down.append(state.fall_reason))
     assert result.success == (True, True), result.summary()
     assert not result.fell and result.backend == "ideal_base"
+    assert down == [None] * result.ticks  # squatting, grasping, holding the cart handle: never a fall
+    if task == "box_loading":
+        assert result.log["base"][:, 2].min() < 0.56  # it squatted to grasp the tote on the low table
     t1, t2 = result.subgoal_times
     assert 0 < t1 < t2 <= result.duration_s
     # The recorded flags are what the VLA must learn: in {-1, 0, 1}, switched on and off, h* in range.
@@ -139,3 +144,21 @@ def test_aggregate_counts_subgoals_sequentially_and_falls():
     assert row["failed_seeds"] == [1, 2] and row["control_steps_per_s"] == pytest.approx(100 * 5 / 2.0)
     with pytest.raises(ValueError, match="backends"):
         ExpertEvalConfig(backends=("hover",))
+
+
+def test_expert_stance_keeps_the_squatting_knees_off_the_cart_deck():
+    """Held over the deck's middle, the tote would put the knees under the deck's edge; the
+    stance probe backs off to the nearest pelvis position clear of it, standing and squatting."""
+    from wbvla.tasks.expert_stance import StanceProbe
+
+    scene = make_task("box_loading", EVAL).scene
+    probe = StanceProbe(scene)
+    cart = scene.data.body("cart")
+    face = float(np.arctan2(-cart.xmat[3], -cart.xmat[0]))  # toward the cart, from its far side
+    u = np.array([np.cos(face), np.sin(face)])
+    heights = (0.655, 0.53)
+    reach = probe.reach(cart.xpos, face, 0.33, heights, "cart", 0.02)
+    assert not probe.clear(cart.xpos[:2] - 0.33 * u, face, heights, "cart", 0.02)
+    assert 0.4 < reach < 0.7 and probe.clear(cart.xpos[:2] - reach * u, face, heights, "cart", 0.02)
+    assert not probe.clear(cart.xpos[:2] - (reach - 0.01) * u, face, heights, "cart", 0.02)
+    assert probe.reach(cart.xpos, face, 0.33, (0.655,), "cart", 0.02) < reach  # the squat needs more room

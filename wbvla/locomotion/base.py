@@ -8,8 +8,9 @@ control period (:data:`wbvla.sim.robot.DECIMATION` physics steps at 200 Hz) per 
 * ``velocity_rl``  the HOMIE-style velocity-tracking baseline, same robot and actuators
                    (velocity command [v_x, v_y, w_z, h*]);
 * ``ideal_base``   a kinematic stand-in, clearly labelled wherever it is used: the floating base
-                   follows the Eq. 2-shaped velocity reference exactly and h* is reached through
-                   leg IK; the rest of the scene keeps its physics.
+                   follows the Eq. 2-shaped velocity reference where furniture (tables, walls,
+                   the cart) does not block it, and h* is reached through leg IK; the rest of
+                   the scene keeps its physics.
 
 The arms and grippers are PD-driven by the caller's targets in every backend, so manipulation is
 physical whichever backend moves the base.
@@ -30,7 +31,7 @@ BACKENDS: tuple[str, ...] = ("lmo", "velocity_rl", "ideal_base")
 LABELS: dict[str, str] = {
     "lmo": "physics LMO (ONNX policy on the legs, 50 Hz)",
     "velocity_rl": "velocity-tracking RL baseline (ONNX policy on the legs, 50 Hz)",
-    "ideal_base": "IDEAL BASE (kinematic stand-in: base follows the Eq. 2 reference, legs by IK)",
+    "ideal_base": "IDEAL BASE (kinematic stand-in: base follows the Eq. 2 reference unless furniture blocks it, legs by IK)",
 }
 """How each backend is named in datasets, trial logs and figure titles."""
 

@@ -124,6 +124,21 @@ def touches(model: mujoco.MjModel, data: mujoco.MjData, robot_mask: np.ndarray, 
     return out
 
 
+def near(model: mujoco.MjModel, data: mujoco.MjData, robot_mask: np.ndarray, other_mask: np.ndarray,
+         within: float) -> list[Touch]:
+    """Pairs of a ``robot_mask`` geom and an ``other_mask`` geom closer than ``within`` (m) in the
+    current kinematics of ``data`` (call ``mj_kinematics`` first): MuJoCo's collision detection
+    with the robot geoms' margins widened to ``within`` for this one call (restored after).
+    Overwrites ``data.contact``."""
+    margin = model.geom_margin.copy()
+    try:
+        model.geom_margin[robot_mask] = np.maximum(margin[robot_mask], within)
+        mujoco.mj_collision(model, data)
+    finally:
+        model.geom_margin[:] = margin
+    return touches(model, data, robot_mask, other_mask, max_dist=within)
+
+
 def tilt(data: mujoco.MjData, idx: X2Index) -> float:
     """Angle (rad) between the base's up axis and world up."""
     b = idx.base_qpos

@@ -8,7 +8,11 @@ targets and u_t = [s_x, s_y, s_yaw, h*] with flags in {-1, 0, 1}.
 * ``bag_packing``: approach the bag -> pre-grasp -> grasp (both grab bars) -> lift -> sidestep to
   the carton -> squat and lower -> release;
 * ``box_loading``: approach the tote -> squat, pre-grasp -> grasp -> rise with the tote -> turn
-  to the cart -> step to it -> lower onto the deck -> release;
+  to the cart -> step to it -> lower onto the deck -> release.
+
+  Where it puts a load down it stands as close as its squatting body allows (legs and body
+  ``body_clearance`` from the carton or the cart, :mod:`wbvla.tasks.expert_stance`), squatting
+  less deep where the knees would keep the load from landing inside;
 * ``cart_pushing``: approach the handle -> pre-grasp -> grab the handle -> push ahead (heading
   held with s_yaw, drift corrected with s_y) -> stop.
 
@@ -38,6 +42,7 @@ from wbvla.sim.joints import GRIPPER_OPEN, default_pose
 from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT
 from wbvla.tasks.expert_arms import ArmServo, GraspFrame
+from wbvla.tasks.expert_stance import StanceProbe
 from wbvla.tasks.specs import TaskInstance
 from wbvla.validation import in_range, positive
 
@@ -106,6 +111,11 @@ class ExpertConfig:
     """... while the TCPs come back to this far ahead of the pelvis (arm base frame, m): where
     they held the load when the grasp stance was 0.33 m, the carry the placement is tuned for
     (held farther out, 3 of 8 bags stayed on the fingers when let go)."""
+    body_clearance: float = 0.02
+    """Where it puts a load down, its legs and body stay this far from the carton or cart (m) at
+    every pelvis height of the squat (the knees move forward as it squats)."""
+    place_margin: float = 0.07
+    """A load put down off centre keeps its edge this far inside the carton's or the deck's outline (m)."""
     twist_lift: float = 0.05
     """Hands rise this much while twisting a bag off the fingers (m; see ``_release``)."""
     tol_xy: float = 0.015
@@ -129,7 +139,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         for name in ("grasp_reach", "grasp_height", "min_hand_height", "handle_reach", "handle_half_spacing", "beyond",
-                     "pregrasp_back", "lift", "twist_lift", "tol_xy", "tol_yaw", "reengage_xy", "reengage_yaw", "turn_first",
+                     "pregrasp_back", "lift", "body_clearance", "place_margin", "twist_lift", "tol_xy", "tol_yaw", "reengage_xy", "reengage_yaw", "turn_first",
                      "arm_move_s", "grip_s", "phase_timeout_s"):
             positive(name, getattr(self, name))
         in_range("pregrasp_opening", self.pregrasp_opening, 0.0, GRIPPER_OPEN)
@@ -205,6 +215,7 @@ class ScriptedExpert:
             self._script = None
             return
         self.arm = ArmServo(self.task.scene)
+        self.stance = StanceProbe(self.task.scene)
         lo, hi = self.config.height.height_range
         self.h_lo, self.h_hi = lo, hi
         self.cmd = _Tick(default_pose("arms"), np.full(2, GRIPPER_OPEN), np.zeros(3), hi)
@@ -380,7 +391,9 @@ class ScriptedExpert:
     def _release(self, twist: bool = False, retreat_up: float = 0.06) -> Iterator[None]:
         """Open the grippers; with ``twist``, also roll the hands a quarter turn about the fingers
         so a bar resting on the lower finger drops through the open gap (a load that hangs in the
-        air would otherwise stay on the fingers); then pull the hands back."""
+        air would otherwise stay on the fingers), then slide the fingers back out from under the
+        bar, level (a bar that still lies across both fingers falls off their tips); then pull the
+        hands back and up."""
         self.phase = "release"
         yield from self._grip(GRIPPER_OPEN)
         self.payload = 0.0
@@ -391,6 +404,9 @@ class ScriptedExpert:
             frames = {s: GraspFrame(f.pos + up, f.approach, np.cross(f.approach, f.closing)) for s, f in frames.items()}
             yield from self._move_arms(self._solve(frames), self.config.grip_s)
         self.phase = "retreat"
+        if twist:  # a bar still lying across the open fingers: slide them out from under it, level
+            q = self._solve({s: f.shifted(-self.config.pregrasp_back, -self.config.twist_lift) for s, f in frames.items()})
+            yield from self._move_arms(q, self.config.arm_move_s * 2 / 3)
         q = self._solve({s: f.shifted(-self.config.pregrasp_back, retreat_up) for s, f in frames.items()})
         yield from self._move_arms(q, self.config.arm_move_s * 2 / 3)
         yield from self._hold(1.0)
@@ -413,13 +429,14 @@ class ScriptedExpert:
 
     def _script_bag_packing(self) -> Iterator[None]:
         yield from self._approach_and_grasp("bag")
-        # Sidestep (same heading) until the carton's centre is below the bag, squat, lower, let go.
+        # Sidestep (same heading) until the carton's centre is ahead of the bag, its wall clear of
+        # the squatting knees; squat, lower, let go.
         carton = self._body("carton")[0]
         _, yaw = self._base()
-        bag_ahead = self.arm.to_base(self._body("bag")[0])[0]
-        yield from self._navigate(lambda: self._stand_target(carton, yaw, bag_ahead), "carry")
-        yield from self._lower_and_release("bag", self._body("carton")[0][2] + self.scene.objects["carton"].size[2] * 2 + 0.02,
-                                           twist=True)
+        bottom = carton[2] + self.scene.objects["carton"].size[2] * 2 + 0.02
+        reach, h = self._place_stance("bag", bottom, "carton", carton, yaw)
+        yield from self._navigate(lambda: self._stand_target(carton, yaw, reach), "carry")
+        yield from self._lower_and_release("bag", bottom, twist=True, h=h)
 
     def _script_box_loading(self) -> Iterator[None]:
         c = self.config
@@ -427,20 +444,34 @@ class ScriptedExpert:
         self.phase = "rise"
         yield from self._move_arms(self.cmd.arms, c.arm_move_s, h=self.h_hi)
         yield from self._wait_height()
-        # Turn to the cart (its handle side faces away) and step up to its deck.
+        # Turn to the cart (its handle side faces away) and step up to its deck, knees clear of it.
         cart, crot = self._body("cart")
         face = float(np.arctan2(-crot[1, 0], -crot[0, 0]))
-        box_ahead = self.arm.to_base(self._body("box")[0])[0]
-        yield from self._navigate(lambda: self._stand_target(cart, face, box_ahead), "turn_and_walk")
-        yield from self._lower_and_release("box", cart[2] + self.scene.objects["cart"].top_z + 0.01)
+        bottom = cart[2] + self.scene.objects["cart"].top_z + 0.01
+        reach, h = self._place_stance("box", bottom, "cart", cart, face)
+        yield from self._navigate(lambda: self._stand_target(cart, face, reach), "turn_and_walk")
+        yield from self._lower_and_release("box", bottom, h=h)
 
-    def _lower_and_release(self, obj: str, bottom_z: float, twist: bool = False) -> Iterator[None]:
-        """Bring ``obj``'s bottom down to ``bottom_z`` (world): squat first, then lower the arms as
-        far as they reach (``min_hand_height``); open the grippers and pull the hands back."""
+    def _place_height(self, obj: str, bottom_z: float) -> float:
+        """h* that brings ``obj``'s bottom down to ``bottom_z`` (world), as far as a squat can."""
+        drop = self._body(obj)[0][2] - bottom_z
+        return float(np.clip(self._base()[0][2] - drop, self.h_lo, self.h_hi))
+
+    def _place_stance(self, obj: str, bottom_z: float, target: str, point: np.ndarray, heading: float) -> tuple[float, float]:
+        """Pelvis distance behind ``point`` along ``heading`` and h* to put ``obj`` down onto
+        ``target`` from, its bottom at ``bottom_z`` (world): :meth:`StanceProbe.place`."""
+        ahead = float(self.arm.to_base(self._body(obj)[0])[0])
+        return self.stance.place(point, heading, ahead, float(self._base()[0][2]), self._place_height(obj, bottom_z),
+                                 target, obj, self.config.body_clearance, self.config.place_margin)
+
+    def _lower_and_release(self, obj: str, bottom_z: float, twist: bool = False, h: float | None = None) -> Iterator[None]:
+        """Bring ``obj``'s bottom down to ``bottom_z`` (world): squat first (to ``h``, default: as
+        deep as that needs), then lower the arms as far as they reach (``min_hand_height``); open
+        the grippers and pull the hands back."""
         c = self.config
         self.phase = "place"
         drop = self._body(obj)[0][2] - bottom_z
-        h = float(np.clip(self._base()[0][2] - drop, self.h_lo, self.h_hi))
+        h = self._place_height(obj, bottom_z) if h is None else h
         dz = h - self._base()[0][2]
         frames = {s: GraspFrame(self.arm.tcp_base(s), f.approach, f.closing) for s, f in self._frames.items()}
         lower = max(drop + dz, 0.0)  # what the squat leaves to the arms
