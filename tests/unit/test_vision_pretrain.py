@@ -18,8 +18,8 @@ from wbvla.vla.vision_pretrain import (
 )
 from wbvla.vla.vision_pretrain_config import VisionPretrainConfig
 
-TINY_TOWER = dict(preset="tiny", image_size=32, patch_size=8, vision_width=32, vision_layers=1, vision_heads=2,
-                  text_width=32, text_layers=1, text_heads=2, text_kv_heads=1, text_mlp=64)
+TINY_TOWER = dict(tower_width=32, tower_layers=1, tower_heads=2, patch_size=8)
+TINY_TEXT = BackboneConfig(text_width=32, text_layers=1, text_heads=2, text_kv_heads=1, text_mlp=64)
 
 
 def test_soft_argmax_heads_point_at_the_hot_patch():
@@ -50,14 +50,15 @@ def test_shift_moves_labels_with_the_image():
 
 
 def test_config_checks():
-    with pytest.raises(ValueError, match="must equal renders.image_size"):
-        VisionPretrainConfig(renders=VisionRenderConfig(image_size=64))
+    with pytest.raises(ValueError, match="must be a multiple of patch_size"):
+        VisionPretrainConfig(renders=VisionRenderConfig(image_size=60))
     with pytest.raises(ValueError, match="training seeds only"):
         VisionPretrainConfig(renders=VisionRenderConfig(first_seed=1_000_000))
     with pytest.raises(ValueError, match="val_fraction"):
         VisionPretrainConfig(val_fraction=0.9)
     cfg = VisionPretrainConfig()
-    assert cfg.backbone.image_size == 128 and cfg.run_name() == "default_192x6"
+    assert cfg.backbone().image_size == 128 and cfg.backbone().vision_width == 192 and cfg.run_name() == "default_192x6"
+    assert VisionPretrainConfig(renders=VisionRenderConfig(image_size=64)).backbone().image_size == 64
     assert VisionPretrainConfig(freeze_tower=True).run_name() == "default_192x6_frozen"
 
 
@@ -65,7 +66,7 @@ def test_config_checks():
 def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("vp")
     renders = VisionRenderConfig(renders=12, renders_per_scene=3, image_size=32, shard_size=12, root=root / "renders")
-    cfg = VisionPretrainConfig(renders=renders, backbone=BackboneConfig(**TINY_TOWER), val_fraction=0.25, steps=3,
+    cfg = VisionPretrainConfig(renders=renders, text=TINY_TEXT, **TINY_TOWER, val_fraction=0.25, steps=3,
                                batch_size=4, val_every_n_steps=3, warmup_steps=1, device="cpu", progress=False,
                                output_dir=root / "run")
     return cfg, pretrain_vision_tower(cfg)
@@ -94,7 +95,7 @@ def test_frozen_tower_keeps_its_initial_weights(tiny_run, tmp_path):
     frozen = replace(cfg, freeze_tower=True, steps=2, val_every_n_steps=2, output_dir=tmp_path / "frozen")
     pretrain_vision_tower(frozen)
     torch.manual_seed(frozen.seed)  # the tower is built right after seeding (build_module)
-    ref = build_backbone(BackboneConfig(**TINY_TOWER)).model.model.vision_model.state_dict()
+    ref = build_backbone(frozen.backbone()).model.model.vision_model.state_dict()
     state = torch.load(tmp_path / "frozen" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
     for k, v in ref.items():
         assert torch.equal(state[f"tower.{k}"], v), k

@@ -223,9 +223,9 @@ def build_module(config: VisionPretrainConfig, renders: VisionRenders, train_idx
     from wbvla.sim.camera import HeadCameraConfig  # lazy: MuJoCo
 
     torch.manual_seed(config.seed)
-    backbone = build_backbone(config.backbone)
+    b = config.backbone()
+    backbone = build_backbone(b)
     body = body_targets(renders.labels)[train_idx]
-    b = config.backbone
     heads = TowerHeads(b.vision_width, b.image_size // b.patch_size, b.patch_size,
                        torch.from_numpy(body.mean(0)), torch.from_numpy(body.std(0) + 1e-3))
     focal = HeadCameraConfig().focal_pixels(b.image_size, b.image_size)  # the renders' head camera
@@ -291,7 +291,7 @@ def save_tower(module: VisionPretrainModule, folder: Path) -> Path:
     folder = save_backbone(module.backbone, Path(folder))
     state = {k: v.detach().cpu().contiguous() for k, v in module.heads.state_dict().items()}
     save_file(state, str(folder / HEADS_FILE))
-    b = module.cfg.backbone
+    b = module.cfg.backbone()
     write_json_atomic(folder / "vision_heads.json", {"width": b.vision_width, "grid": b.image_size // b.patch_size,
                                                      "patch": b.patch_size, "keypoints": KEYPOINTS, "body_dim": BODY_DIM})
     return folder

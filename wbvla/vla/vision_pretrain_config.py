@@ -11,17 +11,16 @@ Idefics3 checkpoint folder that the VLA loads like any outside weights:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated
+
+import tyro  # light: only its markers, for the CLI
 
 from wbvla.data.vision_renders import VisionRenderConfig
 from wbvla.training.devices import DeviceName, check_device
 from wbvla.validation import in_range, one_of, positive, require
 from wbvla.vla.config import BackboneConfig
-
-
-def _tower() -> BackboneConfig:
-    return BackboneConfig(preset="tiny", image_size=128, patch_size=8, vision_width=192, vision_layers=6, vision_heads=6)
 
 
 @dataclass
@@ -31,10 +30,19 @@ class VisionPretrainConfig:
     renders: VisionRenderConfig = field(default_factory=VisionRenderConfig)
     """The render set (rendered first where shards are missing). Its last ``val_fraction`` of
     scenes is held out for the localization metrics."""
-    backbone: BackboneConfig = field(default_factory=_tower)
-    """The VLM whose vision tower is trained (``vision_*`` fields, ``image_size``, ``patch_size``);
-    its text model and connector are saved untrained beside it. Default: a 6-layer, 192-wide
-    tower (2.7 M parameters) on 128 px in 8 px patches."""
+    tower_width: int = 192
+    """Width of the vision tower (its MLP is twice as wide) ..."""
+    tower_layers: int = 6
+    """... its transformer layers ..."""
+    tower_heads: int = 6
+    """... its attention heads ..."""
+    patch_size: int = 8
+    """... and its patch size (pixels); it reads ``renders.image_size`` px. Default: 2.7 M
+    parameters, a 16 x 16 patch grid at 128 px."""
+    text: Annotated[BackboneConfig, tyro.conf.Suppress] = field(default_factory=BackboneConfig)
+    """The rest of the VLM saved with the tower (preset ``tiny`` or ``smollm2``: connector and text
+    model as built, untrained by this job); its vision fields are replaced by the ones above
+    (:meth:`backbone`). Not a CLI option (its field names repeat the tower's)."""
     val_fraction: float = 0.1
     """Share of the render set's scenes (the last ones) kept for validation."""
     steps: int = 2000
@@ -85,17 +93,20 @@ class VisionPretrainConfig:
         positive("lr", self.lr)
         for n in ("weight_decay", "keypoint_weight", "visibility_weight", "body_weight"):
             positive(n, getattr(self, n), allow_zero=True)
-        one_of("backbone.preset", self.backbone.preset, ("tiny", "smollm2"))
-        require(self.backbone.image_size == self.renders.image_size,
-                f"backbone.image_size {self.backbone.image_size} must equal renders.image_size {self.renders.image_size} "
-                "(the keypoint labels are in the render's pixels)")
+        one_of("text.preset", self.text.preset, ("tiny", "smollm2"))
+        self.backbone()  # the tower's shape checks (patch grid, heads)
         require(self.renders.scenes >= 2 or self.val_fraction == 0,
                 f"a validation split needs >= 2 scenes, the render set has {self.renders.scenes}")
         require(self.threads is None or (isinstance(self.threads, int) and self.threads > 0),
                 f"threads must be None or an int > 0, got {self.threads!r}")
 
+    def backbone(self) -> BackboneConfig:
+        """The VLM whose tower is trained: ``text`` with the tower fields above, reading the renders'
+        image size (the keypoint labels are in the renders' pixels)."""
+        return replace(self.text, image_size=self.renders.image_size, patch_size=self.patch_size,
+                       vision_width=self.tower_width, vision_layers=self.tower_layers, vision_heads=self.tower_heads)
+
     def run_name(self) -> str:
         """``<render set name>_<tower width>x<layers>[_frozen][_s<seed>]``."""
-        b = self.backbone
-        return (f"{self.renders.name}_{b.vision_width}x{b.vision_layers}" + ("_frozen" if self.freeze_tower else "")
+        return (f"{self.renders.name}_{self.tower_width}x{self.tower_layers}" + ("_frozen" if self.freeze_tower else "")
                 + (f"_s{self.seed}" if self.seed else ""))
