@@ -99,3 +99,27 @@ def test_the_body_touching_a_wall_is_a_fall_and_a_hand_on_it_is_not():
     assert any(roles.hands[g] for g in d.contact.geom[: d.ncon].ravel()) and fall_reason(d, idx) is None
     place_wall_at(d.geom_xpos[torso][0] + 0.06)  # the torso box (0.075 m half depth) is in it
     assert fall_reason(d, idx).startswith("contact: ")
+
+
+@pytest.mark.slow
+def test_the_quickstart_bag_packing_slump_on_the_physics_lmo_is_a_fall():
+    """``wbvla quickstart --task bag_packing --backend lmo``: the shipped VLA on the physics LMO
+    slumps forward onto the table at about 6 s (forearms on the table top, pelvis ~0.55 m, tilt
+    ~40 deg) and stayed there for the rest of the trial, reported as ``fell: false`` before the
+    contact rule."""
+    import torch
+
+    from wbvla.quickstart import load_policy
+    from wbvla.quickstart_config import QuickstartConfig
+    from wbvla.suite.trials import backend_for
+    from wbvla.tasks.runner import RunnerConfig, run_trial
+    from wbvla.tasks.specs import make_task
+
+    torch.set_num_threads(1)
+    config = QuickstartConfig(task="bag_packing", backend="lmo")
+    policy = load_policy(config)
+    backend = backend_for("lmo", policy.command_kind)
+    result = run_trial(policy, make_task("bag_packing", config.seed), RunnerConfig(backend="lmo", time_limit_s=10.0),
+                       backend=backend)
+    assert result.fell and result.info["fall_reason"].startswith("contact: ")
+    assert result.info["fall_reason"].endswith("on table_top")
