@@ -29,6 +29,10 @@ def test_plan_steps_add_up_and_keep_the_newest_checkpoint(tmp_path, tiny_plan):
     assert [p.name for p in (tmp_path / "s1").glob("model_*.pt")] == [st["s1"]["checkpoint"]]
     s2 = json.loads((tmp_path / "s2" / "run.json").read_text())
     assert s2["init_from"].endswith(st["s1"]["checkpoint"]) and s2["config"]["stage"] == 2
+    s1 = json.loads((tmp_path / "s1" / "run.json").read_text())
+    assert s1["config"]["engine"]["levers"]["assist"]["enabled"]  # from scratch: the pelvis support fades out
+    assert not s2["config"]["engine"]["levers"]["assist"]["enabled"]  # from a walking policy: none
+    assert s2["task"]["curriculum"]["start_progress"] == s1["chunks"][-1]["progress"]  # the curriculum continues
     assert plan.run(minutes=5, root=tmp_path) == []  # nothing left: a later session adds nothing
     assert json.loads((tmp_path / "plan.json").read_text())["status"][0]["done"]
 

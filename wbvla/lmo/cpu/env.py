@@ -37,13 +37,13 @@ from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.cpu.config import CpuEngineConfig
 from wbvla.lmo.cpu.physics import X2Batch
 from wbvla.lmo.cpu.view import CpuEnvView
+from wbvla.lmo.dr_config import PENALTY_CURRICULUM_EXEMPT
 from wbvla.lmo.env_cfg import _FEET, reward_terms
 from wbvla.lmo.levers import GAIT_TERM, GaitClock, LeverConfig, reference_leg_offsets
 from wbvla.lmo.perturbations import UpperBodyCommandCfg
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, POLICY_DT
-from wbvla.validation import require
 
 CRITIC_EXTRA = (("base_lin_vel", 3), ("base_height", 1), ("reference_velocity", 3), ("arm_targets", 14),
                 ("foot_contact", 2))
@@ -77,6 +77,10 @@ class CpuLMOEnv(VecEnv):
         names = robot.joint_names
         self._canon_in_entity = np.array([names.index(j) for j in joint_names()])  # (29,)
         self._obs_in_entity = np.array([names.index(j) for j in OBS_JOINTS])  # (27,)
+        m = self.batch.model
+        self._obs_qadr = np.array([m.jnt_qposadr[m.joint(j).id] for j in OBS_JOINTS])  # (27,) qpos addresses
+        self._obs_vadr = np.array([m.jnt_dofadr[m.joint(j).id] for j in OBS_JOINTS])  # (27,) qvel addresses
+        self._obs_q0 = robot.data.default_joint_pos[0, self._obs_in_entity].numpy()  # (27,)
         self._legs_canon = group_slice("legs")
         self.leg_default = torch.tensor(self.batch.q_default[self._legs_canon], dtype=torch.float32)
         lo, hi = limits("legs")
@@ -146,8 +150,6 @@ class CpuLMOEnv(VecEnv):
         return self.task.curriculum.dr_level(self.progress)
 
     def _rewards(self) -> torch.Tensor:
-        from wbvla.lmo.dr_config import PENALTY_CURRICULUM_EXEMPT
-
         total = torch.zeros(self.num_envs)
         scale = self.penalty_scale()
         for name, (fn, params, w) in self.reward_fns.items():
@@ -182,9 +184,7 @@ class CpuLMOEnv(VecEnv):
         b = self.batch
         nq = b.model.nq
         a, v = b.idx.base_qpos, b.idx.base_qvel
-        qadr = np.array([b.model.jnt_qposadr[b.model.joint(j).id] for j in OBS_JOINTS])
-        vadr = np.array([b.model.jnt_dofadr[b.model.joint(j).id] for j in OBS_JOINTS])
-        q0 = self.robot.data.default_joint_pos[0, self._obs_in_entity].numpy()
+        qadr, vadr, q0 = self._obs_qadr, self._obs_vadr, self._obs_q0
         for s in range(DECIMATION):
             sub = b.substeps[:, s]
             quat = sub[:, a + 3:a + 7]

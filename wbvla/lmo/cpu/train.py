@@ -99,8 +99,10 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
             raise ValueError(f"{run_dir} was trained with other levers ({old['engine']['levers']}); pass another run_dir")
     chunks = _chunks(run_dir)
     task = cfg.task_config()
-    if chunks:
-        task = replace(task, curriculum=replace(task.curriculum, start_progress=chunks[-1]["progress"]))
+    # The curriculum continues: from this run's last chunk, or (a new Stage II) from the run it starts from.
+    parent = _chunks(Path(cfg.init_from).parent) if (not chunks and cfg.init_from) else []
+    if chunks or parent:
+        task = replace(task, curriculum=replace(task.curriculum, start_progress=(chunks or parent)[-1]["progress"]))
     env = CpuLMOEnv(task, cfg.engine)
     if chunks:
         env.env_steps = chunks[-1]["env_steps_end"]
