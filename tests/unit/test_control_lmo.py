@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from wbvla.control.lmo import LMOStage
+from wbvla.control.sim_backend import read_state
 from wbvla.lmo.onnx_policy import LMOPolicy
 from wbvla.lmo.policy import LMOController, ObservationBuilder, eval_model
 from wbvla.paths import data_dir
-from wbvla.runtime.backends.sim import read_state
 from wbvla.sim.joints import default_pose, group_slice
 from wbvla.sim.robot import DECIMATION, X2Index, reset_to_pose
 

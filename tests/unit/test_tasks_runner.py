@@ -47,12 +47,12 @@ def test_runner_log_rates_and_reference_velocity():
     assert isinstance(result, TrialResult) and result.ticks == 30 and result.duration_s == pytest.approx(3.0)
     np.testing.assert_allclose(result.log["t"], np.arange(30) / ts.FPS)
     assert result.log["action"].shape == (30, ts.ACTION_DIM) and result.log["base"].shape == (30, 4)
-    # The logged reference is the tick mean of Eq. 2 applied to the sent flags at 50 Hz.
+    # The logged reference is the policy-tick mean of Eq. 2 applied at 50 Hz to the flags written
+    # (the control tick's u_t: the answer to an observation is followed from the next control tick).
+    assert result.control["u"].shape == (30 * STEPS_PER_TICK, 4) and result.control["q_target"].shape[1] == 29
     ref = VelocityReference()
-    expected = []
-    for u in result.log["command"]:
-        expected.append(np.mean([ref.step(u[:3]) for _ in range(STEPS_PER_TICK)], axis=0))
-    np.testing.assert_allclose(result.log["reference_velocity"], expected, atol=1e-6)
+    v = np.array([ref.step(u[:3]) for u in result.control["u"]])
+    np.testing.assert_allclose(result.log["reference_velocity"], v.reshape(30, STEPS_PER_TICK, 3).mean(axis=1), atol=1e-6)
     assert result.steps_per_s > 0 and len(result.latents) == 30
     json.dumps(result.summary())
 

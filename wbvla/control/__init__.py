@@ -3,7 +3,19 @@
 
 * :mod:`~wbvla.control.policy_contract`: the policy contract every runner calls (numpy only):
   :class:`~wbvla.control.policy_contract.Policy`, :class:`~wbvla.control.policy_contract.PolicyOutput`,
-  :data:`~wbvla.control.policy_contract.CommandKind`, :func:`~wbvla.control.policy_contract.check_state`.
+  :data:`~wbvla.control.policy_contract.CommandKind`, :func:`~wbvla.control.policy_contract.check_state`,
+  the one image-size default (:func:`~wbvla.control.policy_contract.image_size_of`);
+* :mod:`~wbvla.control.tick`: the tick (:class:`~wbvla.control.tick.ControlTick`): watchdog
+  (:class:`~wbvla.control.tick.Supervisor`), chunk timing (:func:`~wbvla.control.tick.chunk_at`);
+* :mod:`~wbvla.control.targets`: joint ranges and rate limits (:class:`~wbvla.control.targets.TargetFilter`);
+  :mod:`~wbvla.control.config`: their values (:class:`~wbvla.control.config.SafetyConfig`);
+* :mod:`~wbvla.control.lmo`: the LMO on the backend's arrays (numpy + onnxruntime);
+* :mod:`~wbvla.control.backend`: the backend interface (``RobotState``, ``RobotBackend``,
+  ``RecordingBackend``); :mod:`~wbvla.control.sim_backend`: the simulated robot (MuJoCo, either
+  clock); :mod:`~wbvla.control.x2`: the AgiBot X2 SDK seam.
+
+Robot side (``deploy/robot_runner.py``): everything here but ``sim_backend`` imports neither torch
+nor MuJoCo.
 
 Two loops, mapped before they were merged (issue 19, at commit 8e71fa2)
 -----------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wbvla.control.config import SafetyConfig
-from wbvla.control.targets import jump_violations
+from wbvla.control.targets import ARMS, GRIPPERS, jump_violations
 
 
 @dataclass
@@ -38,7 +38,12 @@ class RobotState:
     base_height: float
     """Pelvis height above the floor (m); on hardware an estimate from leg kinematics."""
     fallen: bool = False
-    """The backend's own fall detector (sim: pelvis too low or torso too tilted)."""
+    """The backend's own fall detector (sim: :func:`wbvla.sim.contacts.is_fallen`)."""
+
+    def policy_state(self) -> np.ndarray:
+        """s_t (17,) float32 as a policy gets it (:data:`wbvla.data.teleop_schema.STATE_NAMES`): arm
+        joint positions, gripper openings, pelvis height (the observation message carries the same)."""
+        return np.concatenate([self.q[ARMS], self.q[GRIPPERS], [self.base_height]]).astype(np.float32)
 
 
 class RobotBackend(ABC):

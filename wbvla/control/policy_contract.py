@@ -23,6 +23,10 @@ import numpy as np
 
 from wbvla.data.teleop_schema import FPS, STATE_DIM
 
+DEFAULT_IMAGE_SIZE = 128
+"""Side (pixels) of the square head-camera image a policy gets unless it says otherwise (its
+``image_size``): the teleoperation data's frame size, which the VLA reads (issue 20)."""
+
 CommandKind = Literal["flags", "velocity"]
 """``flags``: u_t = [s_x, s_y, s_yaw in {-1, 0, 1}, h*] for the LMO. ``velocity``: [v_x, v_y, w_z,
 h*] (m/s, m/s, rad/s, m) for the velocity-tracking baseline (Table 2, "w/ velocity-based RL")."""
@@ -81,12 +85,24 @@ class Policy(Protocol):
     model_id: str
     """Identifies the weights (checked in the deployment handshake)."""
     command_kind: CommandKind
+    # optional: ``image_size: int``, the side of the square head image it consumes (see image_size_of)
 
     def reset(self) -> None:
         """Forget per-episode state (call at the start of each trial)."""
 
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
         """One tick: image (H, W, 3) uint8, instruction, state (17,) -> :class:`PolicyOutput`."""
+
+
+def image_size_of(policy) -> int:
+    """The head-camera image side a policy consumes: its ``image_size`` if it says, else
+    :data:`DEFAULT_IMAGE_SIZE` (a scripted policy that ignores the image gets the default too)."""
+    size = getattr(policy, "image_size", None)
+    if size is None:
+        return DEFAULT_IMAGE_SIZE
+    if not (isinstance(size, int) and 8 <= size <= 2048):
+        raise ValueError(f"{type(policy).__name__}.image_size must be an int in [8, 2048], got {size!r}")
+    return size
 
 
 def check_state(state: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wbvla.control.config import SafetyConfig
+from wbvla.control.policy_contract import DEFAULT_IMAGE_SIZE
 from wbvla.data.teleop_schema import TASKS
 from wbvla.lmo.config import CommandConfig
 from wbvla.runtime.messages import IMAGE_ENCODINGS
@@ -131,8 +132,9 @@ class SimTwinConfig:
     """``lmo``: the physics X2, legs driven by the runner's LMO (today's LMO falls within
     seconds). ``ideal_base``: a clearly labelled kinematic stand-in: the floating base realizes u_t
     (Eq. 2-shaped reference) exactly and h* through balanced leg poses; arms stay physical."""
-    image_size: tuple[int, int] = (224, 224)
-    """Head-camera image (height, width) served at ``camera_hz``."""
+    image_size: tuple[int, int] = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+    """Head-camera image (height, width) served at ``camera_hz``; the default is the one image size of
+    :data:`wbvla.control.policy_contract.DEFAULT_IMAGE_SIZE` (the server's policy resizes what it gets)."""
     camera_hz: float = 10.0
     """Rate of the camera thread (Hz)."""
 

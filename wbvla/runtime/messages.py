@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wbvla.control.config import MAX_CHUNK
+from wbvla.control.policy_contract import DEFAULT_IMAGE_SIZE
 from wbvla.control.tick import MODES  # the watchdog's modes, numbered on the wire in this order
 from wbvla.data.teleop_schema import ARM_JOINTS, GRIPPER_JOINTS
 from wbvla.runtime import wire
@@ -63,7 +64,7 @@ class Hello:
     model_id: str = ""
     """The model the robot insists on; "" accepts whatever the server runs (logged)."""
     image_encoding: str = "raw"
-    image_shape: tuple[int, int, int] = (224, 224, 3)
+    image_shape: tuple[int, int, int] = (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE, 3)
 
 
 @dataclass

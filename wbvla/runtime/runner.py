@@ -28,6 +28,7 @@ import zmq
 
 from wbvla.control.backend import RobotBackend, RobotState
 from wbvla.control.lmo import LMOStage
+from wbvla.control.policy_contract import DEFAULT_IMAGE_SIZE
 from wbvla.control.targets import ARMS, GRIPPERS
 from wbvla.control.tick import ControlTick
 from wbvla.control.x2 import X2Backend
@@ -143,10 +144,10 @@ class RobotRunner:
         return state
 
     def backend_image_shape(self) -> tuple[int, int]:
-        sim = getattr(self.backend, "cfg", None)
-        if sim is None and hasattr(self.backend, "inner"):
-            sim = getattr(self.backend.inner, "cfg", None)
-        return tuple(getattr(sim, "image_size", (224, 224)))
+        """(height, width) of the backend's head camera (announced in the hello)."""
+        backend = getattr(self.backend, "inner", self.backend)  # a RecordingBackend's robot
+        size = getattr(backend, "image_size", None)
+        return tuple(size) if size is not None else (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
 
     @staticmethod
     def set_scheduling(priority: int = 0, cpus: tuple[int, ...] = ()) -> None:

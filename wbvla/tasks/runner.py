@@ -1,16 +1,28 @@
-"""The one closed-loop runner: teleoperation data collection and the task suite both use it.
+"""The suite's runner: the one control tick on a simulated clock, without sockets.
 
-Rates (paper App. B): the policy's ``act()`` at 10 Hz on the head-camera image, the instruction
-and s_t; its arm / gripper chunk is interpolated to the 50 Hz control loop (linearly from the
-previous target to the chunk row, over the tick); u_t goes to the locomotion backend at 50 Hz;
-physics at 200 Hz (inside the backend's step). Subgoals are judged every tick
+Teleoperation recording, the task suite, DAgger, the quickstart and the expert evaluation run
+trials here; the robot runner (:class:`wbvla.runtime.runner.RobotRunner`) runs the same tick
+(:class:`wbvla.control.tick.ControlTick`: watchdog, chunk timing, target filter and rate limits,
+the LMO on the robot's arrays) on wall time over ZeroMQ, and a test drives both with one policy
+and seed to the same targets.
+
+Clock and rates (paper App. B): control ticks at ``t = k * 20 ms`` (50 Hz), physics at 200 Hz
+inside the simulated robot (:class:`wbvla.control.sim_backend.SimRobot`: the task's scene, the
+ideal base or physics legs with the LMO in the tick). Every ``replan_every`` policy ticks (10 Hz,
+5 control ticks each), at the first control tick of a policy tick and after its write, the policy
+acts on that tick's observation (the head image and s_t of the state read at the tick's start);
+its chunk is accepted with the observation's timestamp and followed from the next control tick,
+one period of latency (the least a robot can have; on the robot, the time the answer takes).
+Row ``i`` of a chunk is the target at ``t_obs + i * dt``; every target is clamped and rate-limited
+(:class:`~wbvla.control.config.SafetyConfig`). Subgoals are judged every policy tick
 (:class:`~wbvla.tasks.subgoals.SubgoalTracker`, App. B.3 sequential rules, falls counted as such).
 
 A policy that commands flags can drive a velocity backend (the velocity-tracking baseline): the
-runner turns the flags into the Eq. 2 velocity reference (the "expert with velocity RL" rows).
-Every trial returns a :class:`TrialResult` (per-tick log of u_t, the reference velocity, latents,
-base pose, subgoal times, falls, wall time and closed-loop speed) that a suite can aggregate, and
-can record its frames to a LeRobot v3 writer (the teleoperation dataset).
+tick turns the flags into the Eq. 2 velocity reference once per control tick (the "expert with
+velocity RL" rows). Every trial returns a :class:`TrialResult` (per policy tick: u_t, the reference
+velocity, latents, base pose, subgoal; per control tick: u_t and the 29 targets written; subgoal
+times, falls, wall time and closed-loop speed) that a suite can aggregate, and can record its
+frames to a LeRobot v3 writer (the teleoperation dataset).
 
     task = make_task("cart_pushing", seed=1_000_000)
     result = run_trial(ScriptedExpert(), task, RunnerConfig(backend="ideal_base"))
@@ -24,21 +36,24 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.control.policy_contract import Policy, PolicyOutput, check_state
+from wbvla.control.config import SafetyConfig
+from wbvla.control.lmo import LMOStage
+from wbvla.control.policy_contract import Policy, PolicyOutput, check_state, image_size_of
+from wbvla.control.sim_backend import SimRobot
+from wbvla.control.tick import MODES, Chunk, ControlTick
 from wbvla.data import teleop_schema as ts
 from wbvla.io import atomic_path
 from wbvla.lmo.config import CommandConfig
 from wbvla.locomotion import BACKENDS, LocomotionBackend, VelocityReference, make_backend
 from wbvla.sim.camera import CameraRenderer
-from wbvla.sim.joints import group_slice
-from wbvla.sim.robot import DECIMATION, HEAD_CAMERA, PHYSICS_DT
+from wbvla.sim.robot import DECIMATION, PHYSICS_DT
+from wbvla.tasks import subgoals
 from wbvla.tasks.specs import TaskInstance
-from wbvla.tasks.subgoals import SubgoalTracker, read_state
 from wbvla.validation import one_of, positive, require
 
 CONTROL_DT = DECIMATION * PHYSICS_DT
 STEPS_PER_TICK = round(1.0 / ts.FPS / CONTROL_DT)
-"""50 Hz control steps per 10 Hz policy tick (5)."""
+"""50 Hz control ticks per 10 Hz policy tick (5)."""
 
 
 @dataclass
@@ -51,12 +66,16 @@ class RunnerConfig:
     """Policy of a physics backend; None uses the shipped ``data/lmo`` ONNX."""
     time_limit_s: float | None = None
     """Simulated seconds before the trial is cut; None uses the task's ``time_limit_s``."""
-    image_size: int = 128
-    """Side of the square head-camera image given to the policy (and recorded)."""
+    image_size: int | None = None
+    """Side of the square head-camera image given to the policy (and recorded); None: what the
+    policy consumes (:func:`wbvla.control.policy_contract.image_size_of`)."""
     settle_s: float = 1.0
     """Keep running this long after the last subgoal (the recorded episode shows the result)."""
     replan_every: int = 1
-    """Ticks between ``act()`` calls; in between, the next rows of the last chunk are executed."""
+    """Policy ticks (0.1 s) between ``act()`` calls; in between, the chunk's later rows are followed.
+    The watchdog holds the robot if answers come slower than ``safety.hold_after_s``."""
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    """The tick's rate limits, ranges and watchdog times (the robot runner's defaults)."""
     third_person: bool = False
     """Also render a third-person view every tick (for videos)."""
     video_size: int = 256
@@ -68,11 +87,16 @@ class RunnerConfig:
         one_of("backend", self.backend, BACKENDS)
         if self.time_limit_s is not None:
             positive("time_limit_s", self.time_limit_s)
-        require(isinstance(self.image_size, int) and self.image_size >= 16 and self.image_size % 2 == 0,
-                f"image_size must be an even int >= 16, got {self.image_size!r}")
+        require(self.image_size is None or (isinstance(self.image_size, int) and self.image_size >= 16
+                                            and self.image_size % 2 == 0),
+                f"image_size must be None or an even int >= 16, got {self.image_size!r}")
         positive("settle_s", self.settle_s, allow_zero=True)
         require(isinstance(self.replan_every, int) and self.replan_every >= 1,
                 f"replan_every must be an int >= 1, got {self.replan_every!r}")
+        gap = (self.replan_every * STEPS_PER_TICK + 1) * CONTROL_DT + self.safety.watchdog_margin_s
+        require(gap <= self.safety.hold_after_s + 1e-9,
+                f"replan_every={self.replan_every}: {gap:.3f} s between answers would trip the watchdog "
+                f"(safety.hold_after_s={self.safety.hold_after_s})")
 
 
 @dataclass
@@ -101,6 +125,10 @@ class TrialResult:
     log: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Per tick: ``t`` (T,), ``command`` u_t (T, 4) as sent by the policy, ``reference_velocity``
     (T, 3), ``base`` pelvis x, y, z, yaw (T, 4), ``subgoal`` (T,), ``action`` (T, 20)."""
+    control: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Per 50 Hz control tick: ``t`` (N,), ``u`` u_t as written (N, 4), ``q_target`` the 29 joint
+    targets as written (N, 29), ``mode`` the watchdog's mode (N,) (index in
+    :data:`wbvla.control.tick.MODES`)."""
     latents: list[dict] = field(default_factory=list, repr=False)
     """``PolicyOutput.latents`` of every tick."""
     head_frames: np.ndarray | None = field(default=None, repr=False)
@@ -117,25 +145,21 @@ class TrialResult:
 
     def summary(self) -> dict:
         """JSON-friendly outcome (no arrays)."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("log", "latents", "head_frames", "third_person_frames")}
+        skip = ("log", "control", "latents", "head_frames", "third_person_frames")
+        out = {k: v for k, v in asdict(self).items() if k not in skip}
         out["steps_per_s"] = self.steps_per_s
         return out
 
     def save_log(self, path: str | Path) -> Path:
-        """Write the per-tick log (and latents as JSON text) to an ``.npz``, atomically."""
+        """Write the per-tick log, the control ticks (``control_*``) and the latents (JSON text) to an
+        ``.npz``, atomically."""
         import json
 
         with atomic_path(path) as tmp:
-            np.savez_compressed(tmp, **self.log, latents=np.array(json.dumps(self.latents)),
+            np.savez_compressed(tmp, **self.log, **{f"control_{k}": v for k, v in self.control.items()},
+                                latents=np.array(json.dumps(self.latents)),
                                 summary=np.array(json.dumps(self.summary(), default=str)))
         return Path(path)
-
-
-def robot_state(task: TaskInstance) -> np.ndarray:
-    """s_t (17,): arm joint positions, gripper openings, pelvis height (``teleop_schema.STATE_NAMES``)."""
-    d, idx = task.scene.data, task.scene.robot
-    q = d.qpos[idx.qpos]
-    return np.concatenate([q[group_slice("arms")], q[group_slice("grippers")], [d.qpos[idx.base_qpos + 2]]]).astype(np.float32)
 
 
 def _base_pose(task: TaskInstance) -> np.ndarray:
@@ -144,25 +168,29 @@ def _base_pose(task: TaskInstance) -> np.ndarray:
     return np.array([*d.xpos[b], np.arctan2(rot[1, 0], rot[0, 0])])
 
 
-class _Renderers:
-    def __init__(self, task: TaskInstance, cfg: RunnerConfig, head: bool):
-        m = task.scene.model
-        self.head = CameraRenderer(m, cfg.image_size, cfg.image_size) if head else None
-        self.third = CameraRenderer(m, cfg.video_size, cfg.video_size) if cfg.third_person else None
-        self.blank = np.zeros((cfg.image_size, cfg.image_size, 3), np.uint8)
+def _third_image(renderer: CameraRenderer, data, base: np.ndarray) -> np.ndarray:
+    yaw = np.degrees(base[3])
+    return renderer.render_free(data, [base[0] + 0.5 * np.cos(base[3]), base[1] + 0.5 * np.sin(base[3]), 0.6],
+                                2.8, yaw + 150.0, -25.0)
 
-    def head_image(self, data) -> np.ndarray:
-        return self.head.render(data, HEAD_CAMERA) if self.head else self.blank
 
-    def third_image(self, data, base: np.ndarray) -> np.ndarray:
-        yaw = np.degrees(base[3])
-        return self.third.render_free(data, [base[0] + 0.5 * np.cos(base[3]), base[1] + 0.5 * np.sin(base[3]), 0.6],
-                                      2.8, yaw + 150.0, -25.0)
+def simulated_robot(task: TaskInstance, backend: LocomotionBackend, image_size: int | None
+                    ) -> tuple[SimRobot, LMOStage | None]:
+    """The task's scene as a robot backend and, for a physics backend, the LMO the tick runs: the
+    ideal base moves the base itself; ``lmo`` / ``velocity_rl`` put their ONNX policy in the tick
+    and leave the legs to physics. Falls are judged by the trial's subgoal tracker."""
+    size = None if image_size is None else (image_size, image_size)
+    if backend.kinematic:
+        return SimRobot(task.scene, backend, size, fall_check=False), None
+    return SimRobot(task.scene, None, size, fall_check=False), LMOStage(policy=backend.policy)
 
-    def close(self) -> None:
-        for r in (self.head, self.third):
-            if r is not None:
-                r.close()
+
+def _command_map(policy_kind: str, target_kind: str, reference: VelocityReference, backend: str):
+    """Per control tick, what turns the chunk's u_t into what the LMO / base takes (or None)."""
+    if policy_kind == target_kind:
+        return None
+    require(policy_kind == "flags", f"a velocity command cannot drive the {backend!r} backend")
+    return lambda u: np.array([*reference.step(u[:3]), u[3]])  # Eq. 2 once per control tick
 
 
 def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = None, *,
@@ -175,15 +203,16 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
             a policy with a ``bind(task)`` method (the scripted expert) is bound to the trial.
         task: the trial (:func:`wbvla.tasks.specs.make_task`); it is reset here.
         config: rates, limits, rendering.
-        backend: a ready backend (else built from ``config.backend``).
-        writer: a LeRobot v3 writer; every tick's frame is added (the caller saves or discards
-            the episode). The image is then always rendered.
+        backend: what moves the base (else built from ``config.backend``): the ideal base, or a
+            physics backend whose ONNX policy becomes the tick's LMO.
+        writer: a LeRobot v3 writer; every policy tick's frame is added (the caller saves or
+            discards the episode). The image is then always rendered.
         command_config: Eq. 2 parameters for the logged reference velocity and for turning flags
             into velocities for a velocity backend (default ``CommandConfig()``).
         stop_early: optional ``f(state) -> reason | None`` called with the
-            :class:`~wbvla.tasks.subgoals.SceneState` after every tick (unless the robot fell); a
-            reason ends an unfinished trial there (recorded as ``info["stopped_early"]``), e.g. the
-            task suite's detector of a frozen scene. It also sees every state (trial traces).
+            :class:`~wbvla.tasks.subgoals.SceneState` after every policy tick (unless the robot
+            fell); a reason ends an unfinished trial there (recorded as ``info["stopped_early"]``),
+            e.g. the task suite's detector of a frozen scene. It also sees every state (trial traces).
     """
     cfg = config or RunnerConfig()
     backend = backend or make_backend(cfg.backend, onnx_path=cfg.onnx_path)
@@ -191,80 +220,88 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
             f"backend {backend.name!r} differs from config.backend {cfg.backend!r}")
     task.reset()
     scene = task.scene
-    model, data = scene.model, scene.data
-    backend.reset(model, data, scene.robot)
-    task.start_state = read_state(scene)
-    tracker = SubgoalTracker(task.name, task.start_state, task.thresholds)
-    reference = VelocityReference(command_config)
+    image_size = cfg.image_size or image_size_of(policy)
+    render_head = writer is not None or cfg.keep_head_frames or getattr(policy, "uses_image", True)
+    robot, lmo = simulated_robot(task, backend, image_size if render_head else None)
+    policy_kind = getattr(policy, "command_kind", "flags")
+    target_kind = lmo.kind if lmo is not None else backend.command_kind
+    shaping, logged = VelocityReference(command_config), VelocityReference(command_config)
+    control = ControlTick(cfg.safety, CONTROL_DT, policy_kind, lmo, _command_map(policy_kind, target_kind, shaping, backend.name))
+    period_ns = round(CONTROL_DT * 1e9)
+    now = [0]
+    robot.clock = lambda: now[0]  # the simulated clock stamps every state
+    control.reset(robot.start())
+    task.start_state = subgoals.read_state(scene)
+    tracker = subgoals.SubgoalTracker(task.name, task.start_state, task.thresholds)
     if hasattr(policy, "bind"):
         policy.bind(task)
     else:
         policy.reset()
-    render_head = writer is not None or cfg.keep_head_frames or getattr(policy, "uses_image", True)
-    renderers = _Renderers(task, cfg, render_head)
+    third = CameraRenderer(scene.model, cfg.video_size, cfg.video_size) if cfg.third_person else None
+    blank = np.zeros((image_size, image_size, 3), np.uint8)
     limit = cfg.time_limit_s or task.spec.time_limit_s
     n_ticks = round(limit * ts.FPS)
-    arm_target = data.ctrl[scene.robot.actuator[group_slice("arms")]].astype(np.float64).copy()
-    grip_target = data.ctrl[scene.robot.actuator[group_slice("grippers")]].astype(np.float64).copy()
+    obs_every = STEPS_PER_TICK * cfg.replan_every
     log = {k: [] for k in ("t", "command", "reference_velocity", "base", "subgoal", "action")}
+    ctl = {k: [] for k in ("t", "u", "q_target", "mode")}
     latents, heads, thirds = [], [], []
     out: PolicyOutput | None = None
     settle_left = round(cfg.settle_s * ts.FPS)
     stop_reason = None
     t0 = time.perf_counter()
     tick = 0
-    for tick in range(n_ticks):
-        state = check_state(robot_state(task))
-        image = renderers.head_image(data)
-        row = tick % cfg.replan_every
-        if row == 0 or out is None or row >= out.chunk_size:
-            out = policy.act(image, task.instruction, state)
-            row = 0
-        arm_row, grip_row, command = out.arm_targets[row].astype(np.float64), out.grippers[row].astype(np.float64), out.command
-        subgoal = tracker.current
-        if cfg.third_person:
-            thirds.append(renderers.third_image(data, _base_pose(task)))
-        if cfg.keep_head_frames:
-            heads.append(image)
-        v_refs = []
-        for j in range(1, STEPS_PER_TICK + 1):
-            a = j / STEPS_PER_TICK
-            arms = arm_target + a * (arm_row - arm_target)
-            grips = grip_target + a * (grip_row - grip_target)
-            if out.command_kind == "flags":
-                v = reference.step(command[:3])
-                u = command if backend.command_kind == "flags" else np.array([*v, command[3]])
-            else:
-                require(backend.command_kind == "velocity", f"a velocity command cannot drive the {backend.name!r} backend")
-                v, u = command[:3].astype(np.float64), command
-            v_refs.append(v)
-            backend.step(data, np.asarray(u, np.float64), arms, grips)
-        arm_target, grip_target = arm_row, grip_row
-        action = ts.join_action(arm_row, grip_row, command)
-        v_ref = np.mean(v_refs, axis=0).astype(np.float32)
-        if writer is not None:
-            writer.add_frame({ts.IMAGE_KEY: image, ts.STATE_KEY: state, ts.ACTION_KEY: action,
-                              ts.REFERENCE_VELOCITY_KEY: v_ref, ts.SUBGOAL_KEY: np.array([min(subgoal, 1)], np.int64)},
-                             task=task.instruction)
-        for key, value in (("t", tick / ts.FPS), ("command", command), ("reference_velocity", v_ref),
-                           ("base", _base_pose(task)), ("subgoal", subgoal), ("action", action)):
-            log[key].append(value)
-        latents.append(dict(out.latents))
-        snapshot = read_state(scene)
-        tracker.update(snapshot)
-        if tracker.fell:
-            break
-        if stop_early is not None:
-            reason = stop_early(snapshot)
-            if reason and not tracker.done:
-                stop_reason = reason
+    try:
+        for tick in range(n_ticks):
+            subgoal = tracker.current
+            v_refs = []
+            for j in range(STEPS_PER_TICK):
+                k = tick * STEPS_PER_TICK + j
+                now[0] = k * period_ns
+                state = robot.read()
+                if j == 0:
+                    s_t = check_state(state.policy_state())
+                    image = robot.latest_image() if render_head else blank
+                    if cfg.third_person:
+                        thirds.append(_third_image(third, scene.data, _base_pose(task)))
+                    if cfg.keep_head_frames:
+                        heads.append(image)
+                step = control.step(now[0], state)
+                robot.write(step.q, step.u)
+                v_refs.append(logged.step(step.u[:3]) if target_kind == "flags" else step.u[:3].copy())
+                for key, value in (("t", now[0] / 1e9), ("u", step.u), ("q_target", step.q), ("mode", MODES.index(step.mode))):
+                    ctl[key].append(value)
+                if k % obs_every == 0:  # the observation of this tick; its answer is followed from the next
+                    out = policy.act(image, task.instruction, s_t)
+                    control.accept(Chunk.of(out), state.t_ns, now[0])
+            row = min(tick % cfg.replan_every, out.chunk_size - 1)
+            action = ts.join_action(out.arm_targets[row], out.grippers[row], out.command)
+            v_ref = np.mean(v_refs, axis=0).astype(np.float32)
+            if writer is not None:
+                writer.add_frame({ts.IMAGE_KEY: image, ts.STATE_KEY: s_t, ts.ACTION_KEY: action,
+                                  ts.REFERENCE_VELOCITY_KEY: v_ref, ts.SUBGOAL_KEY: np.array([min(subgoal, 1)], np.int64)},
+                                 task=task.instruction)
+            for key, value in (("t", tick / ts.FPS), ("command", out.command), ("reference_velocity", v_ref),
+                               ("base", _base_pose(task)), ("subgoal", subgoal), ("action", action)):
+                log[key].append(value)
+            latents.append(dict(out.latents))
+            snapshot = subgoals.read_state(scene)
+            tracker.update(snapshot)
+            if tracker.fell:
                 break
-        if tracker.done:
-            settle_left -= 1
-            if settle_left < 0:
-                break
+            if stop_early is not None:
+                reason = stop_early(snapshot)
+                if reason and not tracker.done:
+                    stop_reason = reason
+                    break
+            if tracker.done:
+                settle_left -= 1
+                if settle_left < 0:
+                    break
+    finally:
+        robot.close()
+        if third is not None:
+            third.close()
     wall = time.perf_counter() - t0
-    renderers.close()
     info = dict(task.info)
     if stop_reason:
         info["stopped_early"] = stop_reason
@@ -277,6 +314,7 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
         policy=getattr(policy, "model_id", type(policy).__name__), success=tracker.success,
         subgoal_times=tuple(tracker.times), fell=tracker.fell, fall_time=tracker.fall_time,
         duration_s=(tick + 1) / ts.FPS, wall_s=wall, ticks=tick + 1, info=info,
-        log={k: np.asarray(v) for k, v in log.items()}, latents=latents,
+        log={k: np.asarray(v) for k, v in log.items()},
+        control={k: np.asarray(v, np.int8 if k == "mode" else None) for k, v in ctl.items()}, latents=latents,
         head_frames=np.stack(heads) if heads else None, third_person_frames=np.stack(thirds) if thirds else None,
     )

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wbvla.control.policy_contract import CommandKind, PolicyOutput, check_state
+from wbvla.control.policy_contract import DEFAULT_IMAGE_SIZE, CommandKind, PolicyOutput, check_state
 from wbvla.data.teleop_schema import FPS
 from wbvla.io import write_json_atomic
 from wbvla.lmo.config import HeightConfig
@@ -96,6 +96,9 @@ class VLAPolicy:
         self.command_kind: CommandKind = meta["command_kind"]
         self.use_state: bool = bool(meta["use_state"])
         self.dt = float(meta.get("dt", 1.0 / FPS))
+        self.image_size = int(meta.get("image_size", DEFAULT_IMAGE_SIZE))
+        """Side of the head-camera image it consumes (the runners render this size; it resizes to its
+        vision tower itself): the policy.json's ``image_size``, else the teleoperation frames' default."""
 
     @classmethod
     def load(cls, folder: Path, merge_lora: bool = True, threads: int | None = None) -> VLAPolicy:
