@@ -101,7 +101,7 @@ def lmo_bench(config: BenchmarkConfig) -> None:
     """PPO throughput of the LMO task vs mjlab's Mjlab-Velocity-Flat-Unitree-G1 at the same env count."""
     import json
 
-    from wbvla.lmo.train import benchmark  # lazy: CLI start-up
+    from wbvla.lmo.bench import benchmark  # lazy: CLI start-up
 
     print(json.dumps(benchmark(config), indent=2))
 

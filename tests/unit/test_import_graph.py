@@ -54,11 +54,9 @@ RANK = {component: i for i, layer in enumerate(LAYERS) for component in layer}
 PENDING_COMPONENTS: dict[str, int] = {}
 """Components not renamed yet, with their layer."""
 PENDING_UPWARD: set[str] = set()
-PENDING_CYCLES: set[tuple[str, ...]] = {("wbvla.lmo.cpu.train", "wbvla.lmo.train")}
-"""The CPU LMO engine (in progress): ``lmo.train.benchmark`` imports ``lmo.cpu.train``, which
-imports ``lmo.train._resume``."""
-PENDING_LAZY = ("wbvla/lmo/cpu/",)
-"""Folders whose in-function imports are not tagged yet (the CPU LMO engine, in progress)."""
+PENDING_CYCLES: set[tuple[str, ...]] = set()
+PENDING_LAZY: tuple[str, ...] = ()
+"""Folders whose in-function imports are not tagged yet."""
 RANK.update(PENDING_COMPONENTS)
 LAZY_TAG = "# lazy:"
 

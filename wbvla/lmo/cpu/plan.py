@@ -89,7 +89,7 @@ walked every B.4 trial without a fall, forward 1.5 m of 1.5, but turned about tw
 
 
 def _newest(run_dir: Path) -> Path | None:
-    from wbvla.lmo.train import latest_checkpoint  # lazy: rsl-rl
+    from wbvla.lmo.train import latest_checkpoint  # lazy: rsl-rl, not needed to print the status
 
     return latest_checkpoint(run_dir)
 
@@ -127,7 +127,7 @@ def keep_newest(run_dir: Path) -> None:
 
 def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
     """Train the first unfinished steps until ``minutes`` have passed; returns the chunk records."""
-    from wbvla.lmo.cpu.train import train_cpu  # lazy: torch, mujoco
+    from wbvla.lmo.cpu.train import train_cpu  # lazy: torch, mujoco, not needed for status
 
     deadline = time.time() + 60 * minutes
     records = []
@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     elif a.command == "adopt":
         print(adopt(a.step, a.run_dir, a.root))
     else:
-        from wbvla.lmo.export import run_export  # lazy: torch, onnx
-        from wbvla.lmo.job_config import ExportConfig
+        from wbvla.lmo.export import run_export  # lazy: torch, onnx, not needed for status
+        from wbvla.lmo.job_config import ExportConfig  # lazy: with run_export
 
         ckpt = _newest(a.root / a.step)
         if ckpt is None:

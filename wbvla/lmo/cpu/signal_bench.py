@@ -23,7 +23,13 @@ import numpy as np
 
 from wbvla.io import write_json_atomic
 from wbvla.lmo.cpu.config import CpuEngineConfig, CpuTrainConfig
+from wbvla.lmo.cpu.train import train_cpu
+from wbvla.lmo.evaluation import _Sim, locomotion_trial
+from wbvla.lmo.export import run_export
+from wbvla.lmo.job_config import EvalConfig, ExportConfig
 from wbvla.lmo.lever_config import AssistConfig, LeverConfig
+from wbvla.lmo.onnx_policy import LMOPolicy
+from wbvla.lmo.train import load_curves
 from wbvla.paths import cache_dir, data_dir
 
 
@@ -44,10 +50,6 @@ def variants(env_steps: int) -> dict[str, LeverConfig]:
 
 def forward_trials(onnx: Path, trials: int, seed: int = 0) -> dict:
     """App. B.4 forward (+) trials of one exported policy: distance moved, falls."""
-    from wbvla.lmo.evaluation import _Sim, locomotion_trial  # lazy: mujoco, onnxruntime
-    from wbvla.lmo.job_config import EvalConfig
-    from wbvla.lmo.policy import LMOPolicy
-
     sim, cfg, rng = _Sim(LMOPolicy(onnx)), EvalConfig(trials=trials), np.random.default_rng(seed)
     runs = [locomotion_trial(sim, cfg, 0, 1.0, rng) for _ in range(trials)]
     ok = [r for r in runs if not r["fell"]]
@@ -57,11 +59,6 @@ def forward_trials(onnx: Path, trials: int, seed: int = 0) -> dict:
 
 
 def run_variant(name: str, levers: LeverConfig, env_steps: int, root: Path, trials: int, num_envs: int) -> dict:
-    from wbvla.lmo.cpu.train import train_cpu
-    from wbvla.lmo.export import run_export  # lazy: torch, onnx
-    from wbvla.lmo.job_config import ExportConfig
-    from wbvla.lmo.train import load_curves
-
     cfg = CpuTrainConfig(run_dir=str(root / name), engine=CpuEngineConfig(num_envs=num_envs, levers=levers),
                          max_env_steps=env_steps)
     t0 = time.time()

@@ -23,21 +23,26 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import torch
+import tyro
+from mjlab.rl import MjlabOnPolicyRunner  # rsl-rl's runner + config clean-up and ONNX export
+
 from wbvla.io import atomic_path, write_json_atomic
 from wbvla.lmo.cpu.config import CpuTrainConfig
+from wbvla.lmo.cpu.env import CpuLMOEnv
+from wbvla.lmo.env_cfg import make_runner_cfg
 from wbvla.lmo.train import (
     LOGGER,
     JsonlLogWriter,
     _hardware,
     _learn,
+    _resume,
     latest_checkpoint,
     slim_checkpoint,
 )
 
 
 def runner_cfg(cfg: CpuTrainConfig) -> dict:
-    from wbvla.lmo.env_cfg import make_runner_cfg
-
     agent = asdict(make_runner_cfg(cfg.ppo, "wbvla_lmo_cpu", seed=cfg.engine.seed))
     agent["save_interval"] = cfg.save_interval
     agent["logger"] = dict(LOGGER)
@@ -46,8 +51,6 @@ def runner_cfg(cfg: CpuTrainConfig) -> dict:
 
 
 def _runner(env, cfg: CpuTrainConfig, run_dir: Path | None):
-    from mjlab.rl import MjlabOnPolicyRunner  # rsl-rl's runner + config clean-up and ONNX export
-
     class Runner(MjlabOnPolicyRunner):
         def save(self, path: str, infos=None) -> None:  # atomic: a killed job never leaves half a file
             with atomic_path(path) as tmp:
@@ -80,11 +83,6 @@ def _chunks(run_dir: Path) -> list[dict]:
 
 def train_cpu(cfg: CpuTrainConfig) -> Path:
     """Run one chunk (to ``minutes`` or ``max_env_steps``); returns the newest checkpoint."""
-    import torch
-
-    from wbvla.lmo.cpu.env import CpuLMOEnv
-    from wbvla.lmo.train import _resume
-
     torch.set_num_threads(cfg.torch_threads)
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +145,6 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m wbvla.lmo.cpu.train --run-dir ... --minutes 60`` (tyro over :class:`CpuTrainConfig`)."""
-    import tyro
-
     cfg = tyro.cli(CpuTrainConfig, args=argv)
     print(train_cpu(cfg))
 
