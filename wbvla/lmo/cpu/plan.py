@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--step", help="adopt / export: the plan step")
     p.add_argument("--run-dir", type=Path, help="adopt: the run folder to bring in")
     p.add_argument("--name", default="lmo", help="export: ONNX file stem under data/lmo")
+    p.add_argument("--note", default="", help="export: what this policy is and is not (model card)")
     a = p.parse_args(argv)
     if a.command == "status":
         for row in status(a.root):
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
         ckpt = _newest(a.root / a.step)
         if ckpt is None:
             raise SystemExit(f"step {a.step} has no checkpoint under {a.root}")
-        print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name)), default=str)[:2000])
+        print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name, note=a.note)), default=str)[:2000])
 
 
 if __name__ == "__main__":
