@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The 50 Hz robot runner (robot's computer): ``python deploy/robot_runner.py sim-ideal-base``.
 
-Owns the control loop: reads the robot (``sim`` twin or ``x2``), runs the LMO, follows the VLA
-server's commands through the watchdog, clamps and rate-limits every target (``wbvla.runtime``).
+Owns the control loop: reads the robot (``sim`` twin or ``x2``) and runs the control tick of
+``wbvla.control`` on wall time (the LMO, the VLA server's commands through the watchdog, every
+target clamped and rate-limited; the same tick the task suite runs on a simulated clock).
 Presets: ``sim-ideal-base``, ``sim-lmo``, ``x2``. First Ctrl-C or ``kill -USR1``: e-stop (latched;
 the robot stands and keeps balancing). Second Ctrl-C or SIGTERM: exit (on hardware the SDK's own
 damping mode takes over; do this with the robot on its gantry).

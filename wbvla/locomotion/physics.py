@@ -9,7 +9,9 @@ Both run through :class:`wbvla.lmo.policy.LMOController`: the policy's observati
 the scene's ``MjData`` exactly as in training (checked against mjlab in the LMO's tests), the leg
 targets are default + action_scale * a (clipped to the joint ranges), the caller's arm and gripper
 targets go to their PD actuators, and 4 physics steps of 5 ms follow. The robot,
-its actuators and the scene are simulated as they are; nothing is kinematic.
+its actuators and the scene are simulated as they are; nothing is kinematic. A trial of the task
+suite (:func:`wbvla.tasks.runner.run_trial`) runs the backend's ONNX policy in the control tick
+instead (:class:`wbvla.control.lmo.LMOStage`, the same numpy controller), as the robot does.
 """
 
 from __future__ import annotations
