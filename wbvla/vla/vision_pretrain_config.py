@@ -37,7 +37,7 @@ class VisionPretrainConfig:
     tower_heads: int = 6
     """... its attention heads ..."""
     patch_size: int = 8
-    """... and its patch size (pixels); it reads ``renders.image_size`` px. Default: 2.7 M
+    """... and its patch size (pixels); it reads ``renders.image_size`` px. Default: 1.9 M
     parameters, a 16 x 16 patch grid at 128 px."""
     text: Annotated[BackboneConfig, tyro.conf.Suppress] = field(default_factory=BackboneConfig)
     """The rest of the VLM saved with the tower (preset ``tiny`` or ``smollm2``: connector and text
