@@ -91,8 +91,9 @@ class RunSettings:
     """Worker processes (each with ``threads`` torch threads)."""
     threads: int = 1
     """torch threads per worker (1 is fastest on a shared 2-core machine)."""
-    image_size: int = 128
-    """Head-camera image given to the policy (the teleoperation data's size)."""
+    image_size: int | None = None
+    """Head-camera image given to the policy; None: what the policy consumes
+    (:func:`wbvla.control.policy_contract.image_size_of`: its ``image_size``, else the one default)."""
     time_limit_s: float | None = None
     """Simulated seconds per trial; None: each task's ``time_limit_s`` (45 / 60 / 40 s)."""
     output_dir: Path | None = None
@@ -120,7 +121,9 @@ class RunSettings:
     """Show a progress bar."""
 
     def __post_init__(self) -> None:
-        _ints("workers/threads/image_size", (self.workers, self.threads, self.image_size))
+        _ints("workers/threads", (self.workers, self.threads))
+        require(self.image_size is None or (isinstance(self.image_size, int) and self.image_size >= 16),
+                f"image_size must be None or an int >= 16, got {self.image_size!r}")
         one_of("missing", self.missing, ("error", "train", "skip"))
         if self.time_limit_s is not None:
             positive("time_limit_s", self.time_limit_s)

@@ -31,8 +31,11 @@ from wbvla.vla.config import sized_finetune_config
 from wbvla.vla.variants import shipped_policy_dir, variant_config
 
 EXPERT_ID = "scripted_expert"
-TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py")
-"""The sources that define a trial (scenes, checks, runner): their digest is recorded with every trial."""
+TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/scene.py", "sim/scene_objects.py", "sim/robot.py",
+                "control/tick.py", "control/targets.py", "control/config.py", "control/sim_backend.py", "control/lmo.py",
+                "lmo/onnx_policy.py")
+"""The sources that define a trial (scenes, checks, the runner and its control tick, the LMO's
+controller): their digest is recorded with every trial."""
 EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py")
 SPLIT_SOURCES = ("suite/split.py", "suite/dagger.py")
 """What a split-control row's expert half runs besides :data:`EXPERT_SOURCES`."""
@@ -286,7 +289,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     frozen_s = settings.get("stop_frozen_s")
     traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s, away_m=settings.get("stop_away_m")) if frozen_s else None)
     backend = backend_for(unit.backend, policy.command_kind)
-    cfg = RunnerConfig(backend=backend.name, image_size=settings.get("image_size", 128), time_limit_s=settings.get("time_limit_s"),
+    cfg = RunnerConfig(backend=backend.name, image_size=settings.get("image_size"), time_limit_s=settings.get("time_limit_s"),
                        third_person=unit.video, keep_head_frames=unit.video)
     task = make_task(unit.task, unit.seed, unit.variation)
     result = run_trial(traced, task, cfg, backend=backend, stop_early=traced.observe)
