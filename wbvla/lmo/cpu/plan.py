@@ -102,6 +102,12 @@ def _done_steps(run_dir: Path) -> int:
     return int(chunks[-1]["env_steps_end"]) if chunks else 0
 
 
+def _is_done(step: CpuPlanStep, root: Path) -> bool:
+    """Done when what is left of the budget is less than one PPO iteration (training stops there)."""
+    per_iteration = PLAN_BASE.engine.num_envs * PLAN_BASE.ppo.num_steps_per_env
+    return step.env_steps - _done_steps(root / step.name) < per_iteration
+
+
 def status(root: Path = PLAN_ROOT) -> list[dict]:
     """Per step: env steps done of its budget, chunks, wall time, the newest checkpoint."""
     out = []
@@ -110,7 +116,7 @@ def status(root: Path = PLAN_ROOT) -> list[dict]:
         chunks = json.loads((run / "run.json").read_text())["chunks"] if (run / "run.json").exists() else []
         newest = _newest(run)
         out.append({"step": step.name, "env_steps": _done_steps(run), "budget": step.env_steps,
-                    "done": _done_steps(run) >= step.env_steps, "chunks": len(chunks),
+                    "done": _is_done(step, root), "chunks": len(chunks),
                     "wall_s": round(sum(c["wall_s"] for c in chunks), 1),
                     "stops": [c["stop"] for c in chunks], "checkpoint": None if newest is None else newest.name})
     return out
@@ -135,7 +141,7 @@ def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
         left = (deadline - time.time()) / 60
         if left < MIN_CHUNK_MINUTES:
             break
-        if _done_steps(root / step.name) >= step.env_steps:
+        if _is_done(step, root):
             continue
         if step.init_from is not None and _done_steps(root / step.init_from) == 0:
             break  # its parent has not started: the plan order trains it first
