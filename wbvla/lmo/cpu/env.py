@@ -17,9 +17,11 @@ Same task as the mjlab env of :mod:`wbvla.lmo.env_cfg`, assembled from the same 
   or the time limit.
 
 Departures from the paper live in :class:`~wbvla.lmo.levers.LeverConfig`. Table 5 randomization
-on this engine: pushes, per-episode actuation offset, per-step torque injection, initial joint
-scale, foot friction and torso payload (per-env models), sensor lags; scaled by the curriculum's
-DR level like mjlab's.
+on this engine so far: the joint-state and IMU sensor lags, the per-episode actuation offset and the
+initial joint scale, scaled by the curriculum's DR level like mjlab's. Not yet here (mjlab has them):
+pushes, action lag, torque injection, and the per-env model draws (friction, restitution, masses, CoM,
+payloads, PD gains; :meth:`~wbvla.lmo.cpu.physics.X2Batch.own_models` gives each env the model copy
+they need).
 """
 
 from __future__ import annotations
