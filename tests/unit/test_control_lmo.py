@@ -15,6 +15,7 @@ import pytest
 
 from wbvla.control.lmo import LMOStage
 from wbvla.control.sim_backend import read_state
+from wbvla.lmo.gait import gait_observation
 from wbvla.lmo.onnx_policy import LMOPolicy
 from wbvla.lmo.policy import LMOController, ObservationBuilder, eval_model
 from wbvla.paths import data_dir
@@ -86,9 +87,11 @@ def test_lmo_stage_targets_are_default_plus_scaled_action_of_the_training_observ
     u = np.array([0.0, 0.0, 0.0, 0.65], np.float32)
     legs = stage.step(read_state(data, idx, 0), u)
     pol = LMOPolicy(data_dir() / "lmo" / "lmo.onnx")
-    builder = ObservationBuilder(model, pol.history)
+    builder = ObservationBuilder(model, pol.history, terms=pol.terms)
     builder.reset(data)
-    obs = builder.build(u, np.zeros(12, np.float32))
+    # a gait-clock policy's first step after a reset: phase 0, standing, so no reference offset either
+    clock = gait_observation(np.asarray(0.0)).astype(np.float32) if pol.gait_period_s is not None else None
+    obs = builder.build(u, np.zeros(12, np.float32), clock)
     np.testing.assert_allclose(legs, default_pose("legs") + pol.action_scale * pol.act(obs), atol=1e-6)
     assert stage.kind == "flags" and stage.model_id.startswith("lmo.onnx")
 
