@@ -88,7 +88,8 @@ def _lever_metadata(levers: dict | None) -> dict[str, str]:
 
     if not levers or not levers.get("gait_clock"):
         return {}
-    out = {"observation_terms": json.dumps(list(OBS_TERMS) + [list(GAIT_TERM)]),
+    out = {"levers": json.dumps(levers),  # the whole LeverConfig of the run (the CPU engine rebuilds its env from it)
+           "observation_terms": json.dumps(list(OBS_TERMS) + [list(GAIT_TERM)]),
            "gait_period_s": str(levers["gait_period_s"]),
            "gait_phase": "(sin 2 pi phi, cos 2 pi phi), phi = (k * 0.02 / gait_period_s) mod 1 with k an integer counter: "
                          "k += 1 at each policy step whose command has a non-zero flag, else k = 0 (k = 0 at reset, "
