@@ -57,7 +57,9 @@ def test_runner_follows_the_server_on_the_sim_twin(rigs):
     assert np.abs(log["q"][-1, ARMS] - log["q"][0, ARMS]).max() > 0.1
     timing = loop_timing(log, 0.02)
     assert timing["period_ms"]["p50"] == pytest.approx(20.0, abs=0.5)
-    assert 2.0 < np.median(r.obs_to_cmd_ms) < 150.0
+    # a real round trip (JPEG encode + ZeroMQ both ways + decode + the stand-in): not zero, not stalled; the
+    # twin's 128 px head image (the policy's size since the one control loop) made it ~1.7 ms, below the old 2 ms
+    assert 0.5 < np.median(r.obs_to_cmd_ms) < 150.0
 
 
 def test_estop_message_latches_at_once_and_the_robot_keeps_standing(rigs):
