@@ -20,8 +20,7 @@ Departures from the paper live in :class:`~wbvla.lmo.levers.LeverConfig`. Table 
 on this engine so far: the joint-state and IMU sensor lags, the per-episode actuation offset and the
 initial joint scale, scaled by the curriculum's DR level like mjlab's. Not yet here (mjlab has them):
 pushes, action lag, torque injection, and the per-env model draws (friction, restitution, masses, CoM,
-payloads, PD gains; :meth:`~wbvla.lmo.cpu.physics.X2Batch.own_models` gives each env the model copy
-they need).
+payloads, PD gains, which need a model copy per env).
 """
 
 from __future__ import annotations
@@ -46,10 +45,6 @@ from wbvla.lmo.perturbations import UpperBodyCommandCfg
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer
 from wbvla.sim.joints import group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, POLICY_DT
-
-CRITIC_EXTRA = (("base_lin_vel", 3), ("base_height", 1), ("reference_velocity", 3), ("arm_targets", 14),
-                ("foot_contact", 2))
-"""Privileged critic terms appended to the (noise-free, current-frame) actor terms."""
 
 
 def actor_terms(levers: LeverConfig) -> tuple[tuple[str, int], ...]:

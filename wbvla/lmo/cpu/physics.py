@@ -16,7 +16,6 @@ batch in a thread pool. On a 2-core machine shared with other work, 1 is the def
 
 from __future__ import annotations
 
-import copy
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
@@ -68,7 +67,7 @@ class X2Batch:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.model = training_model() if model is None else model
         self.models = [self.model] * num_envs
-        """Per-environment models (shared until :meth:`own_models` gives each env a copy for DR)."""
+        """Per-environment models (one shared model until per-env domain randomization needs copies)."""
         self.num_envs = num_envs
         self.datas = [mujoco.MjData(self.model) for _ in range(num_envs)]
         self.idx = X2Index.from_model(self.model)
@@ -92,15 +91,12 @@ class X2Batch:
         self.substeps = np.zeros((n, DECIMATION, nq + nv))
         self.xfrc = np.zeros((n, 6))
         """External wrench on the pelvis (force, torque; world frame) held over the next step."""
-        self._fall_masks: tuple[np.ndarray, np.ndarray] | None = None
+        self._fall_masks = (robot_geoms(self.model, self.idx).body, furniture_geoms(self.model, self.idx))
+        """Body geoms and furniture geoms of the one fall test, computed once."""
         self.threads = threads
         self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self._slices = [range(i, n, threads) for i in range(threads)]
         self.reset(np.arange(n))
-
-    def own_models(self) -> None:
-        """Give every environment its own model copy (for per-env domain randomization)."""
-        self.models = [copy.copy(self.model) for _ in range(self.num_envs)]
 
     # --- reset ---------------------------------------------------------------------------------
     def reset(self, env_ids: np.ndarray, xy: np.ndarray | None = None, yaw: np.ndarray | None = None,
@@ -175,8 +171,6 @@ class X2Batch:
         """(N,) bool: the one fall test of evaluation and the task suite (:func:`wbvla.sim.contacts.fall_reason`:
         pelvis below 0.35 m, tilt over 60 deg, or a body geom other than feet and hands touching
         furniture), from its public parts with the geom masks computed once."""
-        if self._fall_masks is None:
-            self._fall_masks = (robot_geoms(self.model, self.idx).body, furniture_geoms(self.model, self.idx))
         body, furniture = self._fall_masks
         a = self.idx.base_qpos
         w, x, y, z = self.qpos[:, a + 3:a + 7].T
