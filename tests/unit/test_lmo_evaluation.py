@@ -191,6 +191,10 @@ def test_moved_in_active_phase_and_first_walking_hand_values():
     assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 0, -1.0, 10) == pytest.approx(-1.2)
     assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 1, 1.0, 10) == pytest.approx(0.1)  # left of +y is -x
     assert moved_in_active_phase(xy, yaw, np.array([1.0, 2.0]), math.pi / 2, 2, 1.0, 10) == pytest.approx(0.4)
+    # a 3.5 rad turn (0.7 rad/s for 5 s) is reported as 3.5, not wrapped to 3.5 - 2 pi
+    spin = wrap_angle(0.1 + np.linspace(0.0, 3.5, 251)[1:])
+    assert moved_in_active_phase(np.zeros((250, 2)), spin, np.zeros(2), 0.1, 2, 1.0, 250) == pytest.approx(3.5)
+    assert moved_in_active_phase(np.zeros((250, 2)), spin, np.zeros(2), 0.1, 2, -1.0, 250) == pytest.approx(-3.5)
     ok = {"trials": 20, "falls": 0, "pos_err": 0.3, "yaw_err": 0.1}
     res = {"forward": ok, "lateral": ok | {"pos_err": 0.6}, "turning": ok | {"yaw_err": 0.5}}
     fw = first_walking(res)

@@ -194,10 +194,12 @@ def moved_in_active_phase(xy: np.ndarray, yaw: np.ndarray, p0: np.ndarray, yaw0:
                           active_steps: int) -> float:
     """How far the robot went the commanded way during the active phase: the displacement along the
     commanded axis of the start heading (m), or the yaw change (rad) for turning, times the command's
-    sign (positive: the way it was told; 1.5 m / 1.5 rad for a perfect 0.3 x 5 s)."""
+    sign (positive: the way it was told; 1.5 m / 1.5 rad for a perfect 0.3 x 5 s). The yaw change is
+    unwrapped step by step, so a robot that turns 3.5 rad reports 3.5, not 3.5 - 2 pi."""
     end = active_steps - 1
     if axis == 2:
-        return float(sign * wrap_angle(yaw[end] - yaw0))
+        turned = np.unwrap(np.concatenate([[yaw0], np.asarray(yaw[: end + 1], np.float64)]))  # (end + 2,)
+        return float(sign * (turned[-1] - turned[0]))
     c, s = math.cos(yaw0), math.sin(yaw0)
     d = xy[end] - p0
     along = (c * d[0] + s * d[1]) if axis == 0 else (-s * d[0] + c * d[1])
