@@ -43,7 +43,8 @@ def frames(n: int, size: int, seed: int, images: np.ndarray | None = None):
         img[size // 4: size // 2, x0:x0 + size // 4] = (230, 200, 40)
         yield {ts.IMAGE_KEY: img if images is None else images[t], ts.STATE_KEY: rng.normal(size=ts.STATE_DIM).astype(np.float32),
                ts.ACTION_KEY: rng.normal(size=ts.ACTION_DIM).astype(np.float32),
-               ts.REFERENCE_VELOCITY_KEY: rng.uniform(-1, 1, 3).astype(np.float32), ts.SUBGOAL_KEY: int(t > n // 2)}
+               ts.REFERENCE_VELOCITY_KEY: rng.uniform(-1, 1, 3).astype(np.float32), ts.SUBGOAL_KEY: int(t > n // 2),
+               ts.PHASE_KEY: ts.NO_PHASE}
 
 
 def main() -> None:

@@ -168,8 +168,8 @@ def check_ours_in_lerobot(python: str, work: Path, variant: str) -> dict:
         if f"{backend}/index" not in got:
             continue
         cmp = {}
-        for key in (ts.STATE_KEY, ts.ACTION_KEY, ts.REFERENCE_VELOCITY_KEY, ts.SUBGOAL_KEY):
-            want = np.concatenate([stacked(f, key) for f in written]).astype(np.float32 if key != ts.SUBGOAL_KEY else np.int64)
+        for key in (ts.STATE_KEY, ts.ACTION_KEY, ts.REFERENCE_VELOCITY_KEY, ts.SUBGOAL_KEY, ts.PHASE_KEY):
+            want = np.concatenate([stacked(f, key) for f in written]).astype(np.int64 if key in (ts.SUBGOAL_KEY, ts.PHASE_KEY) else np.float32)
             cmp[key] = "equal" if np.array_equal(got[f"{backend}/{key}"].reshape(want.shape), want) else "DIFFERENT"
         want_img = np.concatenate([stacked(f, ts.IMAGE_KEY) for f in written]).astype(np.float32) / 255  # (N, H, W, 3)
         img = got[f"{backend}/{ts.IMAGE_KEY}"].transpose(0, 2, 3, 1)  # lerobot: (N, 3, H, W) float in [0, 1]

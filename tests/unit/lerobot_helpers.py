@@ -24,7 +24,8 @@ def episode(n: int, seed: int, size: int = SIZE) -> list[dict]:
                        ts.STATE_KEY: rng.normal(size=ts.STATE_DIM).astype(np.float32),
                        ts.ACTION_KEY: rng.normal(size=ts.ACTION_DIM),  # float64: the writer casts
                        ts.REFERENCE_VELOCITY_KEY: rng.uniform(-1, 1, 3).astype(np.float32),
-                       ts.SUBGOAL_KEY: int(t >= n // 2)})
+                       ts.SUBGOAL_KEY: int(t >= n // 2),
+                       ts.PHASE_KEY: (t + seed) % (len(ts.EXPERT_PHASES) + 1) - 1})  # -1 (none) and every phase
     return frames
 
 

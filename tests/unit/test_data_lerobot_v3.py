@@ -24,7 +24,7 @@ from wbvla.data.lerobot_v3 import (
 from wbvla.data.lerobot_v3.format import QUANTILE_KEYS
 from wbvla.data.readers import LeRobotV3Pairs
 
-NUMERIC = (ts.STATE_KEY, ts.ACTION_KEY, ts.REFERENCE_VELOCITY_KEY, ts.SUBGOAL_KEY)
+NUMERIC = (ts.STATE_KEY, ts.ACTION_KEY, ts.REFERENCE_VELOCITY_KEY, ts.SUBGOAL_KEY, ts.PHASE_KEY)
 
 
 def _check_episode(ds: LeRobotV3Dataset, ep: int, frames: list[dict]) -> None:
@@ -81,7 +81,7 @@ def test_stats_match_numpy(tmp_path):
     root = tmp_path / "ds"
     _, written = write(root, [6, 9])
     stats = json.loads((root / "meta/stats.json").read_text())
-    for key in (ts.STATE_KEY, ts.ACTION_KEY, ts.SUBGOAL_KEY):
+    for key in (ts.STATE_KEY, ts.ACTION_KEY, ts.SUBGOAL_KEY, ts.PHASE_KEY):
         x = np.concatenate([stacked(f, key) for f in written]).astype(np.float32).astype(np.float64).reshape(15, -1)
         st = {k: np.asarray(v) for k, v in stats[key].items()}
         np.testing.assert_allclose(st["min"], x.min(0), rtol=1e-6)

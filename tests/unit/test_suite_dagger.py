@@ -168,6 +168,7 @@ def test_a_round_records_labelled_rollouts_and_continues_the_learner(world, tmp_
     (rollout,) = load_teleop_episodes(tmp_path / "round" / "data", 16)
     assert rollout.latent_target.sum() == 30 - got["learner_frames"]
     assert rollout.learner_codes.shape == (30, 2) and rollout.learner_codes.min() >= 0
+    assert rollout.phase[0] == ts.phase_index("raise") and (rollout.phase >= 0).all()  # the expert's phase, every frame
     # with the learner's arms in the raise phase too, the first second is the learner's as well (and unlabelled by Eq. 1)
     arms = collect(replace(cfg, learner_arm_phases=("raise",)), tmp_path / "round_arms" / "data")
     assert arms["learner_frames"] == got["learner_frames"] + 10

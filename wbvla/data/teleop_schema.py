@@ -17,6 +17,10 @@ Per frame, at :data:`FPS` (10 Hz, the VLA rate of App. B):
                                the regression target of a velocity-commanding decoder
                                (Table 2's "w/ velocity-based RL" row)
 * ``subgoal_index``            which of the task's two subgoals the expert was working on (0, 1)
+* ``expert_phase``              the scripted expert's phase at that frame: an index into
+                               :data:`EXPERT_PHASES`, :data:`NO_PHASE` (-1) where the policy reports
+                               none (e.g. a learned policy). Datasets recorded before this column
+                               existed read as -1 everywhere (:mod:`wbvla.vla.teleop_data`)
 
 An action row is what was commanded during its frame, i.e. held over [t, t + 1/FPS).
 """
@@ -35,6 +39,7 @@ STATE_KEY = "observation.state"
 ACTION_KEY = "action"
 REFERENCE_VELOCITY_KEY = "reference_velocity"
 SUBGOAL_KEY = "subgoal_index"
+PHASE_KEY = "expert_phase"
 
 ARM_JOINTS: tuple[str, ...] = joint_names("arms")
 GRIPPER_JOINTS: tuple[str, ...] = joint_names("grippers")
@@ -68,6 +73,65 @@ INSTRUCTIONS: dict[str, str] = {
     "cart_pushing": "Grab the cart handle with both hands and push the cart straight ahead.",
 }
 """The canonical language instruction of each task."""
+
+
+EXPERT_PHASES: tuple[str, ...] = (
+    "start", "raise", "approach", "pregrasp", "grasp", "lift", "rise", "carry", "turn_and_walk", "place",
+    "release", "retreat", "push", "done",
+    "approach_timeout", "carry_timeout", "turn_and_walk_timeout", "push_timeout",
+)
+"""Every phase the scripted expert (:class:`wbvla.tasks.expert.ScriptedExpert`) reports in its policy
+output's ``info["phase"]``, in rough trial order; the ``*_timeout`` ones are locomotion phases that gave
+up. The :data:`PHASE_KEY` column stores the position in this tuple. Append new phases at the end: a
+dataset records the vocabulary it was written with in ``meta/wbvla.json`` (:data:`PHASES_META_KEY`) and
+:func:`remap_phases` maps its indices to this one."""
+NO_PHASE = -1
+"""The :data:`PHASE_KEY` value of a frame without an expert phase (a policy that reports none)."""
+PHASES_META_KEY = "expert_phases"
+"""``meta/wbvla.json`` key holding the :data:`EXPERT_PHASES` a dataset's phase column indexes."""
+
+
+def phase_index(name: str | None) -> int:
+    """A phase name (``PolicyOutput.info["phase"]``) -> its :data:`PHASE_KEY` value; None -> :data:`NO_PHASE`.
+
+    Raises:
+        ValueError: a name that is not in :data:`EXPERT_PHASES` (the vocabulary must know every phase).
+    """
+    if name is None:
+        return NO_PHASE
+    if name not in EXPERT_PHASES:
+        raise ValueError(f"unknown expert phase {name!r}: add it to teleop_schema.EXPERT_PHASES (at the end), "
+                         f"which holds {EXPERT_PHASES}")
+    return EXPERT_PHASES.index(name)
+
+
+def phase_name(index: int) -> str:
+    """Inverse of :func:`phase_index`: a :data:`PHASE_KEY` value -> the phase name, ``"none"`` for :data:`NO_PHASE`."""
+    index = int(index)
+    if index == NO_PHASE:
+        return "none"
+    if not 0 <= index < len(EXPERT_PHASES):
+        raise ValueError(f"expert phase index {index} is outside -1..{len(EXPERT_PHASES) - 1}")
+    return EXPERT_PHASES[index]
+
+
+def remap_phases(indices: np.ndarray, vocabulary: list[str] | tuple[str, ...] | None) -> np.ndarray:
+    """Phase indices recorded with ``vocabulary`` (a dataset's ``meta/wbvla.json`` :data:`PHASES_META_KEY`)
+    -> indices into :data:`EXPERT_PHASES` (int64). ``None``: recorded with this vocabulary. A name this
+    vocabulary lacks becomes :data:`NO_PHASE`.
+
+    Raises:
+        ValueError: an index outside ``-1 .. len(vocabulary) - 1``.
+    """
+    indices = np.asarray(indices, np.int64)
+    vocab = tuple(EXPERT_PHASES if vocabulary is None else vocabulary)
+    bad = indices[(indices < NO_PHASE) | (indices >= len(vocab))]
+    if bad.size:
+        raise ValueError(f"expert phase index {int(bad[0])} is outside -1..{len(vocab) - 1} (vocabulary {vocab})")
+    if vocab == EXPERT_PHASES:
+        return indices.copy()
+    table = np.array([EXPERT_PHASES.index(n) if n in EXPERT_PHASES else NO_PHASE for n in vocab] + [NO_PHASE], np.int64)
+    return table[indices]  # -1 picks the appended NO_PHASE
 
 
 def split_action(action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -95,6 +95,22 @@ class ArmKinematics:
         sid = self._tcp[side]
         return self.data.site_xpos[sid].copy(), self.data.site_xmat[sid].reshape(3, 3).copy()
 
+    def tcp_positions(self, q_arms: np.ndarray) -> np.ndarray:
+        """Both TCP positions in the base frame for many arm poses: (..., 14) -> (..., 2, 3), left
+        then right. Joints outside their ranges are clipped, as in :meth:`set_arms` (the robot's
+        target clamps do the same)."""
+        q_arms = np.asarray(q_arms, dtype=np.float64)
+        if q_arms.shape[-1:] != (14,):
+            raise ValueError(f"expected arm poses (..., 14), got shape {q_arms.shape}")
+        flat = np.clip(q_arms.reshape(-1, 14), self._lo, self._hi)  # (N, 14)
+        sites = [self._tcp[s] for s in SIDES]
+        out = np.empty((len(flat), 2, 3))
+        for i, q in enumerate(flat):
+            self.data.qpos[self._arm_qpos] = q
+            mujoco.mj_kinematics(self.model, self.data)
+            out[i] = self.data.site_xpos[sites]
+        return out.reshape(*q_arms.shape[:-1], 2, 3)
+
     # --- inverse kinematics ---------------------------------------------------------------
     def solve(
         self,

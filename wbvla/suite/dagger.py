@@ -54,7 +54,13 @@ from wbvla.tasks.expert import (
 )
 from wbvla.tasks.runner import RunnerConfig, run_trial
 from wbvla.tasks.specs import make_task
-from wbvla.tasks.teleop import SEED_KEY, existing_seeds, teleop_dataset_features
+from wbvla.tasks.teleop import (
+    SEED_KEY,
+    dataset_frame,
+    existing_seeds,
+    phase_meta,
+    teleop_dataset_features,
+)
 from wbvla.vla.config import finetune_config_from_dict
 from wbvla.vla.latents import LatentVocabulary
 from wbvla.vla.teleop_data import DAGGER_CODES_KEY, DAGGER_TARGET_KEY
@@ -215,7 +221,7 @@ def collect(config: DAggerConfig, root: Path) -> dict:
     image_size = config.image_size
     extra = {"generator": "wbvla vla-dagger (learner rollouts, scripted-expert labels)", "learner": meta["model_id"],
              "locomotion_backend": config.backend, "image_size": image_size, "expert_share": config.expert_share,
-             "learner_arm_phases": list(config.learner_arm_phases)}
+             "learner_arm_phases": list(config.learner_arm_phases), **phase_meta(root)}
     if (root / "meta" / "info.json").is_file():
         writer, have = LeRobotV3Writer.open(root, extra_meta=extra), existing_seeds(root)
     else:
@@ -236,7 +242,8 @@ def collect(config: DAggerConfig, root: Path) -> dict:
         for res in tqdm(results, total=len(jobs), desc="dagger rollouts", unit="ep", disable=not config.progress):
             frames = res.pop("data")
             for f in frames:
-                writer.add_frame({**f, SEED_KEY: np.array([res["seed"]], np.int64)}, task=ts.INSTRUCTIONS[res["task"]])
+                writer.add_frame(dataset_frame({**f, SEED_KEY: np.array([res["seed"]], np.int64)}, writer.features),
+                                 task=ts.INSTRUCTIONS[res["task"]])
             writer.save_episode()
             with open(records_path, "a") as fh:
                 fh.write(json.dumps(res) + "\n")

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from wbvla.data import teleop_schema as ts
 from wbvla.data.teleop_schema import TASKS
 from wbvla.validation import in_range, positive, require
 
-EXPERT_PHASES = ("raise", "approach", "pregrasp", "grasp", "lift", "carry", "rise", "turn_and_walk", "place", "release",
-                 "retreat", "push")
-"""The scripted expert's phases (:mod:`wbvla.tasks.expert`) a learner may drive the arms in."""
+EXPERT_PHASES = tuple(p for p in ts.EXPERT_PHASES if p not in ("start", "done") and not p.endswith("_timeout"))
+"""The scripted expert's phases (:data:`wbvla.data.teleop_schema.EXPERT_PHASES`) a learner may drive the
+arms in: all but the start, the end and the locomotion phases that gave up."""
 
 DAGGER_SEED0 = 50_000
 """First training seed of DAgger rollouts: the teleoperation datasets start at 0 and hold a few

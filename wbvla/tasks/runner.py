@@ -206,7 +206,8 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
         backend: what moves the base (else built from ``config.backend``): the ideal base, or a
             physics backend whose ONNX policy becomes the tick's LMO.
         writer: a LeRobot v3 writer; every policy tick's frame is added (the caller saves or
-            discards the episode). The image is then always rendered.
+            discards the episode), its expert phase from the policy output's ``info["phase"]``
+            (-1 where the policy reports none). The image is then always rendered.
         command_config: Eq. 2 parameters for the logged reference velocity and for turning flags
             into velocities for a velocity backend (default ``CommandConfig()``).
         stop_early: optional ``f(state) -> reason | None`` called with the
@@ -278,7 +279,8 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
             v_ref = np.mean(v_refs, axis=0).astype(np.float32)
             if writer is not None:
                 writer.add_frame({ts.IMAGE_KEY: image, ts.STATE_KEY: s_t, ts.ACTION_KEY: action,
-                                  ts.REFERENCE_VELOCITY_KEY: v_ref, ts.SUBGOAL_KEY: np.array([min(subgoal, 1)], np.int64)},
+                                  ts.REFERENCE_VELOCITY_KEY: v_ref, ts.SUBGOAL_KEY: np.array([min(subgoal, 1)], np.int64),
+                                  ts.PHASE_KEY: np.array([ts.phase_index(out.info.get("phase"))], np.int64)},
                                  task=task.instruction)
             for key, value in (("t", tick / ts.FPS), ("command", out.command), ("reference_velocity", v_ref),
                                ("base", _base_pose(task)), ("subgoal", subgoal), ("action", action)):

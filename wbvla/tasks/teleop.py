@@ -4,7 +4,7 @@ For every task, trials with consecutive training seeds are run through the close
 (:func:`wbvla.tasks.runner.run_trial`) with the scripted expert; a trial is kept only if the
 privileged checks judge both subgoals achieved (and the robot did not fall). Kept trials become
 episodes of one dataset (10 Hz: head RGB, s_t, a_t, the Eq. 2 reference velocity, the subgoal
-index, the instruction; plus the trial's ``seed``), written through
+index, the expert's phase, the instruction; plus the trial's ``seed``), written through
 :class:`wbvla.data.lerobot_v3.LeRobotV3Writer`. The dataset's ``meta/wbvla.json`` records the
 locomotion backend; ``<root>_summary.json`` beside the dataset records every attempt, the expert's
 success per subgoal, the generation time (episodes per hour) and the dataset size, and the
@@ -16,6 +16,7 @@ the same for any number of workers.
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing as mp
 import os
@@ -42,6 +43,21 @@ def teleop_dataset_features(image_size: int) -> dict[str, dict]:
     from wbvla.data.lerobot_v3 import teleop_features  # lazy: pandas, pyarrow
 
     return {**teleop_features(image_size), SEED_KEY: {"dtype": "int64", "shape": [1], "names": None}}
+
+
+def phase_meta(root: Path) -> dict:
+    """``meta/wbvla.json`` entry naming the phase vocabulary of the dataset at ``root`` (new, or one
+    with the phase column); empty for a dataset recorded before that column existed."""
+    info = root / "meta" / "info.json"
+    if info.is_file() and ts.PHASE_KEY not in json.loads(info.read_text()).get("features", {}):
+        return {}
+    return {ts.PHASES_META_KEY: list(ts.EXPERT_PHASES)}
+
+
+def dataset_frame(frame: dict, features: dict) -> dict:
+    """A runner frame as a dataset with ``features`` stores it: one recorded before the expert-phase
+    column existed (and now resumed) keeps its layout, without the phase."""
+    return frame if ts.PHASE_KEY in features else {k: v for k, v in frame.items() if k != ts.PHASE_KEY}
 
 
 class _FrameBuffer:
@@ -133,7 +149,7 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     root, summary_path = config.root(), config.summary_path()
     meta = {"locomotion_backend": config.backend, "locomotion_backend_label": LABELS[config.backend],
             "generator": "wbvla teleop-data (scripted privileged expert)", "image_size": config.image_size,
-            "expert_command_noise": config.noise}
+            "expert_command_noise": config.noise, **phase_meta(root)}
     exists = (root / "meta" / "info.json").is_file()
     if exists:
         require(config.resume, f"{root} already holds a dataset; pass --resume (default) to extend it or choose another output_dir")
@@ -192,7 +208,8 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
             session["attempts"] += 1
             if frames is not None:
                 for f in frames:
-                    writer.add_frame({**f, SEED_KEY: np.array([res["seed"]], np.int64)}, task=ts.INSTRUCTIONS[res["task"]])
+                    writer.add_frame(dataset_frame({**f, SEED_KEY: np.array([res["seed"]], np.int64)}, writer.features),
+                                     task=ts.INSTRUCTIONS[res["task"]])
                 ep = writer.save_episode()
                 episodes.append({"episode_index": ep, "task": res["task"], "seed": res["seed"], "frames": len(frames),
                                  "subgoal_times": res["subgoal_times"], "wall_s": res["wall_s"]})

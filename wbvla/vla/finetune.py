@@ -34,6 +34,7 @@ from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_d
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
 from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
 from wbvla.vla.model import LatentVLA, load_base, random_shift
+from wbvla.vla.phase_metrics import hand_error_m, phase_report
 from wbvla.vla.policy import export_policy
 from wbvla.vla.pretrain import pretrain, pretrain_config_from_run
 from wbvla.vla.teleop_data import (
@@ -148,12 +149,16 @@ def predict_batch(vla: LatentVLA, decoder: ExecutionDecoder, batch: dict, use_st
     return {"arm": phys["arm"].cpu(), "gripper": phys["gripper"].cpu(), "command": phys["command"].cpu(),
             "codes": dec.codes, "true_codes": batch["codes"].cpu(), "true_arm": batch["arm"].cpu(),
             "true_gripper": batch["gripper"].cpu(), "true_flags": batch["flags"].cpu(), "true_height": batch["height"].cpu(),
-            "true_velocity": batch["velocity"].cpu(), "episode": batch["episode"].cpu(), "t": batch["t"].cpu()}
+            "true_velocity": batch["velocity"].cpu(), "episode": batch["episode"].cpu(), "t": batch["t"].cpu(),
+            "phase": batch["phase"].cpu()}
 
 
 def frame_metrics(preds: list[dict], command_kind: str) -> dict:
     """Held-out metrics over predicted frames: arm L1 (rad; whole chunk and row 0), gripper L1 (m),
-    flag accuracy per axis (or velocity MAE), h* error (m), latent top-1."""
+    flag accuracy per axis (or velocity MAE), h* error (m), latent top-1; and, per expert phase, the
+    hand position error by forward kinematics of the chunk's first row (:func:`~wbvla.vla.phase_metrics.phase_report`:
+    ``per_phase``, ``all``, the headline ``hand_error_cm`` at pre-grasp and grasp, and its scalars
+    ``hand_error_cm_pregrasp`` / ``_grasp``, None where no frame has that phase)."""
     p = {k: torch.cat([d[k] for d in preds]) for k in preds[0]}
     m = {"arm_l1_rad": float((p["arm"] - p["true_arm"]).abs().mean()),
          "arm_l1_rad_now": float((p["arm"][:, 0] - p["true_arm"][:, 0]).abs().mean()),
@@ -169,6 +174,9 @@ def frame_metrics(preds: list[dict], command_kind: str) -> dict:
             m[f"velocity_mae_{axis}"] = float(err[i])
     if p["codes"].shape[1]:
         m["latent_top1"] = float((p["codes"] == p["true_codes"]).float().mean())
+    if "phase" in p:
+        m.update(phase_report(p["arm"].numpy(), p["true_arm"].numpy(), p["phase"].numpy(),
+                              p["hand_error_m"].numpy() if "hand_error_m" in p else None))
     return m
 
 
@@ -290,12 +298,15 @@ def heldout_frames(config: FinetuneConfig, image_size: int | None = None) -> Tel
 
 def evaluate_policy(policy, frames: TeleopFrames, batch_size: int = 64) -> tuple[dict, dict]:
     """Open-loop held-out evaluation of a :class:`~wbvla.vla.policy.VLAPolicy` (greedy latents, the
-    hidden states of the predicted sequence, as in ``act()``): (metrics, per-frame predictions)."""
+    hidden states of the predicted sequence, as in ``act()``): (metrics, per-frame predictions). The
+    predictions include ``hand_error_m`` (N, 2): each hand's FK position error (m) of the chunk's first row."""
     preds = []
     for i in range(0, len(frames), batch_size):
         batch = collate_frames([frames[k] for k in range(i, min(i + batch_size, len(frames)))])
         preds.append(predict_batch(policy.vla, policy.decoder, batch, policy.use_state))
-    return frame_metrics(preds, policy.command_kind), {k: torch.cat([d[k] for d in preds]) for k in preds[0]}
+    p = {k: torch.cat([d[k] for d in preds]) for k in preds[0]}
+    p["hand_error_m"] = torch.from_numpy(hand_error_m(p["arm"][:, 0].numpy(), p["true_arm"][:, 0].numpy()))
+    return frame_metrics([p], policy.command_kind), p
 
 
 def baselines(train_episodes: list[TeleopEpisode], held: TeleopFrames) -> dict:

@@ -51,9 +51,14 @@ class TeleopEpisode:
     learner_codes: np.ndarray | None = None
     """(T, n_slots) int, DAgger episodes only: the codes the learner chose at each frame; they stand
     in the sequence (teacher forcing, no latent loss) where ``latent_target`` is False."""
+    phase: np.ndarray | None = None
+    """(T,) int64 the expert's phase per frame (index into :data:`~wbvla.data.teleop_schema.EXPERT_PHASES`,
+    -1: none). None (a dataset recorded before the phase column): -1 everywhere."""
 
     def __post_init__(self) -> None:
         t = len(self.frames)
+        self.phase = np.full(t, ts.NO_PHASE, np.int64) if self.phase is None else np.asarray(self.phase, np.int64).reshape(-1)
+        require(self.phase.shape == (t,), f"episode {self.index}: phase must be ({t},), got {self.phase.shape}")
         if self.latent_target is not None:
             self.latent_target = np.asarray(self.latent_target, bool).reshape(-1)
             require(self.latent_target.shape == (t,), f"episode {self.index}: latent_target must be ({t},), got {self.latent_target.shape}")
@@ -85,7 +90,8 @@ def teleop_ready(root: Path, per_task: int, tasks: tuple[str, ...] = ts.TASKS) -
 
 
 def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[TeleopEpisode]:
-    """Every episode of a LeRobot v3 teleoperation dataset, frames resized to ``image_size``."""
+    """Every episode of a LeRobot v3 teleoperation dataset, frames resized to ``image_size``; the expert
+    phase is -1 everywhere in a dataset recorded before that column existed."""
     root = Path(root)
     if not (root / "meta" / "info.json").is_file():
         raise FileNotFoundError(f"no teleoperation dataset at {root} (meta/info.json missing); "
@@ -95,12 +101,14 @@ def load_teleop_episodes(root: Path, image_size: int | None = None) -> list[Tele
     for ep in ds.episodes.episode_index.astype(int):
         d = ds.episode(int(ep), size=image_size)
         task = d.get("task") or [ts.INSTRUCTIONS.get(str(ds.row(int(ep)).get("task", "")), "")]
-        target = d.get(DAGGER_TARGET_KEY)
+        target, phase = d.get(DAGGER_TARGET_KEY), d.get(ts.PHASE_KEY)
         out.append(TeleopEpisode(int(ep), str(task[0]), d[ts.IMAGE_KEY], np.asarray(d[ts.STATE_KEY], np.float32),
                                  np.asarray(d[ts.ACTION_KEY], np.float32),
                                  np.asarray(d[ts.REFERENCE_VELOCITY_KEY], np.float32).reshape(-1, 3),
                                  None if target is None else np.asarray(target).reshape(-1).astype(bool),
-                                 None if target is None else np.asarray(d[DAGGER_CODES_KEY], np.int64).reshape(len(target), -1)))
+                                 None if target is None else np.asarray(d[DAGGER_CODES_KEY], np.int64).reshape(len(target), -1),
+                                 None if phase is None else ts.remap_phases(np.asarray(phase).reshape(-1),
+                                                                            ds.extra_meta.get(ts.PHASES_META_KEY))))
     require(len(out) > 0, f"{root}: the dataset has no episodes")
     return out
 
@@ -142,7 +150,7 @@ class TeleopFrames(Dataset):
 
     Items: ``image (3, H, W) uint8, instruction, state (17,), arm (H, 14), gripper (H, 2), flags (3,),
     height (), velocity (3,), codes (n_slots,), latent_target ()`` (bool: the codes are Eq. 1 targets)
-    plus ``episode`` and ``t``.
+    plus ``episode``, ``t`` and ``phase`` (the expert's phase index, -1: none; evaluation only).
     """
 
     def __init__(self, episodes: list[TeleopEpisode], codes: list[np.ndarray], chunk_size: int):
@@ -166,7 +174,7 @@ class TeleopFrames(Dataset):
                 "flags": torch.from_numpy(ep.action[t, ts.ACTION_FLAGS]), "height": torch.tensor(ep.action[t, ts.ACTION_HEIGHT]),
                 "velocity": torch.from_numpy(ep.reference_velocity[t]), "codes": self.codes[e][t],
                 "latent_target": torch.tensor(True if ep.latent_target is None else bool(ep.latent_target[t])),
-                "episode": ep.index, "t": t}
+                "episode": ep.index, "t": t, "phase": int(ep.phase[t])}
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every frame's state (N, 17), arm (N, H, 14) and gripper (N, H, 2) chunks, height (N,),
@@ -189,6 +197,7 @@ def collate_frames(items: list[dict]) -> dict:
     out["instruction"] = [it["instruction"] for it in items]
     out["episode"] = torch.tensor([it["episode"] for it in items])
     out["t"] = torch.tensor([it["t"] for it in items])
+    out["phase"] = torch.tensor([it.get("phase", ts.NO_PHASE) for it in items], dtype=torch.long)
     return out
 
 

@@ -73,6 +73,7 @@ def teleop_features(image_size: int | tuple[int, int] = 224) -> dict[str, dict]:
         ts.REFERENCE_VELOCITY_KEY: {"dtype": "float32", "shape": [len(ts.REFERENCE_VELOCITY_NAMES)],
                                     "names": list(ts.REFERENCE_VELOCITY_NAMES)},
         ts.SUBGOAL_KEY: {"dtype": "int64", "shape": [1], "names": None},
+        ts.PHASE_KEY: {"dtype": "int64", "shape": [1], "names": None},
     }
 
 
