@@ -1,7 +1,7 @@
 """The restitution randomization (Table 5) must not make standing itself impossible.
 
 MuJoCo's contact is a spring-damper acting for as long as the feet touch the floor, so the
-damping ratio that models restitution (``wbvla.lmo.events.restitution_to_damping_ratio``) is
+damping ratio that models restitution (``wbvla.lmo.dr_model.restitution_to_damping_ratio``) is
 floored at ``DomainRandConfig.min_damping_ratio``. These tests hold the X2's default pose with
 its PD actuators on the worst-case (most bouncy) feet the randomization can produce.
 """

@@ -50,7 +50,7 @@ def test_observation_layout():
 def test_restitution_to_damping_ratio_hand_values():
     import math
 
-    from wbvla.lmo.events import restitution_to_damping_ratio
+    from wbvla.lmo.dr_model import restitution_to_damping_ratio
 
     # zeta = -ln e / sqrt(pi^2 + ln^2 e): e = 0 -> critically damped; zeta = 0.5 <-> e = exp(-pi/sqrt(3))
     e_half = math.exp(-0.5 * math.pi / math.sqrt(0.75))

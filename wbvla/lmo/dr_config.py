@@ -126,6 +126,15 @@ class DomainRandConfig:
             check_pair(name, lag, 0, 100)
             require(all(isinstance(v, int) for v in lag), f"{name} must hold integers, got {lag!r}")
 
+    def push_schedule(self, stage: int) -> tuple[float, float]:
+        """Pushes of curriculum ``stage``: (largest velocity change per horizontal axis in m/s,
+        seconds between pushes). Stage II: ``push_velocity`` every ``push_interval_s``; Stage I
+        (and the velocity baseline) ``stage1_push_scale`` times as strong and as frequent. Of a
+        config at a DR level (:meth:`at_level`), the velocity is that level's."""
+        require(stage in (1, 2), f"stage must be 1 or 2, got {stage!r}")
+        scale = 1.0 if stage == 2 else self.stage1_push_scale
+        return self.push_velocity * scale, self.push_interval_s / max(scale, 1e-6)
+
     def disabled(self) -> DomainRandConfig:
         """The same config with everything switched off (nominal robot, no lag, no pushes)."""
         return replace(self, enabled=False)

@@ -165,12 +165,11 @@ def _events(cfg: LMOTaskConfig) -> dict[str, EventTermCfg]:
     }
     if not d.enabled:
         return ev
-    stage_scale = 1.0 if cfg.stage == 2 else d.stage1_push_scale
-    interval = d.push_interval_s / max(stage_scale, 1e-6)
+    push_velocity, interval = d.push_schedule(cfg.stage)
     ev |= {
         "reset_joints": EventTermCfg(func=events.reset_joints_by_scale, mode="reset", params={"scale": d.init_joint_scale}),
         "push": EventTermCfg(func=events.push_by_level, mode="interval", interval_range_s=(interval, interval),
-                             params={"velocity": d.push_velocity * stage_scale}),
+                             params={"velocity": push_velocity}),
         "model_dr": EventTermCfg(
             func=events.ModelRandomization, mode="startup",
             params={"domain_rand": d, "foot_geom_expr": FOOT_GEOM_EXPR, "torso_body": TORSO_BODY,

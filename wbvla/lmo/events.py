@@ -4,11 +4,13 @@ Which mechanism does what:
 
 * model fields (friction, restitution, link masses, payloads, CoM / body displacement, Kp/Kd):
   :class:`ModelRandomization` draws one direction per env at ``startup`` and writes it at the
-  current DR level (again whenever the learning curriculum changes the level);
+  current DR level (again whenever the learning curriculum changes the level); the draws and the
+  field math are :mod:`wbvla.lmo.dr_model`'s, which the CPU engine uses too;
 * per-episode draws (initial joint scale, action / DOF / IMU lags, actuation offsets) happen at
   ``reset`` within the ranges at the current level (lags live in :class:`LagBuffer`, used by
   :mod:`wbvla.lmo.actions` and :mod:`wbvla.lmo.observations`);
-* pushes are mjlab's ``push_by_setting_velocity`` at an ``interval``, scaled by the level;
+* pushes are mjlab's ``push_by_setting_velocity`` at an ``interval``
+  (:meth:`~wbvla.lmo.dr_config.DomainRandConfig.push_schedule`), scaled by the level;
   torque injection is redrawn every policy step by the leg action term.
 
 Every range is Table 5's, shrunk toward its neutral value by the DR level
@@ -17,7 +19,6 @@ Every range is Table 5's, shrunk toward its neutral value by the DR level
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING
 
@@ -26,23 +27,11 @@ from mjlab.envs.mdp import push_by_setting_velocity
 from mjlab.managers.event_manager import RecomputeLevel, requires_model_fields
 
 from wbvla.lmo.dr_config import NEUTRAL, scaled_range
+from wbvla.lmo.dr_model import draw_model_u, model_fields
 from wbvla.lmo.proprio import LagBuffer  # noqa: F401  (re-exported: the lag buffers of Table 5)
 
 if TYPE_CHECKING:
     from mjlab.envs import ManagerBasedRlEnv
-
-
-# --- model-field randomization that mjlab's dr module does not cover as one term --------------
-def restitution_to_damping_ratio(e: torch.Tensor, min_ratio: float) -> torch.Tensor:
-    """Damping ratio of a spring-damper contact whose coefficient of restitution is ``e``.
-
-    For an underdamped oscillator e = exp(-zeta pi / sqrt(1 - zeta^2)), hence
-    zeta = -ln e / sqrt(pi^2 + ln^2 e); e = 0 gives zeta = 1 (MuJoCo's default critical damping).
-    """
-    log_e = torch.log(e.clamp_min(1e-12))
-    zeta = -log_e / torch.sqrt(math.pi**2 + log_e**2)
-    zeta = torch.where(e <= 0, torch.ones_like(zeta), zeta)  # the limit e -> 0
-    return zeta.clamp(min_ratio, 1.0)
 
 
 def dr_level(env: ManagerBasedRlEnv) -> float:
@@ -63,8 +52,8 @@ class ModelRandomization:
     link mass scale (mass and inertia together), torso / hand payloads, torso CoM and pelvis CoM
     ("body") displacement, and Kp / Kd scales of every actuator. At startup each env draws one
     uniform number per randomized quantity and keeps it; the value applied is that draw's point of
-    the range scaled to the current level (:func:`~wbvla.lmo.dr_config.scaled_range`), always from
-    the compiled defaults, so a level change moves every env smoothly along its own direction and
+    the range scaled to the current level (:func:`~wbvla.lmo.dr_model.model_fields` of
+    ``DomainRandConfig.at_level``), always from the compiled defaults, so a level change moves every env smoothly along its own direction and
     repeated applications never accumulate. mjlab event term (mode ``startup``); the learning
     curriculum calls :meth:`apply` when the level changes.
     """
@@ -80,44 +69,26 @@ class ModelRandomization:
         self.torso, self.base = names.index(p["torso_body"]), names.index(p["base_body"])
         self.hands = [names.index(h) for h in p["hand_bodies"]]
         self.ctrl = asset.indexing.ctrl_ids
-        nb, na = len(self.bodies), len(self.ctrl)
-        self.u = {k: torch.rand(*shape, device=dev) for k, shape in {
-            "friction": (n,), "restitution": (n,), "link_mass_scale": (n, nb), "torso_payload": (n,),
-            "hand_payload": (n, len(self.hands)), "com_displacement": (n, 3), "body_displacement": (n, 3),
-            "kp_scale": (n, na), "kd_scale": (n, na)}.items()}
+        self.u = draw_model_u(n, len(self.bodies), len(self.hands), len(self.ctrl), device=dev)
         self.applied_level: float | None = None
-
-    def _value(self, key: str, level: float) -> torch.Tensor:
-        lo, hi = scaled_range(getattr(self.dr, key), NEUTRAL[key], level)
-        return lo + (hi - lo) * self.u[key]
 
     def apply(self, level: float) -> None:
         """Write every env's randomized model fields at ``level`` (then recompute constants)."""
         sim, ids = self.env.sim, torch.arange(self.env.num_envs, device=self.env.device)
-        fr = self._value("friction", level)
-        sim.model.geom_friction[ids[:, None], self.feet[None, :], 0] = fr[:, None]
-        zeta = restitution_to_damping_ratio(self._value("restitution", level), self.dr.min_damping_ratio)
-        sim.model.geom_solref[ids[:, None], self.feet[None, :], 1] = zeta[:, None]
-        m0 = sim.get_default_field("body_mass")[self.bodies]  # (B,)
-        i0 = sim.get_default_field("body_inertia")[self.bodies]  # (B, 3)
-        p0 = sim.get_default_field("body_ipos")[self.bodies]  # (B, 3)
-        scale = self._value("link_mass_scale", level)  # (n, B)
-        mass, inertia = m0[None] * scale, i0[None] * scale[..., None]
-        ipos = p0[None].repeat(len(ids), 1, 1)
-        t = self.torso
-        mass[:, t] = (mass[:, t] + self._value("torso_payload", level)).clamp_min(0.1 * m0[t])
-        for k, h in enumerate(self.hands):
-            mass[:, h] = (mass[:, h] + self._value("hand_payload", level)[:, k]).clamp_min(0.1 * m0[h])
-        ipos[:, t] += self._value("com_displacement", level)
-        ipos[:, self.base] += self._value("body_displacement", level)
-        grid = ids[:, None], self.bodies[None, :]
-        sim.model.body_mass[grid], sim.model.body_inertia[grid], sim.model.body_ipos[grid] = mass, inertia, ipos
-        kp, kd = self._value("kp_scale", level), self._value("kd_scale", level)  # (n, A)
         gain0, bias0 = sim.get_default_field("actuator_gainprm"), sim.get_default_field("actuator_biasprm")
+        f = model_fields(self.dr.at_level(level), self.u, sim.get_default_field("body_mass")[self.bodies],
+                         sim.get_default_field("body_inertia")[self.bodies], sim.get_default_field("body_ipos")[self.bodies],
+                         gain0[self.ctrl, 0], bias0[self.ctrl, 1], bias0[self.ctrl, 2], self.torso, self.base, self.hands)
+        feet = ids[:, None], self.feet[None, :]
+        sim.model.geom_friction[(*feet, 0)] = f["friction"][:, None]
+        sim.model.geom_solref[(*feet, 1)] = f["damping_ratio"][:, None]
+        grid = ids[:, None], self.bodies[None, :]
+        sim.model.body_mass[grid], sim.model.body_inertia[grid], sim.model.body_ipos[grid] = (
+            f["body_mass"], f["body_inertia"], f["body_ipos"])
         actuators = ids[:, None], self.ctrl[None, :]
-        sim.model.actuator_gainprm[(*actuators, 0)] = gain0[self.ctrl, 0] * kp
-        sim.model.actuator_biasprm[(*actuators, 1)] = bias0[self.ctrl, 1] * kp
-        sim.model.actuator_biasprm[(*actuators, 2)] = bias0[self.ctrl, 2] * kd
+        sim.model.actuator_gainprm[(*actuators, 0)] = f["gain"]
+        sim.model.actuator_biasprm[(*actuators, 1)] = f["bias_p"]
+        sim.model.actuator_biasprm[(*actuators, 2)] = f["bias_d"]
         sim.recompute_constants(RecomputeLevel.set_const)
         self.applied_level = level
 

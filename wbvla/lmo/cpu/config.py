@@ -13,6 +13,11 @@ from wbvla.lmo.lever_config import LeverConfig
 from wbvla.paths import cache_dir
 from wbvla.validation import require
 
+DR_ROWS = ("sensors", "table5")
+"""Values of :attr:`CpuEngineConfig.dr_rows`."""
+LEGACY_DR_ROWS = "sensors"
+"""What a stored run config without ``engine.dr_rows`` (a run started before the field) trained with."""
+
 
 @dataclass
 class CpuEngineConfig:
@@ -26,10 +31,18 @@ class CpuEngineConfig:
     """Sample-efficiency levers (departures from the paper, each a named switch)."""
     seed: int = 0
     """Seed of the env's random draws (numpy and torch generators)."""
+    dr_rows: Literal["sensors", "table5"] = "table5"
+    """Which Table 5 rows the engine randomizes (when the task's ``domain_rand`` is on, at the
+    curriculum's DR level). ``table5``: every row, as mjlab does (:mod:`wbvla.lmo.cpu.env` lists
+    them; each env steps with its own ``MjModel``, redrawn at its reset). ``sensors``: the rows of
+    the engine before the full table came (:data:`LEGACY_DR_ROWS`): joint-state and IMU lags,
+    actuation offset, initial joint scale; one shared model. A resumed run keeps the rows it was
+    started with (:func:`wbvla.lmo.cpu.train.train_cpu`)."""
 
     def __post_init__(self) -> None:
         require(isinstance(self.num_envs, int) and self.num_envs >= 1, f"num_envs must be an int >= 1, got {self.num_envs!r}")
         require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
+        require(self.dr_rows in DR_ROWS, f"dr_rows must be one of {DR_ROWS}, got {self.dr_rows!r}")
 
 
 
@@ -61,7 +74,7 @@ class CpuTrainConfig:
     ppo: PPOConfig = field(default_factory=cpu_ppo)
     """PPO settings."""
     domain_rand: bool = True
-    """Table 5 randomization (as implemented on the CPU engine, scaled by the curriculum)."""
+    """Table 5 randomization, scaled by the curriculum (which rows: ``engine.dr_rows``)."""
     episode_length_s: float = 20.0
     """Episode length (s)."""
     max_env_steps: int = 50_000_000

@@ -17,10 +17,18 @@ Same task as the mjlab env of :mod:`wbvla.lmo.env_cfg`, assembled from the same 
   or the time limit.
 
 Departures from the paper live in :class:`~wbvla.lmo.levers.LeverConfig`. Table 5 randomization
-on this engine so far: the joint-state and IMU sensor lags, the per-episode actuation offset and the
-initial joint scale, scaled by the curriculum's DR level like mjlab's. Not yet here (mjlab has them):
-pushes, action lag, torque injection, and the per-env model draws (friction, restitution, masses, CoM,
-payloads, PD gains, which need a model copy per env).
+(when the task's ``domain_rand`` is on), every range scaled by the curriculum's DR level like
+mjlab's, by :attr:`CpuEngineConfig.dr_rows <wbvla.lmo.cpu.config.CpuEngineConfig.dr_rows>`:
+
+* both settings: the joint-state and IMU sensor lags (physics steps, per episode), the per-episode
+  actuation offset on the leg targets, and the initial joint scale at reset;
+* ``table5`` (the default) adds every other row (:mod:`wbvla.lmo.cpu.randomization`): pushes,
+  action lag, leg torque injection, and the per-env model draws (foot friction and restitution,
+  link mass scale, torso and hand payloads, torso and pelvis CoM displacement, Kp / Kd scales), each
+  env stepping with its own ``MjModel`` redrawn at its reset; ``sensors`` (runs started before the
+  full table) has none of them and one shared model.
+
+With randomization off the engine steps the evaluation's model itself (one shared ``MjModel``).
 """
 
 from __future__ import annotations
@@ -37,8 +45,9 @@ from wbvla.lmo.commands import DiscreteCommandCfg, VelocityCommandCfg
 from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.cpu.config import CpuEngineConfig
 from wbvla.lmo.cpu.physics import X2Batch
+from wbvla.lmo.cpu.randomization import Table5Rows
 from wbvla.lmo.cpu.view import CpuEnvView
-from wbvla.lmo.dr_config import PENALTY_CURRICULUM_EXEMPT
+from wbvla.lmo.dr_config import PENALTY_CURRICULUM_EXEMPT, DomainRandConfig
 from wbvla.lmo.env_cfg import _FEET, reward_terms
 from wbvla.lmo.levers import GAIT_TERM, GaitClock, LeverConfig, reference_leg_offsets
 from wbvla.lmo.perturbations import UpperBodyCommandCfg
@@ -106,6 +115,10 @@ class CpuLMOEnv(VecEnv):
         self.dof_lag = LagBuffer(n, 2 * len(OBS_JOINTS), max(d.dof_lag[1], 0))
         self.imu_lag = LagBuffer(n, 6, max(d.imu_lag[1], 0))
         self.actuation_offset = torch.zeros(n, 12)
+        self._dr_cache: tuple[float, DomainRandConfig] | None = None
+        self.table5 = (Table5Rows(self.batch, d, task.stage, self.rng)
+                       if d.enabled and engine.dr_rows == "table5" else None)
+        """The Table 5 rows beyond the sensor lags (None: ``dr_rows="sensors"`` or randomization off)."""
         self.frames = torch.zeros(n, task.observations.history, sum(s for _, s in actor_terms(self.levers)))
         self._window_falls, self._window_steps = 0, 0
         self.episode_sums: dict[str, torch.Tensor] = {k: torch.zeros(n) for k in self.reward_fns}
@@ -145,6 +158,13 @@ class CpuLMOEnv(VecEnv):
         if not self.task.domain_rand.enabled:
             return 0.0
         return self.task.curriculum.dr_level(self.progress)
+
+    def dr_now(self) -> DomainRandConfig:
+        """The Table 5 config at the current DR level (cached while the level stays)."""
+        level = self.dr_level()
+        if self._dr_cache is None or self._dr_cache[0] != level:
+            self._dr_cache = (level, self.task.domain_rand.at_level(level))
+        return self._dr_cache[1]
 
     def _rewards(self) -> torch.Tensor:
         total = torch.zeros(self.num_envs)
@@ -247,11 +267,16 @@ class CpuLMOEnv(VecEnv):
         if self.levers.reference_gait == "sinusoid":
             legs = legs + reference_leg_offsets(self.gait.swing, self.levers.reference_amplitude)
         legs = torch.maximum(torch.minimum(legs, self.leg_hi), self.leg_lo)
-        am.legs.applied_target = legs
         leg_ids = self._canon_in_entity[self._legs_canon]
         self.joint_targets[:, leg_ids] = legs
         self._apply_assist()
-        self.batch.step(self._ctrl())
+        if self.table5 is None:
+            am.legs.applied_target = legs
+            ctrl = self._ctrl()
+        else:
+            ctrl, am.legs.applied_target = self.table5.lagged_ctrl(self._ctrl(), legs)
+            self.table5.inject_torque(self.dr_now())
+        self.batch.step(ctrl)
         self._push_substeps()
         self.view.update()
         self.env_steps += self.num_envs
@@ -274,6 +299,9 @@ class CpuLMOEnv(VecEnv):
         self._window_falls += int(fell.sum())
         self._window_steps += self.num_envs
         self.extras = {"time_outs": tm.time_outs.clone(), "log": {"Levers/env_steps": float(self.env_steps)}}
+        if self.table5 is not None and len(self.table5.push(self.dr_now(), self.step_dt)):
+            self.robot.data.update()  # the critic sees the pushed velocity (mjlab: forward() after events)
+            self.view.sim.data.update()
         if self.policy_steps % self.task.curriculum.update_every_steps == 0:
             self.update_curriculum()
         ids = done.nonzero().flatten()
@@ -315,8 +343,7 @@ class CpuLMOEnv(VecEnv):
     def _reset_envs(self, ids: torch.Tensor) -> None:
         k = len(ids)
         ids_np = ids.numpy()
-        level = self.dr_level()
-        dr = self.task.domain_rand.at_level(level) if self.task.domain_rand.enabled else None
+        dr = self.dr_now() if self.task.domain_rand.enabled else None
         xy = self.rng.uniform(-0.3, 0.3, (k, 2))
         yaw = self.rng.uniform(-math.pi, math.pi, k)
         offsets = None
@@ -325,6 +352,8 @@ class CpuLMOEnv(VecEnv):
             scale = self.rng.uniform(lo, hi, (k, self.batch.q_default.size))
             offsets = self.batch.q_default * (scale - 1.0)
             offsets[:, group_slice("grippers")] = 0.0
+        if self.table5 is not None:
+            self.table5.draw_models(ids_np, dr)
         self.batch.reset(ids_np, xy=xy, yaw=yaw, joint_offsets=offsets, lift=self.rng.uniform(0.005, 0.02, k))
         self.view.update()
         self.episode_length_buf[ids] = 0
@@ -340,6 +369,8 @@ class CpuLMOEnv(VecEnv):
             self.imu_lag.sample_lag(*dr.imu_lag, ids)
             lo, hi = dr.actuation_offset
             self.actuation_offset[ids] = torch.from_numpy(self.rng.uniform(lo, hi, (k, 12)).astype(np.float32))
+        if self.table5 is not None:
+            self.table5.reset(ids, dr)
         self.command.reset(ids)
         self.command.compute(0.0, ids)
         self.arms.reset(ids)

@@ -10,12 +10,17 @@ implicit-fast physics, the training solver settings) plus two MuJoCo ``contact``
 the net contact force of each foot with the floor (what mjlab's ``ContactSensorCfg(reduce="netforce")``
 adds in GPU training). So a policy trained here meets the physics it is evaluated and deployed on.
 
+Per-env models: the batch starts with one shared model; :meth:`X2Batch.own_models` gives every
+env its own copy, which :meth:`X2Batch.write_models` changes (the model rows of Table 5, drawn by
+:mod:`wbvla.lmo.cpu.env`). Without that call the physics is exactly the evaluation's.
+
 Threads: MuJoCo releases the GIL inside ``mj_step``, so ``threads > 1`` steps disjoint slices of the
 batch in a thread pool. On a 2-core machine shared with other work, 1 is the default (measure first).
 """
 
 from __future__ import annotations
 
+import copy
 from concurrent.futures import ThreadPoolExecutor
 
 import mujoco
@@ -57,7 +62,8 @@ class X2Batch:
     ``xpos`` (N, nbody, 3), ``site_xpos`` (N, nsite, 3), ``site_xmat`` (N, nsite, 9),
     ``cvel`` (N, nbody, 6), ``subtree_com`` (N, nbody, 3), ``foot_force`` (N, 2, 3) world frame,
     and ``substeps`` (N, DECIMATION, nq + nv): qpos|qvel after each physics step of the last policy
-    step (the lag buffers of Table 5 read these).
+    step (the lag buffers of Table 5 read these). Inputs held over the next :meth:`step`: ``xfrc``
+    (N, 6), a wrench on the pelvis, and ``qfrc_applied`` (N, nv), generalized forces.
     """
 
     def __init__(self, num_envs: int, threads: int = 1, model: mujoco.MjModel | None = None):
@@ -67,7 +73,7 @@ class X2Batch:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.model = training_model() if model is None else model
         self.models = [self.model] * num_envs
-        """Per-environment models (one shared model until per-env domain randomization needs copies)."""
+        """Per-environment models: the one shared model until :meth:`own_models` makes copies."""
         self.num_envs = num_envs
         self.datas = [mujoco.MjData(self.model) for _ in range(num_envs)]
         self.idx = X2Index.from_model(self.model)
@@ -91,12 +97,42 @@ class X2Batch:
         self.substeps = np.zeros((n, DECIMATION, nq + nv))
         self.xfrc = np.zeros((n, 6))
         """External wrench on the pelvis (force, torque; world frame) held over the next step."""
+        self.qfrc_applied = np.zeros((n, nv))
+        """Generalized forces (MuJoCo's ``qfrc_applied``) held over the next step."""
         self._fall_masks = (robot_geoms(self.model, self.idx).body, furniture_geoms(self.model, self.idx))
         """Body geoms and furniture geoms of the one fall test, computed once."""
         self.threads = threads
         self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self._slices = [range(i, n, threads) for i in range(threads)]
         self.reset(np.arange(n))
+
+    # --- per-env models ----------------------------------------------------------------------
+    def own_models(self) -> None:
+        """Give every env its own copy of the model (for the per-env model rows of Table 5)."""
+        self.models = [copy.copy(self.model) for _ in range(self.num_envs)]
+
+    def write_models(self, env_ids: np.ndarray, foot_geoms: np.ndarray, fields: dict[str, np.ndarray]) -> None:
+        """Write randomized fields into the own models of ``env_ids`` (after :meth:`own_models`),
+        then recompute the model's derived constants (``mj_setConst``); reset those envs next.
+
+        ``fields`` (row j for ``env_ids[j]``, the keys of :func:`wbvla.lmo.dr_model.model_fields`):
+        ``friction`` and ``damping_ratio`` (k,) of ``foot_geoms`` (friction[0], solref[1]),
+        ``body_mass`` (k, B), ``body_inertia`` and ``body_ipos`` (k, B, 3) of every body but the
+        world (B = nbody - 1), and ``gain``, ``bias_p``, ``bias_d`` (k, nu): actuator_gainprm[0],
+        actuator_biasprm[1], actuator_biasprm[2] of every actuator."""
+        for j, i in enumerate(np.asarray(env_ids, dtype=int)):
+            m = self.models[i]
+            if m is self.model:
+                raise RuntimeError("write_models needs per-env models: call own_models() first")
+            m.geom_friction[foot_geoms, 0] = fields["friction"][j]
+            m.geom_solref[foot_geoms, 1] = fields["damping_ratio"][j]
+            m.body_mass[1:] = fields["body_mass"][j]
+            m.body_inertia[1:] = fields["body_inertia"][j]
+            m.body_ipos[1:] = fields["body_ipos"][j]
+            m.actuator_gainprm[:, 0] = fields["gain"][j]
+            m.actuator_biasprm[:, 1] = fields["bias_p"][j]
+            m.actuator_biasprm[:, 2] = fields["bias_d"][j]
+            mujoco.mj_setConst(m, self.datas[i])
 
     # --- reset ---------------------------------------------------------------------------------
     def reset(self, env_ids: np.ndarray, xy: np.ndarray | None = None, yaw: np.ndarray | None = None,
@@ -124,9 +160,11 @@ class X2Batch:
 
     # --- stepping ------------------------------------------------------------------------------
     def step(self, ctrl: np.ndarray) -> None:
-        """Hold PD targets ``ctrl`` (N, nu) (and :attr:`xfrc` on the pelvis) for one policy step."""
-        if ctrl.shape != (self.num_envs, self.model.nu):
-            raise ValueError(f"ctrl must have shape {(self.num_envs, self.model.nu)}, got {ctrl.shape}")
+        """One policy step: hold PD targets ``ctrl`` (N, nu), or give one per physics step
+        (N, DECIMATION, nu); :attr:`xfrc` and :attr:`qfrc_applied` act throughout."""
+        n, nu = self.num_envs, self.model.nu
+        if ctrl.shape not in ((n, nu), (n, DECIMATION, nu)):
+            raise ValueError(f"ctrl must have shape {(n, nu)} or {(n, DECIMATION, nu)}, got {ctrl.shape}")
         if self._pool is None:
             self._step_range(range(self.num_envs), ctrl)
         else:
@@ -135,16 +173,28 @@ class X2Batch:
     def _step_range(self, envs, ctrl: np.ndarray) -> None:
         nq = self.model.nq
         base = self.idx.base_body
+        per_substep = ctrl.ndim == 3
         for i in envs:
             d, m = self.datas[i], self.models[i]
-            d.ctrl[:] = ctrl[i]
+            d.ctrl[:] = ctrl[i, 0] if per_substep else ctrl[i]
             d.xfrc_applied[base] = self.xfrc[i]
+            d.qfrc_applied[:] = self.qfrc_applied[i]
             sub = self.substeps[i]
             for s in range(DECIMATION):
+                if per_substep and s:
+                    d.ctrl[:] = ctrl[i, s]
                 mujoco.mj_step(m, d)
                 sub[s, :nq] = d.qpos
                 sub[s, nq:] = d.qvel
             self._read(i)
+
+    def push(self, env_ids: np.ndarray, dv: np.ndarray) -> None:
+        """Add ``dv`` (k, 2) (m/s, world x and y) to the pelvis velocity of ``env_ids`` (the free
+        joint's linear velocity, mjlab's ``push_by_setting_velocity``) and refresh them."""
+        v = self.idx.base_qvel
+        for j, i in enumerate(np.asarray(env_ids, dtype=int)):
+            self.datas[i].qvel[v:v + 2] += dv[j]
+        self.refresh(env_ids)
 
     def refresh(self, env_ids: np.ndarray) -> None:
         """Recompute derived quantities after writing qpos/qvel of ``env_ids`` by hand."""

@@ -5,7 +5,10 @@ drops the optimizer state of the kept ones so they can be committed), ``curves.j
 PPO iteration: every reward term, losses, learning rate, KL, action std, episode length, env steps,
 throughput) and ``run.json`` (the config and one record per chunk). Calling :func:`train_cpu`
 again on the same folder resumes from its newest checkpoint, with the curriculum progress and the
-env step counter (which drives the Stage I arm range and the assist decay) of the last chunk.
+env step counter (which drives the Stage I arm range and the assist decay) of the last chunk, and
+with the Table 5 rows the run started with (``engine.dr_rows`` of its ``run.json``; a run.json
+without the field is a run of :data:`~wbvla.lmo.cpu.config.LEGACY_DR_ROWS`), whatever the
+config passed says: a run never changes its randomization halfway.
 
 ``wbvla lmo-train --engine cpu`` is this; ``--engine mjlab`` is :mod:`wbvla.lmo.train`.
 """
@@ -28,7 +31,7 @@ import tyro
 from mjlab.rl import MjlabOnPolicyRunner  # rsl-rl's runner + config clean-up and ONNX export
 
 from wbvla.io import atomic_path, write_json_atomic
-from wbvla.lmo.cpu.config import CpuTrainConfig
+from wbvla.lmo.cpu.config import LEGACY_DR_ROWS, CpuTrainConfig
 from wbvla.lmo.cpu.env import CpuLMOEnv
 from wbvla.lmo.env_cfg import make_runner_cfg
 from wbvla.lmo.train import (
@@ -81,6 +84,17 @@ def _chunks(run_dir: Path) -> list[dict]:
     return json.loads(meta.read_text()).get("chunks", []) if meta.exists() else []
 
 
+def resumed_dr_rows(cfg: CpuTrainConfig, stored: dict) -> CpuTrainConfig:
+    """``cfg`` with the Table 5 rows of the run whose stored config (run.json's ``config``) is
+    ``stored``: its ``engine.dr_rows``, or :data:`LEGACY_DR_ROWS` where the field is absent."""
+    rows = stored["engine"].get("dr_rows", LEGACY_DR_ROWS)
+    if rows == cfg.engine.dr_rows:
+        return cfg
+    print(f"[wbvla] {cfg.run_dir} was started with engine.dr_rows={rows!r}: it resumes with those rows, "
+          f"not {cfg.engine.dr_rows!r}", flush=True)
+    return replace(cfg, engine=replace(cfg.engine, dr_rows=rows))
+
+
 def train_cpu(cfg: CpuTrainConfig) -> Path:
     """Run one chunk (to ``minutes`` or ``max_env_steps``); returns the newest checkpoint."""
     torch.set_num_threads(cfg.torch_threads)
@@ -95,6 +109,7 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
                 raise ValueError(f"{run_dir} holds a run with {key}={was!r}, not {getattr(cfg, key)!r}; pass another run_dir")
         if old["engine"]["levers"] != asdict(cfg.engine.levers):
             raise ValueError(f"{run_dir} was trained with other levers ({old['engine']['levers']}); pass another run_dir")
+        cfg = resumed_dr_rows(cfg, old)
     chunks = _chunks(run_dir)
     task = cfg.task_config()
     # The curriculum continues: from this run's last chunk, or (a new Stage II) from the run it starts from.
