@@ -311,15 +311,18 @@ def evaluate_policy(policy, frames: TeleopFrames, batch_size: int = 64) -> tuple
 
 def baselines(train_episodes: list[TeleopEpisode], held: TeleopFrames) -> dict:
     """Input-free references for the held-out metrics: arm L1 of holding the current pose (targets =
-    s_t's joints over the chunk), per-axis accuracy of the training majority flag, h* error of the
-    training mean."""
+    s_t's joints over the chunk) and its FK hand error at pre-grasp and grasp (median, cm; None
+    without such frames), per-axis accuracy of the training majority flag, h* error of the training mean."""
     import pandas as pd
 
     arr = held.arrays()
     train = np.concatenate([e.action for e in train_episodes])
     held_act = np.concatenate([e.action for e in held.episodes])
     axes = ("x", "y", "yaw")
-    return {"arm_l1_rad_hold_pose": float(np.abs(arr["arm"] - arr["state"][:, None, :14]).mean()),
+    hold = np.repeat(arr["state"][:, None, :14], arr["arm"].shape[1], axis=1)  # (N, H, 14)
+    phase = np.concatenate([e.phase for e in held.episodes])
+    return {"arm_l1_rad_hold_pose": float(np.abs(arr["arm"] - hold).mean()),
+            "hand_error_cm_hold_pose": phase_report(hold, arr["arm"], phase)["hand_error_cm"],
             "flag_accuracy_majority": {a: float(np.mean(held_act[:, 16 + i] == pd.Series(train[:, 16 + i]).mode()[0]))
                                        for i, a in enumerate(axes)},
             "h_star_err_m_train_mean": float(np.abs(arr["height"] - train[:, 19].mean()).mean())}
