@@ -86,14 +86,20 @@ def policy_metadata(history: int, action_scale: float | tuple[float, ...], task:
 def _lever_metadata(levers: dict | None) -> dict[str, str]:
     from wbvla.lmo.levers import GAIT_TERM  # lazy: mjlab
 
-    if not levers or not levers.get("gait_clock"):
+    if not levers:
         return {}
-    out = {"levers": json.dumps(levers),  # the whole LeverConfig of the run (the CPU engine rebuilds its env from it)
-           "observation_terms": json.dumps(list(OBS_TERMS) + [list(GAIT_TERM)]),
-           "gait_period_s": str(levers["gait_period_s"]),
-           "gait_phase": "(sin 2 pi phi, cos 2 pi phi), phi = (k * 0.02 / gait_period_s) mod 1 with k an integer counter: "
-                         "k += 1 at each policy step whose command has a non-zero flag, else k = 0 (k = 0 at reset, "
-                         "not advanced on the first step); see wbvla.lmo.levers"}
+    symmetry = levers.get("symmetry", "none")  # runs from before the lever: none
+    out = {} if symmetry == "none" else {
+        "symmetry": f"{symmetry}: trained with left-right symmetry (wbvla.lmo.symmetry; rsl-rl's symmetry extension"
+                    + (f", mirror loss weight {levers['mirror_loss_weight']}" if "loss" in symmetry else "") + ")"}
+    if not levers.get("gait_clock"):
+        return out
+    out |= {"levers": json.dumps(levers),  # the whole LeverConfig of the run (the CPU engine rebuilds its env from it)
+            "observation_terms": json.dumps(list(OBS_TERMS) + [list(GAIT_TERM)]),
+            "gait_period_s": str(levers["gait_period_s"]),
+            "gait_phase": "(sin 2 pi phi, cos 2 pi phi), phi = (k * 0.02 / gait_period_s) mod 1 with k an integer counter: "
+                          "k += 1 at each policy step whose command has a non-zero flag, else k = 0 (k = 0 at reset, "
+                          "not advanced on the first step); see wbvla.lmo.levers"}
     if levers.get("reference_gait") == "sinusoid":
         out |= {"reference_gait": "sinusoid", "reference_amplitude": str(levers["reference_amplitude"]),
                 "action_mapping": "leg target = default + r(phi) + action_scale * a, clipped to the joint range; "
@@ -208,6 +214,7 @@ def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
                          f"{r['wall_s']} s on {', '.join(r['hardware'])}")
         lines += [f"- ONNX {e['bytes']:,} bytes; |onnxruntime - torch| <= {e['onnx_vs_torch_max_abs_diff']:.1e}; "
                   f"CPU latency median {e['latency_median_ms']} ms (p90 {e['latency_p90_ms']} ms)",
+                  *([f"- {e['metadata']['symmetry']}"] if "symmetry" in e.get("metadata", {}) else []),
                   "- commands:", *[f"  - `{c}`" for r in reversed(runs) for c in r["commands"]], ""]
         if "interface" in e.get("metadata", {}):
             lines += render_spec(json.loads(e["metadata"]["interface"]))

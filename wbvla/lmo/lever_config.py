@@ -12,6 +12,11 @@ from wbvla.validation import in_range, one_of, positive, require
 
 GAIT_TERM = ("gait_phase", 2)
 """The gait clock's observation term (sin 2 pi phi, cos 2 pi phi), appended after the paper's six."""
+SYMMETRY_MODES = ("none", "augment", "loss", "augment+loss")
+"""Values of :attr:`LeverConfig.symmetry`."""
+LEGACY_LEVERS = {"symmetry": "none", "mirror_loss_weight": 1.0}
+"""What a stored LeverConfig (a run's ``run.json``) trained with where it lacks a field added since:
+the value that reproduces that run's training (a resumed run keeps its recipe)."""
 
 
 @dataclass
@@ -70,6 +75,19 @@ class LeverConfig:
     standing at a 0.3 m/s command earn exp(-25 x 0.09) = 0.11 instead of 0.70."""
     assist: AssistConfig = field(default_factory=AssistConfig)
     """The decaying assistive pelvis force."""
+    symmetry: Literal["none", "augment", "loss", "augment+loss"] = "none"
+    """Left-right symmetry in PPO's update (rsl-rl's symmetry extension, Mittal et al. 2024;
+    :mod:`wbvla.lmo.symmetry` holds the mirror of the X2, of every observation term and of the leg
+    actions). ``augment``: every minibatch also holds its mirrored copy (mirrored observations and
+    actions, the same advantages and returns); ``loss``: a mirror loss, ``mirror_loss_weight`` x
+    MSE(pi(mirror(o)), mirror(pi(o))) on the action means; ``augment+loss``: both. Reason: the
+    task is mirror-symmetric but nothing in PPO makes the policy so; the measured policy without
+    it turns and walks sideways faster one way than the other and drifts in heading (HOMIE and
+    Isaac Lab's locomotion tasks augment). Costs a larger PPO update (twice the samples). Logged as
+    ``Loss/symmetry`` (the mirror MSE) whenever on. Paper: none. Default ``none``: the recipe of the
+    runs started before the lever (:data:`LEGACY_LEVERS`); a plan step opts in."""
+    mirror_loss_weight: float = 1.0
+    """Weight of the mirror loss (modes with ``loss``)."""
 
     def __post_init__(self) -> None:
         in_range("gait_period_s", self.gait_period_s, 0.3, 2.0)
@@ -86,12 +104,18 @@ class LeverConfig:
                 "reference_gait needs gait_clock=True (the reference is a function of the clock phase)")
         require(not ((self.contact_schedule_weight or self.swing_height_weight) and not self.gait_clock),
                 "the contact-schedule and swing-height terms need gait_clock=True")
+        one_of("symmetry", self.symmetry, SYMMETRY_MODES)
+        positive("mirror_loss_weight", self.mirror_loss_weight, allow_zero=True)
+        steps = round(self.gait_period_s / 0.02)
+        require(not (self.symmetry != "none" and self.gait_clock and steps % 2),
+                f"symmetry={self.symmetry!r} with the gait clock needs an even number of 0.02 s steps per period "
+                f"(the mirror runs the clock half a period on), got gait_period_s={self.gait_period_s} ({steps} steps)")
 
     @classmethod
     def paper(cls) -> LeverConfig:
         """Every lever off: the paper's observation, action and Table 4 rewards."""
         return cls(gait_clock=False, reference_gait="none", contact_schedule_weight=0.0, swing_height_weight=0.0,
-                   progress_weight=0.0, intent_sharpness=None, assist=AssistConfig(enabled=False))
+                   progress_weight=0.0, intent_sharpness=None, assist=AssistConfig(enabled=False), symmetry="none")
 
     def extra_reward_weights(self) -> dict[str, float]:
         """Weights of the lever reward terms this config switches on."""

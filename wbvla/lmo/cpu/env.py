@@ -33,6 +33,7 @@ With randomization off the engine steps the evaluation's model itself (one share
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -52,6 +53,13 @@ from wbvla.lmo.env_cfg import _FEET, reward_terms
 from wbvla.lmo.levers import GAIT_TERM, GaitClock, LeverConfig, reference_leg_offsets
 from wbvla.lmo.perturbations import UpperBodyCommandCfg
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer
+from wbvla.lmo.symmetry import (
+    LeftRightMirror,
+    ObservationMirror,
+    leg_action_mirror,
+    lmo_standing,
+    velocity_standing,
+)
 from wbvla.sim.joints import group_slice, joint_names, limits
 from wbvla.sim.robot import DECIMATION, POLICY_DT
 
@@ -59,6 +67,16 @@ from wbvla.sim.robot import DECIMATION, POLICY_DT
 def actor_terms(levers: LeverConfig) -> tuple[tuple[str, int], ...]:
     """Actor observation terms (name, per-frame size) for a lever config."""
     return OBS_TERMS + ((GAIT_TERM,) if levers.gait_clock else ())
+
+
+CRITIC_PRIVILEGED = (("base_lin_vel", 3), ("base_height", 1), ("v_ref", 3), ("arm_targets", 14), ("foot_contact", 2))
+"""What the critic sees beyond the actor's terms (one noise-free frame of each): true pelvis-frame
+linear velocity, pelvis height, the Eq. 2 reference v_ref, the arm targets, foot contacts (left, right)."""
+
+
+def critic_terms(levers: LeverConfig) -> tuple[tuple[str, int], ...]:
+    """Critic observation terms (name, size), in concatenation order."""
+    return actor_terms(levers) + CRITIC_PRIVILEGED
 
 
 class CpuLMOEnv(VecEnv):
@@ -239,9 +257,22 @@ class CpuLMOEnv(VecEnv):
         actor = torch.cat(parts, dim=-1)
         d = self.robot.data
         contact = (self.view.scene["feet_contact"].data.force.norm(dim=-1) > 1.0).float()
-        critic = torch.cat([clean[n] for n, _ in actor_terms(self.levers)] + [
-            d.root_link_lin_vel_b, d.root_link_pos_w[:, 2:3], self.command.v_ref, self.arms.command, contact], dim=-1)
+        clean |= {"base_lin_vel": d.root_link_lin_vel_b, "base_height": d.root_link_pos_w[:, 2:3],
+                  "v_ref": self.command.v_ref, "arm_targets": self.arms.command, "foot_contact": contact}
+        critic = torch.cat([clean[n] for n, _ in critic_terms(self.levers)], dim=-1)
         return TensorDict({"actor": actor, "critic": critic}, batch_size=[self.num_envs])
+
+    @functools.cached_property
+    def mirror(self) -> LeftRightMirror:
+        """The left-right mirror of this env's actor and critic observations and leg actions
+        (:mod:`wbvla.lmo.symmetry`; rsl-rl's symmetry extension reads it through ``augment``)."""
+        standing = lmo_standing if self.task.task == "lmo" else velocity_standing(
+            self.task.velocity_command.standing_threshold)
+        model = self.batch.model
+        return LeftRightMirror(
+            groups={"actor": ObservationMirror(actor_terms(self.levers), self.frames.shape[1], standing, model),
+                    "critic": ObservationMirror(critic_terms(self.levers), 1, standing, model)},
+            action=leg_action_mirror(model))
 
     @property
     def unwrapped(self) -> CpuLMOEnv:

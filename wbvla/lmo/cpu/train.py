@@ -34,6 +34,8 @@ from wbvla.io import atomic_path, write_json_atomic
 from wbvla.lmo.cpu.config import LEGACY_DR_ROWS, CpuTrainConfig
 from wbvla.lmo.cpu.env import CpuLMOEnv
 from wbvla.lmo.env_cfg import make_runner_cfg
+from wbvla.lmo.lever_config import LEGACY_LEVERS
+from wbvla.lmo.symmetry import rsl_rl_symmetry_cfg
 from wbvla.lmo.train import (
     LOGGER,
     JsonlLogWriter,
@@ -50,6 +52,9 @@ def runner_cfg(cfg: CpuTrainConfig) -> dict:
     agent["save_interval"] = cfg.save_interval
     agent["logger"] = dict(LOGGER)
     agent["obs_groups"] = {"actor": ["actor"], "critic": ["critic"]}
+    symmetry = rsl_rl_symmetry_cfg(cfg.engine.levers.symmetry, cfg.engine.levers.mirror_loss_weight)
+    if symmetry is not None:  # the symmetry lever (logs Loss/symmetry)
+        agent["algorithm"]["symmetry_cfg"] = symmetry
     return agent
 
 
@@ -95,6 +100,13 @@ def resumed_dr_rows(cfg: CpuTrainConfig, stored: dict) -> CpuTrainConfig:
     return replace(cfg, engine=replace(cfg.engine, dr_rows=rows))
 
 
+def stored_levers(stored: dict) -> dict:
+    """The levers of the run whose stored config (run.json's ``config``) is ``stored``, as
+    ``asdict(LeverConfig)``: a field the run predates takes its :data:`LEGACY_LEVERS` value (what it
+    trained with), so adding a lever never stops a run from resuming with its own recipe."""
+    return {**LEGACY_LEVERS, **stored["engine"]["levers"]}
+
+
 def train_cpu(cfg: CpuTrainConfig) -> Path:
     """Run one chunk (to ``minutes`` or ``max_env_steps``); returns the newest checkpoint."""
     torch.set_num_threads(cfg.torch_threads)
@@ -107,7 +119,7 @@ def train_cpu(cfg: CpuTrainConfig) -> Path:
             was = old.get(key, "lmo")  # runs from before the velocity baseline came to the CPU engine are LMO runs
             if was != getattr(cfg, key):
                 raise ValueError(f"{run_dir} holds a run with {key}={was!r}, not {getattr(cfg, key)!r}; pass another run_dir")
-        if old["engine"]["levers"] != asdict(cfg.engine.levers):
+        if stored_levers(old) != asdict(cfg.engine.levers):
             raise ValueError(f"{run_dir} was trained with other levers ({old['engine']['levers']}); pass another run_dir")
         cfg = resumed_dr_rows(cfg, old)
     chunks = _chunks(run_dir)
