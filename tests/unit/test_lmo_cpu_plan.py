@@ -2,7 +2,7 @@
 checkpoint, only the newest checkpoint kept, adopting an outside run checks its settings."""
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import pytest
 
@@ -40,7 +40,7 @@ def test_plan_steps_add_up_and_keep_the_newest_checkpoint(tmp_path, tiny_plan):
 def test_adopt_checks_the_run_matches_the_step(tmp_path, tiny_plan):
     from wbvla.lmo.cpu.train import train_cpu
 
-    outside = replace(tiny_plan, run_dir=str(tmp_path / "elsewhere"), max_env_steps=16)
+    outside = replace(plan.CPU_PLAN[0].config(tmp_path), run_dir=str(tmp_path / "elsewhere"), max_env_steps=16)
     train_cpu(outside)
     dest = plan.adopt("s1", tmp_path / "elsewhere", root=tmp_path / "root")
     assert json.loads((dest / "run.json").read_text())["config"]["max_env_steps"] == 32
@@ -65,3 +65,21 @@ def test_learning_signal_benchmark_writes_each_variant(tmp_path):
         assert row["forward"]["falls"] == 1 or row["forward"]["moved_m"] is not None
     with pytest.raises(SystemExit, match="unknown variants"):
         signal_bench.main(["--variants", "bogus", "--out", str(out)])
+
+
+def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_second():
+    """s1_lmo / s2_lmo were trained with recipe 1: the plan's config for them must pass the resume
+    check against their committed run.json (same levers, same Table 5 rows); later steps use recipe 2."""
+    from wbvla.lmo.cpu.train import resumed_dr_rows, stored_levers
+
+    steps = {s.name: s for s in plan.CPU_PLAN}
+    for name in ("s1_lmo", "s2_lmo"):
+        stored = json.loads((plan.PLAN_ROOT / name / "run.json").read_text())["config"]
+        cfg = steps[name].config(plan.PLAN_ROOT)
+        assert stored_levers(stored) == asdict(cfg.engine.levers)
+        assert resumed_dr_rows(cfg, stored) is cfg  # the same rows: nothing to override
+        assert cfg.engine.dr_rows == "sensors" and cfg.engine.levers.symmetry == "none"
+    later = [s for s in plan.CPU_PLAN if s.name not in ("s1_lmo", "s2_lmo")]
+    assert later and all(s.recipe == plan.RECIPE_2 for s in later)
+    s3 = steps["s3_lmo"]
+    assert s3.init_from == "s2_lmo" and s3.stage == 2

@@ -10,10 +10,19 @@ each run, and records the chunk. CI never trains; it evaluates the committed pol
     python -m wbvla.lmo.cpu.plan adopt --step s1_lmo --run-dir <folder>   # bring a run trained elsewhere in
     python -m wbvla.lmo.cpu.plan export --step s1_lmo --name lmo           # ONNX + model card entry
 
-Steps (Table 3 rows): Stage I of the LMO, Stage II from it, the velocity baseline, w/o Eq. 3 (Stage II
-from Stage I with J_dir off), w/o Stage I (Stage II from scratch); w/o Stage II is the Stage I policy.
-Every step uses the same levers (the CPU route's departures, see :mod:`wbvla.lmo.levers`), so the
-rows differ only where the paper's rows differ.
+Steps (Table 3 rows): Stage I of the LMO, Stage II from it, Stage II continued with the second recipe
+(below), the velocity baseline, w/o Eq. 3 (Stage II from Stage I with J_dir off), w/o Stage I (Stage II
+from scratch); w/o Stage II is the Stage I policy. Every step uses the same levers (the CPU route's
+departures, see :mod:`wbvla.lmo.levers`), so the rows differ only where the paper's rows differ.
+
+Two recipes. The first sessions trained ``s1_lmo`` and ``s2_lmo`` with the engine's first Table 5 subset
+(``dr_rows="sensors"``: sensor lags, actuation offset, initial joint scale) and no symmetry. Their
+policy walked without falls but left-right asymmetrically (measured at 9.4 M Stage II env steps, 6
+App. B.4 trials per primitive: turning + 2.31 rad, - 4.24 rad of 1.5; lateral + 2.29 m, - 1.38 m)
+and fell under pushes it had never met. Every step from ``s3_lmo`` on uses :data:`RECIPE_2`: the
+whole Table 5 (pushes, action lag, torque injection, per-env model draws) and rsl-rl's symmetry
+augmentation (:mod:`wbvla.lmo.symmetry`). Steps keep the recipe they started with (a run resumes
+with its own config).
 """
 
 from __future__ import annotations
@@ -42,7 +51,23 @@ def plan_levers() -> LeverConfig:
 
 
 PLAN_BASE = CpuTrainConfig(engine=CpuEngineConfig(num_envs=256, levers=plan_levers()))
-"""Settings every step shares (env count, levers, PPO); each step sets its task, stage, budget."""
+"""Settings every step shares (env count, levers, PPO); each step sets its task, stage, budget, recipe."""
+
+
+@dataclass(frozen=True)
+class PlanRecipe:
+    """The Table 5 rows and the symmetry lever of a step (everything else is :data:`PLAN_BASE`)."""
+
+    dr_rows: str
+    """:attr:`CpuEngineConfig.dr_rows`."""
+    symmetry: str
+    """:attr:`LeverConfig.symmetry`."""
+
+
+RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
+"""What ``s1_lmo`` and ``s2_lmo`` were trained with (sessions 1-2)."""
+RECIPE_2 = PlanRecipe(dr_rows="table5", symmetry="augment")
+"""Every later step: the full Table 5 and mirrored samples in each PPO mini-batch."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,8 @@ class CpuPlanStep:
     """Table 3 ablation."""
     init_from: str | None = None
     """Step whose newest checkpoint starts this one (it must be done)."""
+    recipe: PlanRecipe = RECIPE_2
+    """Table 5 rows and symmetry (see the module docstring)."""
 
     def config(self, root: Path, minutes: float | None = None) -> CpuTrainConfig:
         init = None
@@ -68,24 +95,28 @@ class CpuPlanStep:
             init = _newest(root / self.init_from)
             if init is None:
                 raise RuntimeError(f"step {self.name} starts from {self.init_from}, which has no checkpoint yet")
-        base = PLAN_BASE
+        levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
-            base = replace(base, engine=replace(base.engine, levers=replace(base.engine.levers, assist=AssistConfig())))
+            levers = replace(levers, assist=AssistConfig())
+        base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows))
         return replace(base, run_dir=str(root / self.name), task=self.task, stage=self.stage, ablation=self.ablation,
                        max_env_steps=self.env_steps, minutes=minutes, init_from=None if init is None else str(init))
 
 
 CPU_PLAN: tuple[CpuPlanStep, ...] = (
-    CpuPlanStep("s1_lmo", "lmo", 1, 10_000_000),
-    CpuPlanStep("s2_lmo", "lmo", 2, 20_000_000, init_from="s1_lmo"),
+    CpuPlanStep("s1_lmo", "lmo", 1, 10_000_000, recipe=RECIPE_1),
+    CpuPlanStep("s2_lmo", "lmo", 2, 20_000_000, init_from="s1_lmo", recipe=RECIPE_1),
+    CpuPlanStep("s3_lmo", "lmo", 2, 15_000_000, init_from="s2_lmo"),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
-    CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 20_000_000, ablation="no_eq3", init_from="s1_lmo"),
-    CpuPlanStep("lmo_no_stage1", "lmo", 2, 40_000_000, ablation="no_stage1"),
+    CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
+    CpuPlanStep("lmo_no_stage1", "lmo", 2, 45_000_000, ablation="no_stage1"),
 )
 """The plan, in training order. Budgets are env steps (about 2-3 k per second on one core). Stage I is
 short: its goal speeds are random (U[0, v_max]) and the flag does not say which, so only Stage II's fixed
 0.3 cruise can calibrate the speeds App. B.4 measures (measured: at 6.9 M env steps the Stage I policy
-walked every B.4 trial without a fall, forward 1.5 m of 1.5, but turned about twice the 0.3 rad/s)."""
+walked every B.4 trial without a fall, forward 1.5 m of 1.5, but turned about twice the 0.3 rad/s).
+``s3_lmo`` is Stage II continued with :data:`RECIPE_2`; the w/o Eq. 3 ablation gets the same Stage II
+budget (20 M + 15 M) with :data:`RECIPE_2` throughout, and w/o Stage I that plus Stage I's 10 M."""
 
 
 def _newest(run_dir: Path) -> Path | None:
