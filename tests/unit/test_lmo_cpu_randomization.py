@@ -194,3 +194,18 @@ def test_a_run_started_before_dr_rows_resumes_with_the_sensor_rows(tmp_path, cap
     assert meta["config"]["engine"]["dr_rows"] == "sensors" and len(meta["chunks"]) == 2
     assert resumed_dr_rows(cfg, {"engine": {"dr_rows": "table5"}}).engine.dr_rows == "table5"  # a stored value wins
     assert resumed_dr_rows(cfg, {"engine": {"dr_rows": "sensors"}}) is cfg
+
+
+def test_the_model_card_says_which_rows_a_policy_trained_with():
+    from wbvla.lmo.export import policy_metadata, trained_dr_rows
+
+    task = {"domain_rand": {"enabled": True}}
+    assert trained_dr_rows({"engine": "cpu", "task": task, "config": {"engine": {}}}) == "sensors"  # before the field
+    assert trained_dr_rows({"engine": "cpu", "task": task, "config": {"engine": {"dr_rows": "table5"}}}) == "table5"
+    assert trained_dr_rows({"task": task, "config": {}}) == "table5"  # mjlab
+    assert trained_dr_rows({"engine": "cpu", "task": {"domain_rand": {"enabled": False}}, "config": {"engine": {}}}) == "none"
+    lags = {rows: json.loads(policy_metadata(5, 0.25, "lmo", 2, dr_rows=rows)["interface"])["observation"][
+        "sensor_lags_trained_physics_steps"] for rows in ("table5", "sensors", "none")}
+    assert lags["table5"]["action"] == [2, 8] and lags["sensors"]["action"] == [0, 0] and lags["sensors"]["imu"] == [1, 10]
+    assert lags["none"] == {"joint_state": [0, 0], "imu": [0, 0], "action": [0, 0]}
+    assert "no pushes" in policy_metadata(5, 0.25, "lmo", 2, dr_rows="sensors")["domain_randomization"]

@@ -32,8 +32,9 @@ TERM_DOCS = {
 }
 
 
-def interface_spec(history: int, action_scale: list[float], levers: dict | None = None) -> dict:
-    """The interface of one exported policy (JSON-ready). ``levers``: a CPU run's LeverConfig dict."""
+def interface_spec(history: int, action_scale: list[float], levers: dict | None = None, dr_rows: str = "table5") -> dict:
+    """The interface of one exported policy (JSON-ready). ``levers``: a CPU run's LeverConfig dict;
+    ``dr_rows``: the Table 5 rows it trained with (``table5``, ``sensors``: no action lag, ``none``)."""
     gait = bool(levers and levers.get("gait_clock"))
     terms = list(OBS_TERMS) + ([GAIT_TERM] if gait else [])
     table = {j.name: j for j in JOINTS}
@@ -54,8 +55,10 @@ def interface_spec(history: int, action_scale: list[float], levers: dict | None 
                       "step after a reset every frame of the history is that step's frame",
             "size": history * sum(d for _, d in terms),
             "observed_joints": [{"name": n, "default": table[n].default} for n in OBS_JOINTS],
-            "sensor_lags_trained_physics_steps": {"joint_state": list(dr.dof_lag), "imu": list(dr.imu_lag),
-                                                  "action": list(dr.action_lag)},
+            "sensor_lags_trained_physics_steps": {
+                "joint_state": list(dr.dof_lag) if dr_rows != "none" else [0, 0],
+                "imu": list(dr.imu_lag) if dr_rows != "none" else [0, 0],
+                "action": list(dr.action_lag) if dr_rows == "table5" else [0, 0]},
             "training_noise_half_width": dict(NOISE),
         },
         "action": {

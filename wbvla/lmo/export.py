@@ -19,6 +19,7 @@ import torch
 from wbvla.io import atomic_path, write_json_atomic, write_text_atomic
 from wbvla.lmo.card import interface_spec, render_spec
 from wbvla.lmo.config import leg_action_scales
+from wbvla.lmo.cpu.config import DR_ROW_DOCS, LEGACY_DR_ROWS
 from wbvla.lmo.onnx_policy import LMOPolicy, latency_ms
 from wbvla.lmo.proprio import FRAME_DIM, OBS_JOINTS, OBS_TERMS
 from wbvla.sim.joints import default_pose, joint_names
@@ -58,11 +59,12 @@ def load_actor(checkpoint: Path):
 
 
 def policy_metadata(history: int, action_scale: float | tuple[float, ...], task: str, stage: int,
-                    ablation: str = "none", levers: dict | None = None) -> dict[str, str]:
+                    ablation: str = "none", levers: dict | None = None, dr_rows: str = "table5") -> dict[str, str]:
     """What a consumer of the ONNX file must know, as string key/values. ``action_scale``: one
     scale for every leg joint or 12 per-joint scales (rad per action unit, canonical order).
     ``levers``: the :class:`~wbvla.lmo.levers.LeverConfig` (as a dict) of a CPU-engine run; its
-    gait clock and reference gait change the observation and the action mapping, so they go in."""
+    gait clock and reference gait change the observation and the action mapping, so they go in.
+    ``dr_rows``: the Table 5 rows it trained with (:func:`trained_dr_rows`)."""
     scales = [float(action_scale)] * LEG_DIM if isinstance(action_scale, (int, float)) else [float(v) for v in action_scale]
     require(len(scales) == LEG_DIM, f"need {LEG_DIM} leg action scales, got {len(scales)}")
     q0 = default_pose()
@@ -79,8 +81,17 @@ def policy_metadata(history: int, action_scale: float | tuple[float, ...], task:
         "default_joint_pos": json.dumps([float(q0[names.index(n)]) for n in joint_names("legs")]),
         "command": "[s_x, s_y, s_yaw, h*] flags in {-1,0,1}, h* in m" if task == "lmo" else "[v_x m/s, v_y m/s, w_z rad/s, h m]",
         "control_dt": "0.02",
-        "interface": json.dumps(interface_spec(history, scales, levers)),
+        "interface": json.dumps(interface_spec(history, scales, levers, dr_rows)),
+        "domain_randomization": DR_ROW_DOCS[dr_rows],
     } | _lever_metadata(levers)
+
+
+def trained_dr_rows(meta: dict) -> str:
+    """The Table 5 rows of a run (its ``run.json``): ``none`` with randomization off; mjlab runs
+    ``table5``; CPU-engine runs their ``engine.dr_rows`` (absent: a run from before the field)."""
+    if not meta["task"].get("domain_rand", {}).get("enabled", True):
+        return "none"
+    return meta["config"]["engine"].get("dr_rows", LEGACY_DR_ROWS) if meta.get("engine") == "cpu" else "table5"
 
 
 def _lever_metadata(levers: dict | None) -> dict[str, str]:
@@ -174,7 +185,8 @@ def run_export(cfg) -> dict:
     task = meta["task"]
     scales = leg_action_scales(task["action_scale"], task.get("action_scaling", "uniform"))
     levers = meta["config"]["engine"]["levers"] if meta.get("engine") == "cpu" else None
-    md = policy_metadata(task["observations"]["history"], scales, task["task"], task["stage"], task["ablation"], levers)
+    md = policy_metadata(task["observations"]["history"], scales, task["task"], task["stage"], task["ablation"], levers,
+                         trained_dr_rows(meta))
     out = export_onnx(cfg.checkpoint, Path(cfg.out_dir) / f"{cfg.name}.onnx", md)
     check = check_onnx(out, cfg.checkpoint)
     require(check.max_abs_diff < 1e-4, f"ONNX and torch disagree by {check.max_abs_diff:.2e} on {out}")
@@ -215,6 +227,8 @@ def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
         lines += [f"- ONNX {e['bytes']:,} bytes; |onnxruntime - torch| <= {e['onnx_vs_torch_max_abs_diff']:.1e}; "
                   f"CPU latency median {e['latency_median_ms']} ms (p90 {e['latency_p90_ms']} ms)",
                   *([f"- {e['metadata']['symmetry']}"] if "symmetry" in e.get("metadata", {}) else []),
+                  *([f"- domain randomization (Table 5): {e['metadata']['domain_randomization']}"]
+                    if "domain_randomization" in e.get("metadata", {}) else []),
                   "- commands:", *[f"  - `{c}`" for r in reversed(runs) for c in r["commands"]], ""]
         if "interface" in e.get("metadata", {}):
             lines += render_spec(json.loads(e["metadata"]["interface"]))

@@ -17,6 +17,14 @@ DR_ROWS = ("sensors", "table5")
 """Values of :attr:`CpuEngineConfig.dr_rows`."""
 LEGACY_DR_ROWS = "sensors"
 """What a stored run config without ``engine.dr_rows`` (a run started before the field) trained with."""
+DR_ROW_DOCS = {
+    "table5": "every Table 5 row (lags, actuation offset, initial joint scale, pushes, torque injection, "
+              "friction, restitution, masses, payloads, CoM, Kp/Kd), scaled by the curriculum's DR level",
+    "sensors": "joint-state and IMU lags, actuation offset and initial joint scale only (no pushes, action lag, "
+               "torque injection or model draws), scaled by the curriculum's DR level",
+    "none": "none",
+}
+"""What a policy trained with each setting saw (the model card says it; ``none``: randomization off)."""
 
 
 @dataclass
