@@ -154,12 +154,15 @@ def status(root: Path = PLAN_ROOT) -> list[dict]:
 
 
 def keep_newest(run_dir: Path) -> None:
-    """Delete every checkpoint of ``run_dir`` but the newest (what the plan commits)."""
+    """Delete every checkpoint of ``run_dir`` but the newest and pack its curves (what the plan commits)."""
+    from wbvla.lmo.train import pack_curves  # lazy: rsl-rl, not needed to print the status
+
     newest = _newest(run_dir)
     for p in run_dir.glob("model_*.pt"):
         if p != newest:
             p.unlink()
     shutil.rmtree(run_dir / "git", ignore_errors=True)  # rsl-rl's repository snapshot: not plan state
+    pack_curves(run_dir)  # the committed curves stay ~10x smaller
 
 
 def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
