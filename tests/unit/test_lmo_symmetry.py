@@ -27,6 +27,7 @@ from wbvla.lmo.symmetry import (  # noqa: E402
     augment,
     joint_mirror,
     lmo_standing,
+    mirror_error,
     rsl_rl_symmetry_cfg,
 )
 from wbvla.sim.joints import joint_names  # noqa: E402
@@ -195,6 +196,17 @@ def test_mirror_is_an_involution_and_augment_appends_the_mirrors():
     assert augment(env, None, a)[0] is None and augment(env, obs, None)[1] is None
     with pytest.raises(ValueError, match="no mirror for observation group"):
         env.mirror.observations(TensorDict({"policy": x}, batch_size=[2 * K]))
+
+
+def test_mirror_error_is_zero_for_a_symmetric_policy_only():
+    env = _env("lmo", history=2)
+    obs = env.get_observations()
+    obs = TensorDict({"actor": obs["actor"] + torch.randn(obs["actor"].shape), "critic": obs["critic"]}, batch_size=[2 * K])
+    s = env.mirror.groups["actor"].slices["last_action"]
+    echo = lambda td: td["actor"][:, s][:, -12:]  # noqa: E731  (repeats its last action: symmetric)
+    left = lambda td: echo(td) * torch.tensor([1.0] * 6 + [0.0] * 6)  # noqa: E731  (moves only the left leg)
+    assert mirror_error(echo, obs, env.mirror) < 1e-12
+    assert mirror_error(left, obs, env.mirror) > 0.1
 
 
 def test_mirror_of_hand_values():

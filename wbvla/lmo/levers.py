@@ -30,6 +30,10 @@ Levers:
   episodes survive long enough to learn stepping. Never active in evaluation. While it acts, the
   performance curriculum's progress (Table 5 ranges, Table 4 penalty scale) is capped at
   1 - assist scale: an assisted robot does not fall, which says little about the policy.
+* **left-right symmetry** (Mittal et al. 2024; HOMIE, Isaac Lab): PPO's minibatches also hold the
+  mirrored samples and / or a mirror loss pulls pi(mirror(o)) to mirror(pi(o)); the mirror of the
+  X2, of every observation term and of the actions is :mod:`wbvla.lmo.symmetry`. Only the update
+  changes (no reward, observation or action), so it is wired into the PPO config, not the env.
 """
 
 from __future__ import annotations

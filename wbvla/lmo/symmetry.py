@@ -261,6 +261,14 @@ def augment(env, obs=None, actions=None):
     return obs_aug, act_aug
 
 
+@torch.no_grad()
+def mirror_error(actor: Callable, obs, mirror: LeftRightMirror) -> float:
+    """How far a policy is from symmetric on a batch: mean over samples and actions of
+    (pi(mirror(o)) - mirror(pi(o)))^2 on the action means (rsl-rl's ``Loss/symmetry``). ``actor``
+    maps a TensorDict of observation groups to actions (rsl-rl's ``MLPModel``); 0 for a symmetric one."""
+    return float((actor(mirror.observations(obs)) - mirror.action(actor(obs))).square().mean())
+
+
 def rsl_rl_symmetry_cfg(mode: str, mirror_loss_weight: float) -> dict | None:
     """rsl-rl's ``symmetry_cfg`` for a :attr:`LeverConfig.symmetry` mode (None for ``none``)."""
     if mode == "none":

@@ -45,6 +45,7 @@ def variants(env_steps: int) -> dict[str, LeverConfig]:
         "no_assist": replace(full, assist=AssistConfig(enabled=False)),
         "no_progress": replace(full, progress_weight=0.0),
         "sharp_kernel": replace(full, intent_sharpness=25.0),
+        "symmetry": replace(full, symmetry="augment"),
     }
 
 
