@@ -54,7 +54,7 @@ class JsonlLogWriter(LogWriter):
         if self.step is not None and global_step != self.step:
             self.flush()
         self.step = global_step
-        self.row[tag] = float(scalar_value)
+        self.row[tag] = float(f"{float(scalar_value):.6g}")  # 6 significant digits: the curves pack ~2x smaller
 
     def flush(self) -> None:
         if self.step is None or not self.row:
