@@ -8,7 +8,8 @@ It chooses no latent actions (``latents`` is empty). Its ``model_id`` starts wit
 the handshake reports ``policy_kind = "standin"``, so nobody mistakes it for the VLA.
 
 :func:`scripted_actions` writes the sequence for a task: arms raise to the ready pose, grippers
-close, a sidestep, a squat, a turn and a walk, the loco-manipulation primitives of the paper.
+close, a sidestep, a squat, a turn and a walk, the loco-manipulation primitives of the paper, then
+the walk, the turn and the sidestep undone, so a looped replay returns to where it started.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from wbvla.lmo.config import HeightConfig
 from wbvla.sim.joints import GRIPPER_OPEN, default_pose
 from wbvla.sim.kinematics import READY_ARM_POSE
 
-SCRIPT_VERSION = 1
+SCRIPT_VERSION = 2
+"""2: the sequence ends by undoing its moves (a looped replay no longer drifts away)."""
 
 
 def _ease(n: int) -> np.ndarray:
@@ -48,6 +50,14 @@ def scripted_actions(task: str = "bag_packing") -> np.ndarray:
         (1.5, (ready, down), GRIPPER_OPEN, (0, 0, 0), (low, nominal)),
         (1.5, (down, down), GRIPPER_OPEN, (0, 0, 1), (nominal, nominal)),
         (1.5, (down, down), GRIPPER_OPEN, (1, 0, 0), (nominal, nominal)),
+        (1.0, (down, down), GRIPPER_OPEN, (0, 0, 0), (nominal, nominal)),
+        # ... and back the way it came (walk back, turn back, sidestep back), so that a looped replay
+        # stays where it started instead of drifting into the furniture over minutes
+        (1.5, (down, down), GRIPPER_OPEN, (-1, 0, 0), (nominal, nominal)),
+        (1.0, (down, down), GRIPPER_OPEN, (0, 0, 0), (nominal, nominal)),
+        (1.5, (down, down), GRIPPER_OPEN, (0, 0, -1), (nominal, nominal)),
+        (1.0, (down, down), GRIPPER_OPEN, (0, 0, 0), (nominal, nominal)),
+        (2.0, (down, down), GRIPPER_OPEN, tuple(-f for f in side), (nominal, nominal)),
         (1.0, (down, down), GRIPPER_OPEN, (0, 0, 0), (nominal, nominal)),
     ]
     rows = []
