@@ -15,6 +15,7 @@ import pytest
 import zmq
 
 from wbvla.control.backend import RecordingBackend
+from wbvla.control.config import ExecutionConfig
 from wbvla.control.lmo import LMOStage
 from wbvla.control.policy_contract import PolicyOutput
 from wbvla.control.sim_backend import SimRobot
@@ -63,13 +64,15 @@ class ProbePolicy:
         return PolicyOutput(arm, grippers, np.array([*flags, h]), "flags", dt=self.dt)
 
 
-def suite_path(backend_name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    result = run_trial(ProbePolicy(), make_task(TASK, SEED), TrialConfig(backend=backend_name, time_limit_s=TICKS / 50))
+def suite_path(backend_name: str, execution: ExecutionConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    result = run_trial(ProbePolicy(), make_task(TASK, SEED), TrialConfig(backend=backend_name, time_limit_s=TICKS / 50,
+                                                                        execution=execution or ExecutionConfig()))
     c = result.control
     return c["q_target"], c["u"], c["mode"]
 
 
-def deploy_path(backend_name: str, port: int, ticks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+def deploy_path(backend_name: str, port: int, ticks: int, execution: ExecutionConfig | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
     """The VLA server in a thread and the robot runner, over loopback sockets; the runner's clock is
     simulated: tick k runs at k * 20 ms, and the answer to tick k's observation is received before
     tick k + 1 (the least latency a robot can have), stamped with tick k's time."""
@@ -83,7 +86,7 @@ def deploy_path(backend_name: str, port: int, ticks: int) -> tuple[np.ndarray, n
     size = (ProbePolicy.image_size, ProbePolicy.image_size)
     robot = SimRobot(task.scene, base if base.kinematic else None, size)  # simulated clock: camera on demand
     lmo = None if base.kinematic else LMOStage(policy=base.policy)
-    cfg = RunnerConfig(link=link)
+    cfg = RunnerConfig(link=link, execution=execution or ExecutionConfig())
     recorded = RecordingBackend(robot, cfg.safety, cfg.period_s, "flags")
     runner = RobotRunner(cfg, recorded, lmo, ctx=ctx)
     now = [0]
@@ -125,3 +128,17 @@ def test_suite_and_deploy_paths_write_the_same_targets(backend_name, port):
     arm_steps = np.abs(np.diff(q_suite[:, ARMS], axis=0)).max()
     assert arm_steps == pytest.approx(2.0 * 0.02, abs=1e-9)
     assert set(np.unique(u_suite[:, 0])) >= {0.0, 1.0} and u_suite[:, 3].min() < 0.64
+
+
+def test_temporal_ensembling_is_the_same_on_both_paths():
+    """``ExecutionConfig.chunk_execution = temporal_ensemble`` (ACT) runs in the same tick on both
+    paths: the same targets to 1e-6, and not the targets of the ``chunk`` mode."""
+    ens = ExecutionConfig("temporal_ensemble", 0.5)
+    q_suite, u_suite, mode_suite = suite_path("ideal_base", ens)
+    q_deploy, u_deploy, mode_deploy, violations = deploy_path("ideal_base", 6440, len(q_suite), ens)
+    assert violations == []
+    np.testing.assert_array_equal(mode_deploy, mode_suite)
+    np.testing.assert_allclose(u_deploy, u_suite, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(q_deploy, q_suite, atol=1e-6, rtol=0)
+    q_chunk, _, _ = suite_path("ideal_base")
+    assert np.abs(q_chunk[:, ARMS] - q_suite[:, ARMS]).max() > 1e-3  # the ensemble changed what the arms did

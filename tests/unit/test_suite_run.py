@@ -26,6 +26,16 @@ def test_plan_suite_uses_the_same_seeds_for_every_row_and_backend():
     assert {u.policy.label for u in plan_suite(cfg, {"expert": "e"})} == {"expert"}
 
 
+def test_execution_mode_is_in_the_key_unless_chunk():
+    from wbvla.control.config import ExecutionConfig
+
+    cfg = SuiteConfig(rows=("expert",), tasks=("cart_pushing",), trials_per_task=2)
+    chunk = plan_suite(cfg, {"expert": "e"})
+    assert all(len(u.key.split("|")) == 7 and u.execution == "chunk" for u in chunk)  # the keys before the switch
+    ens = plan_suite(replace(cfg, run=RunSettings(execution=ExecutionConfig("temporal_ensemble", 0.2))), {"expert": "e"})
+    assert [u.key for u in ens] == [f"{u.key}|temporal_ensemble:m=0.2" for u in chunk]  # never mixed with chunk records
+
+
 def test_extra_policies_run_as_labelled_rows_on_the_same_seeds(tmp_path):
     import json
 

@@ -6,9 +6,11 @@
   :data:`~wbvla.control.policy_contract.CommandKind`, :func:`~wbvla.control.policy_contract.check_state`,
   the one image-size default (:func:`~wbvla.control.policy_contract.image_size_of`);
 * :mod:`~wbvla.control.tick`: the tick (:class:`~wbvla.control.tick.ControlTick`): watchdog
-  (:class:`~wbvla.control.tick.Supervisor`), chunk timing (:func:`~wbvla.control.tick.chunk_at`);
+  (:class:`~wbvla.control.tick.Supervisor`), chunk timing (:func:`~wbvla.control.tick.chunk_at`),
+  temporal ensembling (:func:`~wbvla.control.tick.ensemble_at`);
 * :mod:`~wbvla.control.targets`: joint ranges and rate limits (:class:`~wbvla.control.targets.TargetFilter`);
-  :mod:`~wbvla.control.config`: their values (:class:`~wbvla.control.config.SafetyConfig`);
+  :mod:`~wbvla.control.config`: their values (:class:`~wbvla.control.config.SafetyConfig`) and
+  how chunks are executed (:class:`~wbvla.control.config.ExecutionConfig`);
 * :mod:`~wbvla.control.lmo`: the LMO on the backend's arrays (numpy + onnxruntime);
 * :mod:`~wbvla.control.backend`: the backend interface (``RobotState``, ``RobotBackend``,
   ``RecordingBackend``); :mod:`~wbvla.control.sim_backend`: the simulated robot (MuJoCo, either
@@ -82,6 +84,9 @@ One tick, run by both runners: the deployment's behaviour, which is what the rob
   when it arrives.
 * **Chunk timing.** Row ``i`` of a chunk is the target at ``t_obs + i * dt``, interpolated
   linearly between rows, held after the last (``chunk_at``).
+  ``ExecutionConfig.chunk_execution``: ``chunk`` (default) follows the newest chunk;
+  ``temporal_ensemble`` follows ACT's weighted average of every kept chunk that covers the tick
+  (``ensemble_at``, weights ``exp(-m i)``, ``i = 0`` the oldest).
 * **Watchdog.** wait / active / hold / safe / estop (``Supervisor``), the same on both clocks.
 * **Target filter and rate limits.** Every target is clamped to the joint table and moves at most
   ``rate * period`` per tick from the last output (``TargetFilter``; rates from ``SafetyConfig``).

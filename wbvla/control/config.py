@@ -1,22 +1,28 @@
-"""The safety limits of the one control tick: what a chunk may contain and how fast any target
-may move, the watchdog's times (:class:`SafetyConfig`). The suite's simulated runner and the
-robot runner use the same values; ``wbvla.runtime.config.RunnerConfig.safety`` is one.
+"""The settings of the one control tick: the safety limits (what a chunk may contain and how fast
+any target may move, the watchdog's times: :class:`SafetyConfig`) and how the tick executes the
+policy's action chunks (:class:`ExecutionConfig`). The suite's simulated runner and the robot
+runner use the same values; ``wbvla.runtime.config.RunnerConfig.safety`` / ``.execution`` are them.
 
 Units: seconds, radians (joints), metres (grippers, heights), rad/s and m/s (rates).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Literal
 
 from wbvla.lmo.config import HeightConfig, VelocityCommandConfig
 from wbvla.sim.joints import default_pose
-from wbvla.validation import in_range, positive, require
+from wbvla.validation import in_range, one_of, positive, require
 
 MAX_CHUNK = 64
 """Most rows a chunk may have (the wire protocol's bound too)."""
 
 _HEIGHT, _VEL = HeightConfig(), VelocityCommandConfig()
+
+ChunkExecution = Literal["chunk", "temporal_ensemble"]
+CHUNK_EXECUTIONS: tuple[str, ...] = ("chunk", "temporal_ensemble")
 
 
 @dataclass
@@ -86,3 +92,42 @@ class SafetyConfig:
                 f"max_chunk must be an int in [1, {MAX_CHUNK}], got {self.max_chunk!r}")
         require(0 < self.chunk_dt_range[0] < self.chunk_dt_range[1],
                 f"chunk_dt_range must be (low, high) > 0, got {self.chunk_dt_range!r}")
+
+
+@dataclass
+class ExecutionConfig:
+    """How the tick turns the accepted action chunks into the arm and gripper targets of each
+    50 Hz tick (before the target filter). The paper says only that the decoder's outputs are
+    executed at ~10 Hz (§3, App. A); the switch is ours, measured in the task suite (issue 20).
+
+    u_t (the locomotion flags / velocities) always comes from the newest chunk: flags in
+    {-1, 0, 1} are not averaged.
+    """
+
+    chunk_execution: ChunkExecution = "chunk"
+    """``chunk``: follow the newest accepted chunk (:func:`wbvla.control.tick.chunk_at`: row ``i``
+    at ``t_obs + i * dt``, linear between rows, last row held); the behaviour before this switch.
+    ``temporal_ensemble``: ACT's temporal ensembling (Zhao et al. 2023, §3.3): every accepted
+    chunk whose span ``[t_obs, t_obs + H * dt)`` contains the tick predicts a target for it
+    (:func:`~wbvla.control.tick.chunk_at`); the tick follows their weighted average, weights
+    ``w_i = exp(-ensemble_decay * i)`` with ``i = 0`` the oldest chunk
+    (:func:`~wbvla.control.tick.ensemble_at`). It needs overlapping chunks, i.e. a policy asked
+    every 10 Hz tick (the suite's ``replan_every = 1``, the robot runner's ``obs_every = 5``, both
+    the defaults) with H > 1; with fewer, fewer chunks overlap. A watchdog hold / safe / e-stop
+    forgets the kept chunks."""
+    ensemble_decay: float = 0.01
+    """m of the ensemble weights ``w_i = exp(-m * i)``, ``i`` counting the overlapping chunks from the
+    oldest (one per policy query). ``m > 0`` weighs older predictions more (ACT's choice, m = 0.01:
+    nearly a plain average), ``m = 0`` a plain average, ``m < 0`` weighs newer predictions more
+    (LeRobot's ``temporal_ensemble_coeff`` reads the same); ``m -> +inf`` follows the oldest
+    chunk still covering the tick, ``m -> -inf`` the newest, i.e. ``chunk``. Used only by
+    ``temporal_ensemble``."""
+
+    def label(self) -> str:
+        """``chunk``, or ``temporal_ensemble:m=<m>``: names the mode in trial keys and records."""
+        return "chunk" if self.chunk_execution == "chunk" else f"{self.chunk_execution}:m={self.ensemble_decay:g}"
+
+    def __post_init__(self) -> None:
+        one_of("chunk_execution", self.chunk_execution, CHUNK_EXECUTIONS)
+        require(isinstance(self.ensemble_decay, (int, float)) and math.isfinite(self.ensemble_decay),
+                f"ensemble_decay must be a finite number, got {self.ensemble_decay!r}")

@@ -5,7 +5,10 @@ runner (:class:`wbvla.runtime.runner.RobotRunner`, wall time over ZeroMQ) both r
 Each tick at time ``now_ns``:
 
 1. the watchdog (:class:`Supervisor`) sets the mode and the desired arm, gripper and h* targets:
-   the accepted chunk at this instant (:func:`chunk_at`), or hold / safe pose;
+   the accepted chunk at this instant (:func:`chunk_at`; with
+   :attr:`~wbvla.control.config.ExecutionConfig.chunk_execution` ``temporal_ensemble`` the
+   weighted average of every kept chunk's prediction for this instant, :func:`ensemble_at`), or
+   hold / safe pose;
 2. the target filter (:class:`~wbvla.control.targets.TargetFilter`) clamps and rate-limits them;
 3. u_t = the chunk's locomotion components (flags, or velocities; all 0 outside ``active``) and
    the filtered h*; ``command_map`` may turn it into what the LMO takes (the suite's flags ->
@@ -36,13 +39,14 @@ u_t with all locomotion components 0, written to the backend.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from wbvla.control.backend import RobotState
-from wbvla.control.config import SafetyConfig
+from wbvla.control.config import ExecutionConfig, SafetyConfig
 from wbvla.control.lmo import LMOStage
 from wbvla.control.policy_contract import CommandKind, PolicyOutput
 from wbvla.control.targets import ARMS, FLAGS, GRIPPERS, HEIGHT, JointLimits, TargetFilter
@@ -69,6 +73,40 @@ def chunk_at(arm: np.ndarray, grippers: np.ndarray, dt: float, t_rel: float) -> 
     return ((1 - w) * arm[i] + w * arm[i + 1]).astype(np.float64), ((1 - w) * grippers[i] + w * grippers[i + 1]).astype(np.float64)
 
 
+def covers(chunk: Chunk, t_rel: float) -> bool:
+    """Whether ``chunk`` predicts a target ``t_rel`` seconds after its observation: its rows span
+    ``[0, H * dt)`` (row ``i`` holds over ``[i dt, (i + 1) dt)``, :class:`PolicyOutput`); a time
+    before the observation counts as row 0."""
+    return t_rel / chunk.dt < chunk.arm.shape[0] - 1e-6
+
+
+def ensemble_at(chunks: Sequence[tuple[Chunk, int]], now_ns: int, decay: float) -> tuple[np.ndarray, np.ndarray]:
+    """ACT's temporal ensembling (Zhao et al. 2023, §3.3) at ``now_ns``: arm (14,) and gripper (2,) targets.
+
+    ``chunks``: (chunk, t_obs_ns) oldest first. Each chunk that covers ``now_ns`` (:func:`covers`)
+    predicts ``a_i = chunk_at(chunk, now - t_obs)``; with ``i = 0`` the oldest of them,
+
+        a = sum_i w_i a_i / sum_i w_i,   w_i = exp(-m i),   m = ``decay``
+
+    (m > 0 weighs older chunks more, m < 0 newer ones; computed as a softmax of ``-m i``, so any
+    finite m is safe). With no chunk covering ``now_ns`` the newest chunk's :func:`chunk_at` (its
+    last row, held)."""
+    preds = []
+    for chunk, t_obs in chunks:
+        t_rel = (now_ns - t_obs) / NS
+        if covers(chunk, t_rel):
+            preds.append(chunk_at(chunk.arm, chunk.grippers, chunk.dt, t_rel))
+    if not preds:
+        chunk, t_obs = chunks[-1]
+        return chunk_at(chunk.arm, chunk.grippers, chunk.dt, (now_ns - t_obs) / NS)
+    logits = -decay * np.arange(len(preds), dtype=np.float64)
+    w = np.exp(logits - logits.max())
+    w /= w.sum()
+    arm = np.einsum("i,ij->j", w, np.stack([p[0] for p in preds]))
+    grip = np.einsum("i,ij->j", w, np.stack([p[1] for p in preds]))
+    return arm, grip
+
+
 @dataclass(frozen=True)
 class Chunk:
     """What the tick follows of one policy answer (a wire command has the same four fields)."""
@@ -92,12 +130,19 @@ class Supervisor:
 
     ``accept`` takes anything with ``arm``, ``grippers``, ``dt`` and ``command`` (a :class:`Chunk`
     or a decoded wire command), with the time of the observation it answers and when it arrived.
+    ``execution`` says how the ``active`` mode follows the chunks (:class:`ExecutionConfig`): the
+    newest (``chunk``) or the ensemble of the kept ones (``temporal_ensemble``, :func:`ensemble_at`).
     """
 
-    def __init__(self, cfg: SafetyConfig, period_s: float, kind: str):
+    def __init__(self, cfg: SafetyConfig, period_s: float, kind: str, execution: ExecutionConfig | None = None):
         self.cfg, self.period, self.kind = cfg, period_s, kind
+        self.execution = execution or ExecutionConfig()
+        self.ensemble = self.execution.chunk_execution == "temporal_ensemble"
         self.mode = "wait"
         self.command: Chunk | None = None
+        self.kept: deque[tuple[Chunk, int]] = deque()
+        """(chunk, t_obs_ns) of the accepted chunks that may still cover a tick, oldest first
+        (``temporal_ensemble`` only; the newest is always kept)."""
         self.t_obs_ns = 0
         self.t_valid_ns: int | None = None
         """Receipt time (the runner's clock) of the last accepted command."""
@@ -109,6 +154,8 @@ class Supervisor:
         if self.mode == "estop":
             return
         self.command, self.t_obs_ns, self.t_valid_ns = cmd, t_obs_ns, rx_ns
+        if self.ensemble:
+            self.kept.append((cmd, t_obs_ns))
 
     def estop(self, reason: str) -> None:
         """Latch the e-stop (never left until the runner restarts)."""
@@ -125,6 +172,8 @@ class Supervisor:
         mode = "safe" if silent > self.cfg.safe_after_s else "hold" if silent > self.cfg.hold_after_s else "active"
         if mode != self.mode and mode != "safe":
             self._hold = None  # a fresh hold captures the targets at its first tick
+        if mode != "active":
+            self.kept.clear()  # after a hold the ensemble starts again from the next accepted chunk
         self.mode = mode
         return mode
 
@@ -137,7 +186,12 @@ class Supervisor:
         u = np.zeros(4)
         if self.mode == "active":
             cmd = self.command
-            arm, grip = chunk_at(cmd.arm, cmd.grippers, cmd.dt, (now_ns - self.t_obs_ns) / NS)
+            if self.ensemble:
+                while len(self.kept) > 1 and not covers(self.kept[0][0], (now_ns - self.kept[0][1]) / NS):
+                    self.kept.popleft()  # ticks only move forward: a chunk that ended never covers again
+                arm, grip = ensemble_at(self.kept, now_ns, self.execution.ensemble_decay)
+            else:
+                arm, grip = chunk_at(cmd.arm, cmd.grippers, cmd.dt, (now_ns - self.t_obs_ns) / NS)
             u[:] = cmd.command
             return arm, grip, u, None
         if self.mode in ("hold", "estop"):
@@ -179,16 +233,17 @@ class ControlTick:
 
     def __init__(self, safety: SafetyConfig, period_s: float, kind: CommandKind, lmo: LMOStage | None = None,
                  command_map: Callable[[np.ndarray], np.ndarray] | None = None,
-                 clock: Callable[[], int] = time.perf_counter_ns):
+                 clock: Callable[[], int] = time.perf_counter_ns, execution: ExecutionConfig | None = None):
         """``kind``: what the chunks' u_t holds (``flags`` or ``velocity``). ``command_map``: turns
-        the tick's u_t (4,) into what the LMO / backend takes, once per tick. ``clock`` times the LMO."""
+        the tick's u_t (4,) into what the LMO / backend takes, once per tick. ``clock`` times the LMO.
+        ``execution``: how chunks are followed (default :class:`ExecutionConfig`: the newest chunk)."""
         if lmo is not None and abs(lmo.policy.control_dt - period_s) > 1e-9:
             raise ValueError(f"the LMO {lmo.policy.path} steps every {lmo.policy.control_dt} s (its gait clock counts "
                              f"those steps); the tick's period is {period_s} s")
         self.cfg, self.period_s, self.kind, self.lmo = safety, period_s, kind, lmo
         self.command_map, self.clock = command_map, clock
         self.limits = JointLimits.from_config(safety)
-        self.sup = Supervisor(safety, period_s, kind)
+        self.sup = Supervisor(safety, period_s, kind, execution)
         self.filter = TargetFilter(safety, period_s, self.limits)
         self.waist_default = default_pose("waist")
         self.u = np.array([0.0, 0.0, 0.0, safety.nominal_height])

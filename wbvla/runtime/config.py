@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wbvla.control.config import SafetyConfig
+from wbvla.control.config import ExecutionConfig, SafetyConfig
 from wbvla.control.policy_contract import DEFAULT_IMAGE_SIZE
 from wbvla.data.teleop_schema import TASKS
 from wbvla.lmo.config import CommandConfig
@@ -156,6 +156,9 @@ class RunnerConfig:
     """Endpoints and security."""
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     """Acceptance rules, rate limits and watchdog times."""
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    """How the tick follows the accepted chunks: the newest (``chunk``, default) or ACT's temporal
+    ensemble of the overlapping ones (``temporal_ensemble``); the suite's runner has the same switch."""
     backend: str = "sim"
     """``sim`` (the MuJoCo twin) or ``x2`` (the AgiBot SDK seam)."""
     sim: SimTwinConfig = field(default_factory=SimTwinConfig)

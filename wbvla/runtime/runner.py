@@ -93,7 +93,7 @@ class RobotRunner:
         self.period_ns = round(cfg.period_s * 1e9)
         self.kind = lmo.kind if lmo is not None and not backend.kinematic_base else "flags"
         self.control = ControlTick(cfg.safety, cfg.period_s, self.kind, None if backend.kinematic_base else lmo,
-                                   clock=lambda: self.clock())
+                                   clock=lambda: self.clock(), execution=cfg.execution)
         self.gate = CommandGate(cfg.safety, self.kind, self.control.limits)
         self.sup, self.filter = self.control.sup, self.control.filter
         self.log = TickLog(cfg.log_ticks)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wbvla.control.config import ExecutionConfig
 from wbvla.data.teleop_schema import TASKS
 from wbvla.validation import one_of, positive, require
 
@@ -101,6 +102,10 @@ class RunSettings:
     missing: str = "error"
     """A learned row / model whose policy folder is missing: ``error`` (a clear error naming it),
     ``train`` (train it first, resumable) or ``skip`` (run the others; the report lists it)."""
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    """How the control tick follows the policy's chunks (:class:`~wbvla.control.config.ExecutionConfig`):
+    the newest (``chunk``, default) or ACT's temporal ensemble (``temporal_ensemble``). Part of each
+    trial's key unless ``chunk``, so trials of different modes never mix in one run folder."""
     stop_frozen_s: float | None = 3.0
     """End an unfinished trial once its scene and the policy's output have stood still this long
     (a fixed point of a deterministic policy: the rest would look the same; the record says so).

@@ -168,7 +168,7 @@ def _sessions(out_dir: Path) -> list[dict]:
 def _settings(run) -> dict:
     return {"workers": run.workers, "threads": run.threads, "image_size": run.image_size, "time_limit_s": run.time_limit_s,
             "save_logs": run.save_logs, "stop_frozen_s": run.stop_frozen_s, "stop_away_m": run.stop_away_m, "rerun_stale": run.rerun_stale,
-            "run_missing": run.run_missing}
+            "run_missing": run.run_missing, "execution": asdict(run.execution)}
 
 
 def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
@@ -190,7 +190,8 @@ def plan_suite(config: SuiteConfig, ids: dict[str, str]) -> list[TrialUnit]:
                         continue
                     for i in range(config.trials_per_task):
                         video = backend == "ideal_base" and variation == "none" and i < config.videos_per_task
-                        units.append(TrialUnit(spec, ids[row], backend, task, variation, config.first_seed + i, "table2", video))
+                        units.append(TrialUnit(spec, ids[row], backend, task, variation, config.first_seed + i, "table2", video,
+                                               config.run.execution.label()))
     return units
 
 
@@ -244,7 +245,8 @@ def plan_scaling(config: ScalingConfig, ids: dict[str, str]) -> list[TrialUnit]:
             continue
         for task, variation in config.start_pose_cells if group == "start_pose" else config.scene_cells:
             for i in range(config.trials_per_cell):
-                u = TrialUnit(spec, ids[spec.label], config.backend, task, variation, config.first_seed + i, "scaling")
+                u = TrialUnit(spec, ids[spec.label], config.backend, task, variation, config.first_seed + i, "scaling",
+                              execution=config.run.execution.label())
                 units[u.key] = u
     return list(units.values())
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from wbvla.control.config import ExecutionConfig
 from wbvla.io import atomic_path
 from wbvla.paths import PACKAGE_DIR, cache_dir, data_dir
 from wbvla.suite.config import ROW_VARIANT, TrainingSizes
@@ -201,10 +202,14 @@ class TrialUnit:
     """Which experiment (``table2``, ``scaling``): records of different experiments never mix."""
     video: bool = False
     """Record head-camera + third-person video."""
+    execution: str = "chunk"
+    """How the tick follows the chunks (:meth:`wbvla.control.config.ExecutionConfig.label`); in the
+    key unless ``chunk`` (so the keys of the runs before the switch stay valid)."""
 
     @property
     def key(self) -> str:
-        return "|".join((self.group, self.policy.label, self.backend, self.task, self.variation, str(self.seed), self.model_id))
+        parts = (self.group, self.policy.label, self.backend, self.task, self.variation, str(self.seed), self.model_id)
+        return "|".join(parts if self.execution == "chunk" else (*parts, self.execution))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,8 +294,11 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     frozen_s = settings.get("stop_frozen_s")
     traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s, away_m=settings.get("stop_away_m")) if frozen_s else None)
     backend = backend_for(unit.backend, policy.command_kind)
+    execution = ExecutionConfig(**settings.get("execution", {}))
+    require(execution.label() == unit.execution,
+            f"unit {unit.key} was planned with execution {unit.execution!r}, the settings say {execution.label()!r}")
     cfg = RunnerConfig(backend=backend.name, image_size=settings.get("image_size"), time_limit_s=settings.get("time_limit_s"),
-                       third_person=unit.video, keep_head_frames=unit.video)
+                       third_person=unit.video, keep_head_frames=unit.video, execution=execution)
     task = make_task(unit.task, unit.seed, unit.variation)
     result = run_trial(traced, task, cfg, backend=backend, stop_early=traced.observe)
     trace = traced.finish()
@@ -325,4 +333,5 @@ def record_of(unit: TrialUnit, result, failure: dict, files: dict) -> dict:
         "duration_s": result.duration_s, "wall_s": result.wall_s, "ticks": result.ticks, "steps_per_s": result.steps_per_s,
         "failure": failure, "latent_usage": latent_usage(result.latents), "files": files,
         "final_phase": result.info.get("final_phase"), "stopped_early": result.info.get("stopped_early"),
+        "execution": unit.execution,
     }

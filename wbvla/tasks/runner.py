@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wbvla.control.config import SafetyConfig
+from wbvla.control.config import ExecutionConfig, SafetyConfig
 from wbvla.control.lmo import LMOStage
 from wbvla.control.policy_contract import Policy, PolicyOutput, check_state, image_size_of
 from wbvla.control.sim_backend import SimRobot
@@ -76,6 +76,9 @@ class RunnerConfig:
     The watchdog holds the robot if answers come slower than ``safety.hold_after_s``."""
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     """The tick's rate limits, ranges and watchdog times (the robot runner's defaults)."""
+    execution: ExecutionConfig = field(default_factory=ExecutionConfig)
+    """How the tick follows the chunks: the newest (``chunk``, default) or ACT's temporal ensemble
+    of the overlapping ones (``temporal_ensemble``, needs ``replan_every = 1`` to overlap fully)."""
     third_person: bool = False
     """Also render a third-person view every tick (for videos)."""
     video_size: int = 256
@@ -227,7 +230,8 @@ def run_trial(policy: Policy, task: TaskInstance, config: RunnerConfig | None = 
     policy_kind = getattr(policy, "command_kind", "flags")
     target_kind = lmo.kind if lmo is not None else backend.command_kind
     shaping, logged = VelocityReference(command_config), VelocityReference(command_config)
-    control = ControlTick(cfg.safety, CONTROL_DT, policy_kind, lmo, _command_map(policy_kind, target_kind, shaping, backend.name))
+    control = ControlTick(cfg.safety, CONTROL_DT, policy_kind, lmo, _command_map(policy_kind, target_kind, shaping, backend.name),
+                          execution=cfg.execution)
     period_ns = round(CONTROL_DT * 1e9)
     now = [0]
     robot.clock = lambda: now[0]  # the simulated clock stamps every state
