@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wbvla.lam.vision_tower import check_tower_folder
 from wbvla.training.devices import DeviceName, check_device
 from wbvla.validation import in_range, one_of, positive, require
 
-FEATURE_SPACES = ("pixel", "dinov2")
+FEATURE_SPACES = ("pixel", "tower", "dinov2")
 VARIANTS = ("mani", "loco", "shared")
 """The three LAMs of the paper: manipulation, locomotion, and the shared ablation (App. B)."""
 
@@ -33,14 +34,21 @@ class LAMConfig:
     """Architecture of one LAM (VQ-VAE over frame pairs, App. A.1)."""
 
     feature_space: str = "pixel"
-    """``pixel``: 8x8 RGB patches, no weights needed (default, offline). ``dinov2``: patch features of
+    """``pixel``: 8x8 RGB patches, no weights needed (default, offline). ``tower``: patch tokens (last
+    hidden state) of the project's frozen, offline-pretrained vision tower at ``tower_path``, a named
+    deviation: it stands in for DINOv2 (no pretrained weights offline). ``dinov2``: patch features of
     a frozen DINOv2 loaded with ``Dinov2Model.from_pretrained(dinov2_path)`` (the paper's choice)."""
     dinov2_path: str | None = None
     """Folder or hub id of a DINOv2 checkpoint; required for ``feature_space='dinov2'``."""
+    tower_path: str | None = None
+    """Folder of a pretrained vision tower (``<run>/tower`` written by ``wbvla vision-pretrain``: an
+    Idefics3 checkpoint, safetensors); required for ``feature_space='tower'``. Its weights are not
+    copied into LAM checkpoints: a trained LAM reloads them from here (and refuses other weights)."""
     image_size: int = 64
-    """Square input size (pixels) the frames are resized to (DINOv2: a multiple of its patch size)."""
+    """Square input size (pixels) the frames are resized to (DINOv2: a multiple of its patch size;
+    ``tower``: not used, frames go in at the tower's own input size, as the VLA feeds it)."""
     patch_size: int = 8
-    """Pixel patch size for ``feature_space='pixel'`` (DINOv2 uses its own)."""
+    """Pixel patch size for ``feature_space='pixel'`` (DINOv2 and the tower use their own)."""
     model_dim: int = 128
     """Transformer width."""
     position_embedding: str = "learned"
@@ -78,6 +86,13 @@ class LAMConfig:
         one_of("encoder_attention", self.encoder_attention, ("factorized", "joint"))
         if self.feature_space == "dinov2":
             require(self.dinov2_path is not None, "feature_space='dinov2' needs dinov2_path (a local folder or hub id)")
+        if self.feature_space == "tower":
+            require(self.tower_path is not None,
+                    "feature_space='tower' needs tower_path (a <run>/tower folder written by `wbvla vision-pretrain`)")
+            try:
+                check_tower_folder(self.tower_path)
+            except FileNotFoundError as e:  # a config error like any other bad field value
+                raise ValueError(f"tower_path: {e}") from e
         in_range("image_size", self.image_size, 16, 1024)
         positive("patch_size", self.patch_size)
         if self.feature_space == "pixel":

@@ -1,8 +1,17 @@
-"""Feature spaces the LAM encodes and reconstructs: raw pixel patches or frozen DINOv2 patches.
+"""Feature spaces the LAM encodes and reconstructs: raw pixel patches, frozen DINOv2 patches, or
+the patch tokens of the project's own frozen, offline-pretrained vision tower.
 
-Both map uint8 frames (B, 3, H, W) to patch features (B, N, C) on a ``grid`` x ``grid`` layout.
-The LAM's reconstruction target and the RRG are measured in this space (the paper reconstructs
-DINOv2 features of o_t+k, App. A.1; the pixel space needs no weights and is the offline default).
+Each maps uint8 frames (B, 3, H, W) to patch features (B, N, C) on a ``grid`` x ``grid`` layout.
+The LAM's reconstruction target and the RRG are measured in this space. The paper reconstructs
+DINOv2 features of o_t+k (App. A.1); no DINOv2 weights can be had offline, so
+
+* ``pixel`` (default) needs no weights;
+* ``tower`` is a named deviation: the project's offline-pretrained tower (``wbvla vision-pretrain``,
+  issue 20) stands in for DINOv2 (no pretrained weights offline);
+* ``dinov2`` is the paper's choice, for a machine that has the weights.
+
+Features are computed on the fly in every forward pass (the LAM pipeline caches no features); the
+frozen backbones' weights are not stored in LAM checkpoints but reloaded from their path.
 """
 
 from __future__ import annotations
@@ -13,23 +22,10 @@ from torch import nn
 
 from wbvla.compat import ensure_torchvision_importable
 from wbvla.lam.config import LAMConfig
+from wbvla.lam.vision_tower import load_vision_tower, preprocess_images, to_float_images
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def to_float_images(frames: torch.Tensor, size: int) -> torch.Tensor:
-    """uint8 (B, 3, H, W) or (B, H, W, 3) -> float (B, 3, size, size) in [0, 1] (area-resized if needed)."""
-    if frames.ndim != 4:
-        raise ValueError(f"expected frames of shape (B, 3, H, W) or (B, H, W, 3), got {tuple(frames.shape)}")
-    if frames.shape[1] != 3 and frames.shape[-1] == 3:
-        frames = frames.permute(0, 3, 1, 2)
-    if frames.shape[1] != 3:
-        raise ValueError(f"expected 3 colour channels, got frames of shape {tuple(frames.shape)}")
-    x = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
-    if x.shape[-2:] != (size, size):
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return x
 
 
 class PixelPatches(nn.Module):
@@ -88,8 +84,40 @@ class Dinov2Patches(nn.Module):
         return out[:, 1:1 + self.grid * self.grid]  # (B, N, C)
 
 
+class TowerPatches(nn.Module):
+    """Frozen patch tokens of the project's pretrained vision tower (last hidden state, after its
+    final LayerNorm): (B, N, width), N = (image_size / patch_size)^2 of the tower.
+
+    Frames are resized to the tower's own input size and normalized with its image statistics,
+    exactly as the VLA feeds the same tower (:func:`wbvla.lam.vision_tower.preprocess_images`), so
+    ``LAMConfig.image_size`` / ``patch_size`` are not used. Like DINOv2's, the tokens are used
+    as they come out (no further standardization): the final LayerNorm already puts every token on
+    a common scale."""
+
+    def __init__(self, path: str):
+        super().__init__()
+        tower = load_vision_tower(path)
+        self.backbone = tower.model
+        self.backbone.requires_grad_(False)
+        self.image_size, self.patch_size, self.grid, self.dim = tower.image_size, tower.patch_size, tower.grid, tower.width
+        self.fingerprint = tower.fingerprint  # LAM checkpoints record it and refuse another tower on load
+        self.image_mean, self.image_std = tower.image_mean, tower.image_std
+
+    def train(self, mode: bool = True):  # the backbone stays frozen in eval mode
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+    @torch.no_grad()
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        pixels = preprocess_images(frames, self.image_size, self.image_mean, self.image_std)[:, 0]  # (B, 3, S, S)
+        return self.backbone(pixel_values=pixels).last_hidden_state  # (B, N, width)
+
+
 def build_features(config: LAMConfig) -> nn.Module:
     """The feature space named by ``config.feature_space``."""
     if config.feature_space == "pixel":
         return PixelPatches(config.image_size, config.patch_size)
+    if config.feature_space == "tower":
+        return TowerPatches(config.tower_path)
     return Dinov2Patches(config.dinov2_path, config.image_size)

@@ -15,6 +15,8 @@ from wbvla.lam.quantizer import code_statistics
 from wbvla.lam.rrg import pair_mse, rrg
 
 L = import_lightning()
+FEATURE_FINGERPRINT_KEY = "feature_weights_sha256"
+"""Checkpoint entry: SHA-256 of the frozen tower the LAM was trained on (its weights are not stored)."""
 
 
 class LAMModule(L.LightningModule):
@@ -32,7 +34,6 @@ class LAMModule(L.LightningModule):
         self.save_hyperparameters()
         self.config = LAMConfig(**(model or {}))
         self.model = LatentActionModel(self.config)
-        self.strict_loading = False  # frozen DINOv2 weights are not stored in LAM checkpoints
         self._t0 = None
         self._val = []
 
@@ -106,3 +107,16 @@ class LAMModule(L.LightningModule):
         state = checkpoint["state_dict"]
         for key in [k for k in state if k.startswith("model.features.backbone.")]:
             del state[key]
+        fingerprint = getattr(self.model.features, "fingerprint", None)
+        if fingerprint is not None:  # the frozen tower is reloaded from tower_path: remember which weights
+            checkpoint[FEATURE_FINGERPRINT_KEY] = fingerprint
+
+    def on_load_checkpoint(self, checkpoint):
+        saved, now = checkpoint.get(FEATURE_FINGERPRINT_KEY), getattr(self.model.features, "fingerprint", None)
+        if saved is not None and saved != now:
+            raise ValueError(f"this LAM was trained on the vision tower with weights {saved[:12]}..., but "
+                             f"tower_path {self.config.tower_path} now holds {str(now)[:12]}...: its features "
+                             "would not be the ones the LAM learned (restore that tower or retrain the LAM)")
+        backbone = getattr(self.model.features, "backbone", None)
+        if backbone is not None:  # the frozen weights just loaded from their path complete the state dict
+            checkpoint["state_dict"].update({f"model.features.backbone.{k}": v for k, v in backbone.state_dict().items()})

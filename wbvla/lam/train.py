@@ -10,6 +10,7 @@ tests; the three variants differ only in the data they see:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,9 +88,13 @@ def train_lam(config: LAMTrainConfig, train_parts: list | None = None, val_parts
     val_loader = DataLoader(_val_subset(val_parts, config.val_pairs, config.seed), batch_size=64, num_workers=0)
     module = LAMModule.from_config(config.model, lr=config.lr, warmup_steps=config.warmup_steps,
                                    max_steps=config.max_steps, weight_decay=config.weight_decay)
-    fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
-                        config.resume, config_json(config), log_every_n_steps=min(10, config.val_every_n_steps),
-                        callbacks=callbacks, defaults=config_json(LAMTrainConfig()))
+    with warnings.catch_warnings():
+        if config.model.feature_space != "pixel":  # the frozen feature backbone stays in eval mode on purpose
+            warnings.filterwarnings("ignore", message=r"Found \d+ module\(s\) in eval mode at the start of training",
+                                    category=UserWarning)
+        fit = fit_resumable(module, train_loader, val_loader, run, config.max_steps, config.device, config.progress,
+                            config.resume, config_json(config), log_every_n_steps=min(10, config.val_every_n_steps),
+                            callbacks=callbacks, defaults=config_json(LAMTrainConfig()))
     return TrainResult(fit.checkpoint, run, fit.steps, fit.steps_this_call, fit.wall_s, fit.examples_per_s, fit.device)
 
 

@@ -34,7 +34,7 @@ import torch
 
 from wbvla.compat import ensure_torchvision_importable
 from wbvla.io import atomic_path
-from wbvla.lam.features import to_float_images
+from wbvla.lam.vision_tower import image_stats, preprocess_images
 from wbvla.paths import cache_dir
 from wbvla.vla.config import BackboneConfig
 
@@ -167,15 +167,6 @@ class Backbone:
                                  dtype=next(self.model.parameters()).dtype)
 
 
-def preprocess_images(images: torch.Tensor, size: int, mean, std, dtype=torch.float32) -> torch.Tensor:
-    """uint8 (B, 3, H, W) or channels-last (B, H, W, 3) -> (B, 1, 3, size, size) float, (x/255 - mean)/std
-    (resized like the LAM's inputs, :func:`wbvla.lam.features.to_float_images`)."""
-    x = to_float_images(torch.as_tensor(images), size)  # (B, 3, S, S) in [0, 1]
-    m = torch.tensor(mean, dtype=x.dtype).view(1, 3, 1, 1)
-    s = torch.tensor(std, dtype=x.dtype).view(1, 3, 1, 1)
-    return ((x - m) / s).unsqueeze(1).to(dtype)  # (B, 1, 3, S, S)
-
-
 def _idefics3_config(cfg: BackboneConfig, text_config: dict, image_token_id: int):
     tf = _import_transformers()
     vision = dict(hidden_size=cfg.vision_width, intermediate_size=2 * cfg.vision_width,
@@ -193,7 +184,7 @@ def build_backbone(cfg: BackboneConfig, extra_tokens: list[str] = ()) -> Backbon
         tokenizer = tf.AutoTokenizer.from_pretrained(cfg.pretrained_path)
         add_tokens(tokenizer, [*LAYOUT_TOKENS, *extra_tokens])
         model = tf.Idefics3ForConditionalGeneration.from_pretrained(cfg.pretrained_path, dtype=torch.float32)
-        mean, std = _pretrained_image_stats(cfg.pretrained_path)
+        mean, std = image_stats(cfg.pretrained_path)
         source = str(cfg.pretrained_path)
         if model.config.image_token_id != tokenizer.convert_tokens_to_ids(IMAGE_TOKEN):
             raise ValueError(f"{cfg.pretrained_path}: config.image_token_id {model.config.image_token_id} is not the "
@@ -225,15 +216,6 @@ def build_backbone(cfg: BackboneConfig, extra_tokens: list[str] = ()) -> Backbon
     return Backbone(model, tokenizer, size, tuple(mean), tuple(std), source)
 
 
-def _pretrained_image_stats(path: str) -> tuple[tuple, tuple]:
-    """image_mean / image_std of a checkpoint's image processor (0.5 / 0.5 when it has none)."""
-    f = Path(path) / "preprocessor_config.json"
-    if f.is_file():
-        d = json.loads(f.read_text())
-        return tuple(d.get("image_mean", (0.5,) * 3)), tuple(d.get("image_std", (0.5,) * 3))
-    return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
-
-
 def save_backbone(backbone: Backbone, folder: Path, half: bool = True) -> Path:
     """Write the model (safetensors, fp16 by default), tokenizer and image stats to ``folder``."""
     folder = Path(folder)
@@ -261,5 +243,5 @@ def load_backbone(folder: Path, dtype=torch.float32) -> Backbone:
         raise FileNotFoundError(f"no model config.json in {folder}")
     tokenizer = tf.AutoTokenizer.from_pretrained(str(folder))
     model = tf.Idefics3ForConditionalGeneration.from_pretrained(str(folder), dtype=dtype, use_safetensors=True)
-    mean, std = _pretrained_image_stats(str(folder))
+    mean, std = image_stats(str(folder))
     return Backbone(model.eval(), tokenizer, int(model.config.vision_config.image_size), mean, std, str(folder))

@@ -38,6 +38,7 @@ from torch import nn
 from wbvla.compat import import_lightning
 from wbvla.data.vision_renders import VisionRenders, load_renders, render_dataset
 from wbvla.io import write_json_atomic
+from wbvla.lam.vision_tower import check_tower_folder
 from wbvla.paths import cache_dir
 from wbvla.training.harness import config_json, fit_resumable, warmup_cosine
 from wbvla.vla.backbone import Backbone, build_backbone, save_backbone
@@ -299,9 +300,7 @@ def save_tower(module: VisionPretrainModule, folder: Path) -> Path:
 
 def tower_backbone_config(folder: Path, **overrides) -> BackboneConfig:
     """The VLA backbone config that loads a pretrained tower folder (``<run>/tower``)."""
-    folder = Path(folder)
-    if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"{folder}: no config.json (not a pretrained tower folder; run wbvla vision-pretrain)")
+    folder = check_tower_folder(folder)
     return replace(BackboneConfig(), preset="pretrained", pretrained_path=str(folder), **overrides)
 
 
