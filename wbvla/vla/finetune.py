@@ -4,6 +4,10 @@
       + L1(arm chunk) + L1(gripper chunk) + CE(s_x, s_y, s_yaw) + L1(h*)  (the decoder; L1 on
                                                                            velocity for the
                                                                            velocity baseline)
+      [+ w_loc * L_loc]                                                   (ours, off by default:
+                                                                           hand positions from the
+                                                                           image tokens,
+                                                                           :mod:`~wbvla.vla.localization`)
 
 The VLM gets LoRA adapters (peft) on its text model and (``lora_vision``, default) on its vision
 tower and connector; the embeddings stay frozen. Training is teacher-forced: the decoder reads the
@@ -33,7 +37,8 @@ from wbvla.vla.backbone import build_backbone, import_peft, peft_wrapping, save_
 from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
 from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
-from wbvla.vla.model import LatentVLA, load_base, random_shift
+from wbvla.vla.localization import LocalizationHead, localization_l1, tcp_targets
+from wbvla.vla.model import TOKEN_VISUAL, LatentVLA, load_base, random_shift
 from wbvla.vla.phase_metrics import hand_error_m, phase_report
 from wbvla.vla.policy import export_policy
 from wbvla.vla.pretrain import pretrain, pretrain_config_from_run
@@ -85,34 +90,46 @@ class FinetuneModule(L.LightningModule):
                                         cfg.use_state, ActionStats(**{k: np.asarray(v, np.float32) for k, v in stats.items()}))
         if cfg.init_policy is not None:
             load_policy_weights(self.peft, self.decoder, Path(cfg.init_policy))
+        # built after the decoder (the same initial weights as without it); training-only, never exported
+        self.localization = (LocalizationHead(self.vla.backbone.hidden_size, self.vla.backbone.image_seq_len)
+                             if cfg.aux_localization_weight > 0 else None)
         self.weights = {"arm": cfg.arm_weight, "gripper": cfg.gripper_weight, "command": cfg.flag_weight,
                         "height": cfg.height_weight}
         self._val: list[dict] = []
 
     def _forward(self, batch, codes: torch.Tensor | None):
         """Teacher-forced pass with ``codes`` in the sequence (images randomly shifted) -> (hidden,
-        prompts, decoder output)."""
+        prompts, pooled tokens (B, N, D), their kinds (N,), decoder output)."""
         n = self.vla.num_slots
         prompts = self.vla.prompts.batch(batch["instruction"], codes.cpu() if n else None)
         pixel_values = random_shift(self.vla.encode_images(batch["image"]), self.cfg.image_shift)
         hidden = self.vla.hidden_states(pixel_values, prompts)
         tokens, kinds = self.vla.pooled_tokens(hidden, prompts)
-        return hidden, prompts, self.decoder(tokens, kinds, batch["state"] if self.cfg.use_state else None)
+        return hidden, prompts, tokens, kinds, self.decoder(tokens, kinds, batch["state"] if self.cfg.use_state else None)
 
-    def training_step(self, batch, batch_idx):
-        hidden, prompts, out = self._forward(batch, batch["codes"])
+    def losses(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The training loss of ``batch`` and its logged terms (module docstring)."""
+        hidden, prompts, tokens, kinds, out = self._forward(batch, batch["codes"])
         terms = decoder_losses(self.decoder, out, batch, self.weights)
         latent = self.vla.latent_loss(self.vla.latent_logits(hidden, prompts), batch["codes"],
                                       batch.get("latent_target")).to(hidden.device)
         loss = self.cfg.latent_weight * latent + terms["action"]
+        logged = {"train/latent_ce": latent.detach(), **{f"train/{k}": v.detach() for k, v in terms.items()}}
+        if self.localization is not None:
+            loc = localization_l1(self.localization(tokens[:, kinds == TOKEN_VISUAL]), tcp_targets(batch["state"]))
+            loss = loss + self.cfg.aux_localization_weight * loc
+            logged["train/aux_localization_l1_m"] = loc.detach()
+        return loss, {"train/loss": loss.detach(), **logged}
+
+    def training_step(self, batch, batch_idx):
+        loss, logged = self.losses(batch)
         bs = len(batch["instruction"])
-        self.log_dict({"train/loss": loss.detach(), "train/latent_ce": latent.detach(),
-                       **{f"train/{k}": v.detach() for k, v in terms.items()}}, on_step=True, on_epoch=False, batch_size=bs)
+        self.log_dict(logged, on_step=True, on_epoch=False, batch_size=bs)
         self.log("loss", loss.detach(), prog_bar=True, batch_size=bs)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        self._val.append(predict_batch(self.vla, self.decoder, batch, self.cfg.use_state))
+        self._val.append(predict_batch(self.vla, self.decoder, batch, self.cfg.use_state, self.localization))
 
     def on_validation_epoch_end(self):
         if self._val:
@@ -141,21 +158,28 @@ def load_policy_weights(peft_model, decoder: ExecutionDecoder, folder: Path) -> 
 
 
 @torch.no_grad()
-def predict_batch(vla: LatentVLA, decoder: ExecutionDecoder, batch: dict, use_state: bool) -> dict:
-    """Greedy latent decoding + decoder on one batch: physical predictions next to the targets."""
+def predict_batch(vla: LatentVLA, decoder: ExecutionDecoder, batch: dict, use_state: bool,
+                  localization: LocalizationHead | None = None) -> dict:
+    """Greedy latent decoding + decoder on one batch: physical predictions next to the targets;
+    with a ``localization`` head also its TCP positions (``tcp``) next to FK of s_t (``true_tcp``)."""
     dec = vla.greedy_codes(vla.encode_images(batch["image"]), batch["instruction"])
     out = decoder(dec.tokens, dec.kinds, batch["state"].to(dec.tokens.device) if use_state else None)
     phys = decoder.physical(out, batch["state"].to(dec.tokens.device))
-    return {"arm": phys["arm"].cpu(), "gripper": phys["gripper"].cpu(), "command": phys["command"].cpu(),
+    pred = {"arm": phys["arm"].cpu(), "gripper": phys["gripper"].cpu(), "command": phys["command"].cpu(),
             "codes": dec.codes, "true_codes": batch["codes"].cpu(), "true_arm": batch["arm"].cpu(),
             "true_gripper": batch["gripper"].cpu(), "true_flags": batch["flags"].cpu(), "true_height": batch["height"].cpu(),
             "true_velocity": batch["velocity"].cpu(), "episode": batch["episode"].cpu(), "t": batch["t"].cpu(),
             "phase": batch["phase"].cpu()}
+    if localization is not None:  # the image tokens precede the latent ones: the same as teacher-forced
+        pred["tcp"] = localization(dec.tokens[:, dec.kinds == TOKEN_VISUAL]).cpu()
+        pred["true_tcp"] = tcp_targets(batch["state"]).cpu()
+    return pred
 
 
 def frame_metrics(preds: list[dict], command_kind: str) -> dict:
     """Held-out metrics over predicted frames: arm L1 (rad; whole chunk and row 0), gripper L1 (m),
-    flag accuracy per axis (or velocity MAE), h* error (m), latent top-1; and, per expert phase, the
+    flag accuracy per axis (or velocity MAE), h* error (m), latent top-1; with the localization head,
+    its L1 (m) and the median of the worse hand's distance (cm); and, per expert phase, the
     hand position error by forward kinematics of the chunk's first row (:func:`~wbvla.vla.phase_metrics.phase_report`:
     ``per_phase``, ``all``, the headline ``hand_error_cm`` at pre-grasp and grasp, and its scalars
     ``hand_error_cm_pregrasp`` / ``_grasp``, None where no frame has that phase)."""
@@ -174,6 +198,9 @@ def frame_metrics(preds: list[dict], command_kind: str) -> dict:
             m[f"velocity_mae_{axis}"] = float(err[i])
     if p["codes"].shape[1]:
         m["latent_top1"] = float((p["codes"] == p["true_codes"]).float().mean())
+    if "tcp" in p:  # the localization head (FinetuneConfig.aux_localization_weight)
+        m["localization_l1_m"] = float(localization_l1(p["tcp"], p["true_tcp"]))
+        m["localization_error_cm"] = float((p["tcp"] - p["true_tcp"]).norm(dim=-1).amax(dim=-1).median() * 100.0)
     if "phase" in p:
         m.update(phase_report(p["arm"].numpy(), p["true_arm"].numpy(), p["phase"].numpy(),
                               p["hand_error_m"].numpy() if "hand_error_m" in p else None))

@@ -32,8 +32,9 @@ HEADLINE_PHASES: tuple[str, ...] = ("pregrasp", "grasp")
 _KINEMATICS: list[ArmKinematics] = []
 
 
-def _kinematics() -> ArmKinematics:
-    """One FK model per process (parsing the MJCF takes longer than thousands of FK calls)."""
+def arm_kinematics() -> ArmKinematics:
+    """One FK model per process (parsing the MJCF takes longer than thousands of FK calls); also
+    the Stage III localization target's (:mod:`wbvla.vla.localization`)."""
     if not _KINEMATICS:
         _KINEMATICS.append(ArmKinematics())
     return _KINEMATICS[0]
@@ -51,7 +52,7 @@ def hand_error_m(pred_arms: np.ndarray, true_arms: np.ndarray) -> np.ndarray:
         raise ValueError(f"hand_error_m needs two (N, 14) arm-target arrays, got {pred.shape} and {true.shape}")
     if not (np.all(np.isfinite(pred)) and np.all(np.isfinite(true))):
         raise ValueError("hand_error_m: arm targets have non-finite values")
-    fk = _kinematics()
+    fk = arm_kinematics()
     return np.linalg.norm(fk.tcp_positions(pred) - fk.tcp_positions(true), axis=-1)  # (N, 2)
 
 
