@@ -91,6 +91,20 @@ def test_tower_features_are_the_towers_own_frozen_patch_tokens(tower):
     assert all(torch.equal(v, before[k]) for k, v in feats.backbone.state_dict().items())
 
 
+def test_tower_pool_averages_blocks_of_the_patch_grid(tower):
+    frames = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    full = LatentActionModel(_tiny_lam(tower)).features(frames)  # (3, 16, 16): a 4x4 grid
+    pooled = LatentActionModel(_tiny_lam(tower, tower_pool=2)).features(frames)
+    assert pooled.shape == (3, 4, 16)
+    grid = full.reshape(3, 4, 4, 16)  # row-major patches
+    top_left = grid[:, :2, :2].mean(dim=(1, 2))
+    bottom_right = grid[:, 2:, 2:].mean(dim=(1, 2))
+    torch.testing.assert_close(pooled[:, 0], top_left)
+    torch.testing.assert_close(pooled[:, 3], bottom_right)
+    with pytest.raises(ValueError, match="tower_pool 3 must divide the patch grid 4"):
+        LatentActionModel(_tiny_lam(tower, tower_pool=3))
+
+
 def test_a_lam_learns_on_tower_features(tower):
     torch.manual_seed(0)
     model = LatentActionModel(_tiny_lam(tower))

@@ -44,6 +44,11 @@ class LAMConfig:
     """Folder of a pretrained vision tower (``<run>/tower`` written by ``wbvla vision-pretrain``: an
     Idefics3 checkpoint, safetensors); required for ``feature_space='tower'``. Its weights are not
     copied into LAM checkpoints: a trained LAM reloads them from here (and refuses other weights)."""
+    tower_pool: int = 1
+    """``feature_space='tower'``: average-pool the tower's patch grid in ``tower_pool`` x ``tower_pool``
+    blocks before the LAM (1: the tower's own grid, 16x16 = 256 tokens for a 128 px tower with 8 px
+    patches, as DINOv2's 224 px / 14 px grid; 2: 8x8 = 64 tokens, the pixel space's count, for about
+    the pixel space's training cost). Must divide the tower's grid."""
     image_size: int = 64
     """Square input size (pixels) the frames are resized to (DINOv2: a multiple of its patch size;
     ``tower``: not used, frames go in at the tower's own input size, as the VLA feeds it)."""
@@ -93,6 +98,7 @@ class LAMConfig:
                 check_tower_folder(self.tower_path)
             except FileNotFoundError as e:  # a config error like any other bad field value
                 raise ValueError(f"tower_path: {e}") from e
+        require(isinstance(self.tower_pool, int) and self.tower_pool > 0, f"tower_pool must be an int > 0, got {self.tower_pool!r}")
         in_range("image_size", self.image_size, 16, 1024)
         positive("patch_size", self.patch_size)
         if self.feature_space == "pixel":

@@ -90,16 +90,21 @@ class TowerPatches(nn.Module):
 
     Frames are resized to the tower's own input size and normalized with its image statistics,
     exactly as the VLA feeds the same tower (:func:`wbvla.lam.vision_tower.preprocess_images`), so
-    ``LAMConfig.image_size`` / ``patch_size`` are not used. Like DINOv2's, the tokens are used
+    ``LAMConfig.image_size`` / ``patch_size`` are not used. ``pool`` > 1 averages the tokens of
+    ``pool`` x ``pool`` blocks of the grid (fewer tokens: the LAM's cost grows with their number). Like DINOv2's, the tokens are used
     as they come out (no further standardization): the final LayerNorm already puts every token on
     a common scale."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, pool: int = 1):
         super().__init__()
         tower = load_vision_tower(path)
+        if tower.grid % pool:
+            raise ValueError(f"tower_pool {pool} must divide the patch grid {tower.grid} of the tower at {path}")
         self.backbone = tower.model
         self.backbone.requires_grad_(False)
-        self.image_size, self.patch_size, self.grid, self.dim = tower.image_size, tower.patch_size, tower.grid, tower.width
+        self.image_size, self.patch_size, self.dim = tower.image_size, tower.patch_size, tower.width
+        self.tower_grid, self.pool = tower.grid, pool
+        self.grid = tower.grid // pool
         self.fingerprint = tower.fingerprint  # LAM checkpoints record it and refuse another tower on load
         self.image_mean, self.image_std = tower.image_mean, tower.image_std
 
@@ -111,7 +116,12 @@ class TowerPatches(nn.Module):
     @torch.no_grad()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         pixels = preprocess_images(frames, self.image_size, self.image_mean, self.image_std)[:, 0]  # (B, 3, S, S)
-        return self.backbone(pixel_values=pixels).last_hidden_state  # (B, N, width)
+        tokens = self.backbone(pixel_values=pixels).last_hidden_state  # (B, N, width), row-major grid
+        if self.pool == 1:
+            return tokens
+        b, g = tokens.shape[0], self.tower_grid
+        grid = tokens.transpose(1, 2).reshape(b, self.dim, g, g)  # (B, width, g, g)
+        return F.avg_pool2d(grid, self.pool).flatten(2).transpose(1, 2)  # (B, (g / pool)^2, width)
 
 
 def build_features(config: LAMConfig) -> nn.Module:
@@ -119,5 +129,5 @@ def build_features(config: LAMConfig) -> nn.Module:
     if config.feature_space == "pixel":
         return PixelPatches(config.image_size, config.patch_size)
     if config.feature_space == "tower":
-        return TowerPatches(config.tower_path)
+        return TowerPatches(config.tower_path, config.tower_pool)
     return Dinov2Patches(config.dinov2_path, config.image_size)
