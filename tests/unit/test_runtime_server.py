@@ -157,3 +157,13 @@ def test_scripted_stand_in_loop_returns_to_its_start(task):
     moved = np.abs(a[:, 16:19]).sum(0) > 0
     assert moved.sum() >= 2  # it does walk, turn and sidestep
     assert np.linalg.norm(pose[:2]) < 0.02 and abs(pose[2]) < 0.02, pose
+
+
+def test_in_place_stand_in_never_translates():
+    a, b = scripted_actions("bag_packing"), scripted_actions("bag_packing", in_place=True)
+    assert np.abs(a[:, 16:18]).max() == 1 and np.abs(b[:, 16:18]).max() == 0  # no walk, no sidestep
+    assert np.array_equal(a[:, :16], b[:, :16]) and np.array_equal(a[:, 19], b[:, 19])  # same arms, grippers, h*
+    assert np.abs(b[:, 18]).sum() > np.abs(a[:, 18]).sum()  # the moves became turns
+    assert load_policy("standin:box_loading:in_place").model_id.endswith("in_place-v2")
+    with pytest.raises(ValueError, match="in_place"):
+        load_policy("standin:box_loading:sideways")

@@ -43,6 +43,7 @@ def load_policy(spec: str, task: str = "bag_packing", threads: int | None = 1):
 
     * ``auto``: the shipped VLA (``data/vla/tutorial``) when it exists, else ``standin:<task>``;
     * ``standin:<task>``: the labelled scripted stand-in (:mod:`wbvla.runtime.standin`);
+      ``standin:<task>:in_place`` turns instead of walking (long fault campaigns);
     * ``python:<module>:<factory>``: ``factory()`` returns any object with ``act``/``reset``/``model_id``;
     * ``timing:<preset>``: an *untrained* VLA of the backbone preset (``tiny``, ``smollm2``) for
       measuring the tick time of the real architecture in the loop; its outputs mean nothing, it is
@@ -57,7 +58,10 @@ def load_policy(spec: str, task: str = "bag_packing", threads: int | None = 1):
         log.warning("no shipped VLA at %s: serving the labelled stand-in standin:%s", shipped, task)
         spec = f"standin:{task}"
     if spec.startswith("standin:"):
-        return ReplayPolicy.scripted(spec.split(":", 1)[1])
+        task_name, _, mode = spec.split(":", 1)[1].partition(":")
+        if mode not in ("", "in_place"):
+            raise ValueError(f"policy {spec!r}: a stand-in is 'standin:<task>' or 'standin:<task>:in_place'")
+        return ReplayPolicy.scripted(task_name, in_place=mode == "in_place")
     if spec.startswith("timing:"):
         import torch
 

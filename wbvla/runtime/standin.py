@@ -31,8 +31,10 @@ def _ease(n: int) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n))
 
 
-def scripted_actions(task: str = "bag_packing") -> np.ndarray:
-    """The stand-in's (T, 20) action sequence at 10 Hz for ``task`` (deterministic)."""
+def scripted_actions(task: str = "bag_packing", in_place: bool = False) -> np.ndarray:
+    """The stand-in's (T, 20) action sequence at 10 Hz for ``task`` (deterministic). ``in_place``:
+    every walk and sidestep becomes a turn of the same sign, so the robot never leaves its spot,
+    however the replay is cut (a restarted server starts the script again from its first row)."""
     if task not in TASKS:
         raise ValueError(f"no scripted stand-in for task {task!r}; tasks: {TASKS}")
     nominal, low = HeightConfig().nominal_height, 0.56
@@ -66,6 +68,8 @@ def scripted_actions(task: str = "bag_packing") -> np.ndarray:
         w = _ease(n)[:, None]
         arms = (1 - w) * a0 + w * a1  # (n, 14)
         grippers = np.full((n, 2), grip)
+        if in_place and any(flags[:2]):
+            flags = (0, 0, flags[0] or flags[1])
         command = np.column_stack([np.tile(np.asarray(flags, float), (n, 1)), h0 + (h1 - h0) * w[:, 0]])
         rows.append(join_action(arms, grippers, command))
     return np.concatenate(rows)  # (T, 20)
@@ -88,8 +92,9 @@ class ReplayPolicy:
         self.t = 0
 
     @classmethod
-    def scripted(cls, task: str = "bag_packing", chunk_size: int = 8) -> ReplayPolicy:
-        return cls(scripted_actions(task), f"standin:script-{task}-v{SCRIPT_VERSION}", chunk_size)
+    def scripted(cls, task: str = "bag_packing", chunk_size: int = 8, in_place: bool = False) -> ReplayPolicy:
+        suffix = "-in_place" if in_place else ""
+        return cls(scripted_actions(task, in_place), f"standin:script-{task}{suffix}-v{SCRIPT_VERSION}", chunk_size)
 
     def reset(self) -> None:
         self.t = 0
