@@ -51,7 +51,17 @@ class PixelPatches(nn.Module):
         return (x + 0.5).clamp(0, 1)
 
 
-class Dinov2Patches(nn.Module):
+class FrozenBackbone(nn.Module):
+    """A feature space around a pretrained ``self.backbone`` that is never trained: it stays in eval
+    mode whatever mode the LAM is put in (dropout off, statistics fixed)."""
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()
+        return self
+
+
+class Dinov2Patches(FrozenBackbone):
     """Frozen DINOv2 patch tokens (last layer, CLS dropped): (B, N, hidden). Loaded with
     ``transformers.Dinov2Model.from_pretrained(path)``; the image is resized to ``image_size``."""
 
@@ -72,11 +82,6 @@ class Dinov2Patches(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
-    def train(self, mode: bool = True):  # the backbone stays frozen in eval mode
-        super().train(mode)
-        self.backbone.eval()
-        return self
-
     @torch.no_grad()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         x = (to_float_images(frames, self.image_size) - self.mean) / self.std
@@ -84,7 +89,7 @@ class Dinov2Patches(nn.Module):
         return out[:, 1:1 + self.grid * self.grid]  # (B, N, C)
 
 
-class TowerPatches(nn.Module):
+class TowerPatches(FrozenBackbone):
     """Frozen patch tokens of the project's pretrained vision tower (last hidden state, after its
     final LayerNorm): (B, N, width), N = (image_size / patch_size)^2 of the tower.
 
@@ -107,11 +112,6 @@ class TowerPatches(nn.Module):
         self.grid = tower.grid // pool
         self.fingerprint = tower.fingerprint  # LAM checkpoints record it and refuse another tower on load
         self.image_mean, self.image_std = tower.image_mean, tower.image_std
-
-    def train(self, mode: bool = True):  # the backbone stays frozen in eval mode
-        super().train(mode)
-        self.backbone.eval()
-        return self
 
     @torch.no_grad()
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
