@@ -10,19 +10,19 @@ each run, and records the chunk. CI never trains; it evaluates the committed pol
     python -m wbvla.lmo.cpu.plan adopt --step s1_lmo --run-dir <folder>   # bring a run trained elsewhere in
     python -m wbvla.lmo.cpu.plan export --step s1_lmo --name lmo           # ONNX + model card entry
 
-Steps (Table 3 rows): Stage I of the LMO, Stage II from it, Stage II continued with the second recipe
+Steps (Table 3 rows): Stage I of the LMO, Stage II from it, Stage II continued with later recipes
 (below), the velocity baseline, w/o Eq. 3 (Stage II from Stage I with J_dir off), w/o Stage I (Stage II
 from scratch); w/o Stage II is the Stage I policy. Every step uses the same levers (the CPU route's
 departures, see :mod:`wbvla.lmo.levers`), so the rows differ only where the paper's rows differ.
 
-Two recipes. The first sessions trained ``s1_lmo`` and ``s2_lmo`` with the engine's first Table 5 subset
-(``dr_rows="sensors"``: sensor lags, actuation offset, initial joint scale) and no symmetry. Their
+Three recipes, each kept by the steps that started with it (a run resumes with its own config).
+``s1_lmo`` and ``s2_lmo`` trained with :data:`RECIPE_1`: the engine's first Table 5 subset
+(``dr_rows="sensors"``: sensor lags, actuation offset, initial joint scale), no symmetry. Their
 policy walked without falls but left-right asymmetrically (measured at 9.4 M Stage II env steps, 6
-App. B.4 trials per primitive: turning + 2.31 rad, - 4.24 rad of 1.5; lateral + 2.29 m, - 1.38 m)
-and fell under pushes it had never met. Every step from ``s3_lmo`` on uses :data:`RECIPE_2`: the
-whole Table 5 (pushes, action lag, torque injection, per-env model draws) and rsl-rl's symmetry
-extension with the mirror loss (:mod:`wbvla.lmo.symmetry`). Steps keep the recipe they started with (a run resumes
-with its own config).
+App. B.4 trials per primitive: turning + 2.31 rad, - 4.24 rad of 1.5; lateral + 2.29 m, - 1.38 m).
+``s3_lmo`` continued it with :data:`RECIPE_2` (the whole Table 5 and rsl-rl's symmetry extension with
+the mirror loss, :mod:`wbvla.lmo.symmetry`) and stood still; it was ended. Every later step uses
+:data:`RECIPE_3`.
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class PlanRecipe:
     """:attr:`CpuEngineConfig.dr_rows`."""
     symmetry: str
     """:attr:`LeverConfig.symmetry`."""
+    entropy_coef: float = 0.01
+    """PPO's entropy bonus (:attr:`~wbvla.lmo.config.PPOConfig.entropy_coef`)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -71,6 +73,13 @@ RECIPE_2 = PlanRecipe(dr_rows="table5", symmetry="loss")
 iterations each, 64-env rollout): the policy's mirror error 0.53 -> 0.037 with ``loss``, 0.48 with
 ``augment`` (mirrored samples assume a nearly symmetric policy), 0.52 with neither; see
 :attr:`LeverConfig.symmetry`."""
+RECIPE_3 = PlanRecipe(dr_rows="sensors", symmetry="loss", entropy_coef=0.001)
+"""Recipe 2 stood still: ``s3_lmo`` (from the walking s2_lmo) met turning at 2.5 M env steps (App. B.4
+yaw error 0.37 rad) but walked ever less as the curriculum raised the full Table 5 (pushes, torque
+injection, model draws) and stood still by 9.5 M. Recipe 3 keeps the mirror loss (the measured cure of
+the over-turning), goes back to recipe 1's rows (the ones s2_lmo learned to walk with) and lowers the
+entropy bonus from 0.01 to Humanoid-Gym's 0.001: at 0.01 the action std grew 0.50 -> 0.64 -> 0.77 over
+s1/s2, exploration noise that makes a cautious gait pay."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,11 @@ class CpuPlanStep:
     """Table 3 ablation."""
     init_from: str | None = None
     """Step whose newest checkpoint starts this one (it must be done)."""
-    recipe: PlanRecipe = RECIPE_2
-    """Table 5 rows and symmetry (see the module docstring)."""
+    recipe: PlanRecipe = RECIPE_3
+    """Table 5 rows, symmetry and entropy bonus (see the module docstring)."""
+    ended: str | None = None
+    """Why the step was ended before its budget (None: it trains to its budget). An ended step counts as
+    done; its newest checkpoint and curves stay in the plan as the measured record."""
 
     def config(self, root: Path, minutes: float | None = None) -> CpuTrainConfig:
         init = None
@@ -101,7 +113,8 @@ class CpuPlanStep:
         levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
-        base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows))
+        base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows),
+                       ppo=replace(PLAN_BASE.ppo, entropy_coef=self.recipe.entropy_coef))
         return replace(base, run_dir=str(root / self.name), task=self.task, stage=self.stage, ablation=self.ablation,
                        max_env_steps=self.env_steps, minutes=minutes, init_from=None if init is None else str(init))
 
@@ -109,7 +122,9 @@ class CpuPlanStep:
 CPU_PLAN: tuple[CpuPlanStep, ...] = (
     CpuPlanStep("s1_lmo", "lmo", 1, 10_000_000, recipe=RECIPE_1),
     CpuPlanStep("s2_lmo", "lmo", 2, 20_000_000, init_from="s1_lmo", recipe=RECIPE_1),
-    CpuPlanStep("s3_lmo", "lmo", 2, 15_000_000, init_from="s2_lmo"),
+    CpuPlanStep("s3_lmo", "lmo", 2, 15_000_000, init_from="s2_lmo", recipe=RECIPE_2,
+                ended="stood still at 9.5 M env steps under the full Table 5 (see RECIPE_3)"),
+    CpuPlanStep("s4_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo"),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
     CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
     CpuPlanStep("lmo_no_stage1", "lmo", 2, 45_000_000, ablation="no_stage1"),
@@ -118,8 +133,9 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
 short: its goal speeds are random (U[0, v_max]) and the flag does not say which, so only Stage II's fixed
 0.3 cruise can calibrate the speeds App. B.4 measures (measured: at 6.9 M env steps the Stage I policy
 walked every B.4 trial without a fall, forward 1.5 m of 1.5, but turned about twice the 0.3 rad/s).
-``s3_lmo`` is Stage II continued with :data:`RECIPE_2`; the w/o Eq. 3 ablation gets the same Stage II
-budget (20 M + 15 M) with :data:`RECIPE_2` throughout, and w/o Stage I that plus Stage I's 10 M."""
+``s3_lmo`` was Stage II continued with :data:`RECIPE_2` (ended: it stood still); ``s4_lmo`` continues
+s2_lmo with :data:`RECIPE_3`. The w/o Eq. 3 ablation gets a Stage II budget like the LMO's (20 M + 15 M)
+with :data:`RECIPE_3` throughout, and w/o Stage I that plus Stage I's 10 M."""
 
 
 def _newest(run_dir: Path) -> Path | None:
@@ -137,7 +153,9 @@ def _done_steps(run_dir: Path) -> int:
 
 
 def _is_done(step: CpuPlanStep, root: Path) -> bool:
-    """Done when what is left of the budget is less than one PPO iteration (training stops there)."""
+    """Done when ended, or when what is left of the budget is less than one PPO iteration (training stops there)."""
+    if step.ended is not None:
+        return True
     per_iteration = PLAN_BASE.engine.num_envs * PLAN_BASE.ppo.num_steps_per_env
     return step.env_steps - _done_steps(root / step.name) < per_iteration
 
@@ -152,7 +170,8 @@ def status(root: Path = PLAN_ROOT) -> list[dict]:
         out.append({"step": step.name, "env_steps": _done_steps(run), "budget": step.env_steps,
                     "done": _is_done(step, root), "chunks": len(chunks),
                     "wall_s": round(sum(c["wall_s"] for c in chunks), 1),
-                    "stops": [c["stop"] for c in chunks], "checkpoint": None if newest is None else newest.name})
+                    "stops": [c["stop"] for c in chunks] + ([f"ended: {step.ended}"] if step.ended else []),
+                    "checkpoint": None if newest is None else newest.name})
     return out
 
 
