@@ -106,3 +106,33 @@ def test_missing_tower_folder_is_a_clear_error(tmp_path):
         tower_backbone_config(tmp_path)
     with pytest.raises(FileNotFoundError, match="vision_heads.json"):
         load_tower_heads(tmp_path)
+
+
+def test_stage3_starts_from_the_pretrained_tower(tiny_run, tmp_path):
+    """``vision_tower`` makes the VLA's backbone the pretrained folder (the w/o LAM row needs no
+    Stage II): a 2-step Stage III keeps the tower's weights in its base, and a wrong image size or
+    a missing folder is refused naming the folder."""
+    from dataclasses import replace
+
+    from wbvla.vla.config import DecoderConfig, FinetuneConfig, VariantJobConfig, with_vision_tower
+    from wbvla.vla.finetune import finetune
+    from wbvla.vla.teleop_data import synthetic_episodes
+    from wbvla.vla.variants import variant_config
+
+    _, out = tiny_run
+    base = FinetuneConfig(heldout_episodes_per_task=1, chunk_size=3, lora_r=4, lora_alpha=8, batch_size=8, max_steps=2,
+                          warmup_steps=1, val_every_n_steps=2, progress=False, device="cpu",
+                          decoder=DecoderConfig(width=16, queries=2, heads=2, state_width=8))
+    base = replace(base, pretrain=replace(base.pretrain, backbone=replace(base.pretrain.backbone, image_size=32)))
+    cfg = variant_config("no_lam", with_vision_tower(base, out["tower"]))
+    assert cfg.pretrain.backbone.preset == "pretrained" and "pretrained" in cfg.run_name()
+    cfg = replace(cfg, output_dir=tmp_path / "ft")
+    res = finetune(cfg, synthetic_episodes(per_task=2, length=8, size=32))
+    got = build_backbone(BackboneConfig(preset="pretrained", pretrained_path=str(tmp_path / "ft" / "base")))
+    ref = build_backbone(tower_backbone_config(out["tower"]))
+    w = lambda bb: bb.model.model.vision_model.encoder.layers[0].self_attn.q_proj.weight  # noqa: E731
+    assert torch.equal(w(got), w(ref)) and (res.policy_dir / "policy.json").is_file()
+    with pytest.raises(ValueError, match="reads 32 px images, the config 128 px"):
+        with_vision_tower(FinetuneConfig(), out["tower"])
+    with pytest.raises(ValueError, match=f"vision_tower {tmp_path}: no config.json"):
+        VariantJobConfig(vision_tower=tmp_path).finetune_config()

@@ -397,13 +397,16 @@ def with_vision_input(config: FinetuneConfig, name: str) -> FinetuneConfig:
 
 def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | None = None,
                           finetune_steps: int | None = None, preset: str | None = None, dataset_size: str | None = None,
-                          base: FinetuneConfig | None = None, vision_input: str | None = None, **both) -> FinetuneConfig:
+                          base: FinetuneConfig | None = None, vision_input: str | None = None,
+                          vision_tower: Path | str | None = None, **both) -> FinetuneConfig:
     """The one place a model size becomes a training recipe: the Stage III config with its Stage II
     config inside, from the Stage I corpus and LAMs (``corpus_size``), each stage's optimizer steps,
     the backbone preset (the model's size, :data:`BACKBONES`) and the teleoperation dataset; None
     keeps ``base``'s value (``base``: the tutorial defaults when None). ``both`` (``seed``,
     ``device``, ``threads``, ``progress``, loop sizes ...) is set on both stages; ``vision_input``
-    (a :data:`VISION_INPUTS` name) sets the image size and shift last. Notebooks 05/06
+    (a :data:`VISION_INPUTS` name) sets the image size and shift; ``vision_tower`` (a folder written by
+    ``wbvla vision-pretrain``, ``<run>/tower``) then makes the backbone that pretrained VLM
+    (``preset='pretrained'``; its image size must be the vision input's). Notebooks 05/06
     (:func:`wbvla.vla.pipeline.vla_plan`), ``wbvla vla-variant`` (:class:`VariantJobConfig`) and
     the task suite's training sizes (``wbvla.suite.trials.finetune_config``) build through it."""
     base = base or FinetuneConfig()
@@ -415,7 +418,23 @@ def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | N
     if dataset_size is not None:
         own["dataset_size"] = dataset_size
     out = replace(base, pretrain=pre, **both, **own)
-    return out if vision_input is None else with_vision_input(out, vision_input)
+    out = out if vision_input is None else with_vision_input(out, vision_input)
+    return out if vision_tower is None else with_vision_tower(out, vision_tower)
+
+
+def with_vision_tower(config: FinetuneConfig, folder: Path | str) -> FinetuneConfig:
+    """``config`` (Stage III) with its Stage II backbone loaded from a pretrained tower folder (issue 20:
+    the offline stand-in for the paper's internet-pretrained vision; run names say ``pretrained``).
+    Raises ValueError when the folder is missing or its image size is not the config's."""
+    import json
+
+    cfg_file = Path(folder) / "config.json"
+    require(cfg_file.is_file(), f"vision_tower {folder}: no config.json (expected a `wbvla vision-pretrain` <run>/tower folder)")
+    size = int(json.loads(cfg_file.read_text())["vision_config"]["image_size"])
+    want = config.pretrain.backbone.image_size
+    require(size == want, f"vision_tower {folder} reads {size} px images, the config {want} px (pick the vision_input that matches)")
+    backbone = replace(config.pretrain.backbone, preset="pretrained", pretrained_path=str(Path(folder).resolve()))
+    return replace(config, pretrain=replace(config.pretrain, backbone=backbone))
 
 
 def pretrain_config_from_dict(d: dict) -> PretrainConfig:
@@ -453,6 +472,9 @@ class VariantJobConfig:
     """Backbone preset (``tiny`` or ``smollm2``)."""
     vision_input: str = "128px"
     """What the vision tower reads, a :data:`VISION_INPUTS` name (``64px_legacy``: the pre-issue-20 setting)."""
+    vision_tower: Path | None = None
+    """A pretrained VLM folder from ``wbvla vision-pretrain`` (``<run>/tower``) to start from instead of
+    the preset's random weights (:func:`with_vision_tower`); None: ``preset``."""
     base: FinetuneConfig = field(default_factory=FinetuneConfig)
     """Stage III settings (steps, threads, ``max_demos_per_task`` for Fig. 3, ...); the variant
     overrides its own switches."""
@@ -468,7 +490,8 @@ class VariantJobConfig:
         :func:`wbvla.vla.variants.variant_config`)."""
         b = self.base
         return sized_finetune_config(self.corpus_size, self.pretrain_steps, preset=self.preset, base=b,
-                                     vision_input=self.vision_input, threads=b.threads, device=b.device, progress=b.progress)
+                                     vision_input=self.vision_input, vision_tower=self.vision_tower,
+                                     threads=b.threads, device=b.device, progress=b.progress)
 
 
 @dataclass
