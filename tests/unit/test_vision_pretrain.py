@@ -136,3 +136,22 @@ def test_stage3_starts_from_the_pretrained_tower(tiny_run, tmp_path):
         with_vision_tower(FinetuneConfig(), out["tower"])
     with pytest.raises(ValueError, match=f"vision_tower {tmp_path}: no config.json"):
         VariantJobConfig(vision_tower=tmp_path).finetune_config()
+
+
+def test_snapshot_of_a_run_exports_its_newest_checkpoint(tiny_run):
+    """An unfinished run's tower can be taken out (Stage III on it while pretraining goes on later):
+    the same weights as the checkpoint, the step and the logged held-out metrics beside it."""
+    import json
+
+    from wbvla.vla.vision_pretrain import snapshot_tower
+
+    cfg, out = tiny_run
+    folder = snapshot_tower(cfg.output_dir)
+    snap = json.loads((folder / "snapshot.json").read_text())
+    assert folder.name == "tower_step3" and snap["step"] == 3 and snap["planned_steps"] == 3
+    assert snap["val"]["kp_px_median"] == pytest.approx(out["val"]["kp_px_median"], rel=1e-4)
+    a = build_backbone(tower_backbone_config(folder)).model.model.vision_model.state_dict()
+    b = build_backbone(tower_backbone_config(out["tower"])).model.model.vision_model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(FileNotFoundError, match="train_config.json: missing"):
+        snapshot_tower(folder)

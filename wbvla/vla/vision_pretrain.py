@@ -259,6 +259,45 @@ def pretrain_vision_tower(config: VisionPretrainConfig) -> dict:
     return out
 
 
+def snapshot_tower(run: Path) -> Path:
+    """Export the tower of an unfinished run's newest checkpoint (``<run>/checkpoints/last.ckpt``) to
+    ``<run>/tower_step<N>``, loadable like the final ``<run>/tower``; ``snapshot.json`` beside it holds
+    the step and the held-out metrics logged at that step (no re-evaluation). The run resumes as before."""
+    from wbvla.sim.camera import HeadCameraConfig  # lazy: MuJoCo
+    from wbvla.vla.vision_pretrain_config import config_from_json
+
+    run = Path(run)
+    cfg_path, ckpt_path = run / "train_config.json", run / "checkpoints" / "last.ckpt"
+    for f in (cfg_path, ckpt_path):
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: missing (not a wbvla vision-pretrain run folder with a checkpoint)")
+    config = config_from_json(json.loads(cfg_path.read_text()))
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    step = int(ckpt["global_step"])
+    b = config.backbone()
+    heads = TowerHeads(b.vision_width, b.image_size // b.patch_size, b.patch_size, torch.zeros(BODY_DIM), torch.ones(BODY_DIM))
+    module = VisionPretrainModule(config, build_backbone(b), heads, HeadCameraConfig().focal_pixels(b.image_size, b.image_size))
+    module.load_state_dict(ckpt["state_dict"])  # the body statistics are buffers: restored too
+    folder = save_tower(module, run / f"tower_step{step}")
+    write_json_atomic(folder / "snapshot.json", {"run": str(run), "step": step, "planned_steps": config.steps,
+                                                 "val": logged_val_metrics(run, step)})
+    return folder
+
+
+def logged_val_metrics(run: Path, step: int) -> dict[str, float]:
+    """The ``val/*`` metrics Lightning's CSV logger wrote at optimizer step ``step`` (the validation
+    that ran when the checkpoint was saved), from every ``logs/version_*/metrics.csv`` of the run."""
+    import csv
+
+    out: dict[str, float] = {}
+    for f in sorted(Path(run).glob("logs/version_*/metrics.csv")):
+        with open(f) as fh:
+            for row in csv.DictReader(fh):
+                if row.get("step") and int(row["step"]) in (step, step - 1):  # logged at the last batch's index
+                    out |= {k[4:]: float(v) for k, v in row.items() if k.startswith("val/") and v}
+    return out
+
+
 def evaluate(module: VisionPretrainModule, loader) -> dict[str, float]:
     rows = []
     with torch.no_grad():

@@ -110,3 +110,19 @@ class VisionPretrainConfig:
         """``<render set name>_<tower width>x<layers>[_frozen][_s<seed>]``."""
         return (f"{self.renders.name}_{self.tower_width}x{self.tower_layers}" + ("_frozen" if self.freeze_tower else "")
                 + (f"_s{self.seed}" if self.seed else ""))
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+def config_from_json(d: dict) -> VisionPretrainConfig:
+    """A :class:`VisionPretrainConfig` from its JSON form (a run's ``train_config.json``)."""
+    d = dict(d)
+    d["renders"] = VisionRenderConfig(**{k: _tuples(v) for k, v in d["renders"].items()})
+    d["text"] = BackboneConfig(**d["text"])
+    if d.get("output_dir") is not None:
+        d["output_dir"] = Path(d["output_dir"])
+    if d["renders"].root is not None:
+        d["renders"] = replace(d["renders"], root=Path(d["renders"].root))
+    return VisionPretrainConfig(**d)
