@@ -65,3 +65,22 @@ def test_legacy_switch_and_run_names():
     with pytest.raises(ValueError, match="vision_input must be one of"):
         VariantJobConfig(vision_input="32px")
     assert BackboneConfig().image_size == 128
+
+
+def test_every_training_entry_point_takes_the_pretrained_tower(tmp_path):
+    """The job CLI (VariantJobConfig) and the task suite (TrainingSizes) build through the same
+    sized_finetune_config, so ``vision_tower`` reaches Stage II's backbone from both."""
+    import json
+
+    from wbvla.suite.config import TrainingSizes
+    from wbvla.suite.trials import PolicySpec, finetune_config
+
+    (tmp_path / "config.json").write_text(json.dumps({"vision_config": {"image_size": 128}}))
+    job = VariantJobConfig(name="no_lam", vision_tower=tmp_path).finetune_config()
+    suite = finetune_config(PolicySpec("no_lam", "no_lam"), TrainingSizes(vision_tower=tmp_path))
+    for cfg in (job, suite):
+        b = cfg.pretrain.backbone
+        assert (b.preset, b.pretrained_path, b.image_size) == ("pretrained", str(tmp_path.resolve()), 128)
+    assert finetune_config(PolicySpec("no_lam", "no_lam"), TrainingSizes()).pretrain.backbone.preset == "tiny"
+    with pytest.raises(ValueError, match="reads 128 px images, the config 64 px"):
+        VariantJobConfig(vision_tower=tmp_path, vision_input="64px_legacy").finetune_config()

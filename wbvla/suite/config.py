@@ -77,6 +77,9 @@ class TrainingSizes:
     """Stage II optimizer steps (the tutorial default)."""
     finetune_steps: int = 3000
     """Stage III optimizer steps (twice the tutorial's, for the larger dataset)."""
+    vision_tower: Path | None = None
+    """A pretrained VLM folder (``wbvla vision-pretrain``'s ``<run>/tower``) the learned rows start
+    from instead of the preset's random weights (:func:`wbvla.vla.config.with_vision_tower`)."""
 
     def __post_init__(self) -> None:
         one_of("corpus_size", self.corpus_size, ("smoke", "tutorial", "full"))
