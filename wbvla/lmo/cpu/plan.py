@@ -64,6 +64,8 @@ class PlanRecipe:
     """:attr:`LeverConfig.symmetry`."""
     entropy_coef: float = 0.01
     """PPO's entropy bonus (:attr:`~wbvla.lmo.config.PPOConfig.entropy_coef`)."""
+    intent_sharpness: float | None = None
+    """:attr:`LeverConfig.intent_sharpness` (None: Table 4's 4)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -110,7 +112,7 @@ class CpuPlanStep:
             init = _newest(root / self.init_from)
             if init is None:
                 raise RuntimeError(f"step {self.name} starts from {self.init_from}, which has no checkpoint yet")
-        levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry)
+        levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
         base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows),
