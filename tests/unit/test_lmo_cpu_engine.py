@@ -223,3 +223,21 @@ def test_training_physics_is_the_evaluation_physics():
         for _ in range(4):
             mujoco.mj_step(ev, d)
     assert np.array_equal(batch.qpos[0], d.qpos) and np.array_equal(batch.qvel[0], d.qvel)
+
+
+def test_still_arms_lever_holds_the_default_pose_in_stage2():
+    """still_arms_fraction=1: every Stage II episode keeps the arms at the default pose (as App. B.4's
+    trials); 0: they replay clips and leave it. Episodes reset mid-run draw again."""
+    from wbvla.sim.joints import default_pose
+
+    default = torch.tensor(default_pose("arms"), dtype=torch.float32)
+    moved = {}
+    for fraction in (0.0, 1.0):
+        env = CpuLMOEnv(_task(4, stage=2), CpuEngineConfig(num_envs=4, levers=LeverConfig(still_arms_fraction=fraction)))
+        for _ in range(60):
+            env.step(torch.zeros(4, 12))
+        moved[fraction] = (env.arms.command - default).abs().amax(dim=-1)  # (4,)
+        assert bool(env.arms.still.all()) == (fraction == 1.0)
+    assert torch.all(moved[1.0] < 1e-6) and torch.all(moved[0.0] > 1e-3)
+    with pytest.raises(ValueError, match="still_arms_fraction"):
+        LeverConfig(still_arms_fraction=1.5)

@@ -67,10 +67,10 @@ def test_learning_signal_benchmark_writes_each_variant(tmp_path):
         signal_bench.main(["--variants", "bogus", "--out", str(out)])
 
 
-def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_third():
-    """s1_lmo / s2_lmo were trained with recipe 1, s3_lmo with recipe 2: the plan's config for each must
-    pass the resume check against its committed run.json (same levers, Table 5 rows and PPO); s3_lmo is
-    ended (done whatever its budget); later steps use recipe 3."""
+def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_fourth():
+    """s1_lmo / s2_lmo were trained with recipe 1, s3_lmo with recipe 2, s4_lmo with recipe 3: the plan's
+    config for each must pass the resume check against its committed run.json (same levers, Table 5
+    rows and PPO); s3_lmo and s4_lmo are ended (done whatever their budget); later steps use recipe 4."""
     from wbvla.lmo.cpu.train import resumed_dr_rows, stored_levers
 
     steps = {s.name: s for s in plan.CPU_PLAN}
@@ -80,15 +80,19 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_t
         assert stored_levers(stored) == asdict(cfg.engine.levers)
         assert resumed_dr_rows(cfg, stored) is cfg  # the same rows: nothing to override
         assert cfg.engine.dr_rows == "sensors" and cfg.engine.levers.symmetry == "none"
-    for name in ("s1_lmo", "s2_lmo", "s3_lmo"):
+    for name in ("s1_lmo", "s2_lmo", "s3_lmo", "s4_lmo"):
         stored = json.loads((plan.PLAN_ROOT / name / "run.json").read_text())["config"]
-        assert stored["ppo"] == json.loads(json.dumps(asdict(steps[name].config(plan.PLAN_ROOT).ppo)))
+        cfg = steps[name].config(plan.PLAN_ROOT)
+        assert stored["ppo"] == json.loads(json.dumps(asdict(cfg.ppo)))
+        assert stored_levers(stored) == json.loads(json.dumps(asdict(cfg.engine.levers)))
     s3 = steps["s3_lmo"]
     assert s3.init_from == "s2_lmo" and s3.stage == 2 and s3.recipe == plan.RECIPE_2
     assert s3.ended and plan._is_done(s3, plan.PLAN_ROOT)  # 9.5 M of 15 M, but ended
     assert plan._done_steps(plan.PLAN_ROOT / "s3_lmo") < s3.env_steps
-    later = [s for s in plan.CPU_PLAN if s.name not in ("s1_lmo", "s2_lmo", "s3_lmo")]
-    assert later and all(s.recipe == plan.RECIPE_3 and s.ended is None for s in later)
-    s4 = steps["s4_lmo"].config(plan.PLAN_ROOT)
-    assert s4.engine.dr_rows == "sensors" and s4.engine.levers.symmetry == "loss" and s4.ppo.entropy_coef == 0.001
-    assert s4.init_from.endswith("model_3254.pt")  # from s2_lmo's final checkpoint
+    assert steps["s4_lmo"].ended and steps["s4_lmo"].recipe == plan.RECIPE_3
+    later = [s for s in plan.CPU_PLAN if s.name not in ("s1_lmo", "s2_lmo", "s3_lmo", "s4_lmo")]
+    assert later and all(s.recipe == plan.RECIPE_4 and s.ended is None for s in later)
+    s5 = steps["s5_lmo"].config(plan.PLAN_ROOT)
+    assert s5.engine.dr_rows == "sensors" and s5.engine.levers.symmetry == "loss" and s5.ppo.entropy_coef == 0.001
+    assert s5.engine.levers.still_arms_fraction == 0.25
+    assert "s4_lmo" in s5.init_from  # from s4_lmo's newest checkpoint

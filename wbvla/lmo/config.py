@@ -302,9 +302,14 @@ class ArmPerturbationConfig:
     """Stage II: after omega reaches L the last pose is held this long before the next segment."""
     blend_s: float = 0.3
     """Stage II: a new segment blends in from the previous target over this long (avoids steps)."""
+    still_fraction: float = 0.0
+    """Stage II: share of episodes (drawn at each reset) whose arms stay at the default pose for the
+    whole episode instead of replaying clips. 0: the paper's Stage II (every episode replays); the
+    CPU route sets it through :attr:`~wbvla.lmo.lever_config.LeverConfig.still_arms_fraction`."""
 
     def __post_init__(self) -> None:
         positive("pose_interval_s", self.pose_interval_s)
+        in_range("still_fraction", self.still_fraction, 0.0, 1.0)
         in_range("initial_ratio", self.initial_ratio, 0.0, 1.0)
         require(isinstance(self.ratio_steps, int) and self.ratio_steps >= 1,
                 f"ratio_steps must be an int >= 1, got {self.ratio_steps!r}")

@@ -14,7 +14,7 @@ GAIT_TERM = ("gait_phase", 2)
 """The gait clock's observation term (sin 2 pi phi, cos 2 pi phi), appended after the paper's six."""
 SYMMETRY_MODES = ("none", "augment", "loss", "augment+loss")
 """Values of :attr:`LeverConfig.symmetry`."""
-LEGACY_LEVERS = {"symmetry": "none", "mirror_loss_weight": 1.0}
+LEGACY_LEVERS = {"symmetry": "none", "mirror_loss_weight": 1.0, "still_arms_fraction": 0.0}
 """What a stored LeverConfig (a run's ``run.json``) trained with where it lacks a field added since:
 the value that reproduces that run's training (a resumed run keeps its recipe)."""
 
@@ -93,8 +93,17 @@ class LeverConfig:
     runs started before the lever (:data:`LEGACY_LEVERS`); a plan step opts in."""
     mirror_loss_weight: float = 1.0
     """Weight of the mirror loss (modes with ``loss``)."""
+    still_arms_fraction: float = 0.0
+    """Stage II: share of episodes whose arms stay at the default pose instead of replaying clips
+    (:attr:`~wbvla.lmo.config.ArmPerturbationConfig.still_fraction`). Reason: App. B.4's locomotion
+    trials, and a VLA that is not moving its arms, hold the arms still, which the paper's Stage II
+    (every episode replays clips) never shows the policy. Measured (``tools/lmo_train_env_probe.py``,
+    s4_lmo model_1000 in its own training env without randomization, 32 envs, 5 s backward then
+    10 s stand): 0/32 falls with the arms replaying clips, 32/32 with the arms held at the default
+    pose (h* at nominal: 0/32). 0: the paper's Stage II (and the recipe of runs before the lever)."""
 
     def __post_init__(self) -> None:
+        in_range("still_arms_fraction", self.still_arms_fraction, 0.0, 1.0)
         in_range("gait_period_s", self.gait_period_s, 0.3, 2.0)
         require(abs(self.gait_period_s / 0.02 - round(self.gait_period_s / 0.02)) < 1e-9,
                 f"gait_period_s must be a whole number of 0.02 s policy steps, got {self.gait_period_s}")

@@ -205,6 +205,9 @@ class UpperBodyCommand(CommandTerm):
                 library = default_clip_library(self.device)
             self.source = ClipReplay(cfg.arms, library, self.num_envs, self.device)
         self.target = torch.tensor(default_pose("arms"), dtype=torch.float32, device=self.device).repeat(self.num_envs, 1)
+        self._default = self.target.clone()  # (N, 14)
+        self.still = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        """Envs whose arms stay at the default pose this episode (Stage II ``still_fraction``)."""
 
     @property
     def command(self) -> torch.Tensor:
@@ -225,10 +228,15 @@ class UpperBodyCommand(CommandTerm):
         current = self.robot.data.joint_pos[env_ids][:, self._arm_ids]
         self.source.reset(env_ids, current)
         self.target[env_ids] = current
+        if self.cfg.stage != 1 and self.cfg.arms.still_fraction > 0:
+            self.still[env_ids] = torch.rand(len(env_ids), device=self.device) < self.cfg.arms.still_fraction
+            self.target[env_ids] = torch.where(self.still[env_ids, None], self._default[env_ids], current)
 
     def _update_command(self, env_ids: torch.Tensor | None) -> None:
         if env_ids is None:
             self.target = self.source.step(self._env.step_dt)
+            if self.still.any():
+                self.target = torch.where(self.still[:, None], self._default, self.target)
         held = self.robot.data.default_joint_pos[:, self._held_ids]
         self.robot.set_joint_position_target(self.target, joint_ids=self._arm_ids)
         self.robot.set_joint_position_target(held, joint_ids=self._held_ids)

@@ -118,7 +118,9 @@ def partner_name(name: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _reference_model() -> mujoco.MjModel:
-    from wbvla.sim.robot import x2_spec  # lazy: MuJoCo model build, only when a mirror is first asked for (the X2 alone, no floor)
+    from wbvla.sim.robot import (
+        x2_spec,  # lazy: MuJoCo model build, only when a mirror is first asked for (the X2 alone, no floor)
+    )
 
     return x2_spec(actuated=False).compile()
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -117,7 +118,8 @@ class CpuLMOEnv(VecEnv):
         self.command = (DiscreteCommandCfg(command=task.command, height=task.height, stage=task.stage) if task.task == "lmo"
                         else VelocityCommandCfg(command=task.velocity_command, height=task.height)).build(self.view)
         arm_stage = 2 if task.stage == 2 else 1
-        self.arms = UpperBodyCommandCfg(arms=task.arms, stage=arm_stage).build(self.view)
+        arms = replace(task.arms, still_fraction=self.levers.still_arms_fraction)
+        self.arms = UpperBodyCommandCfg(arms=arms, stage=arm_stage).build(self.view)
         cm.terms |= {"command": self.command, "arms": self.arms}
         self.gait = GaitClock(n, self.levers.gait_period_s, POLICY_DT)
         cm.terms["gait"] = self.gait

@@ -15,14 +15,14 @@ Steps (Table 3 rows): Stage I of the LMO, Stage II from it, Stage II continued w
 from scratch); w/o Stage II is the Stage I policy. Every step uses the same levers (the CPU route's
 departures, see :mod:`wbvla.lmo.levers`), so the rows differ only where the paper's rows differ.
 
-Three recipes, each kept by the steps that started with it (a run resumes with its own config).
+Four recipes, each kept by the steps that started with it (a run resumes with its own config).
 ``s1_lmo`` and ``s2_lmo`` trained with :data:`RECIPE_1`: the engine's first Table 5 subset
 (``dr_rows="sensors"``: sensor lags, actuation offset, initial joint scale), no symmetry. Their
 policy walked without falls but left-right asymmetrically (measured at 9.4 M Stage II env steps, 6
 App. B.4 trials per primitive: turning + 2.31 rad, - 4.24 rad of 1.5; lateral + 2.29 m, - 1.38 m).
 ``s3_lmo`` continued it with :data:`RECIPE_2` (the whole Table 5 and rsl-rl's symmetry extension with
-the mirror loss, :mod:`wbvla.lmo.symmetry`) and stood still; it was ended. Every later step uses
-:data:`RECIPE_3`.
+the mirror loss, :mod:`wbvla.lmo.symmetry`) and stood still; ``s4_lmo`` with :data:`RECIPE_3` fell in
+App. B.4 once its arms were held still; both were ended. Every later step uses :data:`RECIPE_4`.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ class PlanRecipe:
     """PPO's entropy bonus (:attr:`~wbvla.lmo.config.PPOConfig.entropy_coef`)."""
     intent_sharpness: float | None = None
     """:attr:`LeverConfig.intent_sharpness` (None: Table 4's 4)."""
+    still_arms_fraction: float = 0.0
+    """:attr:`LeverConfig.still_arms_fraction` (0: every Stage II episode replays arm clips)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -82,6 +84,13 @@ injection, model draws) and stood still by 9.5 M. Recipe 3 keeps the mirror loss
 the over-turning), goes back to recipe 1's rows (the ones s2_lmo learned to walk with) and lowers the
 entropy bonus from 0.01 to Humanoid-Gym's 0.001: at 0.01 the action std grew 0.50 -> 0.64 -> 0.77 over
 s1/s2, exploration noise that makes a cautious gait pay."""
+RECIPE_4 = PlanRecipe(dr_rows="sensors", symmetry="loss", entropy_coef=0.001, still_arms_fraction=0.25)
+"""Recipe 3 fell in App. B.4 although its training return rose (s4_lmo at 6.1 M env steps, 20 trials per
+primitive: backward 10/10 falls, left 10/10, turning - 5/10): B.4 holds the arms still, Stage II never
+did. In s4's own training env without randomization (``tools/lmo_train_env_probe.py``, 32 envs, 5 s
+backward then 10 s stand) it fell 0/32 with the arms replaying clips and 32/32 with them held at the
+default pose. Recipe 4 keeps the arms at the default pose in a quarter of the episodes
+(:attr:`LeverConfig.still_arms_fraction`)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,7 @@ class CpuPlanStep:
     """Table 3 ablation."""
     init_from: str | None = None
     """Step whose newest checkpoint starts this one (it must be done)."""
-    recipe: PlanRecipe = RECIPE_3
+    recipe: PlanRecipe = RECIPE_4
     """Table 5 rows, symmetry and entropy bonus (see the module docstring)."""
     ended: str | None = None
     """Why the step was ended before its budget (None: it trains to its budget). An ended step counts as
@@ -112,7 +121,8 @@ class CpuPlanStep:
             init = _newest(root / self.init_from)
             if init is None:
                 raise RuntimeError(f"step {self.name} starts from {self.init_from}, which has no checkpoint yet")
-        levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness)
+        levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness,
+                         still_arms_fraction=self.recipe.still_arms_fraction)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
         base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows),
@@ -126,7 +136,9 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
     CpuPlanStep("s2_lmo", "lmo", 2, 20_000_000, init_from="s1_lmo", recipe=RECIPE_1),
     CpuPlanStep("s3_lmo", "lmo", 2, 15_000_000, init_from="s2_lmo", recipe=RECIPE_2,
                 ended="stood still at 9.5 M env steps under the full Table 5 (see RECIPE_3)"),
-    CpuPlanStep("s4_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo"),
+    CpuPlanStep("s4_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_3,
+                ended="fell in App. B.4 with the arms held still, which its training never showed (see RECIPE_4)"),
+    CpuPlanStep("s5_lmo", "lmo", 2, 20_000_000, init_from="s4_lmo", recipe=RECIPE_4),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
     CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
     CpuPlanStep("lmo_no_stage1", "lmo", 2, 45_000_000, ablation="no_stage1"),
@@ -135,9 +147,10 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
 short: its goal speeds are random (U[0, v_max]) and the flag does not say which, so only Stage II's fixed
 0.3 cruise can calibrate the speeds App. B.4 measures (measured: at 6.9 M env steps the Stage I policy
 walked every B.4 trial without a fall, forward 1.5 m of 1.5, but turned about twice the 0.3 rad/s).
-``s3_lmo`` was Stage II continued with :data:`RECIPE_2` (ended: it stood still); ``s4_lmo`` continues
-s2_lmo with :data:`RECIPE_3`. The w/o Eq. 3 ablation gets a Stage II budget like the LMO's (20 M + 15 M)
-with :data:`RECIPE_3` throughout, and w/o Stage I that plus Stage I's 10 M."""
+``s3_lmo`` was Stage II continued with :data:`RECIPE_2` (ended: it stood still); ``s4_lmo`` continued
+s2_lmo with :data:`RECIPE_3` (ended: it fell with still arms); ``s5_lmo`` continues s4_lmo with
+:data:`RECIPE_4`. The w/o Eq. 3 ablation gets a Stage II budget like the LMO's (20 M + 15 M) with
+:data:`RECIPE_4` throughout, and w/o Stage I that plus Stage I's 10 M."""
 
 
 def _newest(run_dir: Path) -> Path | None:
