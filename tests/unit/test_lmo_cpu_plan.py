@@ -80,7 +80,7 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
         assert stored_levers(stored) == asdict(cfg.engine.levers)
         assert resumed_dr_rows(cfg, stored) is cfg  # the same rows: nothing to override
         assert cfg.engine.dr_rows == "sensors" and cfg.engine.levers.symmetry == "none"
-    for name in ("s1_lmo", "s2_lmo", "s3_lmo", "s4_lmo"):
+    for name in ("s1_lmo", "s2_lmo", "s3_lmo", "s4_lmo", "s5_lmo"):
         stored = json.loads((plan.PLAN_ROOT / name / "run.json").read_text())["config"]
         cfg = steps[name].config(plan.PLAN_ROOT)
         assert stored["ppo"] == json.loads(json.dumps(asdict(cfg.ppo)))
@@ -94,5 +94,5 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     assert later and all(s.recipe == plan.RECIPE_4 and s.ended is None for s in later)
     s5 = steps["s5_lmo"].config(plan.PLAN_ROOT)
     assert s5.engine.dr_rows == "sensors" and s5.engine.levers.symmetry == "loss" and s5.ppo.entropy_coef == 0.001
-    assert s5.engine.levers.still_arms_fraction == 0.25
-    assert "s4_lmo" in s5.init_from  # from s4_lmo's newest checkpoint
+    assert s5.engine.levers.intent_sharpness == 16.0 and s5.engine.levers.still_arms_fraction == 0.0
+    assert s5.init_from.endswith("s2_lmo/model_3254.pt")  # the A/B partner of s4, from s2_lmo's final checkpoint
