@@ -107,3 +107,20 @@ def test_the_paper_layout_has_no_clock():
     spec = interface_spec(5, [0.1] * 12)
     assert [t["name"] for t in spec["observation"]["terms"]][-1] == "last_action" and "gait_clock" not in spec
     assert spec["observation"]["size"] == 5 * 76 and len(spec["observation"]["observed_joints"]) == 27
+
+
+def test_training_departures_line_names_every_training_lever():
+    import json
+    from dataclasses import asdict
+
+    from wbvla.lmo.export import training_departures
+    from wbvla.lmo.lever_config import AssistConfig, LeverConfig
+
+    assert training_departures(None) == ""
+    line = training_departures(json.dumps(asdict(LeverConfig(intent_sharpness=16.0, still_arms_fraction=0.25,
+                                                             assist=AssistConfig(enabled=True, decay_env_steps=6_000_000)))))
+    for part in ("exp{-16 e^2} (Table 4: exp{-4 e^2})", "contact-schedule reward weight 1", "swing-height penalty weight 10",
+                 "6,000,000 env steps", "arms held still in 25% of Stage II episodes"):
+        assert part in line, part
+    paper = training_departures(json.dumps(asdict(LeverConfig.paper())))
+    assert "as in Table 4" in paper and "weight" not in paper and "assist" not in paper

@@ -205,6 +205,24 @@ def run_export(cfg) -> dict:
     return entry
 
 
+def training_departures(levers_json: str | None) -> str:
+    """The training-only levers of a CPU run (rewards, curriculum), as one model-card line; the ones that
+    change the observation or the action mapping are in the interface section. '' without levers."""
+    if not levers_json:
+        return ""
+    lv = json.loads(levers_json)
+    parts = [f"intent kernels exp{{-{lv['intent_sharpness']:g} e^2}} (Table 4: exp{{-4 e^2}})"
+             if lv.get("intent_sharpness") is not None else "intent kernels exp{-4 e^2} as in Table 4"]
+    parts += [f"{name} weight {lv[key]:g}" for key, name in (("contact_schedule_weight", "contact-schedule reward"),
+                                                             ("swing_height_weight", "swing-height penalty"),
+                                                             ("progress_weight", "intent-progress reward")) if lv.get(key)]
+    if lv.get("assist", {}).get("enabled"):
+        parts.append(f"assistive pelvis wrench fading to 0 over {lv['assist']['decay_env_steps']:,} env steps")
+    if lv.get("still_arms_fraction"):
+        parts.append(f"arms held still in {lv['still_arms_fraction']:.0%} of Stage II episodes")
+    return "training departures (wbvla/lmo/lever_config.py): " + "; ".join(parts)
+
+
 def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
     """Add/replace ``name`` in ``model_card.json`` and regenerate ``model_card.md`` (atomic)."""
     card_json = out_dir / "model_card.json"
@@ -227,6 +245,7 @@ def write_model_card(out_dir: Path, name: str, entry: dict) -> None:
         lines += [f"- ONNX {e['bytes']:,} bytes; |onnxruntime - torch| <= {e['onnx_vs_torch_max_abs_diff']:.1e}; "
                   f"CPU latency median {e['latency_median_ms']} ms (p90 {e['latency_p90_ms']} ms)",
                   *([f"- {e['metadata']['symmetry']}"] if "symmetry" in e.get("metadata", {}) else []),
+                  *([f"- {d}"] if (d := training_departures(e.get("metadata", {}).get("levers"))) else []),
                   *([f"- domain randomization (Table 5): {e['metadata']['domain_randomization']}"]
                     if "domain_randomization" in e.get("metadata", {}) else []),
                   "- commands:", *[f"  - `{c}`" for r in reversed(runs) for c in r["commands"]], ""]

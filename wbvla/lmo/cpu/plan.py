@@ -88,7 +88,7 @@ s1/s2, exploration noise that makes a cautious gait pay."""
 RECIPE_4 = PlanRecipe(dr_rows="sensors", symmetry="loss", entropy_coef=0.001, intent_sharpness=16.0)
 """Recipe 3 with the intent kernels sharpened from Table 4's exp{-4 e^2} to exp{-16 e^2}. Trained from
 s2_lmo side by side with s4_lmo (recipe 3) as its A/B partner: s4 over-walked sideways and turned and
-then fell in App. B.4 (at 6.1 M env steps, 20 trials per primitive: backward 10/10 falls, left 10/10,
+then fell in App. B.4 (at 6.1 M env steps, 20 trials per primitive: backward 10/10 falls, right 10/10,
 turning - 5/10; it depends on the arms replaying clips, see :attr:`LeverConfig.still_arms_fraction`),
 while recipe 4 at 5.5 M env steps passed the issue's first-walking test: 0 of 60 trials fell,
 position error forward 0.42 m, lateral 0.43 m, turning yaw error 0.44 rad (``probes/``). At Table 4's
