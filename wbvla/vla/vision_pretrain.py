@@ -43,7 +43,7 @@ from wbvla.paths import cache_dir
 from wbvla.training.harness import config_json, fit_resumable, warmup_cosine
 from wbvla.vla.backbone import Backbone, build_backbone, save_backbone
 from wbvla.vla.config import BackboneConfig
-from wbvla.vla.vision_pretrain_config import VisionPretrainConfig
+from wbvla.vla.vision_pretrain_config import VisionPretrainConfig, config_from_json
 
 L = import_lightning()
 KEYPOINTS = 4
@@ -264,7 +264,6 @@ def snapshot_tower(run: Path) -> Path:
     ``<run>/tower_step<N>``, loadable like the final ``<run>/tower``; ``snapshot.json`` beside it holds
     the step and the held-out metrics logged at that step (no re-evaluation). The run resumes as before."""
     from wbvla.sim.camera import HeadCameraConfig  # lazy: MuJoCo
-    from wbvla.vla.vision_pretrain_config import config_from_json
 
     run = Path(run)
     cfg_path, ckpt_path = run / "train_config.json", run / "checkpoints" / "last.ckpt"
