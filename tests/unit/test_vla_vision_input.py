@@ -75,7 +75,8 @@ def test_every_training_entry_point_takes_the_pretrained_tower(tmp_path):
     from wbvla.suite.config import TrainingSizes
     from wbvla.suite.trials import PolicySpec, finetune_config
 
-    (tmp_path / "config.json").write_text(json.dumps({"vision_config": {"image_size": 128}}))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "idefics3", "vision_config": {"image_size": 128}}))
+    (tmp_path / "model.safetensors").write_bytes(b"")  # check_tower_folder looks for the file only
     job = VariantJobConfig(name="no_lam", vision_tower=tmp_path).finetune_config()
     suite = finetune_config(PolicySpec("no_lam", "no_lam"), TrainingSizes(vision_tower=tmp_path))
     for cfg in (job, suite):

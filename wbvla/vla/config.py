@@ -425,15 +425,17 @@ def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | N
 def with_vision_tower(config: FinetuneConfig, folder: Path | str) -> FinetuneConfig:
     """``config`` (Stage III) with its Stage II backbone loaded from a pretrained tower folder (issue 20:
     the offline stand-in for the paper's internet-pretrained vision; run names say ``pretrained``).
-    Raises ValueError when the folder is missing or its image size is not the config's."""
+    The folder is checked by :func:`wbvla.lam.vision_tower.check_tower_folder` (an error naming it);
+    a ValueError when its image size is not the config's."""
     import json
 
-    cfg_file = Path(folder) / "config.json"
-    require(cfg_file.is_file(), f"vision_tower {folder}: no config.json (expected a `wbvla vision-pretrain` <run>/tower folder)")
-    size = int(json.loads(cfg_file.read_text())["vision_config"]["image_size"])
+    from wbvla.lam.vision_tower import check_tower_folder  # lazy: keeps this config module light
+
+    folder = check_tower_folder(folder)
+    size = int(json.loads((folder / "config.json").read_text())["vision_config"]["image_size"])
     want = config.pretrain.backbone.image_size
     require(size == want, f"vision_tower {folder} reads {size} px images, the config {want} px (pick the vision_input that matches)")
-    backbone = replace(config.pretrain.backbone, preset="pretrained", pretrained_path=str(Path(folder).resolve()))
+    backbone = replace(config.pretrain.backbone, preset="pretrained", pretrained_path=str(folder.resolve()))
     return replace(config, pretrain=replace(config.pretrain, backbone=backbone))
 
 
