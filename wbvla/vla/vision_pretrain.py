@@ -219,16 +219,21 @@ def split_by_scene(renders: VisionRenders, val_fraction: float) -> tuple[np.ndar
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def build_module(config: VisionPretrainConfig, renders: VisionRenders, train_idx: np.ndarray) -> VisionPretrainModule:
-    """The tower (built from ``config.backbone``) and fresh heads, label statistics from the training rows."""
+def build_module(config: VisionPretrainConfig, renders: VisionRenders | None = None,
+                 train_idx: np.ndarray | None = None) -> VisionPretrainModule:
+    """The tower (built from ``config.backbone``) and fresh heads, label statistics from the training
+    rows of ``renders``; without renders, placeholder statistics (a checkpoint's state dict restores them)."""
     from wbvla.sim.camera import HeadCameraConfig  # lazy: MuJoCo
 
     torch.manual_seed(config.seed)
     b = config.backbone()
     backbone = build_backbone(b)
-    body = body_targets(renders.labels)[train_idx]
-    heads = TowerHeads(b.vision_width, b.image_size // b.patch_size, b.patch_size,
-                       torch.from_numpy(body.mean(0)), torch.from_numpy(body.std(0) + 1e-3))
+    if renders is None:
+        mean, std = torch.zeros(BODY_DIM), torch.ones(BODY_DIM)
+    else:
+        body = body_targets(renders.labels)[train_idx]
+        mean, std = torch.from_numpy(body.mean(0)), torch.from_numpy(body.std(0) + 1e-3)
+    heads = TowerHeads(b.vision_width, b.image_size // b.patch_size, b.patch_size, mean, std)
     focal = HeadCameraConfig().focal_pixels(b.image_size, b.image_size)  # the renders' head camera
     return VisionPretrainModule(config, backbone, heads, focal)
 
@@ -263,8 +268,6 @@ def snapshot_tower(run: Path) -> Path:
     """Export the tower of an unfinished run's newest checkpoint (``<run>/checkpoints/last.ckpt``) to
     ``<run>/tower_step<N>``, loadable like the final ``<run>/tower``; ``snapshot.json`` beside it holds
     the step and the held-out metrics logged at that step (no re-evaluation). The run resumes as before."""
-    from wbvla.sim.camera import HeadCameraConfig  # lazy: MuJoCo
-
     run = Path(run)
     cfg_path, ckpt_path = run / "train_config.json", run / "checkpoints" / "last.ckpt"
     for f in (cfg_path, ckpt_path):
@@ -273,9 +276,7 @@ def snapshot_tower(run: Path) -> Path:
     config = config_from_json(json.loads(cfg_path.read_text()))
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     step = int(ckpt["global_step"])
-    b = config.backbone()
-    heads = TowerHeads(b.vision_width, b.image_size // b.patch_size, b.patch_size, torch.zeros(BODY_DIM), torch.ones(BODY_DIM))
-    module = VisionPretrainModule(config, build_backbone(b), heads, HeadCameraConfig().focal_pixels(b.image_size, b.image_size))
+    module = build_module(config)
     module.load_state_dict(ckpt["state_dict"])  # the body statistics are buffers: restored too
     folder = save_tower(module, run / f"tower_step{step}")
     write_json_atomic(folder / "snapshot.json", {"run": str(run), "step": step, "planned_steps": config.steps,
