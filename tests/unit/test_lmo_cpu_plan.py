@@ -68,9 +68,10 @@ def test_learning_signal_benchmark_writes_each_variant(tmp_path):
 
 
 def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_fourth():
-    """s1_lmo / s2_lmo were trained with recipe 1, s3_lmo with recipe 2, s4_lmo with recipe 3: the plan's
-    config for each must pass the resume check against its committed run.json (same levers, Table 5
-    rows and PPO); s3_lmo and s4_lmo are ended (done whatever their budget); later steps use recipe 4."""
+    """s1_lmo / s2_lmo were trained with recipe 1, s3_lmo with recipe 2, s4_lmo with recipe 3, s5_lmo with
+    recipe 4: the plan's config for each must pass the resume check against its committed run.json (same
+    levers, Table 5 rows and PPO); s3_lmo, s4_lmo and s5_lmo are ended (done whatever their budget);
+    s6_lmo continues s5_lmo's shipped model_892 with recipe 5 and probes; the Table 3 rows use recipe 4."""
     from wbvla.lmo.cpu.train import resumed_dr_rows, stored_levers
 
     steps = {s.name: s for s in plan.CPU_PLAN}
@@ -90,9 +91,71 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     assert s3.ended and plan._is_done(s3, plan.PLAN_ROOT)  # 9.5 M of 15 M, but ended
     assert plan._done_steps(plan.PLAN_ROOT / "s3_lmo") < s3.env_steps
     assert steps["s4_lmo"].ended and steps["s4_lmo"].recipe == plan.RECIPE_3
-    later = [s for s in plan.CPU_PLAN if s.name not in ("s1_lmo", "s2_lmo", "s3_lmo", "s4_lmo")]
-    assert later and all(s.recipe == plan.RECIPE_4 and s.ended is None for s in later)
+    assert steps["s5_lmo"].ended and steps["s5_lmo"].recipe == plan.RECIPE_4
+    later = [s for s in plan.CPU_PLAN if s.name in ("velocity", "s2_lmo_no_eq3", "lmo_no_stage1")]
+    assert len(later) == 3 and all(s.recipe == plan.RECIPE_4 and s.ended is None for s in later)
+    s6 = steps["s6_lmo"].config(plan.PLAN_ROOT)
+    assert s6.init_from.endswith("s5_lmo/model_892.pt") and steps["s6_lmo"].probe_every > 0
+    assert s6.engine.dr_rows == "pushes" and s6.engine.push_ramp_env_steps == 4_000_000 and s6.ppo.entropy_coef == 0.003
     s5 = steps["s5_lmo"].config(plan.PLAN_ROOT)
     assert s5.engine.dr_rows == "sensors" and s5.engine.levers.symmetry == "loss" and s5.ppo.entropy_coef == 0.001
     assert s5.engine.levers.intent_sharpness == 16.0 and s5.engine.levers.still_arms_fraction == 0.0
     assert s5.init_from.endswith("s2_lmo/model_3254.pt")  # the A/B partner of s4, from s2_lmo's final checkpoint
+
+
+def _fake_result(walks: bool, falls: int, err: float, iteration: int) -> dict:
+    checks = {k: {"trials": 20, "falls": 0, "error": err, "limit": 0.5, "ok": walks} for k in ("forward", "lateral", "turning")}
+    return {"checkpoint": "x", "iteration": iteration, "falls": falls, "total_trials": 100,
+            "first_walking": {"checks": checks, "walks": walks}}
+
+
+def test_probe_score_orders_walking_then_falls_then_the_worst_error(tmp_path):
+    from wbvla.lmo.cpu.probe import BEST_CHECKPOINT, best_record, probe_score, probed_iterations, record_probe
+
+    assert probe_score(_fake_result(True, 3, 0.4, 1)) == (1, -3, -0.8)  # worst error 0.4 of the 0.5 limit
+    assert probe_score(_fake_result(True, 9, 0.45, 1)) > probe_score(_fake_result(False, 0, 0.1, 1))
+    assert probe_score(_fake_result(False, 2, 0.1, 1)) > probe_score(_fake_result(False, 3, 0.0, 1))
+    assert probe_score(_fake_result(False, 0, float("nan"), 1))[2] == -9.0  # every trial fell: no error
+    ck = tmp_path / "model_5.pt"
+    ck.write_bytes(b"five")
+    assert record_probe(tmp_path, ck, _fake_result(False, 4, 0.3, 5))  # the first is the best
+    ck2 = tmp_path / "model_9.pt"
+    ck2.write_bytes(b"nine")
+    assert not record_probe(tmp_path, ck2, _fake_result(False, 6, 0.1, 9))  # more falls: not better
+    assert (tmp_path / BEST_CHECKPOINT).read_bytes() == b"five" and best_record(tmp_path)["iteration"] == 5
+    assert record_probe(tmp_path, ck2, _fake_result(True, 6, 0.1, 9))  # walks: better
+    assert (tmp_path / BEST_CHECKPOINT).read_bytes() == b"nine" and best_record(tmp_path)["checkpoint"] == "model_9.pt"
+    assert probed_iterations(tmp_path) == {5, 9}
+
+
+def test_a_probed_step_trains_in_pieces_probes_each_and_exports_the_best(tmp_path, tiny_plan, monkeypatch):
+    from wbvla.lmo.cpu import probe
+
+    seen = []
+
+    def fake_probe(checkpoint, trials):
+        it = int(checkpoint.stem.split("_")[1])
+        seen.append(it)
+        return _fake_result(it == 1, 0, 0.3, it)  # only the checkpoint of iteration 1 walks
+
+    monkeypatch.setattr(probe, "probe_checkpoint", fake_probe)
+    monkeypatch.setattr(plan, "CPU_PLAN", (plan.CpuPlanStep("p", "lmo", 1, 48, probe_every=16),))
+    plan.run(minutes=5, root=tmp_path)
+    assert seen == [0, 1, 2]  # 16 env steps per iteration: one piece, one probe per iteration
+    assert plan.export_checkpoint(tmp_path / "p") == tmp_path / "p" / "best.pt"
+    assert json.loads((tmp_path / "p" / "best.json").read_text())["iteration"] == 1
+    assert [p.name for p in (tmp_path / "p").glob("model_*.pt")] == ["model_2.pt"]  # the newest stays too
+    assert len(json.loads((tmp_path / "p" / "run.json").read_text())["chunks"]) == 3
+
+
+def test_probe_checkpoint_runs_b4_trials_on_a_training_checkpoint(tmp_path, tiny_plan):
+    from wbvla.lmo.cpu.probe import probe_checkpoint
+    from wbvla.lmo.cpu.train import train_cpu
+
+    ck = train_cpu(replace(plan.CpuPlanStep("s1", "lmo", 1, 16).config(tmp_path), max_env_steps=16))
+    res = probe_checkpoint(ck, trials=2, full=False)
+    assert res["iteration"] == 0 and res["run_env_steps"] == 0 and not res["full"]
+    assert all(res[k]["trials"] == 2 for k in ("forward", "lateral", "turning"))
+    assert set(res["forward"]["by_sign"]) == {"+", "-"} and not res["first_walking"]["walks"]  # 2 < 20 trials
+    with pytest.raises(FileNotFoundError, match="run record"):
+        probe_checkpoint(ck, trials=2, run_json=tmp_path / "missing.json")

@@ -82,7 +82,7 @@ def test_level_zero_and_randomization_off_step_the_evaluation_model():
     at_zero = _env(3, CurriculumConfig(initial_dr_level=0.0))
     assert at_zero.dr_level() == 0.0 and all(_same_model(m, m0) == [] for m in at_zero.batch.models)
     for off in (_env(2, enabled=False), _env(2, dr_rows="sensors")):
-        assert off.table5 is None and all(m is off.batch.model for m in off.batch.models)
+        assert off.table5 is None and off.pushes is None and all(m is off.batch.model for m in off.batch.models)
         assert _same_model(off.batch.model, m0) == []
         off.step(torch.zeros(2, 12))
         assert not off.batch.qfrc_applied.any()
@@ -101,27 +101,48 @@ def test_model_rows_scale_with_the_dr_level():
 def test_push_changes_the_base_velocity_by_at_most_push_velocity():
     assert DomainRandConfig().push_schedule(2) == (0.5, 4.0) and DomainRandConfig().push_schedule(1) == (0.25, 8.0)
     env = _env(64)
-    b, t5 = env.batch, env.table5
+    b, pushes = env.batch, env.pushes
     v = b.idx.base_qvel
-    assert np.all(t5.push_time_left == 4.0)  # Stage II: every 4 s, timer restarted at reset
+    assert np.all(pushes.push_time_left == 4.0)  # Stage II: every 4 s, timer restarted at reset
     qvel = b.qvel.copy()
-    t5.push_time_left[:32] = 0.01  # half the envs are due
-    pushed = t5.push(env.dr_now(), env.step_dt)
-    assert pushed.tolist() == list(range(32)) and np.allclose(t5.push_time_left[:32], 4.0)
+    pushes.push_time_left[:32] = 0.01  # half the envs are due
+    pushed = pushes.push(env.dr_now(), env.step_dt)
+    assert pushed.tolist() == list(range(32)) and np.allclose(pushes.push_time_left[:32], 4.0)
     dv = b.qvel - qvel
     assert np.all(np.abs(dv[:32, v:v + 2]) <= 0.5) and np.abs(dv[:32, v:v + 2]).max() > 0.4
     assert not dv[:32, v + 2:].any() and not dv[32:].any()  # only x, y of the pushed envs
     assert np.array_equal(np.stack([d.qvel for d in b.datas]), b.qvel)  # written into MuJoCo's state
     # in a step: a due env is pushed after the physics and its timer restarts
-    t5.push_time_left[:] = 0.01
+    pushes.push_time_left[:] = 0.01
     env.step(torch.zeros(64, 12))
-    assert np.allclose(t5.push_time_left, 4.0)
+    assert np.allclose(pushes.push_time_left, 4.0)
     # at DR level 0.2 in Stage I: 0.2 x 0.25 m/s
     weak = _env(16, CurriculumConfig(initial_dr_level=0.2), stage=1)
     qvel = weak.batch.qvel.copy()
-    weak.table5.push_time_left[:] = 0.0
-    weak.table5.push(weak.dr_now(), weak.step_dt)
+    weak.pushes.push_time_left[:] = 0.0
+    weak.pushes.push(weak.dr_now(), weak.step_dt)
     assert np.abs(weak.batch.qvel[:, v:v + 2] - qvel[:, v:v + 2]).max() <= 0.05 + 1e-12
+
+
+def test_pushes_rows_push_without_the_other_rows_and_ramp_in_over_the_runs_env_steps():
+    task = LMOTaskConfig(num_envs=32, stage=2, curriculum=FULL, observations=ObservationConfig(history=3, noise=False))
+    env = CpuLMOEnv(task, CpuEngineConfig(num_envs=32, dr_rows="pushes", push_ramp_env_steps=1000))
+    assert env.table5 is None and env.pushes is not None  # no action lag, torque injection or model draws
+    assert all(m is env.batch.model for m in env.batch.models)
+    v = env.batch.idx.base_qvel
+    assert env.push_scale() == 0.0  # a new run: no pushes yet
+    env.env_steps = 250  # a quarter of the ramp: a quarter of the 0.5 m/s
+    assert env.push_scale() == pytest.approx(0.25)
+    qvel = env.batch.qvel.copy()
+    env.pushes.push_time_left[:] = 0.0
+    env.pushes.push(env.dr_now(), env.step_dt, env.push_scale())
+    dv = np.abs(env.batch.qvel[:, v:v + 2] - qvel[:, v:v + 2])
+    assert dv.max() <= 0.125 + 1e-12 and dv.max() > 0.1
+    env.env_steps = 5000
+    assert env.push_scale() == 1.0  # past the ramp: the DR level's strength
+    assert CpuLMOEnv(task, CpuEngineConfig(num_envs=32, dr_rows="pushes")).push_scale() == 1.0  # no ramp
+    with pytest.raises(ValueError, match="push_ramp_env_steps"):
+        CpuEngineConfig(push_ramp_env_steps=-1)
 
 
 def test_action_lag_delays_the_applied_target_by_the_drawn_physics_steps():

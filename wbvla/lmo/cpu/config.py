@@ -13,13 +13,15 @@ from wbvla.lmo.lever_config import LeverConfig
 from wbvla.paths import cache_dir
 from wbvla.validation import require
 
-DR_ROWS = ("sensors", "table5")
+DR_ROWS = ("sensors", "pushes", "table5")
 """Values of :attr:`CpuEngineConfig.dr_rows`."""
 LEGACY_DR_ROWS = "sensors"
 """What a stored run config without ``engine.dr_rows`` (a run started before the field) trained with."""
 DR_ROW_DOCS = {
     "table5": "every Table 5 row (lags, actuation offset, initial joint scale, pushes, torque injection, "
               "friction, restitution, masses, payloads, CoM, Kp/Kd), scaled by the curriculum's DR level",
+    "pushes": "the sensors rows plus Table 5's pushes (pelvis velocity kicks), scaled by the curriculum's DR level "
+              "and ramped in over the run's first env steps (no action lag, torque injection or model draws)",
     "sensors": "joint-state and IMU lags, actuation offset and initial joint scale only (no pushes, action lag, "
                "torque injection or model draws), scaled by the curriculum's DR level",
     "none": "none",
@@ -39,18 +41,24 @@ class CpuEngineConfig:
     """Sample-efficiency levers (departures from the paper, each a named switch)."""
     seed: int = 0
     """Seed of the env's random draws (numpy and torch generators)."""
-    dr_rows: Literal["sensors", "table5"] = "table5"
+    dr_rows: Literal["sensors", "pushes", "table5"] = "table5"
     """Which Table 5 rows the engine randomizes (when the task's ``domain_rand`` is on, at the
     curriculum's DR level). ``table5``: every row, as mjlab does (:mod:`wbvla.lmo.cpu.env` lists
     them; each env steps with its own ``MjModel``, redrawn at its reset). ``sensors``: the rows of
     the engine before the full table came (:data:`LEGACY_DR_ROWS`): joint-state and IMU lags,
     actuation offset, initial joint scale; one shared model. A resumed run keeps the rows it was
     started with (:func:`wbvla.lmo.cpu.train.train_cpu`)."""
+    push_ramp_env_steps: int = 0
+    """Pushes grow linearly from nothing to the DR level's strength over this many env steps of the
+    run (0: full strength from the start). A run that starts from a walking policy already at the
+    curriculum's end would otherwise meet the full pushes at once."""
 
     def __post_init__(self) -> None:
         require(isinstance(self.num_envs, int) and self.num_envs >= 1, f"num_envs must be an int >= 1, got {self.num_envs!r}")
         require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
         require(self.dr_rows in DR_ROWS, f"dr_rows must be one of {DR_ROWS}, got {self.dr_rows!r}")
+        require(isinstance(self.push_ramp_env_steps, int) and self.push_ramp_env_steps >= 0,
+                f"push_ramp_env_steps must be an int >= 0, got {self.push_ramp_env_steps!r}")
 
 
 

@@ -20,13 +20,13 @@ Departures from the paper live in :class:`~wbvla.lmo.levers.LeverConfig`. Table 
 (when the task's ``domain_rand`` is on), every range scaled by the curriculum's DR level like
 mjlab's, by :attr:`CpuEngineConfig.dr_rows <wbvla.lmo.cpu.config.CpuEngineConfig.dr_rows>`:
 
-* both settings: the joint-state and IMU sensor lags (physics steps, per episode), the per-episode
+* every setting: the joint-state and IMU sensor lags (physics steps, per episode), the per-episode
   actuation offset on the leg targets, and the initial joint scale at reset;
 * ``table5`` (the default) adds every other row (:mod:`wbvla.lmo.cpu.randomization`): pushes,
   action lag, leg torque injection, and the per-env model draws (foot friction and restitution,
   link mass scale, torso and hand payloads, torso and pelvis CoM displacement, Kp / Kd scales), each
-  env stepping with its own ``MjModel`` redrawn at its reset; ``sensors`` (runs started before the
-  full table) has none of them and one shared model.
+  env stepping with its own ``MjModel`` redrawn at its reset; ``pushes`` adds the pushes alone;
+  ``sensors`` (runs started before the full table) has none of them and one shared model.
 
 With randomization off the engine steps the evaluation's model itself (one shared ``MjModel``).
 """
@@ -47,7 +47,7 @@ from wbvla.lmo.commands import DiscreteCommandCfg, VelocityCommandCfg
 from wbvla.lmo.config import LMOTaskConfig
 from wbvla.lmo.cpu.config import CpuEngineConfig
 from wbvla.lmo.cpu.physics import X2Batch
-from wbvla.lmo.cpu.randomization import Table5Rows
+from wbvla.lmo.cpu.randomization import Pushes, Table5Rows
 from wbvla.lmo.cpu.view import CpuEnvView
 from wbvla.lmo.dr_config import PENALTY_CURRICULUM_EXEMPT, DomainRandConfig
 from wbvla.lmo.env_cfg import _FEET, reward_terms
@@ -136,9 +136,11 @@ class CpuLMOEnv(VecEnv):
         self.imu_lag = LagBuffer(n, 6, max(d.imu_lag[1], 0))
         self.actuation_offset = torch.zeros(n, 12)
         self._dr_cache: tuple[float, DomainRandConfig] | None = None
-        self.table5 = (Table5Rows(self.batch, d, task.stage, self.rng)
-                       if d.enabled and engine.dr_rows == "table5" else None)
-        """The Table 5 rows beyond the sensor lags (None: ``dr_rows="sensors"`` or randomization off)."""
+        self.table5 = Table5Rows(self.batch, d) if d.enabled and engine.dr_rows == "table5" else None
+        """Action lag, torque injection and model draws (None: ``dr_rows`` other than ``table5``, or randomization off)."""
+        self.pushes = Pushes(self.batch, d, task.stage, self.rng) if d.enabled and engine.dr_rows in ("pushes", "table5") else None
+        """Table 5's pushes (None: ``dr_rows="sensors"`` or randomization off)."""
+        self.push_ramp_env_steps = engine.push_ramp_env_steps
         self.frames = torch.zeros(n, task.observations.history, sum(s for _, s in actor_terms(self.levers)))
         self._window_falls, self._window_steps = 0, 0
         self.episode_sums: dict[str, torch.Tensor] = {k: torch.zeros(n) for k in self.reward_fns}
@@ -185,6 +187,12 @@ class CpuLMOEnv(VecEnv):
         if self._dr_cache is None or self._dr_cache[0] != level:
             self._dr_cache = (level, self.task.domain_rand.at_level(level))
         return self._dr_cache[1]
+
+    def push_scale(self) -> float:
+        """Fraction of the DR level's push strength this run pushes with now: its env steps over
+        :attr:`CpuEngineConfig.push_ramp_env_steps` (1 without a ramp)."""
+        ramp = self.push_ramp_env_steps
+        return 1.0 if ramp <= 0 else min(1.0, self.env_steps / ramp)
 
     def _rewards(self) -> torch.Tensor:
         total = torch.zeros(self.num_envs)
@@ -332,7 +340,7 @@ class CpuLMOEnv(VecEnv):
         self._window_falls += int(fell.sum())
         self._window_steps += self.num_envs
         self.extras = {"time_outs": tm.time_outs.clone(), "log": {"Levers/env_steps": float(self.env_steps)}}
-        if self.table5 is not None and len(self.table5.push(self.dr_now(), self.step_dt)):
+        if self.pushes is not None and len(self.pushes.push(self.dr_now(), self.step_dt, self.push_scale())):
             self.robot.data.update()  # the critic sees the pushed velocity (mjlab: forward() after events)
             self.view.sim.data.update()
         if self.policy_steps % self.task.curriculum.update_every_steps == 0:
@@ -404,6 +412,8 @@ class CpuLMOEnv(VecEnv):
             self.actuation_offset[ids] = torch.from_numpy(self.rng.uniform(lo, hi, (k, 12)).astype(np.float32))
         if self.table5 is not None:
             self.table5.reset(ids, dr)
+        if self.pushes is not None:
+            self.pushes.reset(ids)
         self.command.reset(ids)
         self.command.compute(0.0, ids)
         self.arms.reset(ids)

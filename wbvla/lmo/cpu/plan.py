@@ -44,6 +44,8 @@ PLAN_ROOT = data_dir() / "lmo" / "cpu_plan"
 """Committed plan state: one run folder per step."""
 MIN_CHUNK_MINUTES = 3.0
 """A step is not started with less than this left of the budget."""
+PROBE_TRIALS = 20
+"""Trials per App. B.4 kind in a plan probe (the issue's first-walking test needs 20)."""
 
 
 def plan_levers() -> LeverConfig:
@@ -69,6 +71,8 @@ class PlanRecipe:
     """:attr:`LeverConfig.intent_sharpness` (None: Table 4's 4)."""
     still_arms_fraction: float = 0.0
     """:attr:`LeverConfig.still_arms_fraction` (0: every Stage II episode replays arm clips)."""
+    push_ramp_env_steps: int = 0
+    """:attr:`CpuEngineConfig.push_ramp_env_steps` (with ``dr_rows`` ``pushes`` or ``table5``)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -94,6 +98,13 @@ while recipe 4 at 5.5 M env steps passed the issue's first-walking test: 0 of 60
 position error forward 0.42 m, lateral 0.43 m, turning yaw error 0.44 rad (``probes/``). At Table 4's
 4, a 0.2 m/s overshoot of the 0.3 cruise costs 15 % of the intent reward and standing costs 30 %; at
 16 they cost 47 % and 76 %."""
+RECIPE_5 = PlanRecipe(dr_rows="pushes", symmetry="loss", entropy_coef=0.003, intent_sharpness=16.0,
+                      push_ramp_env_steps=4_000_000)
+"""Recipe 4 with Table 5's pushes (alone: the rows under which s3_lmo stood still stay off), ramped in
+over 4 M env steps, and the entropy bonus at 0.003. Why: s5_lmo's walking policy fell in 17 of 40
+CoM-sway trials under pushes (notebook 09); it never met a push in training. And at 0.001 its action
+std collapsed 0.64 -> 0.13 within 900 PPO iterations, after which training drifted (model_892 walked,
+model_1457 fell backward 9/10); 0.003 sits between that and the 0.01 under which the std grew."""
 
 
 @dataclass(frozen=True)
@@ -117,18 +128,26 @@ class CpuPlanStep:
     ended: str | None = None
     """Why the step was ended before its budget (None: it trains to its budget). An ended step counts as
     done; its newest checkpoint and curves stay in the plan as the measured record."""
+    init_checkpoint: str | None = None
+    """Checkpoint file in ``init_from``'s folder to start from (None: that step's newest)."""
+    probe_every: int = 0
+    """Probe the checkpoint every this many env steps with every App. B.4 trial (20 per kind) and keep
+    the best as ``best.pt`` (:mod:`wbvla.lmo.cpu.probe`; 0: no probes). ``export`` takes the best."""
 
     def config(self, root: Path, minutes: float | None = None) -> CpuTrainConfig:
         init = None
         if self.init_from is not None:
-            init = _newest(root / self.init_from)
-            if init is None:
-                raise RuntimeError(f"step {self.name} starts from {self.init_from}, which has no checkpoint yet")
+            parent = root / self.init_from
+            init = _newest(parent) if self.init_checkpoint is None else parent / self.init_checkpoint
+            if init is None or not init.exists():
+                raise RuntimeError(f"step {self.name} starts from {self.init_from}/{self.init_checkpoint or 'newest'}, "
+                                   "which has no such checkpoint yet")
         levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness,
                          still_arms_fraction=self.recipe.still_arms_fraction)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
-        base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows),
+        base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows,
+                                                 push_ramp_env_steps=self.recipe.push_ramp_env_steps),
                        ppo=replace(PLAN_BASE.ppo, entropy_coef=self.recipe.entropy_coef))
         return replace(base, run_dir=str(root / self.name), task=self.task, stage=self.stage, ablation=self.ablation,
                        max_env_steps=self.env_steps, minutes=minutes, init_from=None if init is None else str(init))
@@ -141,7 +160,10 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
                 ended="stood still at 9.5 M env steps under the full Table 5 (see RECIPE_3)"),
     CpuPlanStep("s4_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_3,
                 ended="fell in App. B.4 with the arms held still; its A/B partner s5_lmo walked (see RECIPE_4)"),
-    CpuPlanStep("s5_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_4),
+    CpuPlanStep("s5_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_4,
+                ended="walked at 5.5 M env steps (model_892, shipped) and lost it by 9.0 M (see RECIPE_5)"),
+    CpuPlanStep("s6_lmo", "lmo", 2, 20_000_000, init_from="s5_lmo", init_checkpoint="model_892.pt", recipe=RECIPE_5,
+                probe_every=1_500_000),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
     CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
     CpuPlanStep("lmo_no_stage1", "lmo", 2, 45_000_000, ablation="no_stage1"),
@@ -194,7 +216,8 @@ def status(root: Path = PLAN_ROOT) -> list[dict]:
 
 
 def keep_newest(run_dir: Path) -> None:
-    """Delete every checkpoint of ``run_dir`` but the newest and pack its curves (what the plan commits)."""
+    """Delete every checkpoint of ``run_dir`` but the newest and pack its curves (what the plan commits;
+    a probed step's ``best.pt`` is not a ``model_*.pt`` and stays)."""
     from wbvla.lmo.train import pack_curves  # lazy: rsl-rl, not needed to print the status
 
     newest = _newest(run_dir)
@@ -206,24 +229,55 @@ def keep_newest(run_dir: Path) -> None:
 
 
 def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
-    """Train the first unfinished steps until ``minutes`` have passed; returns the chunk records."""
+    """Train the first unfinished steps until ``minutes`` have passed; returns the chunk records.
+
+    A step with :attr:`CpuPlanStep.probe_every` trains in pieces of that many env steps and probes the
+    checkpoint each piece ends with (:mod:`wbvla.lmo.cpu.probe`; a piece cut short by the deadline is
+    probed too, so the best is never lost between sessions)."""
     from wbvla.lmo.cpu.train import train_cpu  # lazy: torch, mujoco, not needed for status
 
     deadline = time.time() + 60 * minutes
     records = []
     for step in CPU_PLAN:
-        left = (deadline - time.time()) / 60
-        if left < MIN_CHUNK_MINUTES:
+        if (deadline - time.time()) / 60 < MIN_CHUNK_MINUTES:
             break
         if _is_done(step, root):
             continue
         if step.init_from is not None and _done_steps(root / step.init_from) == 0:
             break  # its parent has not started: the plan order trains it first
-        train_cpu(step.config(root, minutes=left))
+        while not _is_done(step, root) and (left := (deadline - time.time()) / 60) >= MIN_CHUNK_MINUTES:
+            cfg = step.config(root, minutes=left)
+            if step.probe_every:
+                cfg = replace(cfg, max_env_steps=min(step.env_steps, _done_steps(root / step.name) + step.probe_every))
+            newest = train_cpu(cfg)
+            if step.probe_every:
+                _probe(root / step.name, newest)
+            if not step.probe_every or time.time() >= deadline:
+                break
         keep_newest(root / step.name)
         records.append({"step": step.name, "env_steps": _done_steps(root / step.name)})
     write_json_atomic(root / "plan.json", {"steps": [asdict(s) for s in CPU_PLAN], "status": status(root)})
     return records
+
+
+def _probe(run_dir: Path, checkpoint: Path) -> None:
+    """Probe ``checkpoint`` (every App. B.4 trial) unless it was probed; keep it if it is the best."""
+    from wbvla.lmo.cpu.probe import probe_checkpoint, probed_iterations, record_probe  # lazy: torch, onnx
+
+    if int(checkpoint.stem.split("_")[1]) in probed_iterations(run_dir):
+        return
+    result = probe_checkpoint(checkpoint, trials=PROBE_TRIALS)
+    best = record_probe(run_dir, checkpoint, result)
+    print(f"[wbvla] probe {checkpoint.name}: first walking {result['first_walking']['walks']}, "
+          f"falls {result['falls']} of {result['total_trials']}{' (new best)' if best else ''}", flush=True)
+
+
+def export_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint ``export`` ships of a step: its best probed one (``best.pt``), else its newest."""
+    from wbvla.lmo.cpu.probe import BEST_CHECKPOINT  # lazy: torch, onnx
+
+    best = run_dir / BEST_CHECKPOINT
+    return best if best.exists() else _newest(run_dir)
 
 
 def adopt(step_name: str, run_dir: Path, root: Path = PLAN_ROOT) -> Path:
@@ -270,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
         from wbvla.lmo.export import run_export  # lazy: torch, onnx, not needed for status
         from wbvla.lmo.job_config import ExportConfig  # lazy: with run_export
 
-        ckpt = _newest(a.root / a.step)
+        ckpt = export_checkpoint(a.root / a.step)
         if ckpt is None:
             raise SystemExit(f"step {a.step} has no checkpoint under {a.root}")
         print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name, note=a.note)), default=str)[:2000])

@@ -1,5 +1,6 @@
-"""Table 5 rows of the CPU engine beyond the sensor lags: pushes, action lag, torque injection and
-the per-env model draws, on an :class:`~wbvla.lmo.cpu.physics.X2Batch`.
+"""Table 5 rows of the CPU engine beyond the sensor lags: pushes (:class:`Pushes`), action lag,
+torque injection and the per-env model draws (:class:`Table5Rows`), on an
+:class:`~wbvla.lmo.cpu.physics.X2Batch`.
 
 Each row does what mjlab's term does (:mod:`wbvla.lmo.events`, :mod:`wbvla.lmo.actions`), from the
 same definitions: the ranges of a :class:`~wbvla.lmo.dr_config.DomainRandConfig` already at the
@@ -18,7 +19,9 @@ curriculum's DR level (``at_level``), the push schedule of
   joint's effort limit, redrawn every policy step.
 * **pushes**: every env has a timer; when it runs out (every ``push_interval_s``, restarted at the
   env's reset), U[-v, v] m/s is added to the pelvis's world x and y velocity (mjlab's interval
-  ``push_by_setting_velocity``; v is the level's push velocity, weaker and rarer in Stage I).
+  ``push_by_setting_velocity``; v is the level's push velocity, weaker and rarer in Stage I), times
+  the run's push ramp (:attr:`~wbvla.lmo.cpu.config.CpuEngineConfig.push_ramp_env_steps`).
+  ``dr_rows="pushes"`` adds this row alone to the sensor lags.
 """
 
 from __future__ import annotations
@@ -38,20 +41,48 @@ from wbvla.sim.joints import group_slice, joint_names, joints_in
 from wbvla.sim.robot import DECIMATION
 
 
-class Table5Rows:
-    """Pushes, action lag, torque injection and per-env model draws of ``batch``'s envs.
+class Pushes:
+    """Table 5's pushes of ``batch``'s envs: a timer per env; a due env gets U[-v, v] m/s added to
+    its pelvis's world x and y velocity.
 
-    ``dr``: the full-range Table 5 config (sizes the lag buffer); ``stage``: the curriculum stage
-    (sets the push schedule); ``rng``: the env's numpy generator (push draws); the other draws use
-    torch's generator, as the lag buffers do. The model rows make ``batch`` own its models.
+    ``dr``: the full-range Table 5 config; ``stage``: the curriculum stage (sets the push schedule);
+    ``rng``: the env's numpy generator (the push draws).
     """
 
     def __init__(self, batch: X2Batch, dr: DomainRandConfig, stage: int, rng: np.random.Generator):
         self.batch, self.rng, self.stage = batch, rng, stage
-        n, m = batch.num_envs, batch.model
         self.push_interval_s = dr.push_schedule(stage)[1]
-        self.push_time_left = np.full(n, self.push_interval_s)
+        self.push_time_left = np.full(batch.num_envs, self.push_interval_s)
         """Seconds to each env's next push (restarted at its reset)."""
+
+    def reset(self, env_ids: torch.Tensor) -> None:
+        """Restart the push timers of ``env_ids`` (after their reset)."""
+        self.push_time_left[env_ids.numpy()] = self.push_interval_s
+
+    def push(self, dr: DomainRandConfig, dt: float, scale: float = 1.0) -> np.ndarray:
+        """Advance the push timers by ``dt``; push the envs whose timer ran out (returned) with
+        ``scale`` times the push velocity of ``dr`` (at its level) and this stage."""
+        self.push_time_left -= dt
+        due = np.flatnonzero(self.push_time_left < 1e-6)
+        if len(due):
+            self.push_time_left[due] = self.push_interval_s
+            v = dr.push_schedule(self.stage)[0] * scale
+            if v > 0:
+                self.batch.push(due, self.rng.uniform(-v, v, (len(due), 2)))
+                return due
+        return due[:0]
+
+
+class Table5Rows:
+    """Action lag, torque injection and per-env model draws of ``batch``'s envs.
+
+    ``dr``: the full-range Table 5 config (sizes the lag buffer). The draws use torch's generator,
+    as the lag buffers do. The model rows make ``batch`` own its models.
+    """
+
+    def __init__(self, batch: X2Batch, dr: DomainRandConfig):
+        self.batch = batch
+        n, m = batch.num_envs, batch.model
         legs = joint_names("legs")
         self.action_lag = LagBuffer(n, len(legs), max(dr.action_lag[1], 0))
         self._fresh = torch.ones(n, dtype=torch.bool)
@@ -80,10 +111,9 @@ class Table5Rows:
         self.batch.write_models(env_ids, self.foot_geoms, {k: v.numpy() for k, v in f.items()})
 
     def reset(self, env_ids: torch.Tensor, dr: DomainRandConfig) -> None:
-        """Per-episode draws of ``env_ids`` after their reset: action lag and push timer."""
+        """Per-episode draws of ``env_ids`` after their reset: the action lag."""
         self.action_lag.sample_lag(*dr.action_lag, env_ids)
         self._fresh[env_ids] = True
-        self.push_time_left[env_ids.numpy()] = self.push_interval_s
 
     # --- every policy step -------------------------------------------------------------------------
     def lagged_ctrl(self, ctrl: np.ndarray, legs: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
@@ -105,15 +135,3 @@ class Table5Rows:
         lo, hi = dr.torque_injection
         self.injection = (lo + (hi - lo) * torch.rand_like(self.injection)) * self.effort
         self.batch.qfrc_applied[:, self.leg_dofs] = self.injection.numpy()
-
-    def push(self, dr: DomainRandConfig, dt: float) -> np.ndarray:
-        """Advance the push timers by ``dt``; push the envs whose timer ran out (returned)."""
-        self.push_time_left -= dt
-        due = np.flatnonzero(self.push_time_left < 1e-6)
-        if len(due):
-            self.push_time_left[due] = self.push_interval_s
-            v = dr.push_schedule(self.stage)[0]
-            if v > 0:
-                self.batch.push(due, self.rng.uniform(-v, v, (len(due), 2)))
-                return due
-        return due[:0]
