@@ -110,7 +110,13 @@ def _fake_result(walks: bool, falls: int, err: float, iteration: int) -> dict:
 
 
 def test_probe_score_orders_walking_then_falls_then_the_worst_error(tmp_path):
-    from wbvla.lmo.cpu.probe import BEST_CHECKPOINT, best_record, probe_score, probed_iterations, record_probe
+    from wbvla.lmo.cpu.probe import (
+        BEST_CHECKPOINT,
+        best_record,
+        probe_score,
+        probed_iterations,
+        record_probe,
+    )
 
     assert probe_score(_fake_result(True, 3, 0.4, 1)) == (1, -3, -0.8)  # worst error 0.4 of the 0.5 limit
     assert probe_score(_fake_result(True, 9, 0.45, 1)) > probe_score(_fake_result(False, 0, 0.1, 1))

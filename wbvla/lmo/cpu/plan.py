@@ -262,7 +262,11 @@ def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
 
 def _probe(run_dir: Path, checkpoint: Path) -> None:
     """Probe ``checkpoint`` (every App. B.4 trial) unless it was probed; keep it if it is the best."""
-    from wbvla.lmo.cpu.probe import probe_checkpoint, probed_iterations, record_probe  # lazy: torch, onnx
+    from wbvla.lmo.cpu.probe import (  # lazy: torch, onnx
+        probe_checkpoint,
+        probed_iterations,
+        record_probe,
+    )
 
     if int(checkpoint.stem.split("_")[1]) in probed_iterations(run_dir):
         return
