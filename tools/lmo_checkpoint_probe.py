@@ -1,8 +1,8 @@
 """Quick App. B.4 locomotion check of one LMO training checkpoint (no export into data/, no figures).
 
 The plan's runs keep rsl-rl checkpoints; notebook 09 evaluates only the shipped ONNX policies. This
-exports a checkpoint to a temporary folder (the same `run_export` as `wbvla lmo-export`) and runs the
-App. B.4 locomotion trials of `wbvla.lmo.evaluation` (forward, lateral, turning; signs alternate),
+runs :func:`wbvla.lmo.cpu.probe.probe_checkpoint` (the plan's own probe) on one checkpoint: the App.
+B.4 locomotion trials (forward, lateral, turning; signs alternate; ``--full``: every B.4 trial),
 printing and writing per-sign errors, the distance moved, the falls and the issue's first-walking
 verdict (:func:`wbvla.lmo.evaluation.first_walking`; it needs 20 trials per primitive):
 
@@ -17,43 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from wbvla.lmo import evaluation as ev
-from wbvla.lmo.export import run_export
-from wbvla.lmo.job_config import EvalConfig, ExportConfig
-from wbvla.lmo.onnx_policy import LMOPolicy
-
-
-def probe(checkpoint: Path, trials: int, run_json: Path | None = None, seed: int = 0) -> dict:
-    """Per primitive: the B.4 locomotion stats over ``trials`` trials and ``by_sign``."""
-    meta_path = run_json or checkpoint.parent / "run.json"
-    engine = json.loads(Path(meta_path).read_text())["config"]
-    per_iteration = engine["engine"]["num_envs"] * engine["ppo"]["num_steps_per_env"]
-    iteration = int(checkpoint.stem.split("_")[1])
-    with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / "run"
-        run.mkdir()
-        shutil.copy(meta_path, run / "run.json")
-        shutil.copy(checkpoint, run / checkpoint.name)
-        run_export(ExportConfig(checkpoint=run / checkpoint.name, name="lmo", out_dir=Path(tmp) / "onnx"))
-        cfg = EvalConfig(trials=trials, seed=seed).resolved()
-        sim = ev._Sim(LMOPolicy(Path(tmp) / "onnx" / "lmo.onnx"))
-        rng = np.random.default_rng(cfg.seed)
-        out: dict = {"checkpoint": str(checkpoint), "trials_per_primitive": trials, "iteration": iteration,
-                     "run_env_steps": iteration * per_iteration}  # env steps of this run (after its init_from)
-        for name, axis in ev.PRIMITIVES.items():
-            signs = [1.0 if k % 2 == 0 else -1.0 for k in range(trials)]
-            runs = [ev.locomotion_trial(sim, cfg, axis, s, rng) for s in signs]
-            out[name] = ev._locomotion_stats(runs)
-            out[name]["by_sign"] = {label: ev._locomotion_stats([r for r, s in zip(runs, signs, strict=True) if s == v])
-                                    for label, v in (("+", 1.0), ("-", -1.0))}
-    out["first_walking"] = ev.first_walking(out)
-    return out
+from wbvla.lmo.cpu.probe import probe_checkpoint
 
 
 def main() -> None:
@@ -62,13 +29,17 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=10, help="trials per primitive (signs alternate)")
     p.add_argument("--run-json", type=Path, default=None, help="run.json to use when the checkpoint's folder has none")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--full", action="store_true", help="every App. B.4 trial (CoM sway under pushes, stands), not only locomotion")
     p.add_argument("--out", type=Path, default=None, help="write the result here (JSON)")
     a = p.parse_args()
-    res = probe(a.checkpoint, a.trials, a.run_json, a.seed)
+    res = probe_checkpoint(a.checkpoint, a.trials, full=a.full, run_json=a.run_json, seed=a.seed)
     for name in ev.PRIMITIVES:
         row = {s: {k: round(v[k], 3) if isinstance(v[k], float) else v[k] for k in ("pos_err", "yaw_err", "moved", "falls")}
                for s, v in res[name]["by_sign"].items()}
         print(name, json.dumps(row))
+    if a.full:
+        print("falls (locomotion + CoM sway):", res["falls"], "of", res["total_trials"], "| stands:",
+              {k: res[k]["falls"] for k in ("stand", "stand_arms")})
     print("first walking:", res["first_walking"]["walks"], {k: v["ok"] for k, v in res["first_walking"]["checks"].items()})
     if a.out is not None:
         a.out.parent.mkdir(parents=True, exist_ok=True)
