@@ -37,7 +37,7 @@ TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/s
                 "lmo/onnx_policy.py")
 """The sources that define a trial (scenes, checks, the runner and its control tick, the LMO's
 controller): their digest is recorded with every trial."""
-EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py")
+EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py", "tasks/expert_pulses.py", "tasks/expert_stance.py")
 SPLIT_SOURCES = ("suite/split.py", "suite/dagger.py")
 """What a split-control row's expert half runs besides :data:`EXPERT_SOURCES`."""
 
@@ -219,15 +219,15 @@ class TrialUnit:
 _POLICIES: dict = {}
 
 
-def _policy(spec: PolicySpec, sizes: TrainingSizes, threads: int):
+def _policy(spec: PolicySpec, sizes: TrainingSizes, threads: int, backend: str):
     from wbvla.tasks.expert import (  # lazy: torch, MuJoCo (workers only)
-        ExpertConfig,
         ExpertNoiseConfig,
         ScriptedExpert,
+        expert_config_for,
     )
 
-    if spec.variant == "expert":
-        return ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if spec.expert_noise else ExpertNoiseConfig.off()))
+    if spec.variant == "expert":  # it steers as the column's legs follow (expert_config_for)
+        return ScriptedExpert(expert_config_for(backend, noise=ExpertNoiseConfig() if spec.expert_noise else ExpertNoiseConfig.off()))
     folder = policy_dir(spec, sizes)
     if folder not in _POLICIES:
         from wbvla.vla.policy import VLAPolicy  # lazy: torch, transformers (workers only)
@@ -291,7 +291,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
 
     torch.set_num_threads(settings.get("threads", 1))
     t0, cpu0 = time.perf_counter(), time.process_time()
-    policy = _policy(unit.policy, sizes, settings.get("threads", 1))
+    policy = _policy(unit.policy, sizes, settings.get("threads", 1), unit.backend)
     frozen_s = settings.get("stop_frozen_s")
     traced = TracedPolicy(policy, FrozenSceneConfig(window_s=frozen_s, away_m=settings.get("stop_away_m")) if frozen_s else None)
     backend = backend_for(unit.backend, policy.command_kind)

@@ -42,6 +42,7 @@ from wbvla.sim.joints import GRIPPER_OPEN, default_pose
 from wbvla.sim.kinematics import READY_ARM_POSE, ArmKinematics, arm_slice
 from wbvla.sim.robot import DECIMATION, PHYSICS_DT
 from wbvla.tasks.expert_arms import ArmServo, GraspFrame
+from wbvla.tasks.expert_pulses import PulseNavigationConfig, pulse_navigation
 from wbvla.tasks.expert_stance import StanceProbe
 from wbvla.tasks.specs import TaskInstance
 from wbvla.validation import in_range, positive
@@ -136,6 +137,26 @@ class ExpertConfig:
     """Time to close or open the grippers (s)."""
     phase_timeout_s: float = 25.0
     """A locomotion phase that does not settle within this gives up (the trial then fails)."""
+    navigation: str = "reference"
+    """How locomotion phases steer: ``reference`` (several flags at once, released when Eq. 2's
+    reference would coast onto the target, dead band ``tol_xy`` / ``tol_yaw``: what the kinematic
+    ideal base follows exactly) or ``pulses`` (one axis at a time with a stop between pulses,
+    :mod:`wbvla.tasks.expert_pulses`: what the physics LMO was trained to follow). Command noise
+    applies to ``reference`` only. :func:`expert_config_for` picks it by backend."""
+    pulses: PulseNavigationConfig = field(default_factory=PulseNavigationConfig)
+    """Settings of ``navigation="pulses"``."""
+    raise_arms_at: str = "start"
+    """When the first phase raises the arms (``raised_hands``): at the ``start``, before walking to the
+    load, or at the ``stance``, once the approach has settled (it walks with the arms in their
+    default pose). Measured with ``tools/lmo_pulse_response.py`` on the shipped LMO: with the arms
+    raised a 3 s forward flag moved it 0.29 m and a 1 s turning flag 0.02 rad; with the default arms
+    0.62 m and 0.33 rad (its training replays recorded arm motion, not a held raised pose).
+    :func:`expert_config_for` picks ``stance`` on a physics backend."""
+    track_bar: bool = False
+    """Re-solve the arm IK for the bar or handle at every tick of the pre-grasp, grasp and grip
+    motions (else once per motion). The kinematic ideal base stands still; under the physics LMO
+    the pelvis drifts a few cm while standing (measured: 4 cm in x and 8 cm in y over 13 s), more
+    than the 1.5 cm the grasp tolerates. :func:`expert_config_for` sets it with ``pulses``."""
 
     def __post_init__(self) -> None:
         for name in ("grasp_reach", "grasp_height", "min_hand_height", "handle_reach", "handle_half_spacing", "beyond",
@@ -143,6 +164,10 @@ class ExpertConfig:
                      "arm_move_s", "grip_s", "phase_timeout_s"):
             positive(name, getattr(self, name))
         in_range("pregrasp_opening", self.pregrasp_opening, 0.0, GRIPPER_OPEN)
+        if self.raise_arms_at not in ("start", "stance"):
+            raise ValueError(f"raise_arms_at must be 'start' or 'stance', got {self.raise_arms_at!r}")
+        if self.navigation not in NAVIGATION:
+            raise ValueError(f"navigation must be one of {NAVIGATION}, got {self.navigation!r}")
         in_range("carry_reach", self.carry_reach, 0.2, 0.6)
         self.raised_hands = tuple(self.raised_hands)
         if len(self.raised_hands) != 3:
@@ -150,6 +175,20 @@ class ExpertConfig:
         for name, v, lo, hi in zip(("raised_hands[0] (ahead)", "raised_hands[1] (to each side)", "raised_hands[2] (high)"),
                                    self.raised_hands, (0.1, 0.0, 0.6), (0.6, 0.4, 1.2), strict=True):
             in_range(name, v, lo, hi)
+
+
+NAVIGATION = ("reference", "pulses")
+"""Values of :attr:`ExpertConfig.navigation`."""
+PHYSICS_BACKENDS = ("lmo", "velocity_rl")
+"""Backends whose legs are a learned policy under physics (they get ``navigation="pulses"``)."""
+
+
+def expert_config_for(backend: str, **fields) -> ExpertConfig:
+    """The expert's config for driving ``backend`` (``ideal_base``, ``lmo``, ``velocity_rl``): ``pulses``
+    navigation, ``track_bar`` and arms raised at the stance on a physics backend, ``reference`` on the ideal base; ``fields`` override."""
+    physics = backend in PHYSICS_BACKENDS
+    return ExpertConfig(**{"navigation": "pulses" if physics else "reference", "track_bar": physics,
+                           "raise_arms_at": "stance" if physics else "start", **fields})
 
 
 @dataclass
@@ -282,8 +321,31 @@ class ScriptedExpert:
             self.cmd.h = h0 + a * (h1 - h0)
             yield
 
-    def _grip(self, opening: float) -> Iterator[None]:
-        yield from self._move_arms(self.cmd.arms, self.config.grip_s, np.full(2, opening))
+    def _track_arms(self, frames: Callable[[], dict[str, GraspFrame]], seconds: float, grippers: np.ndarray | None = None,
+                    h: float | None = None) -> Iterator[None]:
+        """:meth:`_move_arms` toward the IK solution of ``frames()``, re-solved every tick (``track_bar``;
+        else solved once, at the start)."""
+        if not self.config.track_bar:
+            yield from self._move_arms(self._solve(frames()), seconds, grippers, h)
+            return
+        q0, g0, h0 = self.cmd.arms.copy(), self.cmd.grippers.copy(), self.cmd.h
+        g1 = g0 if grippers is None else np.asarray(grippers, float)
+        h1 = h0 if h is None else float(np.clip(h, self.h_lo, self.h_hi))
+        n = max(1, round(seconds / TICK_S))
+        self.cmd.flags = np.zeros(3)
+        for k in range(1, n + 1):
+            a = _min_jerk(k / n)
+            self.cmd.arms = q0 + a * (self._solve(frames()) - q0)
+            self.cmd.grippers = g0 + a * (g1 - g0)
+            self.cmd.h = h0 + a * (h1 - h0)
+            yield
+
+    def _grip(self, opening: float, frames: Callable[[], dict[str, GraspFrame]] | None = None) -> Iterator[None]:
+        """Close or open the grippers; with ``frames`` (and ``track_bar``) the hands keep to them."""
+        if frames is not None and self.config.track_bar:
+            yield from self._track_arms(frames, self.config.grip_s, np.full(2, opening))
+        else:
+            yield from self._move_arms(self.cmd.arms, self.config.grip_s, np.full(2, opening))
 
     def _wait_height(self, timeout: float = 3.0) -> Iterator[None]:
         """Hold until the pelvis is within 1 cm of h* (the squat has happened)."""
@@ -296,6 +358,9 @@ class ScriptedExpert:
         """Closed-loop flags until the pelvis is at ``target()`` = (x, y, yaw), settled."""
         c = self.config
         self.phase = phase
+        if c.navigation == "pulses":
+            yield from self._navigate_pulses(target, phase)
+            return
         noise = c.noise
         late_left = 0
         late_armed = self.rng.random() < noise.p_late_release
@@ -343,6 +408,27 @@ class ScriptedExpert:
             self.cmd.flags = np.zeros(3)
             yield
 
+    def _navigate_pulses(self, target: Callable[[], tuple[float, float, float]], phase: str) -> Iterator[None]:
+        """``navigation="pulses"``: :func:`~wbvla.tasks.expert_pulses.pulse_navigation` to ``target()``."""
+        nav = pulse_navigation(lambda: self.stance_error(target()), self.ref.coast, self.config.pulses,
+                               self.config.phase_timeout_s)
+        while True:
+            try:
+                self.cmd.flags = next(nav)
+            except StopIteration as done:
+                self.cmd.flags = np.zeros(3)
+                if done.value:
+                    return
+                break
+            if phase == "approach" and self.accept_stance is not None and self.accept_stance(self.stance_error(target())):
+                self.cmd.flags = np.zeros(3)
+                return
+            yield
+        self.phase = f"{phase}_timeout"
+        while True:  # gave up: stand still (the trial will fail on time)
+            self.cmd.flags = np.zeros(3)
+            yield
+
     def _stand_target(self, point: np.ndarray, heading: float, reach: float) -> tuple[float, float, float]:
         """Pelvis pose with ``point`` ``reach`` m straight ahead and the given heading."""
         return float(point[0] - reach * np.cos(heading)), float(point[1] - reach * np.sin(heading)), heading
@@ -373,14 +459,16 @@ class ScriptedExpert:
         (and bring the load in to ``carry_reach``)."""
         c = self.config
         self.phase = "pregrasp"
-        frames = self._bar_frames(obj, dz=h - self._base()[0][2])  # solved for the pelvis after the squat
-        q_pre = self._solve({s: f.shifted(-c.pregrasp_back, 0.01) for s, f in frames.items()})
-        yield from self._move_arms(q_pre, c.arm_move_s * 2 / 3, np.full(2, c.pregrasp_opening), h)
+
+        def pre() -> dict[str, GraspFrame]:  # solved for the pelvis after the squat
+            return {s: f.shifted(-c.pregrasp_back, 0.01) for s, f in self._bar_frames(obj, dz=h - self._base()[0][2]).items()}
+
+        yield from self._track_arms(pre, c.arm_move_s * 2 / 3, np.full(2, c.pregrasp_opening), h)
         yield from self._wait_height()
         self.phase = "grasp"
         frames = self._frames = self._bar_frames(obj)
-        yield from self._move_arms(self._solve(frames), c.arm_move_s * 2 / 3)
-        yield from self._grip(0.0)
+        yield from self._track_arms(lambda: self._bar_frames(obj), c.arm_move_s * 2 / 3)
+        yield from self._grip(0.0, lambda: self._bar_frames(obj))
         if lift > 0:
             self.phase = "lift"
             self.payload = float(self.scene.model.body(obj).subtreemass[0])
@@ -412,18 +500,22 @@ class ScriptedExpert:
         yield from self._hold(1.0)
 
     # --- the three tasks -------------------------------------------------------------------
-    def _raise_arms(self) -> Iterator[None]:
-        """Forearms up and forward, hands high and close to the body: clear of tables and handles."""
+    def _raise_arms(self, when: str) -> Iterator[None]:
+        """Forearms up and forward, hands high and close to the body: clear of tables and handles
+        (only if ``when`` is the configured :attr:`ExpertConfig.raise_arms_at`)."""
+        if when != self.config.raise_arms_at:
+            return
         self.phase = "raise"
         yield from self._move_arms(raised_arms(tuple(self.config.raised_hands)), self.config.arm_move_s * 2 / 3)
 
     def _approach_and_grasp(self, obj: str) -> Iterator[None]:
         """Raise the arms, stand ``grasp_reach`` behind ``obj`` facing along its x axis, squat as
         its bar needs, grasp and lift it (the first subgoal of bag packing and box loading)."""
-        yield from self._raise_arms()
+        yield from self._raise_arms("start")
         pos, rot = self._body(obj)
         heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
         yield from self._navigate(lambda: self._stand_target(pos, heading, self.config.grasp_reach), "approach")
+        yield from self._raise_arms("stance")
         yield from self._grasp(obj, self._h_for(self._site(obj, "handle")[2]), self.config.lift)
         self.subgoal = 1
 
@@ -483,11 +575,12 @@ class ScriptedExpert:
 
     def _script_cart_pushing(self) -> Iterator[None]:
         c = self.config
-        yield from self._raise_arms()
+        yield from self._raise_arms("start")
         cart, rot = self._body("cart")
         heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
         handle = self._site("cart", "handle")
         yield from self._navigate(lambda: self._stand_target(handle, heading, c.handle_reach), "approach")
+        yield from self._raise_arms("stance")
         yield from self._grasp("cart", self.h_hi, 0.0)
         self.subgoal = 1
         yield from self._push(cart, heading)

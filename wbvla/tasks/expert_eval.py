@@ -80,15 +80,15 @@ def _trial(job: tuple[str, int, str, str, bool, dict, int]):
 
     torch.set_num_threads(1)
     from wbvla.tasks.expert import (  # lazy: torch, MuJoCo
-        ExpertConfig,
         ExpertNoiseConfig,
         ScriptedExpert,
+        expert_config_for,
     )
     from wbvla.tasks.runner import RunnerConfig, run_trial  # lazy: torch, MuJoCo
     from wbvla.tasks.specs import make_task  # lazy: MuJoCo
     from wbvla.tasks.work_view import WorkViewRecorder  # lazy: MuJoCo
 
-    config = ExpertConfig(noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off(), **overrides)
+    config = expert_config_for(backend, noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off(), **overrides)
     expert = WorkViewRecorder(ScriptedExpert(config, seed=seed), image_size, config.handle_half_spacing)
     result = run_trial(expert, make_task(task, seed, variation), RunnerConfig(backend=backend))
     result.log, result.latents = {}, []  # keep the outcome only (pickled back to the parent)
