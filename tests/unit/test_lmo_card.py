@@ -117,10 +117,10 @@ def test_training_departures_line_names_every_training_lever():
     from wbvla.lmo.lever_config import AssistConfig, LeverConfig
 
     assert training_departures(None) == ""
-    line = training_departures(json.dumps(asdict(LeverConfig(intent_sharpness=16.0, still_arms_fraction=0.25,
+    line = training_departures(json.dumps(asdict(LeverConfig(intent_sharpness=16.0, still_arms_fraction=0.25, height_sharpness=100.0,
                                                              assist=AssistConfig(enabled=True, decay_env_steps=6_000_000)))))
-    for part in ("exp{-16 e^2} (Table 4: exp{-4 e^2})", "contact-schedule reward weight 1", "swing-height penalty weight 10",
+    for part in ("exp{-16 e^2} (Table 4: exp{-4 e^2})", "height kernel exp{-100 e^2}", "contact-schedule reward weight 1", "swing-height penalty weight 10",
                  "6,000,000 env steps", "arms held still in 25% of Stage II episodes"):
         assert part in line, part
     paper = training_departures(json.dumps(asdict(LeverConfig.paper())))
-    assert "as in Table 4" in paper and "weight" not in paper and "assist" not in paper
+    assert "as in Table 4" in paper and "weight" not in paper and "assist" not in paper and "height" not in paper

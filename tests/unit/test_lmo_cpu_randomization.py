@@ -230,3 +230,21 @@ def test_the_model_card_says_which_rows_a_policy_trained_with():
     assert lags["table5"]["action"] == [2, 8] and lags["sensors"]["action"] == [0, 0] and lags["sensors"]["imu"] == [1, 10]
     assert lags["none"] == {"joint_state": [0, 0], "imu": [0, 0], "action": [0, 0]}
     assert "no pushes" in policy_metadata(5, 0.25, "lmo", 2, dr_rows="sensors")["domain_randomization"]
+
+
+def test_height_sharpness_lever_sets_the_height_kernel():
+    """Table 4's exp{-4 e^2} barely tells a 0.125 m squat from standing; the lever sharpens it."""
+    from wbvla.lmo.lever_config import LeverConfig
+
+    task = LMOTaskConfig(num_envs=2, stage=2, curriculum=FULL, observations=ObservationConfig(history=3, noise=False))
+    table4 = CpuLMOEnv(task, CpuEngineConfig(num_envs=2, dr_rows="sensors"))
+    sharp = CpuLMOEnv(task, CpuEngineConfig(num_envs=2, dr_rows="sensors", levers=LeverConfig(height_sharpness=100.0)))
+    assert table4.reward_fns["height_tracking"][1]["sharpness"] == 4.0
+    assert sharp.reward_fns["height_tracking"][1]["sharpness"] == 100.0
+    assert sharp.reward_fns["forward_intent"][1] == table4.reward_fns["forward_intent"][1]  # the intent terms keep theirs
+    for env in (table4, sharp):  # ask for the deepest squat while the robot stands at its nominal height
+        env.command.height_target[:] = 0.53
+    fn, params, _ = sharp.reward_fns["height_tracking"]
+    far = float(fn(sharp.view, **params)[0])
+    fn4, params4, _ = table4.reward_fns["height_tracking"]
+    assert float(fn4(table4.view, **params4)[0]) > 0.9 and far < 0.25

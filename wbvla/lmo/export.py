@@ -213,6 +213,8 @@ def training_departures(levers_json: str | None) -> str:
     lv = json.loads(levers_json)
     parts = [f"intent kernels exp{{-{lv['intent_sharpness']:g} e^2}} (Table 4: exp{{-4 e^2}})"
              if lv.get("intent_sharpness") is not None else "intent kernels exp{-4 e^2} as in Table 4"]
+    if lv.get("height_sharpness") is not None:
+        parts.append(f"height kernel exp{{-{lv['height_sharpness']:g} e^2}} (Table 4: exp{{-4 e^2}})")
     parts += [f"{name} weight {lv[key]:g}" for key, name in (("contact_schedule_weight", "contact-schedule reward"),
                                                              ("swing_height_weight", "swing-height penalty"),
                                                              ("progress_weight", "intent-progress reward")) if lv.get(key)]

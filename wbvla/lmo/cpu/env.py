@@ -162,6 +162,8 @@ class CpuLMOEnv(VecEnv):
             if levers.intent_sharpness is not None and name in ("forward_intent", "lateral_intent", "yaw_intent",
                                                                "track_lin_vel_x", "track_lin_vel_y", "track_ang_vel_z"):
                 params = params | {"sharpness": levers.intent_sharpness}
+            if levers.height_sharpness is not None and name == "height_tracking":
+                params = params | {"sharpness": levers.height_sharpness}
             out[name] = (fn, params, w)
         lever_fns = {
             "contact_schedule": (lever_terms.contact_schedule, {"threshold": task.rewards.contact_threshold}),

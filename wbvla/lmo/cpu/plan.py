@@ -73,6 +73,8 @@ class PlanRecipe:
     """:attr:`LeverConfig.still_arms_fraction` (0: every Stage II episode replays arm clips)."""
     push_ramp_env_steps: int = 0
     """:attr:`CpuEngineConfig.push_ramp_env_steps` (with ``dr_rows`` ``pushes`` or ``table5``)."""
+    height_sharpness: float | None = None
+    """:attr:`LeverConfig.height_sharpness` (None: Table 4's 4)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -99,12 +101,14 @@ position error forward 0.42 m, lateral 0.43 m, turning yaw error 0.44 rad (``pro
 4, a 0.2 m/s overshoot of the 0.3 cruise costs 15 % of the intent reward and standing costs 30 %; at
 16 they cost 47 % and 76 %."""
 RECIPE_5 = PlanRecipe(dr_rows="pushes", symmetry="loss", entropy_coef=0.003, intent_sharpness=16.0,
-                      push_ramp_env_steps=4_000_000)
+                      push_ramp_env_steps=4_000_000, height_sharpness=100.0)
 """Recipe 4 with Table 5's pushes (alone: the rows under which s3_lmo stood still stay off), ramped in
-over 4 M env steps, and the entropy bonus at 0.003. Why: s5_lmo's walking policy fell in 17 of 40
-CoM-sway trials under pushes (notebook 09); it never met a push in training. And at 0.001 its action
-std collapsed 0.64 -> 0.13 within 900 PPO iterations, after which training drifted (model_892 walked,
-model_1457 fell backward 9/10); 0.003 sits between that and the 0.01 under which the std grew."""
+over 4 M env steps, the entropy bonus at 0.003 and the height kernel sharpened to exp{-100 e^2}. Why:
+s5_lmo's walking policy fell in 17 of 40 CoM-sway trials under pushes (notebook 09), and it never met
+a push in training. At 0.001 its action std collapsed 0.64 -> 0.13 within 900 PPO iterations, after
+which training drifted (model_892 walked, model_1457 fell backward 9/10); 0.003 sits between that and
+the 0.01 under which the std grew. And it ignored h*: standing at 0.649 m whether asked for 0.655 or
+0.53, so the expert's tote grasp, which needs the squat, failed (:attr:`LeverConfig.height_sharpness`)."""
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class CpuPlanStep:
                 raise RuntimeError(f"step {self.name} starts from {self.init_from}/{self.init_checkpoint or 'newest'}, "
                                    "which has no such checkpoint yet")
         levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness,
-                         still_arms_fraction=self.recipe.still_arms_fraction)
+                         still_arms_fraction=self.recipe.still_arms_fraction, height_sharpness=self.recipe.height_sharpness)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
         base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows,
