@@ -105,6 +105,10 @@ def test_protocol_smoke_with_a_random_policy(tmp_path):
             assert (st["falls"] == 0) == math.isnan(st["mean_fall_time_s"])
             assert math.isnan(st["final_height"]) or 0.35 < st["final_height"] < 1.0
         assert r["stand"]["arms"] != r["stand_arms"]["arms"]
+        assert set(r["stance_height"]) == {"0.530", "0.590", "0.655"}  # reported apart from the B.4 falls
+        for h, st in r["stance_height"].items():
+            assert st["trials"] == 1 and (st["falls"] == 1) == math.isnan(st["error"])
+            assert math.isnan(st["error"]) or st["error"] == pytest.approx(abs(st["height"] - float(h)))
     assert out["paper"]["LMO"] == PAPER_TABLE3["LMO"] and "LMO_no_eq3" not in out["paper"]
     assert out["protocol"]["trials"] == 2 and out["policy_files"] == {"LMO": "lmo.onnx", "velocity_baseline": "velocity.onnx"}
 
@@ -203,3 +207,34 @@ def test_moved_in_active_phase_and_first_walking_hand_values():
     assert first_walking(res | {"lateral": ok})["walks"]
     assert not first_walking(res | {"lateral": ok | {"falls": 1}})["walks"]
     assert not first_walking(res | {"lateral": ok}, trials=21)["walks"]
+
+
+def test_height_trial_reports_the_error_to_the_commanded_stance():
+    """A policy that ignores h* (the shipped s5 LMO stood at 0.649 m when asked for 0.53) shows a
+    0.12 m error; one that squats shows a small one. A controller stub holds the pelvis at a set height."""
+    from wbvla.lmo.evaluation import height_trial
+    from wbvla.lmo.job_config import EvalConfig
+
+    class _Hold:
+        def __init__(self, z):
+            self.z, self.data, self.idx = z, type("D", (), {})(), type("I", (), {"base_qpos": 0})()
+            self.data.qpos = np.zeros(7)
+            self.ctrl = self
+
+        def reset(self, rng, noise):
+            self.data.qpos[2] = 0.65
+
+        def command(self, axis, sign, speed, height):
+            return np.array([0, 0, 0, height], np.float32)
+
+        def step(self, data, u):
+            data.qpos[2] = self.z if self.z is not None else float(u[3])
+
+        def fallen(self):
+            return False
+
+    cfg = EvalConfig(trials=1).resolved()
+    rng = np.random.default_rng(0)
+    ignores = height_trial(_Hold(0.649), cfg, 0.53, rng)
+    assert ignores["error"] == pytest.approx(0.119) and not ignores["fell"]
+    assert height_trial(_Hold(None), cfg, 0.53, rng)["error"] == pytest.approx(0.0, abs=1e-6)

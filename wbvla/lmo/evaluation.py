@@ -53,6 +53,11 @@ PAPER_TABLE3 = {
 PRIMITIVES = {"forward": 0, "lateral": 1, "turning": 2}
 
 
+HEIGHT_TRIALS = (0.53, 0.59, 0.655)
+"""h* of the stance-height trials (m): the lowest, a middle and the nominal stance (reported apart
+from the App. B.4 falls, like the stands)."""
+
+
 def com_sway(c: np.ndarray) -> float:
     """Eq. 5 for a uniformly sampled horizontal CoM path ``c`` (T, 2)."""
     c = np.asarray(c, dtype=np.float64)
@@ -300,6 +305,23 @@ def stand_trial(sim: _Sim, cfg: EvalConfig, rng: np.random.Generator, clips=None
             "final_height": float(sim.data.qpos[sim.idx.base_qpos + 2])}
 
 
+def height_trial(sim: _Sim, cfg: EvalConfig, height: float, rng: np.random.Generator) -> dict:
+    """A stand at h* = ``height`` (zero flags, default arms) for ``cfg.stand_s`` / 4 after the reset at
+    the nominal stance: the pelvis height over the last second (its error to h* shows whether the
+    policy tracks the squat command at all)."""
+    sim.reset(rng, cfg.init_noise)
+    u = sim.command(None, 0, cfg.speed, height)
+    n = max(round(cfg.stand_s / 4 / POLICY_DT), round(2.0 / POLICY_DT))
+    z = []
+    for _ in range(n):
+        sim.ctrl.step(sim.data, u)
+        if sim.fallen():
+            return {"fell": True}
+        z.append(float(sim.data.qpos[sim.idx.base_qpos + 2]))
+    last = np.array(z[-round(1.0 / POLICY_DT):])
+    return {"fell": False, "height": float(last.mean()), "error": float(abs(last.mean() - height))}
+
+
 def _stats(values: list[float]) -> tuple[float, float]:
     if not values:
         return float("nan"), float("nan")
@@ -357,13 +379,21 @@ def evaluate_policy(onnx_path: Path, cfg: EvalConfig) -> dict:
                     "final_height": _stats([r["final_height"] for r in ok])[0],
                     "mean_fall_time_s": _stats([r["fell_at_s"] for r in stands if r["fell"]])[0],
                     "arms": "default pose" if stand_clips is None else "clips replayed at 1x, no noise"}
+    heights = {}
+    for h in HEIGHT_TRIALS:
+        runs = [height_trial(sim, cfg, h, rng) for _ in range(max(1, cfg.trials // 4))]
+        ok = [r for r in runs if not r["fell"]]
+        heights[f"{h:.3f}"] = {"trials": len(runs), "falls": len(runs) - len(ok), "height": _stats([r["height"] for r in ok])[0],
+                               "error": _stats([r["error"] for r in ok])[0]}
+    out["stance_height"] = heights
     out["falls"] = falls
     out["total_trials"] = 5 * cfg.trials
     out["errors_over"] = "trials that did not fall (ok_trials of trials; NaN/null where every trial fell)"
     out["moved_is"] = ("displacement the commanded way during the 5 s active phase (m; rad for turning), "
                        "over the trials that did not fall; 1.5 for a perfect tracker of 0.3 x 5 s")
     out["first_walking"] = first_walking(out, cfg.trials)
-    out["falls_counted"] = "locomotion and CoM-sway trials (the App. B.4 protocol); the stands are reported apart"
+    out["falls_counted"] = ("locomotion and CoM-sway trials (the App. B.4 protocol); the stands and stance-height trials "
+                            "are reported apart")
     return out
 
 
