@@ -82,34 +82,86 @@ def test_grid_and_browser_render_offline():
 def test_purity_by_primitive_hand_computed():
     from wbvla.lam.retrieval import purity_by_primitive
 
-    r = retrieve(_assigned(), top_n=10)
+    per_code = retrieval_metrics(retrieve(_assigned(), top_n=10))["per_code"]
     # code 0 -> advance (5/6), code 1 -> majority turn_left (tie broken by first seen; 2/4), code 2 -> squat_down (2/2)
-    got = purity_by_primitive(r, ["advance", "turn_left", "squat_down", "rise"])
-    assert got.to_dict() == pytest.approx({"advance": 5 / 6, "turn_left": 0.5, "squat_down": 1.0, "rise": 0.0})
+    got = purity_by_primitive(per_code, ["advance", "turn_left", "squat_down", "rise"])
+    assert got.purity.to_dict() == pytest.approx({"advance": 5 / 6, "turn_left": 0.5, "squat_down": 1.0, "rise": 0.0})
+    assert got.codes.to_dict() == {"advance": 1, "turn_left": 1, "squat_down": 1, "rise": 0}
+    # the records stored in the metrics JSON give the same; two codes of one primitive pool their clips
+    records = [{"code": 0, "majority": "advance", "purity": 0.5, "n": 20}, {"code": 1, "majority": "advance", "purity": 1.0, "n": 10}]
+    assert purity_by_primitive(records).purity["advance"] == pytest.approx((10 + 10) / 30)
+    with pytest.raises(ValueError, match="missing \\['n'\\]"):
+        purity_by_primitive([{"code": 0, "majority": "advance", "purity": 0.5}])
 
 
-def test_summary_figure_has_bars_numbers_and_example_tiles():
+def _tiny_stores() -> dict:
+    """A human and a robot PairStore of random 16x16 frames, 12 pairs each."""
+    from wbvla.data.pairs import PairStore
+
+    class Tiny(PairStore):
+        def __init__(self, seed):
+            frames = [np.random.default_rng(seed).integers(0, 255, (13, 16, 16, 3), dtype=np.uint8)]
+            self._finish(frames, [(i, i, i + 1) for i in range(12)], ["frame", "i", "j"])
+
+    return {"human": Tiny(0), "robot": Tiny(1)}
+
+
+def _png_size(fig) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")  # as wbvla.viz.save_figure saves it
+    return Image.open(buf).size
+
+
+def test_summary_figure_from_stored_numbers_is_one_readable_page():
     import matplotlib
 
     matplotlib.use("Agg")
-    from wbvla.data.pairs import PairStore
+    import matplotlib.pyplot as plt
+
+    from wbvla.lam.retrieval import LAM_NAMES, retrieval_summary_figure
+
+    stored = {"purity": 0.565625, "cross_domain_agreement": 0.5625,
+              "per_code": [{"code": 0, "majority": "advance", "purity": 0.5, "n": 20},
+                           {"code": 1, "majority": "retreat", "purity": 0.75, "n": 20}]}
+    fig = retrieval_summary_figure({"loco": stored, "shared": {"purity": 0.39, "cross_domain_agreement": 0.125}},
+                                   primitives=["advance", "retreat", "rise"])
+    head, prim = fig.axes
+    assert "purity 0.57, human/robot agreement 0.56" in fig._suptitle.get_text()  # the headline numbers, in words
+    assert sorted(t.get_text() for t in head.texts if not t.get_text().startswith("target")) == ["0.12", "0.39", "0.56", "0.57"]
+    assert [t.get_text() for t in head.texts if t.get_text().startswith("target")] == ["target 0.7", "target 0.6"]
+    assert [t.get_text() for t in head.get_legend().get_texts()] == [LAM_NAMES["loco"], LAM_NAMES["shared"]]
+    # per primitive: only the LAM with a per-code table is drawn, the other is named as missing; 'rise' has no code
+    assert len(prim.patches) == 3 and "shared LAM: no per-code table stored" in prim.get_title(loc="left")
+    assert [t.get_text() for t in prim.texts] == ["0.50\n1 code", "0.75\n1 code", "no\ncode"]
+    width, height = _png_size(fig)
+    assert width <= 1600 and height <= 1000 and width > height
+    plt.close("all")
+
+
+def test_summary_figure_with_example_clips_stays_one_page():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from wbvla.lam.retrieval import retrieval_summary_figure
 
-    class Tiny(PairStore):
-        def __init__(self):
-            frames = [np.random.default_rng(0).integers(0, 255, (13, 8, 8, 3), dtype=np.uint8)]
-            self._finish(frames, [(i, i, i + 1) for i in range(12)], ["frame", "i", "j"])
-
     r = retrieve(_assigned(), top_n=3)
-    fig = retrieval_summary_figure({"loco": r, "shared": r}, {"human": Tiny(), "robot": Tiny()}, "loco",
-                                   primitives=["advance", "turn_left", "squat_down", "rise"], n_examples=3, per_domain=2)
-    bars_ax, *tiles = fig.axes
-    assert len(tiles) == 3 * 4 and len(bars_ax.patches) == 2 * 4
-    labels = [t.get_text() for t in bars_ax.get_legend().get_texts()]
-    # top 3: code 0 keeps 5 advance clips (1.0), code 1 2/4, code 2 2/2 -> purity 2.5/3; agreement: code 0 yes, 1 no
-    assert labels[0] == "loco LAM: purity 0.83, human/robot agreement 0.50"
-    assert any("no code" in t.get_text() for t in bars_ax.texts)  # 'rise' has no code: its 0 is written out
-    # rows: purest first (codes 0 and 2 at 1.0, by code), then code 1; code 2 has no robot clips: 2 tiles stay empty
-    assert [t.get_title(loc="left") for t in tiles[::4]] == ["code 0 (advance), purity 1.00", "code 2 (squat down), purity 1.00",
-                                                              "code 1 (turn left), purity 0.50"]
+    m = retrieval_metrics(r)
+    fig = retrieval_summary_figure({"loco": m, "shared": m}, primitives=["advance", "turn_left", "squat_down", "rise"],
+                                   examples=(r, _tiny_stores()), n_examples=4, per_domain=2)
+    head, prim, header, *tiles = fig.axes
+    assert len(prim.patches) == 2 * 4  # both LAMs have a per-code table here
+    # three codes, purest first (codes 0 and 2 at 1.0, by code), then code 1; code 2 has no robot clips
+    assert len(tiles) == 3 * 4
+    assert [t.get_title(loc="left") for t in tiles[::4]] == ["code 0: advance, purity 1.00", "code 2: squat down, purity 1.00",
+                                                             "code 1: turn left, purity 0.50"]
     assert sum(1 for t in tiles if t.images) == 4 + 2 + 4
+    assert [t.get_text() for t in header.texts][1:] == ["human clips", "robot clips"] and not header.axison
+    width, height = _png_size(fig)
+    assert width <= 1600 and height <= 1000 and width > height
+    plt.close("all")

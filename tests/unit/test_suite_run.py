@@ -204,50 +204,6 @@ def test_scaling_open_loop_places_each_model_on_its_curve(tmp_path):
     assert ol["scene"]["0"]["25"] == {"flag_accuracy": pytest.approx(0.4), "arm_l1_rad": 0.05, "latent_top1": 0.5, "frames": 100.0}
 
 
-def test_scaling_figure_draws_success_and_open_loop_rows():
-    import matplotlib.pyplot as plt
-
-    from wbvla.suite.figures import scaling_figure
-
-    point = {"rate": 0.25, "wilson95": [0.05, 0.6]}
-    ol = {"flag_accuracy": 0.8, "arm_l1_rad": 0.03}
-    fig = scaling_figure({"start_pose": {"0": {"10": point, "25": point}}, "scene": {}},
-                         open_loop={"start_pose": {"0": {"10": ol}}, "scene": {"1": {"25": ol}}})
-    assert len(fig.axes) == 6 and fig.axes[2].lines[0].get_ydata()[0] == 0.8
-    assert len(scaling_figure({"start_pose": {}, "scene": {}}).axes) == 2
-    # honest ranges: every axis from 0, accuracy to 1 (0.82 vs 0.86 must not look like a trend); one legend
-    fig = scaling_figure({"start_pose": {"0": {"10": point}}, "scene": {}}, flag_baseline=0.7,
-                         open_loop={"start_pose": {"0": {"10": ol, "25": {"flag_accuracy": 0.86, "arm_l1_rad": 0.04}}}, "scene": {}})
-    assert [round(a.get_ylim()[0], 2) for a in fig.axes] == [-0.02, -0.02, 0, 0, 0, 0]
-    assert fig.axes[2].get_ylim()[1] == pytest.approx(1.02) and fig.axes[4].get_ylim()[1] == pytest.approx(0.05)
-    assert 0.7 in [ln.get_ydata()[0] for ln in fig.axes[2].lines]  # the always-'stand' baseline
-    assert len(fig.legends) == 1 and not any(a.get_legend() for a in fig.axes)
-    plt.close("all")
-
-
-def test_table2_figure_shows_zero_bars_and_keeps_legends_off_the_bars():
-    import matplotlib.pyplot as plt
-
-    from wbvla.suite.figures import ZERO_STUB, table2_figure
-    from wbvla.suite.stats import subgoal_names
-
-    subs = subgoal_names()
-    zero = {"avg": 0.0, "avg_wilson95_pooled": [0.0, 0.1], "subgoals": {s: [0, 10] for s in subs},
-            "wilson95": {s: [0.0, 0.3] for s in subs}}
-    full = {**zero, "avg": 1.0, "avg_wilson95_pooled": [0.9, 1.0], "subgoals": {s: [10, 10] for s in subs}}
-    fig = table2_figure({"wholebodyvla": {"lmo": zero, "ideal_base": zero}, "expert": {"lmo": zero, "ideal_base": full}},
-                        {"wholebodyvla": {"avg": 0.78}})
-    avg, per_subgoal = fig.axes
-    heights = [round(b.get_height(), 3) for b in avg.patches]
-    assert heights == [ZERO_STUB, ZERO_STUB, ZERO_STUB, 1.0]  # the zeros are drawn, not height-0 bars
-    assert [t.get_text() for t in avg.texts] == ["0", "0", "0"]
-    assert min(b.get_height() for b in per_subgoal.patches) == ZERO_STUB
-    for ax in (avg, per_subgoal):  # each legend sits outside its axes (anchored beyond [0, 1])
-        anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
-        assert anchor.y0 > 1 or anchor.x0 > 1
-    plt.close("all")
-
-
 def test_version_summary_flags_stale_trials():
     from wbvla.suite.report import version_summary
     from wbvla.suite.trials import TrialUnit, versions

@@ -75,57 +75,99 @@ def retrieval_metrics(retrieved: pd.DataFrame, domains: tuple[str, str] = ("huma
             "per_code": pd.DataFrame(per_code)}
 
 
-def purity_by_primitive(retrieved: pd.DataFrame, primitives=None) -> pd.Series:
-    """Retrieval purity per primitive: over the codes whose majority primitive is P, the share of
-    their retrieved clips (both domains) that truly are P; 0 for a primitive no code stands for.
-    ``primitives`` fixes the order (default: the ones that occur, sorted)."""
-    primitives = sorted(retrieved.primitive.unique()) if primitives is None else list(primitives)
-    majority = {code: _majority(g.primitive)[0] for code, g in retrieved.groupby("code")}
-    owner = retrieved.code.map(majority)
+PURITY_TARGET = 0.7
+"""The purity this reproduction aims for (notebook 04's target; the paper shows Fig. 8 without a number)."""
+AGREEMENT_TARGET = 0.6
+"""The human/robot agreement this reproduction aims for (notebook 04's target)."""
+LAM_NAMES = {"loco": "locomotion LAM (trained on human video)", "shared": "shared LAM (manipulation + locomotion video)",
+             "mani": "manipulation LAM"}
+LAM_COLORS = {"loco": "tab:blue", "shared": "tab:gray", "mani": "tab:orange"}
+
+
+def purity_by_primitive(per_code, primitives=None) -> pd.DataFrame:
+    """Retrieval purity per primitive from a per-code table (``retrieval_metrics(...)["per_code"]``,
+    or its records as stored in ``figures/04_latent_retrieval.json``): over the codes whose majority
+    primitive is P, the share of their retrieved clips (both domains) that truly are P. Columns
+    ``purity`` (0 for a primitive no code stands for) and ``codes`` (how many codes stand for it);
+    ``primitives`` fixes the order (default: the majorities that occur, sorted)."""
+    per_code = pd.DataFrame(per_code)
+    missing = {"majority", "purity", "n"} - set(per_code.columns)
+    if missing:
+        raise ValueError(f"per-code table needs columns majority, purity, n; missing {sorted(missing)}")
+    primitives = sorted(per_code.majority.unique()) if primitives is None else list(primitives)
     out = {}
     for p in primitives:
-        mine = retrieved[owner == p]
-        out[p] = float((mine.primitive == p).mean()) if len(mine) else 0.0
-    return pd.Series(out, name="purity")
+        mine = per_code[per_code.majority == p]
+        n = float(mine.n.sum())
+        out[p] = {"purity": float((mine.purity * mine.n).sum() / n) if n else 0.0, "codes": len(mine)}
+    return pd.DataFrame.from_dict(out, orient="index")
 
 
-def retrieval_summary_figure(retrieved_by_lam: dict[str, pd.DataFrame], pairs_by_domain: dict, examples_from: str,
-                             primitives=None, n_examples: int = 3, per_domain: int = 2,
-                             domains: tuple[str, str] = ("human", "robot")):
-    """The Fig. 8 analog at a glance: left, retrieval purity per primitive for each LAM (the
-    summary numbers in the title); right, a few codes of ``examples_from`` (the purest, the median
-    and the least pure) with their top clips of each domain (o_t above o_t+k)."""
-    import matplotlib.pyplot as plt
+def _headline_bars(ax, metrics_by_lam: dict[str, dict]) -> None:
+    """Purity and human/robot agreement of each LAM side by side, with the targets."""
+    groups = (("purity", "purity", PURITY_TARGET), ("cross_domain_agreement", "human/robot agreement", AGREEMENT_TARGET))
+    width = 0.8 / len(metrics_by_lam)
+    for i, (lam, m) in enumerate(metrics_by_lam.items()):
+        xs = np.arange(len(groups)) + (i - (len(metrics_by_lam) - 1) / 2) * width
+        values = [m[key] for key, _, _ in groups]
+        ax.bar(xs, values, width, color=LAM_COLORS.get(lam, f"C{i}"), edgecolor="black", lw=0.5,
+               label=LAM_NAMES.get(lam, f"{lam} LAM"))
+        for x, v in zip(xs, values, strict=True):  # the number inside a tall bar, above a short one; n/a written out
+            inside = v > 0.15
+            ax.text(x, v - 0.02 if inside else (v if np.isfinite(v) else 0) + 0.015, f"{v:.2f}" if np.isfinite(v) else "n/a",
+                    ha="center", va="top" if inside else "bottom", fontsize=10, weight="bold",
+                    color="white" if inside else "black")
+    for g, (_, _, target) in enumerate(groups):
+        ax.hlines(target, g - 0.45, g + 0.45, color="black", ls="--", lw=1.2)
+        ax.text(g + 0.45, target + 0.01, f"target {target:g}", ha="right", va="bottom", fontsize=8)
+    ax.set_xticks(np.arange(len(groups)), [label for _, label, _ in groups])
+    ax.set(ylim=(0, 1.0), ylabel="share")
+    ax.set_title("(a) purity: share of a code's retrieved clips that\nare its majority primitive; agreement: share of\n"
+                 "codes with one majority in human and robot clips", fontsize=9, loc="left")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8.5, frameon=False)
 
-    primitives = list(primitives) if primitives is not None else sorted(
-        set().union(*(r.primitive.unique() for r in retrieved_by_lam.values())))
-    per_code = retrieval_metrics(retrieved_by_lam[examples_from], domains)["per_code"].sort_values(
-        ["purity", "code"], ascending=[False, True])
+
+def _primitive_bars(ax, metrics_by_lam: dict[str, dict], primitives) -> None:
+    """Per-primitive purity of every LAM whose per-code table is known; 'no code' where none stands for it."""
+    drawn = {lam: m for lam, m in metrics_by_lam.items() if m.get("per_code") is not None and len(m["per_code"])}
+    if primitives is None:
+        primitives = sorted(set().union(*(set(pd.DataFrame(m["per_code"]).majority) for m in drawn.values())))
+    primitives = list(primitives)
+    width = 0.8 / max(len(drawn), 1)
+    for i, (lam, m) in enumerate(drawn.items()):
+        table = purity_by_primitive(m["per_code"], primitives)
+        xs = np.arange(len(primitives)) + (i - (len(drawn) - 1) / 2) * width
+        ax.bar(xs, table.purity, width, color=LAM_COLORS.get(lam, f"C{i}"), edgecolor="black", lw=0.5,
+               label=LAM_NAMES.get(lam, f"{lam} LAM"))
+        one = len(drawn) == 1  # one LAM: two lines under each other; several: one turned line per bar
+        for x, (v, codes) in zip(xs, table[["purity", "codes"]].itertuples(index=False), strict=True):
+            text = f"{v:.2f}{chr(10) if one else ', '}{codes} code{'s' * (codes != 1)}" if codes else "no code"
+            inside = not one and v > 0.5  # a turned label inside a tall bar, so it stays under the title
+            ax.text(x, v - 0.015 if inside else v + 0.015, text.replace("no code", "no\ncode") if one else text,
+                    ha="center", va="top" if inside else "bottom", fontsize=7.5, rotation=0 if one else 90,
+                    color="white" if inside else "black")
+    ax.set_xticks(np.arange(len(primitives)), [p.replace("_", " ") for p in primitives], rotation=25, ha="right")
+    ax.set(ylim=(0, 1.0), ylabel="purity of the codes that stand for it")
+    not_drawn = [LAM_NAMES.get(lam, lam).split(" (")[0] for lam in metrics_by_lam if lam not in drawn]
+    ax.set_title("(b) per primitive: the codes whose majority it is, and the share of their\nclips that truly are it"
+                 + (f" ({', '.join(not_drawn)}: no per-code table stored)" if not_drawn else ""), fontsize=9, loc="left")
+
+
+def _example_tiles(fig, spec, retrieved: pd.DataFrame, pairs_by_domain: dict, caption: str, n_examples: int,
+                   per_domain: int, domains: tuple[str, str]) -> None:
+    """``n_examples`` codes (from the purest to the least pure, evenly spaced) with their closest
+    clips per domain, under a header row (an empty axes) holding ``caption`` and the domain names."""
+    per_code = retrieval_metrics(retrieved, domains)["per_code"].sort_values(["purity", "code"], ascending=[False, True])
     picks = per_code.iloc[np.unique(np.linspace(0, len(per_code) - 1, n_examples).round().astype(int))]
     cols = per_domain * len(domains)
-    fig = plt.figure(figsize=(6.5 + 1.1 * cols, 2.0 * len(picks) + 1.0))
-    outer = fig.add_gridspec(1, 2, width_ratios=[6.5, 1.1 * cols], wspace=0.18)
-    tiles = outer[0, 1].subgridspec(len(picks), cols, wspace=0.08, hspace=0.5)
-    ax = fig.add_subplot(outer[0, 0])
-    x = np.arange(len(primitives))
-    width = 0.8 / len(retrieved_by_lam)
-    for i, (lam, r) in enumerate(retrieved_by_lam.items()):
-        m = retrieval_metrics(r, domains)
-        values = purity_by_primitive(r, primitives).to_numpy()
-        bars = ax.bar(x + (i - (len(retrieved_by_lam) - 1) / 2) * width, values, width,
-                      label=f"{lam} LAM: purity {m['purity']:.2f}, human/robot agreement {m['cross_domain_agreement']:.2f}")
-        for bar, v in zip(bars, values, strict=True):
-            ax.text(bar.get_x() + bar.get_width() / 2, v + 0.01, "0\n(no code)" if v == 0 else f"{v:.2f}",
-                    ha="center", va="bottom", fontsize=6.5)
-    ax.axhline(1 / len(primitives), color="0.4", ls=":", lw=1)
-    ax.text(1.01, 1 / len(primitives), f"1/{len(primitives)}", transform=ax.get_yaxis_transform(), va="center",
-            fontsize=7, color="0.3")
-    ax.set(ylim=(0, 1.08), ylabel="retrieval purity (share of a code's clips\nthat are its majority primitive)")
-    ax.set_xticks(x, [p.replace("_", " ") for p in primitives], rotation=30, ha="right")
-    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), fontsize=8, frameon=False)
-    r = retrieved_by_lam[examples_from]
-    for row, pick in enumerate(picks.itertuples()):
-        g = r[r.code == pick.code]
+    tiles = spec.subgridspec(len(picks) + 1, cols, wspace=0.08, hspace=0.6, height_ratios=[0.6] + [1] * len(picks))
+    header = fig.add_subplot(tiles[0, :])
+    header.axis("off")
+    header.text(0, 1, caption, transform=header.transAxes, va="top", fontsize=9)
+    for di, d in enumerate(domains):
+        header.text(di / len(domains), 0, f"{d} clips", transform=header.transAxes, va="bottom", fontsize=9, weight="bold")
+    for row, pick in enumerate(picks.itertuples(), start=1):
+        g = retrieved[retrieved.code == pick.code]
         for di, d in enumerate(domains):
             gd = g[g.domain == d].sort_values("rank").head(per_domain)
             for k in range(per_domain):
@@ -134,16 +176,44 @@ def retrieval_summary_figure(retrieved_by_lam: dict[str, pd.DataFrame], pairs_by
                 tile.set_yticks([])
                 if k < len(gd):
                     tile.imshow(clip_tile(pairs_by_domain[d], int(gd.iloc[k].pair)))
-                    tile.set_xlabel(gd.iloc[k].primitive.replace("_", " "), fontsize=6.5, labelpad=1)
+                    tile.set_xlabel(gd.iloc[k].primitive.replace("_", " "), fontsize=8, labelpad=2)
                 else:
                     tile.axis("off")
-                if row == 0 and k == 0:
-                    tile.text(0, 1.3, f"{d} clips", transform=tile.transAxes, fontsize=8, weight="bold")
                 if di == 0 and k == 0:
-                    tile.set_title(f"code {pick.code} ({pick.majority.replace('_', ' ')}), purity {pick.purity:.2f}",
-                                   fontsize=7.5, loc="left", pad=3)
-    fig.suptitle(f"Latent retrieval across embodiments (Fig. 8 analog). Right: {examples_from} LAM codes, purest / "
-                 "median / least pure; tile = o_t above o_t+k, caption = true primitive", fontsize=9, y=1.0)
+                    tile.set_title(f"code {pick.code}: {pick.majority.replace('_', ' ')}, purity {pick.purity:.2f}",
+                                   fontsize=8.5, loc="left", pad=3)
+
+
+def retrieval_summary_figure(metrics_by_lam: dict[str, dict], primitives=None, examples: tuple | None = None,
+                             n_examples: int = 4, per_domain: int = 2, domains: tuple[str, str] = ("human", "robot")):
+    """The Fig. 8 analog at a glance, one landscape page. ``metrics_by_lam[lam]`` holds ``purity``
+    and ``cross_domain_agreement`` (and, where known, ``per_code``): what :func:`retrieval_metrics`
+    returns, or what ``figures/04_latent_retrieval.json`` stores. (a) both numbers per LAM with
+    the targets; (b) purity per primitive for the LAMs with a per-code table; with ``examples =
+    (retrieved, pairs_by_domain)`` of the first LAM, (c) ``n_examples`` of its codes, purest to
+    least pure, with their closest clips of each domain (o_t above o_t+k, caption = true primitive).
+    The first LAM's numbers are in the title."""
+    import matplotlib.pyplot as plt
+
+    first, m = next(iter(metrics_by_lam.items()))
+    fig = plt.figure(figsize=(13, 7.6) if examples else (12, 4.8))
+    if examples:
+        outer = fig.add_gridspec(1, 2, width_ratios=[1.35, 1], wspace=0.12)
+        left = outer[0, 0].subgridspec(2, 1, hspace=0.95)
+        head, prim = fig.add_subplot(left[0]), fig.add_subplot(left[1])
+    else:
+        outer = fig.add_gridspec(1, 2, width_ratios=[1, 1.9], wspace=0.25)
+        head, prim = fig.add_subplot(outer[0, 0]), fig.add_subplot(outer[0, 1])
+    _headline_bars(head, metrics_by_lam)
+    _primitive_bars(prim, metrics_by_lam, primitives)
+    if examples:
+        caption = (f"(c) {LAM_NAMES.get(first, first).split(' (')[0]}: {n_examples} codes, purest to least pure;\n"
+                   "tile = o_t above o_t+k, caption = true primitive")
+        _example_tiles(fig, outer[0, 1], *examples, caption=caption, n_examples=n_examples, per_domain=per_domain,
+                       domains=domains)
+    fig.suptitle(f"Latent retrieval across embodiments (Fig. 8 analog): {LAM_NAMES.get(first, first).split(' (')[0]} "
+                 f"purity {m['purity']:.2f}, human/robot agreement {m['cross_domain_agreement']:.2f} "
+                 f"(targets {PURITY_TARGET:g} / {AGREEMENT_TARGET:g})", fontsize=11, y=1.02 if examples else 1.04)
     return fig
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullLocator
 
-from wbvla.locomotion.base import LABELS
 from wbvla.suite.config import ROW_LABELS
 from wbvla.suite.failures import LOCOMOTION_MODES, MANIPULATION_MODES
 from wbvla.suite.report import SCALING_OPEN_LOOP_METRICS
@@ -17,6 +17,12 @@ MODE_COLORS = dict(zip((*LOCOMOTION_MODES, *MANIPULATION_MODES, "other"),
                        strict=True))
 
 
+BACKEND_LEGEND = {"lmo": "physics legs: the LMO policy, 50 Hz\n(velocity-RL row: its velocity policy)",
+                  "ideal_base": "IDEAL BASE: kinematic stand-in,\nthe base follows the Eq. 2 reference"}
+"""What each backend column of the Table 2 analog is, as the figure's legend says it."""
+BACKEND_TITLES = {"lmo": "physics legs (LMO policy)", "ideal_base": "IDEAL BASE (kinematic)"}
+
+
 def _err(rate: float, ci) -> list[float]:
     return [max(rate - ci[0], 0.0), max(ci[1] - rate, 0.0)]
 
@@ -25,52 +31,85 @@ ZERO_STUB = 0.012
 """Height drawn for a bar whose value is 0, so it can be seen (and matched to its legend colour)."""
 
 
-def _bars(ax, xs, values, width, color, label=None, errs=None, capsize=3, write_zero=False):
-    """Bars where a 0 shows as a thin stub (and, with ``write_zero``, a '0' above it); NaN = no bar."""
-    values = np.asarray(values, float)
-    shown = np.where(values == 0, ZERO_STUB, values)
-    ax.bar(xs, shown, width, yerr=errs, capsize=capsize, color=color, label=label, error_kw={"lw": 0.8})
-    if write_zero:
-        for x, v in zip(xs, values, strict=True):
-            if v == 0:
-                ax.text(x, ZERO_STUB + 0.01, "0", ha="center", va="bottom", fontsize=7, color=color)
+def _pooled(cell: dict) -> tuple[int, int]:
+    """Subgoals achieved and attempted, summed over a cell's subgoals (what ``avg_wilson95_pooled`` is of)."""
+    counts = [kn for kn in cell["subgoals"].values() if kn[1]]
+    return sum(k for k, _ in counts), sum(n for _, n in counts)
+
+
+def _subgoal_table(ax, rows: dict, names: list[str], backend: str, subs: list[str]):
+    """One backend's per-subgoal successes as a table of coloured cells: 'k/n' and the Wilson
+    95 % interval written in every cell, so a 0 reads as clearly as a 25/25. Returns the image."""
+    present = [r for r in names if backend in rows[r]]
+    counts = [[rows[r][backend]["subgoals"][s] for s in subs] for r in present]
+    rates = np.array([[k / n if n else np.nan for k, n in line] for line in counts], float).reshape(len(present), len(subs))
+    im = ax.imshow(rates, cmap="Greens", vmin=0, vmax=1, aspect="auto")
+    for i, r in enumerate(present):
+        for j, s in enumerate(subs):
+            k, n = counts[i][j]
+            lo, hi = rows[r][backend]["wilson95"][s]
+            ax.text(j, i, f"{k}/{n}\n{100 * lo:.0f}-{100 * hi:.0f} %" if n else "no trials", ha="center", va="center",
+                    fontsize=7.5, color="white" if n and k / n > 0.6 else "black")
+    ax.set_xticks(np.arange(len(subs)), [s.replace("_", " ") for s in subs], rotation=25, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(len(present)), [ROW_LABELS.get(r, r) for r in present], fontsize=8)
+    ax.set_xticks(np.arange(len(subs) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(present) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="0.75", lw=0.6)
+    ax.tick_params(which="minor", length=0)
+    return im
 
 
 def table2_figure(rows: dict, paper: dict):
-    """(a) Average score per row on each backend with Wilson 95 % intervals (pooled) and the
-    paper's value; (b) per-subgoal success on the ideal base with Wilson intervals. A score of 0
-    is drawn as a thin stub (with a '0' in panel a); each panel's legend sits outside its bars."""
+    """The Table 2 analog. (a) Each row's average subgoal success (the mean of its subgoal rates
+    over its trials) on both backends, whisker = Wilson 95 % interval of the pooled subgoals, the
+    count 'k/n' (subgoals achieved / attempted) written on every bar, a 0 drawn as a thin stub,
+    and the paper's value; (b, c) per subgoal on each backend as a table of 'k/n' and Wilson
+    intervals. The legend lists only the series drawn and sits outside the axes."""
     names = list(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(15, 5.2), gridspec_kw={"width_ratios": [1, 1.6]})
-    ax = axes[0]
-    x = np.arange(len(names))
-    for j, backend in enumerate(("lmo", "ideal_base")):
-        vals = [rows[r][backend]["avg"] if backend in rows[r] else np.nan for r in names]
-        errs = np.array([_err(rows[r][backend]["avg"], rows[r][backend]["avg_wilson95_pooled"]) if backend in rows[r] else [0, 0]
-                         for r in names]).T
-        _bars(ax, x + (j - 0.5) * 0.38, vals, 0.38, BACKEND_COLORS[backend], errs=errs, write_zero=True,
-              label=LABELS[backend].split(" (")[0] if backend == "lmo" else "IDEAL BASE (kinematic)")
-    ax.scatter(x, [paper[r]["avg"] if r in paper else np.nan for r in names], marker="D", color="k", zorder=3,
-               label="paper (real X2)")
-    ax.set_xticks(x, [ROW_LABELS.get(r, r) for r in names], rotation=30, ha="right")
-    ax.set(ylim=(0, 1.05), ylabel="average subgoal success", title="Table 2 analog: average score (Wilson 95 %, pooled)")
-    ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(0, 1.08), ncol=3, frameon=False)
-    ax = axes[1]
     subs = subgoal_names()
-    width = 0.8 / max(len(names), 1)
-    for j, r in enumerate(names):
-        cell = rows[r].get("ideal_base")
-        if cell is None:
-            continue
-        vals = [cell["subgoals"][s][0] / max(cell["subgoals"][s][1], 1) for s in subs]
-        errs = np.array([_err(v, cell["wilson95"][s]) for v, s in zip(vals, subs, strict=True)]).T
-        _bars(ax, np.arange(len(subs)) + (j - len(names) / 2 + 0.5) * width, vals, width, plt.cm.tab10(j),
-              label=ROW_LABELS.get(r, r), errs=errs, capsize=1.5)
-    ax.set_xticks(np.arange(len(subs)), [s.replace("_", " ") for s in subs], rotation=20)
-    ax.set(ylim=(0, 1.05), ylabel="success (of trials)",
-           title="per subgoal on the IDEAL BASE (sequential, App. B.3); a thin stub = 0")
-    ax.legend(fontsize=7.5, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
+    backends = [b for b in ("lmo", "ideal_base") if any(b in rows[r] for r in names)]
+    fig = plt.figure(figsize=(13.5, 4.6 + 3.6 * bool(backends)))
+    grid = fig.add_gridspec(2 if backends else 1, max(len(backends), 1), height_ratios=[1, 1] if backends else [1],
+                            hspace=0.55, wspace=0.35)
+    ax = fig.add_subplot(grid[0, :])
+    x = np.arange(len(names))
+    width = 0.8 / max(len(backends), 1)
+    trials = sorted({rows[r][b]["trials"] for r in names for b in backends if b in rows[r] and "trials" in rows[r][b]})
+    for j, backend in enumerate(backends):
+        idx = [i for i, r in enumerate(names) if backend in rows[r]]
+        cells = [rows[names[i]][backend] for i in idx]
+        vals = np.array([c["avg"] for c in cells], float)
+        xs = x[idx] + (j - (len(backends) - 1) / 2) * width
+        errs = np.array([_err(c["avg"], c["avg_wilson95_pooled"]) for c in cells]).T
+        ax.bar(xs, np.where(vals == 0, ZERO_STUB, vals), width, yerr=errs, capsize=3, color=BACKEND_COLORS[backend],
+               edgecolor="black", lw=0.5, label=BACKEND_LEGEND[backend], error_kw={"lw": 0.8})
+        for xi, v, c in zip(xs, vals, cells, strict=True):  # the count on every bar: inside a tall one, above a short one
+            k, n = _pooled(c)
+            inside = v > 0.5
+            ax.text(xi, v - 0.03 if inside else c["avg_wilson95_pooled"][1] + 0.02, f"{k}/{n}", ha="center",
+                    va="top" if inside else "bottom", rotation=90, fontsize=7.5, weight="bold",
+                    color="white" if inside else BACKEND_COLORS[backend])
+    paper_x = [i for i, r in enumerate(names) if r in paper]
+    if paper_x:
+        ax.scatter(x[paper_x], [paper[names[i]]["avg"] for i in paper_x], marker="D", color="k", zorder=3,
+                   label="paper: real X2 (Table 2)")
+    ax.set_xticks(x, [ROW_LABELS.get(r, r) for r in names], rotation=20, ha="right")
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set(ylim=(0, 1.05), ylabel="average subgoal success")
+    ax.set_title("(a) average subgoal success per row"
+                 + (f" over {trials[0]} trials" if len(trials) == 1 else "")
+                 + ": bar = mean of the subgoal rates, whisker = Wilson 95 % interval (pooled subgoals),"
+                 "\nk/n = subgoals achieved / attempted; a thin stub is a 0", fontsize=10, loc="left")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.005, 1.0), frameon=False)
+    for j, backend in enumerate(backends):
+        sub_ax = fig.add_subplot(grid[1, j])
+        im = _subgoal_table(sub_ax, rows, names, backend, subs)
+        sub_ax.set_title(f"({'bc'[j]}) per subgoal, {BACKEND_TITLES[backend]}: successes / trials,\n"
+                         "Wilson 95 % interval", fontsize=9.5, loc="left")
+    if backends:
+        fig.colorbar(im, ax=fig.axes[1:], fraction=0.025, pad=0.02, label="success rate")
+    fig.suptitle("Table 2 analog: every row on the same held-out seeds, on both locomotion backends", fontsize=12)
     return fig
 
 
@@ -80,19 +119,22 @@ def scaling_figure(curves: dict, paper_note: str = "", open_loop: dict | None = 
     (:func:`~wbvla.suite.report.scaling_open_loop`) one more row of panels per open-loop metric of
     the same models (held-out flag accuracy, arm L1). Every axis starts at 0 (accuracy and success
     end at 1), so small differences look small; ``flag_baseline`` (the held-out accuracy of always
-    predicting 'stand') is drawn on the flag-accuracy panels. One legend for all panels, at the top."""
+    predicting 'stand') is drawn on the flag-accuracy panels. Each open-loop panel states the range
+    over the grid (one model per point, one held-out set: no interval to draw), so a spread of a few
+    hundredths is read as the spread it is. One legend for all panels, at the top."""
     metrics = ("flag_accuracy", "arm_l1_rad") if open_loop else ()
     fig, axes = plt.subplots(1 + len(metrics), 2, figsize=(12, 4.2 + 3.2 * len(metrics)), squeeze=False, sharex=True)
     titles = {"start_pose": "start-pose variations: human video fraction",
               "scene": "scene variations: robot video fraction"}
     panels = [("success", curves, "average subgoal success (IDEAL BASE)")]
     panels += [(m, open_loop, SCALING_OPEN_LOOP_METRICS[m]) for m in metrics]
-    handles = {}
+    handles, notes = {}, []
+    demos = sorted({int(d) for data in (curves, open_loop or {}) for group in data.values() for pts in group.values() for d in pts})
     for row, (metric, data, ylabel) in enumerate(panels):
         top = 0.0
         for col, group in enumerate(("start_pose", "scene")):
             ax = axes[row, col]
-            values, counts = [], []
+            values, counts, frames = [], [], set()
             for j, (frac, points) in enumerate(sorted(data.get(group, {}).items(), key=lambda kv: float(kv[0]))):
                 ds = sorted(points, key=int)
                 label = f"{100 * float(frac):.0f} %"
@@ -104,19 +146,30 @@ def scaling_figure(curves: dict, paper_note: str = "", open_loop: dict | None = 
                     counts += [(points[d].get("k"), points[d].get("n")) for d in ds]
                 else:
                     values += [points[d][metric] for d in ds]
+                    frames |= {int(points[d]["frames"]) for d in ds if points[d].get("frames")}
                     handles.setdefault(label, ax.plot(xs, [points[d][metric] for d in ds], **kw)[0])
             if metric == "flag_accuracy" and flag_baseline is not None:
                 ax.axhline(flag_baseline, color="0.3", ls="--", lw=1)
-                ax.text(0.01, flag_baseline - 0.02, f"always 'stand': {flag_baseline:.2f}", transform=ax.get_yaxis_transform(),
+                ax.text(0.01, flag_baseline - 0.02, f"always predicting 'stand': {flag_baseline:.2f}", transform=ax.get_yaxis_transform(),
                         va="top", fontsize=7, color="0.3")
             if values:
-                ax.text(0.99, 0.96, f"all models: {min(values):.3g} to {max(values):.3g}", transform=ax.transAxes, ha="right",
-                        va="top", fontsize=8, color="0.3")
+                held = f", {frames.pop()} held-out frames each" if len(frames) == 1 else ""
+                notes.append((ax, values, ax.text(
+                    0.99, 0.96, f"range over the grid: {min(values):.3f} to {max(values):.3f}\n({len(values)} models, one "
+                    f"per point{held}; no interval)", transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.2",
+                    bbox={"facecolor": "white", "edgecolor": "0.7", "boxstyle": "round,pad=0.3"})))
                 top = max(top, max(values))
             if counts and all(k is not None and n for k, n in counts):
-                ax.text(0.99, 0.96, f"{sum(k for k, _ in counts)} of {sum(n for _, n in counts)} subgoals achieved, all points",
+                ax.text(0.99, 0.96, f"{sum(k for k, _ in counts)} of {sum(n for _, n in counts)} subgoals achieved over all points\n"
+                        "(whiskers: Wilson 95 % intervals)",
                         transform=ax.transAxes, ha="right", va="top", fontsize=8, color="0.3")
+            if metric != "success" and not values:
+                ax.text(0.5, 0.5, "no trained model of this grid: nothing to draw", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=9, color="0.4")
             ax.set_xscale("log")
+            if demos:  # the demonstration counts themselves on the axis, not powers of ten
+                ax.set_xticks(demos, [str(d) for d in demos])
+                ax.xaxis.set_minor_locator(NullLocator())
             if metric == "success":
                 ax.set_title(titles[group])
             if row == len(panels) - 1:
@@ -125,12 +178,18 @@ def scaling_figure(curves: dict, paper_note: str = "", open_loop: dict | None = 
                 ax.set_ylabel(ylabel, fontsize=8)
         for ax in axes[row]:  # honest ranges: from 0; rates and accuracies up to 1
             ax.set_ylim(-0.02 if metric == "success" else 0, 1.02 if metric in ("success", "flag_accuracy") else max(top * 1.25, 1e-3))
+    for ax, values, note in notes:  # the range note goes where the points are not: below them when they sit high
+        if min(values) > 0.4 * ax.get_ylim()[1]:
+            note.set_y(0.04)
+            note.set_va("bottom")
+    fig.suptitle("Fig. 3 analog: closed-loop success and open-loop fit vs teleoperation demonstrations; every axis from 0",
+                 fontsize=11, y=1.0)
     if handles:
         fig.legend(list(handles.values()), list(handles), title="Stage II video fraction", loc="upper center", ncol=len(handles),
-                   fontsize=8, title_fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1.0))
+                   fontsize=8, title_fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.975))
     if paper_note:
         fig.text(0.5, 0.005, paper_note, ha="center", fontsize=9)
-    fig.tight_layout(rect=(0, 0.02 if paper_note else 0, 1, 0.94 if handles else 1))
+    fig.tight_layout(rect=(0, 0.02 if paper_note else 0, 1, 0.94 if handles else 0.97))
     return fig
 
 
