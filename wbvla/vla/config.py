@@ -195,7 +195,17 @@ class PretrainConfig(TrainLoopConfig):
         if (self.human_video_fraction, self.robot_video_fraction) != (1.0, 1.0):
             name += f"_h{self.human_video_fraction:g}_r{self.robot_video_fraction:g}"
         size = "" if self.backbone.image_size == LEGACY_IMAGE_SIZE else f"_{self.backbone.image_size}px"
-        return f"{name}_{self.backbone.preset}{size}" + (f"_s{self.seed}" if self.seed else "")
+        return f"{name}_{self.backbone_tag()}{size}" + (f"_s{self.seed}" if self.seed else "")
+
+    def backbone_tag(self) -> str:
+        """The backbone part of :meth:`run_name`: its preset, and for a pretrained vision tower the
+        tower's run and snapshot folders (``pretrained-r100k_96x2.tower_step20000``), so runs on two
+        snapshots of one tower pretraining never share a folder."""
+        b = self.backbone
+        if b.preset != "pretrained" or not b.pretrained_path:
+            return b.preset
+        tower = Path(b.pretrained_path)
+        return f"pretrained-{tower.parent.name}.{tower.name}"
 
 
 @dataclass
