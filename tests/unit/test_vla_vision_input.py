@@ -85,3 +85,16 @@ def test_every_training_entry_point_takes_the_pretrained_tower(tmp_path):
     assert finetune_config(PolicySpec("no_lam", "no_lam"), TrainingSizes()).pretrain.backbone.preset == "tiny"
     with pytest.raises(ValueError, match="reads 128 px images, the config 64 px"):
         VariantJobConfig(vision_tower=tmp_path, vision_input="64px_legacy").finetune_config()
+
+
+def test_run_names_tell_tower_snapshots_apart():
+    from dataclasses import replace
+
+    from wbvla.vla.config import BackboneConfig, PretrainConfig
+
+    def named(path):
+        return PretrainConfig(backbone=BackboneConfig(preset="pretrained", pretrained_path=path)).run_name()
+
+    a, b = named("/c/vision_pretrain/r100k_96x2/tower_step10000"), named("/c/vision_pretrain/r100k_96x2/tower_step20000")
+    assert a != b and "pretrained-r100k_96x2.tower_step10000" in a
+    assert PretrainConfig().run_name() == replace(PretrainConfig()).run_name() and "pretrained" not in PretrainConfig().run_name()
