@@ -165,3 +165,21 @@ def test_probe_checkpoint_runs_b4_trials_on_a_training_checkpoint(tmp_path, tiny
     assert set(res["forward"]["by_sign"]) == {"+", "-"} and not res["first_walking"]["walks"]  # 2 < 20 trials
     with pytest.raises(FileNotFoundError, match="run record"):
         probe_checkpoint(ck, trials=2, run_json=tmp_path / "missing.json")
+
+
+def test_an_interrupted_piece_ends_the_whole_call(tmp_path, tiny_plan, monkeypatch):
+    """``kill`` (SIGTERM) mid-piece: the chunk is saved as interrupted and the plan trains nothing more."""
+    from wbvla.lmo.cpu import probe
+    from wbvla.lmo.cpu import train as cpu_train
+
+    monkeypatch.setattr(probe, "probe_checkpoint", lambda checkpoint, trials: _fake_result(False, 0, 0.3, 0))
+    monkeypatch.setattr(plan, "CPU_PLAN", (plan.CpuPlanStep("p", "lmo", 1, 48, probe_every=16), plan.CpuPlanStep("q", "lmo", 1, 16)))
+
+    def killed(runner, iterations, deadline):
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(cpu_train, "_learn", killed)
+    records = plan.run(minutes=5, root=tmp_path)
+    assert records == [{"step": "p", "env_steps": 0, "interrupted": True}]
+    assert [c["stop"] for c in json.loads((tmp_path / "p" / "run.json").read_text())["chunks"]] == ["interrupted"]
+    assert not (tmp_path / "q").exists()  # the next step did not start

@@ -188,11 +188,13 @@ def _newest(run_dir: Path) -> Path | None:
     return latest_checkpoint(run_dir)
 
 
-def _done_steps(run_dir: Path) -> int:
+def _chunks_of(run_dir: Path) -> list[dict]:
     meta = run_dir / "run.json"
-    if not meta.exists():
-        return 0
-    chunks = json.loads(meta.read_text()).get("chunks", [])
+    return json.loads(meta.read_text()).get("chunks", []) if meta.exists() else []
+
+
+def _done_steps(run_dir: Path) -> int:
+    chunks = _chunks_of(run_dir)
     return int(chunks[-1]["env_steps_end"]) if chunks else 0
 
 
@@ -243,7 +245,7 @@ def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
     deadline = time.time() + 60 * minutes
     records = []
     for step in CPU_PLAN:
-        if (deadline - time.time()) / 60 < MIN_CHUNK_MINUTES:
+        if (deadline - time.time()) / 60 < MIN_CHUNK_MINUTES or (records and records[-1].get("interrupted")):
             break
         if _is_done(step, root):
             continue
@@ -256,10 +258,11 @@ def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
             newest = train_cpu(cfg)
             if step.probe_every:
                 _probe(root / step.name, newest)
-            if not step.probe_every or time.time() >= deadline:
-                break
+            if not step.probe_every or time.time() >= deadline or _chunks_of(root / step.name)[-1]["stop"] == "interrupted":
+                break  # a SIGTERM (kill) ends the whole call, not just the piece
         keep_newest(root / step.name)
-        records.append({"step": step.name, "env_steps": _done_steps(root / step.name)})
+        records.append({"step": step.name, "env_steps": _done_steps(root / step.name),
+                        "interrupted": _chunks_of(root / step.name)[-1]["stop"] == "interrupted"})
     write_json_atomic(root / "plan.json", {"steps": [asdict(s) for s in CPU_PLAN], "status": status(root)})
     return records
 
