@@ -35,3 +35,17 @@ def test_links_in_the_readme_resolve():
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), target
+
+
+def test_the_expert_cell_reads_a_committed_expert_eval(monkeypatch):
+    """With figures/10_expert_eval.json present the closed-loop row cites it (per backend, per task, falls);
+    the fixture is a real 1-seed ``wbvla expert-eval --backends ideal_base lmo`` output."""
+    tool = _tool()
+    monkeypatch.setattr(tool, "EXPERT_EVAL", str(ROOT / "tests" / "unit" / "data" / "expert_eval_small.json"))
+    cell = tool._expert_cell({"ideal_base": {"avg": 0.0}, "lmo": {"avg": 0.0}})
+    assert cell.startswith("scripted expert 100 % on the ideal base (3 trials), 50 % on the physics LMO (bag packing 50 %, "
+                           "box loading 0 %, cart pushing 100 %;")
+    assert "fell" in cell and "expert_eval_small.json" in cell
+    monkeypatch.setattr(tool, "EXPERT_EVAL", "figures/does_not_exist.json")
+    assert tool._expert_cell({"ideal_base": {"avg": 1.0}, "lmo": {"avg": 0.0}}) == \
+        "scripted expert 100 % on the ideal base, 0 % on the physics LMO"
