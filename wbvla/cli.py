@@ -29,6 +29,7 @@ from wbvla.lam.config import LAMTrainConfig
 from wbvla.lmo.cpu.config import CpuTrainConfig
 from wbvla.lmo.job_config import BenchmarkConfig, ClipsConfig, EvalConfig, ExportConfig, TrainConfig
 from wbvla.notebook_runner import NotebookRunConfig, run_notebook
+from wbvla.paths import cache_dir
 from wbvla.quickstart_config import QuickstartConfig
 from wbvla.runtime.config import DeployKeysConfig
 from wbvla.suite.config import ScalingConfig, SuiteConfig
@@ -107,10 +108,19 @@ def lmo_bench(config: BenchmarkConfig) -> None:
 
 
 def lmo_clips(config: ClipsConfig) -> None:
-    """Rebuild data/lmo/arm_clips.npz (Stage II perturbations, CoM-sway evaluation) from wbvla.sim.arm_motions."""
-    from wbvla.lmo.clips import generate_clips, save_clips  # lazy: CLI start-up
+    """Rebuild a shipped arm clip library (Stage II perturbations, CoM-sway evaluation): synthetic or teleop."""
+    from wbvla.lmo.clips import (  # lazy: CLI start-up
+        TELEOP_CLIP_FILE,
+        clips_from_teleop,
+        generate_clips,
+        save_clips,
+    )
 
-    print(save_clips(generate_clips(config.n, config.seed)))
+    if config.source == "synthetic":
+        print(save_clips(generate_clips(config.n, config.seed)))
+        return
+    root = config.dataset if config.dataset is not None else cache_dir() / "teleop" / "tutorial"
+    print(save_clips(clips_from_teleop(root, max_clips=config.n), TELEOP_CLIP_FILE))
 
 
 def lam_train(config: LAMTrainConfig) -> None:

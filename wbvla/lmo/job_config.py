@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 from wbvla.lmo.config import SMOKE_ENVS, LMOTaskConfig, PPOConfig
 from wbvla.paths import cache_dir, data_dir
@@ -175,12 +176,18 @@ class ExportConfig:
 
 @dataclass
 class ClipsConfig:
-    """Rebuild the shipped arm clip library ``data/lmo/arm_clips.npz`` from wbvla.sim.arm_motions."""
+    """Rebuild a shipped arm clip library: ``data/lmo/arm_clips.npz`` from wbvla.sim.arm_motions
+    (``synthetic``) or ``data/lmo/arm_clips_teleop.npz`` from a teleoperation dataset (``teleop``)."""
 
+    source: Literal["synthetic", "teleop"] = "synthetic"
+    """Where the clips come from (:mod:`wbvla.lmo.clips`)."""
     n: int = 48
-    """Number of clips (cycling through the motion kinds)."""
+    """Number of clips (``synthetic``: cycling through the motion kinds; ``teleop``: at most this many episodes)."""
     seed: int = 0
-    """Library seed."""
+    """Library seed (``synthetic``)."""
+    dataset: Path | None = None
+    """``teleop``: the LeRobot dataset folder (None: ``cache_dir()/teleop/tutorial``, made by ``wbvla teleop-data``)."""
 
     def __post_init__(self) -> None:
         require(isinstance(self.n, int) and self.n >= 1, f"n must be an int >= 1, got {self.n!r}")
+        require(self.source in ("synthetic", "teleop"), f"source must be 'synthetic' or 'teleop', got {self.source!r}")

@@ -14,7 +14,10 @@ GAIT_TERM = ("gait_phase", 2)
 """The gait clock's observation term (sin 2 pi phi, cos 2 pi phi), appended after the paper's six."""
 SYMMETRY_MODES = ("none", "augment", "loss", "augment+loss")
 """Values of :attr:`LeverConfig.symmetry`."""
-LEGACY_LEVERS = {"symmetry": "none", "mirror_loss_weight": 1.0, "still_arms_fraction": 0.0, "height_sharpness": None}
+ARM_CLIP_SOURCES = ("synthetic", "teleop", "both")
+"""Values of :attr:`LeverConfig.arm_clips` (:func:`wbvla.lmo.clips.load_clip_source` reads them)."""
+LEGACY_LEVERS = {"symmetry": "none", "mirror_loss_weight": 1.0, "still_arms_fraction": 0.0, "height_sharpness": None,
+                 "arm_clips": "synthetic"}
 """What a stored LeverConfig (a run's ``run.json``) trained with where it lacks a field added since:
 the value that reproduces that run's training (a resumed run keeps its recipe)."""
 
@@ -73,6 +76,10 @@ class LeverConfig:
     intent_sharpness: float | None = None
     """Override of the 4 in exp{-4 e^2} of the intent terms (None: Table 4's 4). 25 makes
     standing at a 0.3 m/s command earn exp(-25 x 0.09) = 0.11 instead of 0.70."""
+    arm_clips: str = "synthetic"
+    """Which arm clips Stage II replays (:data:`ARM_CLIP_SOURCES`): ``synthetic`` (the
+    procedural library), ``teleop`` (the arm targets of the teleoperation episodes: the poses the
+    tasks make the LMO carry) or ``both``. The CPU engine reads it; mjlab runs replay ``synthetic``."""
     height_sharpness: float | None = None
     """Override of the 4 in the height term exp{-4 (h_t - h*)^2} (None: Table 4's 4). With h in
     metres Table 4's kernel barely tells heights apart: ignoring a 0.125 m squat command (h* 0.53 at
@@ -125,6 +132,7 @@ class LeverConfig:
         require(not ((self.contact_schedule_weight or self.swing_height_weight) and not self.gait_clock),
                 "the contact-schedule and swing-height terms need gait_clock=True")
         one_of("symmetry", self.symmetry, SYMMETRY_MODES)
+        one_of("arm_clips", self.arm_clips, ARM_CLIP_SOURCES)
         positive("mirror_loss_weight", self.mirror_loss_weight, allow_zero=True)
         steps = round(self.gait_period_s / 0.02)
         require(not (self.symmetry != "none" and self.gait_clock and steps % 2),

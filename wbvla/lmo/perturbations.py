@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from mjlab.managers.command_manager import CommandTerm, CommandTermCfg
 
-from wbvla.lmo.clips import CLIP_FILE, load_clips
+from wbvla.lmo.clips import load_clip_source
 from wbvla.lmo.config import ArmPerturbationConfig
 from wbvla.sim.joints import default_pose, joint_names, limits
 
@@ -76,9 +76,10 @@ class ClipLibrary:
         return (1 - w) * self.q[clip, i0] + w * self.q[clip, i1]
 
 
-def default_clip_library(device: str = "cpu", dt: float = 0.02) -> ClipLibrary:
-    """The shipped clips (:data:`wbvla.lmo.clips.CLIP_FILE`) as a batched :class:`ClipLibrary`."""
-    return ClipLibrary.from_arrays(load_clips(CLIP_FILE), dt=dt, device=device)
+def default_clip_library(device: str = "cpu", dt: float = 0.02, source: str = "synthetic") -> ClipLibrary:
+    """The shipped clips of ``source`` (:func:`wbvla.lmo.clips.load_clip_source`; ``synthetic``:
+    :data:`wbvla.lmo.clips.CLIP_FILE`) as a batched :class:`ClipLibrary`."""
+    return ClipLibrary.from_arrays(load_clip_source(source), dt=dt, device=device)
 
 
 class PoseTargetCurriculum:
@@ -202,7 +203,7 @@ class UpperBodyCommand(CommandTerm):
         else:
             library = cfg.clip_library
             if library is None:
-                library = default_clip_library(self.device)
+                library = default_clip_library(self.device, source=cfg.clip_source)
             self.source = ClipReplay(cfg.arms, library, self.num_envs, self.device)
         self.target = torch.tensor(default_pose("arms"), dtype=torch.float32, device=self.device).repeat(self.num_envs, 1)
         self._default = self.target.clone()  # (N, 14)
@@ -253,7 +254,9 @@ class UpperBodyCommandCfg(CommandTermCfg):
     arms: ArmPerturbationConfig = field(default_factory=ArmPerturbationConfig)
     stage: int = 1
     clip_library: ClipLibrary | None = None
-    """Stage II clips; None loads the shipped library (:func:`default_clip_library`)."""
+    """Stage II clips; None loads the shipped library of ``clip_source`` (:func:`default_clip_library`)."""
+    clip_source: str = "synthetic"
+    """Which shipped clips (:data:`wbvla.lmo.clips.CLIP_SOURCES`) when ``clip_library`` is None."""
     resampling_time_range: tuple[float, float] = (1e9, 1e9)
 
     def build(self, env: ManagerBasedRlEnv) -> UpperBodyCommand:

@@ -119,7 +119,7 @@ class CpuLMOEnv(VecEnv):
                         else VelocityCommandCfg(command=task.velocity_command, height=task.height)).build(self.view)
         arm_stage = 2 if task.stage == 2 else 1
         arms = replace(task.arms, still_fraction=self.levers.still_arms_fraction)
-        self.arms = UpperBodyCommandCfg(arms=arms, stage=arm_stage).build(self.view)
+        self.arms = UpperBodyCommandCfg(arms=arms, stage=arm_stage, clip_source=self.levers.arm_clips).build(self.view)
         cm.terms |= {"command": self.command, "arms": self.arms}
         self.gait = GaitClock(n, self.levers.gait_period_s, POLICY_DT)
         cm.terms["gait"] = self.gait

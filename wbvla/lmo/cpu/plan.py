@@ -75,6 +75,8 @@ class PlanRecipe:
     """:attr:`CpuEngineConfig.push_ramp_env_steps` (with ``dr_rows`` ``pushes`` or ``table5``)."""
     height_sharpness: float | None = None
     """:attr:`LeverConfig.height_sharpness` (None: Table 4's 4)."""
+    arm_clips: str = "synthetic"
+    """:attr:`LeverConfig.arm_clips` (which arm clips Stage II replays)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -147,7 +149,8 @@ class CpuPlanStep:
                 raise RuntimeError(f"step {self.name} starts from {self.init_from}/{self.init_checkpoint or 'newest'}, "
                                    "which has no such checkpoint yet")
         levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness,
-                         still_arms_fraction=self.recipe.still_arms_fraction, height_sharpness=self.recipe.height_sharpness)
+                         still_arms_fraction=self.recipe.still_arms_fraction, height_sharpness=self.recipe.height_sharpness,
+                         arm_clips=self.recipe.arm_clips)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
         base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows,
