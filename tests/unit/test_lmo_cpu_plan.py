@@ -71,7 +71,8 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     """s1_lmo / s2_lmo were trained with recipe 1, s3_lmo with recipe 2, s4_lmo with recipe 3, s5_lmo with
     recipe 4: the plan's config for each must pass the resume check against its committed run.json (same
     levers, Table 5 rows and PPO); s3_lmo, s4_lmo and s5_lmo are ended (done whatever their budget);
-    s6_lmo continues s5_lmo's shipped model_892 with recipe 5 and probes; the Table 3 rows use recipe 4."""
+    s6_lmo continued s5_lmo's shipped model_892 with recipe 5 (ended), s7_lmo with recipe 6, both probed; the
+    Table 3 rows use recipe 4."""
     from wbvla.lmo.cpu.train import resumed_dr_rows, stored_levers
 
     steps = {s.name: s for s in plan.CPU_PLAN}
@@ -95,8 +96,13 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     later = [s for s in plan.CPU_PLAN if s.name in ("velocity", "s2_lmo_no_eq3", "lmo_no_stage1")]
     assert len(later) == 3 and all(s.recipe == plan.RECIPE_4 and s.ended is None for s in later)
     s6 = steps["s6_lmo"].config(plan.PLAN_ROOT)
-    assert s6.init_from.endswith("s5_lmo/model_892.pt") and steps["s6_lmo"].probe_every > 0
+    assert s6.init_from.endswith("s5_lmo/model_892.pt") and steps["s6_lmo"].probe_every > 0 and steps["s6_lmo"].ended
     assert s6.engine.dr_rows == "pushes" and s6.engine.push_ramp_env_steps == 4_000_000 and s6.ppo.entropy_coef == 0.003
+    stored = json.loads((plan.PLAN_ROOT / "s6_lmo" / "run.json").read_text())["config"]
+    assert stored_levers(stored) == json.loads(json.dumps(asdict(s6.engine.levers)))  # s6 resumes with its recipe
+    s7 = steps["s7_lmo"].config(plan.PLAN_ROOT)
+    assert s7.init_from.endswith("s5_lmo/model_892.pt") and steps["s7_lmo"].recipe == plan.RECIPE_6
+    assert s7.engine.levers.stance_posture and s7.engine.levers.arm_clips == "both" and s7.engine.levers.height_sharpness == 100.0
     s5 = steps["s5_lmo"].config(plan.PLAN_ROOT)
     assert s5.engine.dr_rows == "sensors" and s5.engine.levers.symmetry == "loss" and s5.ppo.entropy_coef == 0.001
     assert s5.engine.levers.intent_sharpness == 16.0 and s5.engine.levers.still_arms_fraction == 0.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from wbvla.lmo.config import SOLVER_ITERATIONS, SOLVER_LS_ITERATIONS, CommandConfig, HeightConfig
 from wbvla.lmo.dr_config import DomainRandConfig
+from wbvla.lmo.gait import STANCE_TABLE
 from wbvla.lmo.lever_config import GAIT_TERM
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS
 from wbvla.sim.joints import JOINTS, joint_names
@@ -84,6 +85,13 @@ def interface_spec(history: int, action_scale: list[float], levers: dict | None 
                 "amplitude_rad": levers["reference_amplitude"],
                 "r": "per leg with swing w: hip_pitch -A w, knee +2 A w, ankle_pitch -A w, other joints 0",
             }
+    if levers and levers.get("stance_posture"):
+        spec["action"]["mapping"] = spec["action"]["mapping"].replace(" + scale_i a_i", " + s_i(h*) + scale_i a_i")
+        spec["action"]["stance_posture"] = {
+            "s": "per leg: hip_pitch -a, knee +2a, ankle_pitch -a, other joints 0; a(h*) linear in the table (a, pelvis "
+                 "height) of wbvla.lmo.gait.STANCE_TABLE, 0 at h* >= 0.655",
+            "table": [list(r) for r in STANCE_TABLE],
+        }
     return spec
 
 
@@ -106,6 +114,8 @@ def render_spec(spec: dict) -> list[str]:
     if "reference_gait" in a:
         r = a["reference_gait"]
         out.append(f"  - reference gait r(phi), A = {r['amplitude_rad']} rad: {r['r']}")
+    if "stance_posture" in a:
+        out.append(f"  - stance posture s(h*): {a['stance_posture']['s']}")
     if "gait_clock" in spec:
         g = spec["gait_clock"]
         out.append(f"- gait clock: period {g['period_s']} s ({g['steps_per_period']} steps); {g['counter']}; "

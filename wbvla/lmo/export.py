@@ -115,6 +115,11 @@ def _lever_metadata(levers: dict | None) -> dict[str, str]:
         out |= {"reference_gait": "sinusoid", "reference_amplitude": str(levers["reference_amplitude"]),
                 "action_mapping": "leg target = default + r(phi) + action_scale * a, clipped to the joint range; "
                                   "r = wbvla.lmo.levers.reference_leg_offsets(gait_swing(phi, moving), reference_amplitude)"}
+    if levers.get("stance_posture"):
+        out |= {"stance_posture": "true",
+                "action_mapping": out.get("action_mapping", "leg target = default + action_scale * a").replace(
+                    " + action_scale * a", " + s(h*) + action_scale * a")
+                + "; s = wbvla.lmo.gait.stance_leg_offsets(h*) (the squat posture of the commanded height)"}
     return out
 
 

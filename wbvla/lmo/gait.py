@@ -68,3 +68,41 @@ def reference_leg_offsets(swing, amplitude: float):
     unit = xp.asarray(shape) if xp is np else xp.tensor(shape)
     pattern = pattern + unit * (amplitude * swing[..., :, None])
     return pattern.reshape(swing.shape[:-1] + (12,)) if xp is np else pattern.reshape(*swing.shape[:-1], 12)
+
+
+STANCE_TABLE: tuple[tuple[float, float], ...] = (
+    (0.00, 0.655), (0.05, 0.6471), (0.10, 0.6375), (0.15, 0.6264), (0.20, 0.6139), (0.25, 0.6001),
+    (0.30, 0.5849), (0.35, 0.5685), (0.40, 0.5509), (0.45, 0.5320), (0.50, 0.5120))
+"""(a, pelvis height): the default pose with hip pitch -a, knee +2a, ankle pitch -a on both legs
+stands with its pelvis this high above the soles (m; :func:`wbvla.sim.robot.base_height_for`,
+checked by ``tests/unit/test_lmo_stance_posture.py``). The first row is the default pose at the
+nominal h* 0.655 (it stands at 0.6554), so the nominal command adds no offset."""
+
+
+def stance_amplitude(height):
+    """The a of :data:`STANCE_TABLE` whose posture stands at pelvis height ``height`` (...,): linear
+    between the table's rows, 0 at or above the default stance, 0.5 below the table."""
+    a_tab = [a for a, _ in STANCE_TABLE][::-1]
+    h_tab = [h for _, h in STANCE_TABLE][::-1]  # increasing heights
+    torch = _torch_of(height)
+    if torch is None:
+        return np.interp(np.asarray(height, np.float64), h_tab, a_tab)
+    hs = torch.tensor(h_tab, dtype=height.dtype, device=height.device)
+    av = torch.tensor(a_tab, dtype=height.dtype, device=height.device)
+    x = height.clamp(hs[0], hs[-1])
+    i = torch.searchsorted(hs, x.contiguous()).clamp(1, len(h_tab) - 1)
+    w = (x - hs[i - 1]) / (hs[i] - hs[i - 1])
+    return av[i - 1] + w * (av[i] - av[i - 1])
+
+
+def stance_leg_offsets(height):
+    """s(h*): leg joint offsets (..., 12) in canonical leg order that put the default pose at pelvis
+    height h* (...,) with the soles flat: hip pitch -a, knee +2a, ankle pitch -a per leg, a =
+    :func:`stance_amplitude` (0 at the default stance). The ``stance_posture`` lever adds them to the
+    leg targets, so the policy learns a residual around the commanded squat instead of reaching it
+    through its small action scale (0.1 rad per unit at the knee, 0.05 at the ankle)."""
+    xp = _xp(height)
+    a = stance_amplitude(height)
+    shape = [-1.0, 0.0, 0.0, 2.0, -1.0, 0.0] * 2
+    unit = np.asarray(shape) if xp is np else xp.tensor(shape, dtype=a.dtype, device=a.device)
+    return a[..., None] * unit

@@ -17,7 +17,7 @@ SYMMETRY_MODES = ("none", "augment", "loss", "augment+loss")
 ARM_CLIP_SOURCES = ("synthetic", "teleop", "both")
 """Values of :attr:`LeverConfig.arm_clips` (:func:`wbvla.lmo.clips.load_clip_source` reads them)."""
 LEGACY_LEVERS = {"symmetry": "none", "mirror_loss_weight": 1.0, "still_arms_fraction": 0.0, "height_sharpness": None,
-                 "arm_clips": "synthetic"}
+                 "arm_clips": "synthetic", "stance_posture": False}
 """What a stored LeverConfig (a run's ``run.json``) trained with where it lacks a field added since:
 the value that reproduces that run's training (a resumed run keeps its recipe)."""
 
@@ -80,6 +80,13 @@ class LeverConfig:
     """Which arm clips Stage II replays (:data:`ARM_CLIP_SOURCES`): ``synthetic`` (the
     procedural library), ``teleop`` (the arm targets of the teleoperation episodes: the poses the
     tasks make the LMO carry) or ``both``. The CPU engine reads it; mjlab runs replay ``synthetic``."""
+    stance_posture: bool = False
+    """Add the squat posture of the commanded h* (:func:`wbvla.lmo.gait.stance_leg_offsets`: hip pitch
+    -a, knee +2a, ankle pitch -a, a from the kinematics, 0 at the nominal 0.655) to the leg targets,
+    so the policy learns a residual around it. Reason: the shipped s5_lmo policy stood at 0.649 m
+    whatever h* it was given; reaching 0.53 takes a = 0.455 rad (knee +0.91 rad), 9 action units at
+    the knee's 0.1 rad scale. Changes the action mapping: the exported ONNX says so and the robot
+    side adds the same offsets."""
     height_sharpness: float | None = None
     """Override of the 4 in the height term exp{-4 (h_t - h*)^2} (None: Table 4's 4). With h in
     metres Table 4's kernel barely tells heights apart: ignoring a 0.125 m squat command (h* 0.53 at

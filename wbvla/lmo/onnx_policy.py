@@ -31,6 +31,7 @@ from wbvla.lmo.gait import (
     gait_observation,
     gait_swing,
     reference_leg_offsets,
+    stance_leg_offsets,
 )
 from wbvla.lmo.lever_config import GAIT_TERM
 from wbvla.lmo.obs_layout import OBS_JOINTS, OBS_TERMS
@@ -68,6 +69,8 @@ class LMOPolicy:
             raise ValueError(f"{self.path}: a gait_phase observation term needs gait_period_s metadata and vice versa")
         self.reference_amplitude = float(meta.get("reference_amplitude", 0.0))
         """A of the sinusoid reference gait added to the leg targets (0: the paper's default + scale a)."""
+        self.stance_posture = meta.get("stance_posture", "false") == "true"
+        """Whether the squat posture of h* is added to the leg targets (:func:`wbvla.lmo.gait.stance_leg_offsets`)."""
         self.metadata = meta
         self.history = int(meta["observation_history"])
         scale = np.asarray(json.loads(meta["action_scale"]), np.float64)  # one float (old files) or 12
@@ -168,8 +171,8 @@ class LegController:
 
     def step(self, joint_pos: np.ndarray, joint_vel: np.ndarray, gyro: np.ndarray, gravity: np.ndarray,
              command: np.ndarray) -> np.ndarray:
-        """Leg PD targets (12,): default + r(phi) + action_scale * a (not yet clipped to the joint
-        ranges); the action is kept as :attr:`last_action`."""
+        """Leg PD targets (12,): default + r(phi) + s(h*) + action_scale * a (not yet clipped to the
+        joint ranges; s only for a ``stance_posture`` policy); the action is kept as :attr:`last_action`."""
         gait, legs = None, self.q_default.copy()
         period = self.policy.gait_period_s
         if period is not None:  # the clock runs while the command moves the robot, as in training
@@ -179,6 +182,8 @@ class LegController:
             phase = clock_phase(self.clock_steps, self.policy.control_dt, period)
             gait = gait_observation(phase).astype(np.float32)
             legs = legs + reference_leg_offsets(gait_swing(phase, np.asarray(moving)), self.policy.reference_amplitude)
+        if self.policy.stance_posture:
+            legs = legs + stance_leg_offsets(np.float64(command[3]))
         self._fresh = False
         obs = self.frames.push(observation_frame(joint_pos, joint_vel, gyro, gravity, command, self.last_action, gait))
         action = self.policy.act(obs)

@@ -51,6 +51,7 @@ from wbvla.lmo.cpu.randomization import Pushes, Table5Rows
 from wbvla.lmo.cpu.view import CpuEnvView
 from wbvla.lmo.dr_config import PENALTY_CURRICULUM_EXEMPT, DomainRandConfig
 from wbvla.lmo.env_cfg import _FEET, reward_terms
+from wbvla.lmo.gait import stance_leg_offsets
 from wbvla.lmo.levers import GAIT_TERM, GaitClock, LeverConfig, reference_leg_offsets
 from wbvla.lmo.perturbations import UpperBodyCommandCfg
 from wbvla.lmo.proprio import NOISE, OBS_JOINTS, OBS_TERMS, LagBuffer
@@ -309,6 +310,8 @@ class CpuLMOEnv(VecEnv):
         legs = self.leg_default + self.action_scale * actions + self.actuation_offset
         if self.levers.reference_gait == "sinusoid":
             legs = legs + reference_leg_offsets(self.gait.swing, self.levers.reference_amplitude)
+        if self.levers.stance_posture:  # the squat of the commanded h*
+            legs = legs + stance_leg_offsets(self.command.height_target)
         legs = torch.maximum(torch.minimum(legs, self.leg_hi), self.leg_lo)
         leg_ids = self._canon_in_entity[self._legs_canon]
         self.joint_targets[:, leg_ids] = legs

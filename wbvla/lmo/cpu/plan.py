@@ -77,6 +77,8 @@ class PlanRecipe:
     """:attr:`LeverConfig.height_sharpness` (None: Table 4's 4)."""
     arm_clips: str = "synthetic"
     """:attr:`LeverConfig.arm_clips` (which arm clips Stage II replays)."""
+    stance_posture: bool = False
+    """:attr:`LeverConfig.stance_posture` (the squat posture of h* under the policy's residual)."""
 
 
 RECIPE_1 = PlanRecipe(dr_rows="sensors", symmetry="none")
@@ -111,6 +113,15 @@ a push in training. At 0.001 its action std collapsed 0.64 -> 0.13 within 900 PP
 which training drifted (model_892 walked, model_1457 fell backward 9/10); 0.003 sits between that and
 the 0.01 under which the std grew. And it ignored h*: standing at 0.649 m whether asked for 0.655 or
 0.53, so the expert's tote grasp, which needs the squat, failed (:attr:`LeverConfig.height_sharpness`)."""
+RECIPE_6 = PlanRecipe(dr_rows="pushes", symmetry="loss", entropy_coef=0.003, intent_sharpness=16.0,
+                      push_ramp_env_steps=4_000_000, height_sharpness=100.0, stance_posture=True, arm_clips="both")
+"""Recipe 5 with the squat posture of h* under the policy (:attr:`LeverConfig.stance_posture`) and the
+teleoperation arm clips beside the synthetic ones (:attr:`LeverConfig.arm_clips`). Why: ``s6_lmo``
+(recipe 5, from s5_lmo's model_892) still stood at 0.649 m for every h* after 3.0 M env steps: the
+squat to 0.53 needs the knee 0.91 rad further bent, 9 action units at its 0.1 rad scale, which PPO
+does not find; and it fell in 18 of 20 forward B.4 trials by then (7 at 1.5 M). The expert's tasks
+carry arm poses (raised, holding a load) that the synthetic clips do not: walking with the expert's
+raised arms halved the shipped policy's forward speed (``tools/lmo_pulse_response.py``)."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,7 @@ class CpuPlanStep:
                                    "which has no such checkpoint yet")
         levers = replace(PLAN_BASE.engine.levers, symmetry=self.recipe.symmetry, intent_sharpness=self.recipe.intent_sharpness,
                          still_arms_fraction=self.recipe.still_arms_fraction, height_sharpness=self.recipe.height_sharpness,
-                         arm_clips=self.recipe.arm_clips)
+                         arm_clips=self.recipe.arm_clips, stance_posture=self.recipe.stance_posture)
         if self.init_from is not None:  # a run that starts from a walking policy needs no pelvis support
             levers = replace(levers, assist=AssistConfig())
         base = replace(PLAN_BASE, engine=replace(PLAN_BASE.engine, levers=levers, dr_rows=self.recipe.dr_rows,
@@ -170,6 +181,9 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
     CpuPlanStep("s5_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_4,
                 ended="walked at 5.5 M env steps (model_892, shipped) and lost it by 9.0 M (see RECIPE_5)"),
     CpuPlanStep("s6_lmo", "lmo", 2, 20_000_000, init_from="s5_lmo", init_checkpoint="model_892.pt", recipe=RECIPE_5,
+                probe_every=1_500_000,
+                ended="no squat (h* ignored) and forward B.4 falls 18/20 at 3.0 M env steps (see RECIPE_6)"),
+    CpuPlanStep("s7_lmo", "lmo", 2, 20_000_000, init_from="s5_lmo", init_checkpoint="model_892.pt", recipe=RECIPE_6,
                 probe_every=1_500_000),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
     CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
