@@ -148,9 +148,10 @@ class ExpertConfig:
     raise_arms_at: str = "start"
     """When the first phase raises the arms (``raised_hands``): at the ``start``, before walking to the
     load, or at the ``stance``, once the approach has settled (it walks with the arms in their
-    default pose). Measured with ``tools/lmo_pulse_response.py`` on the shipped LMO: with the arms
-    raised a 3 s forward flag moved it 0.29 m and a 1 s turning flag 0.02 rad; with the default arms
-    0.62 m and 0.33 rad (its training replays recorded arm motion, not a held raised pose).
+    default pose). Measured with ``tools/lmo_pulse_response.py`` on the shipped LMO
+    (``data/lmo/pulse_response_{raised,default}.json``, 3 trials each): with the arms raised a 3 s
+    forward flag moved it 0.29 m and a 1 s turning flag 0.01 rad; with the default arms 0.64 m and
+    0.34 rad (its training replays arm motion, not a held raised pose).
     :func:`expert_config_for` picks ``stance`` on a physics backend."""
     place_backoff: float = 0.0
     """Where it puts a load down, the pelvis stands this much farther back than the stance probe
