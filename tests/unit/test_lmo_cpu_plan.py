@@ -101,8 +101,13 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     stored = json.loads((plan.PLAN_ROOT / "s6_lmo" / "run.json").read_text())["config"]
     assert stored_levers(stored) == json.loads(json.dumps(asdict(s6.engine.levers)))  # s6 resumes with its recipe
     s7 = steps["s7_lmo"].config(plan.PLAN_ROOT)
-    assert s7.init_from.endswith("s5_lmo/model_892.pt") and steps["s7_lmo"].recipe == plan.RECIPE_6
+    assert s7.init_from.endswith("s5_lmo/model_892.pt") and steps["s7_lmo"].recipe == plan.RECIPE_6 and steps["s7_lmo"].ended
     assert s7.engine.levers.stance_posture and s7.engine.levers.arm_clips == "both" and s7.engine.levers.height_sharpness == 100.0
+    stored = json.loads((plan.PLAN_ROOT / "s7_lmo" / "run.json").read_text())["config"]
+    assert stored_levers(stored) == json.loads(json.dumps(asdict(s7.engine.levers)))
+    s8 = steps["s8_lmo"].config(plan.PLAN_ROOT)
+    assert steps["s8_lmo"].recipe == plan.RECIPE_7 and s8.engine.dr_rows == "sensors" and s8.ppo.entropy_coef == 0.001
+    assert s8.engine.levers.stance_posture and s8.engine.levers.height_sharpness == 100.0
     s5 = steps["s5_lmo"].config(plan.PLAN_ROOT)
     assert s5.engine.dr_rows == "sensors" and s5.engine.levers.symmetry == "loss" and s5.ppo.entropy_coef == 0.001
     assert s5.engine.levers.intent_sharpness == 16.0 and s5.engine.levers.still_arms_fraction == 0.0
