@@ -107,7 +107,9 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     assert stored_levers(stored) == json.loads(json.dumps(asdict(s7.engine.levers)))
     s8 = steps["s8_lmo"].config(plan.PLAN_ROOT)
     assert steps["s8_lmo"].recipe == plan.RECIPE_7 and s8.engine.dr_rows == "sensors" and s8.ppo.entropy_coef == 0.001
-    assert s8.engine.levers.stance_posture and s8.engine.levers.height_sharpness == 100.0
+    assert s8.engine.levers.stance_posture and s8.engine.levers.height_sharpness == 100.0 and steps["s8_lmo"].ended
+    s9 = steps["s9_lmo"].config(plan.PLAN_ROOT)
+    assert steps["s9_lmo"].recipe == plan.RECIPE_8 and s9.engine.levers.stance_posture and s9.engine.levers.height_sharpness is None
     s5 = steps["s5_lmo"].config(plan.PLAN_ROOT)
     assert s5.engine.dr_rows == "sensors" and s5.engine.levers.symmetry == "loss" and s5.ppo.entropy_coef == 0.001
     assert s5.engine.levers.intent_sharpness == 16.0 and s5.engine.levers.still_arms_fraction == 0.0
