@@ -37,7 +37,8 @@ TASK_SOURCES = ("tasks/specs.py", "tasks/subgoals.py", "tasks/runner.py", "sim/s
                 "lmo/onnx_policy.py")
 """The sources that define a trial (scenes, checks, the runner and its control tick, the LMO's
 controller): their digest is recorded with every trial."""
-EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_arms.py", "tasks/expert_pulses.py", "tasks/expert_stance.py")
+EXPERT_SOURCES = ("tasks/expert.py", "tasks/expert_config.py", "tasks/expert_arms.py", "tasks/expert_pulses.py",
+                  "tasks/expert_stance.py")
 SPLIT_SOURCES = ("suite/split.py", "suite/dagger.py")
 """What a split-control row's expert half runs besides :data:`EXPERT_SOURCES`."""
 
