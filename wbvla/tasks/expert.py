@@ -175,9 +175,11 @@ class ScriptedExpert:
         for _ in range(max(1, round(seconds / TICK_S))):
             yield
 
-    def _move_arms(self, q_goal: np.ndarray, seconds: float, grippers: np.ndarray | None = None,
+    def _move_arms(self, q_goal: np.ndarray | Callable[[], np.ndarray], seconds: float, grippers: np.ndarray | None = None,
                    h: float | None = None) -> Iterator[None]:
-        """Minimum-jerk joint motion to ``q_goal`` (and grippers), optionally changing h*."""
+        """Minimum-jerk joint motion to ``q_goal`` (and grippers), optionally changing h*. A callable
+        ``q_goal`` is evaluated every tick (a goal that moves with the base)."""
+        goal = q_goal if callable(q_goal) else (lambda: q_goal)
         q0, g0, h0 = self.cmd.arms.copy(), self.cmd.grippers.copy(), self.cmd.h
         g1 = g0 if grippers is None else np.asarray(grippers, float)
         h1 = h0 if h is None else float(np.clip(h, self.h_lo, self.h_hi))
@@ -185,7 +187,7 @@ class ScriptedExpert:
         self.cmd.flags = np.zeros(3)
         for k in range(1, n + 1):
             a = _min_jerk(k / n)
-            self.cmd.arms = q0 + a * (q_goal - q0)
+            self.cmd.arms = q0 + a * (goal() - q0)
             self.cmd.grippers = g0 + a * (g1 - g0)
             self.cmd.h = h0 + a * (h1 - h0)
             yield
@@ -194,20 +196,8 @@ class ScriptedExpert:
                     h: float | None = None) -> Iterator[None]:
         """:meth:`_move_arms` toward the IK solution of ``frames()``, re-solved every tick (``track_bar``;
         else solved once, at the start)."""
-        if not self.config.track_bar:
-            yield from self._move_arms(self._solve(frames()), seconds, grippers, h)
-            return
-        q0, g0, h0 = self.cmd.arms.copy(), self.cmd.grippers.copy(), self.cmd.h
-        g1 = g0 if grippers is None else np.asarray(grippers, float)
-        h1 = h0 if h is None else float(np.clip(h, self.h_lo, self.h_hi))
-        n = max(1, round(seconds / TICK_S))
-        self.cmd.flags = np.zeros(3)
-        for k in range(1, n + 1):
-            a = _min_jerk(k / n)
-            self.cmd.arms = q0 + a * (self._solve(frames()) - q0)
-            self.cmd.grippers = g0 + a * (g1 - g0)
-            self.cmd.h = h0 + a * (h1 - h0)
-            yield
+        goal = (lambda: self._solve(frames())) if self.config.track_bar else self._solve(frames())
+        yield from self._move_arms(goal, seconds, grippers, h)
 
     def _grip(self, opening: float, frames: Callable[[], dict[str, GraspFrame]] | None = None) -> Iterator[None]:
         """Close or open the grippers; with ``frames`` (and ``track_bar``) the hands keep to them."""
