@@ -128,16 +128,24 @@ class ScriptedExpert:
         self.h_lo, self.h_hi = lo, hi
         self.cmd = _Tick(default_pose("arms"), np.full(2, GRIPPER_OPEN), np.zeros(3), hi)
         self.payload = 0.0
+        self._intended_flags: np.ndarray | None = None
+        self.intended_command: np.ndarray | None = None
+        """u_t (4,) a noise-free expert commands at the last :meth:`act`: the flags sent there, except
+        where :class:`ExpertNoiseConfig` holds a flag late or pulses a wrong one (teleoperation
+        labels, ``TeleopDataConfig.labels``)."""
         self._script = getattr(self, f"_script_{self.task.name}")()
 
     def act(self, image: np.ndarray, instruction: str, state: np.ndarray) -> PolicyOutput:
         if self._script is None:
             raise RuntimeError("ScriptedExpert.act before bind(task): the expert needs the privileged scene")
+        self._intended_flags = None
         try:
             next(self._script)
         except StopIteration:  # done: hold still
             self.cmd.flags = np.zeros(3)
             self.phase = "done"
+        intended = self.cmd.flags if self._intended_flags is None else self._intended_flags
+        self.intended_command = np.array([*intended, self.cmd.h], np.float32)
         for _ in range(CONTROL_STEPS_PER_TICK):  # mirror the backend's Eq. 2 state
             self.ref.step(self.cmd.flags)
         arms = self.arm.feedforward(self.cmd.arms, self.payload)
@@ -232,9 +240,11 @@ class ScriptedExpert:
             re = np.array([c.reengage_xy, c.reengage_xy, c.reengage_yaw])
             slack = 0.5 * np.abs(self.ref.v_ref) * TICK_S  # release half a tick early on average
             flags = self.cmd.flags.copy()
+            intended = flags.copy()  # what a noise-free expert commands here (the flags it sends may be noisy)
             for ax in range(3):
                 s = flags[ax]
                 if s != 0 and s * pred[ax] <= slack[ax] + 0.5 * tol[ax]:
+                    intended[ax] = 0.0
                     if late_armed and late_left == 0:
                         late_left, late_armed = round(self.rng.uniform(*noise.late_s) / TICK_S), False
                     if late_left > 0:
@@ -242,9 +252,10 @@ class ScriptedExpert:
                     else:
                         flags[ax] = 0.0
                 elif s == 0 and abs(pred[ax]) > re[ax]:
-                    flags[ax] = np.sign(pred[ax])
+                    flags[ax] = intended[ax] = np.sign(pred[ax])
             if abs(err[2]) > c.turn_first and abs(pred[2]) > c.turn_first:  # turn in place first
-                flags[:2] = 0.0
+                flags[:2] = intended[:2] = 0.0
+            self._intended_flags = intended
             if k == wrong_at:
                 ax = int(self.rng.integers(3))
                 wrong = np.zeros(3)
@@ -255,11 +266,11 @@ class ScriptedExpert:
                 flags = np.where(wrong != 0, wrong, flags)
             settled = np.all(np.abs(self.ref.s_bar) < 0.03) and np.all(np.abs(err) <= re)
             if not flags.any() and settled and wrong_left == 0:
-                self.cmd.flags = flags
+                self.cmd.flags, self._intended_flags = flags, None
                 return
             self.cmd.flags = flags
             if phase == "approach" and self.accept_stance is not None and self.accept_stance(err):
-                self.cmd.flags = np.zeros(3)
+                self.cmd.flags, self._intended_flags = np.zeros(3), None
                 return
             yield
         self.phase = f"{phase}_timeout"

@@ -54,6 +54,13 @@ def phase_meta(root: Path) -> dict:
     return {ts.PHASES_META_KEY: list(ts.EXPERT_PHASES)}
 
 
+def command_labels(root: Path) -> str:
+    """``intended`` or ``executed``: how the dataset at ``root`` labels the locomotion command
+    (:attr:`TeleopDataConfig.labels`); datasets recorded before the switch existed are ``executed``."""
+    meta = root / "meta" / "wbvla.json"
+    return json.loads(meta.read_text()).get("command_labels", "executed") if meta.is_file() else "executed"
+
+
 def dataset_frame(frame: dict, features: dict) -> dict:
     """A runner frame as a dataset with ``features`` stores it: one recorded before the expert-phase
     column existed (and now resumed) keeps its layout, without the phase."""
@@ -61,12 +68,18 @@ def dataset_frame(frame: dict, features: dict) -> dict:
 
 
 class _FrameBuffer:
-    """Collects a trial's frames in a worker process (the writer lives in the main process)."""
+    """Collects a trial's frames in a worker process (the writer lives in the main process). With
+    ``labels="intended"`` (:attr:`TeleopDataConfig.labels`) a frame's command is the one the
+    noise-free ``expert`` meant at that tick, not the one it sent."""
 
-    def __init__(self) -> None:
+    def __init__(self, expert=None, labels: str = "executed") -> None:
         self.frames: list[dict] = []
+        self.expert, self.labels = expert, labels
 
     def add_frame(self, frame: dict, task: str) -> None:
+        if self.labels == "intended":
+            arms, grippers, _ = ts.split_action(frame[ts.ACTION_KEY])
+            frame = {**frame, ts.ACTION_KEY: ts.join_action(arms, grippers, self.expert.intended_command)}
         self.frames.append(frame)
 
 
@@ -85,7 +98,7 @@ def _run_attempt(job: tuple[str, int, dict]) -> dict:
     from wbvla.tasks.specs import make_task  # lazy: MuJoCo (workers)
 
     expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if opts["noise"] else ExpertNoiseConfig.off()), seed=seed)
-    buffer = _FrameBuffer()
+    buffer = _FrameBuffer(expert, opts.get("labels", "executed"))
     result = run_trial(expert, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"]),
                        writer=buffer)
     ok = result.completed and not result.fell
@@ -149,10 +162,13 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     root, summary_path = config.root(), config.summary_path()
     meta = {"locomotion_backend": config.backend, "locomotion_backend_label": LABELS[config.backend],
             "generator": "wbvla teleop-data (scripted privileged expert)", "image_size": config.image_size,
-            "expert_command_noise": config.noise, **phase_meta(root)}
+            "expert_command_noise": config.noise, "command_labels": config.labels, **phase_meta(root)}
     exists = (root / "meta" / "info.json").is_file()
     if exists:
         require(config.resume, f"{root} already holds a dataset; pass --resume (default) to extend it or choose another output_dir")
+        had = command_labels(root)
+        require(had == config.labels, f"{root} holds episodes labelled {had!r} (meta/wbvla.json command_labels); extending "
+                f"it with labels={config.labels!r} would mix the two: pass --labels {had} or choose another output_dir")
         writer = LeRobotV3Writer.open(root, extra_meta=meta)
     else:
         require(not root.exists() or not any(root.iterdir()), f"{root} exists and is not a dataset; give an empty or new folder")
@@ -168,7 +184,7 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     next_seed = {t: max([config.seed - 1, *in_data.get(t, []), *(a["seed"] for a in attempts if a["task"] == t)]) + 1
                  for t in config.tasks}
     jobs = _jobs(config, have, next_seed, tried)
-    opts = {"noise": config.noise, "backend": config.backend, "image_size": config.image_size}
+    opts = {"noise": config.noise, "backend": config.backend, "image_size": config.image_size, "labels": config.labels}
     wanted = config.per_task * len(config.tasks)
     bar = tqdm(total=wanted, initial=sum(min(have[t], config.per_task) for t in config.tasks),
                desc=f"teleop-data {root.name}", unit="ep", disable=not config.progress)

@@ -204,7 +204,9 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
                 probe_every=1_500_000,
                 ended="squats, but backward B.4 trials fell 10/10 from 1.5 M env steps on, forward 10/10 at 4.5 M (see RECIPE_8)"),
     CpuPlanStep("s9_lmo", "lmo", 2, 20_000_000, init_from="s5_lmo", init_checkpoint="model_892.pt", recipe=RECIPE_8,
-                probe_every=1_500_000),
+                probe_every=1_500_000,
+                ended="squats; best at 3.0 M env steps (18/100 B.4 falls, backward 7/10), 37/100 by 4.2 M (see s10_lmo)"),
+    CpuPlanStep("s10_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_8, probe_every=1_500_000),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
     CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
     CpuPlanStep("lmo_no_stage1", "lmo", 2, 45_000_000, ablation="no_stage1"),
@@ -213,6 +215,9 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
 short: its goal speeds are random (U[0, v_max]) and the flag does not say which, so only Stage II's fixed
 0.3 cruise can calibrate the speeds App. B.4 measures (measured: at 6.9 M env steps the Stage I policy
 walked every B.4 trial without a fall, forward 1.5 m of 1.5, but turned about twice the 0.3 rad/s).
+``s10_lmo`` runs :data:`RECIPE_8` from s2_lmo's end (action std 0.64) rather than from model_892 (std
+0.13): s6-s9 all started from model_892 and all lost the backward walk, which s5_lmo learned from
+s2_lmo; the A/B asks whether the starting point, not the recipe, is what loses it.
 ``s3_lmo`` was Stage II continued with :data:`RECIPE_2` (ended: it stood still); ``s4_lmo`` continued
 s2_lmo with :data:`RECIPE_3` (ended: it fell with still arms); ``s5_lmo`` continues s2_lmo with
 :data:`RECIPE_4` (trained first as s4's A/B partner, then adopted). The w/o Eq. 3 ablation gets a Stage II budget like the LMO's (20 M + 15 M) with
