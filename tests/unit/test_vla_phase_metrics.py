@@ -102,3 +102,19 @@ def test_frame_metrics_reports_the_phases():
     assert m["per_phase"]["pregrasp"]["hand_error_cm_median"] == pytest.approx(shoulder / 2, rel=1e-5)  # median of 0 and it
     assert m["hand_error_cm_grasp"] == 0.0 and m["per_phase"]["none"]["frames"] == 1
     assert m["arm_l1_rad_now"] == pytest.approx(0.1 / 14 / n, rel=1e-5)
+
+
+def test_flag_balanced_accuracy_is_the_mean_recall_over_the_classes_present():
+    n = 10
+    true_flags = torch.zeros(n, 3)
+    true_flags[:2, 1] = 1.0  # lateral: 8 frames of 0, 2 of +1
+    true_flags[0, 2] = -1.0  # yaw: 9 of 0, 1 of -1
+    command = torch.zeros(n, 4)  # a constant 0: accuracy 0.8 / 0.9, balanced 1/2 (two classes present)
+    command[0, 1] = 1.0  # one of the two +1 lateral steps found
+    preds = [{"arm": torch.zeros(n, 1, 14), "true_arm": torch.zeros(n, 1, 14), "gripper": torch.zeros(n, 1, 2),
+              "true_gripper": torch.zeros(n, 1, 2), "command": command, "true_height": torch.zeros(n), "true_flags": true_flags,
+              "codes": torch.zeros(n, 0, dtype=torch.long), "true_codes": torch.zeros(n, 0, dtype=torch.long)}]
+    m = frame_metrics(preds, "flags")
+    assert m["flag_accuracy_y"] == pytest.approx(0.9) and m["flag_balanced_accuracy_y"] == pytest.approx((1.0 + 0.5) / 2)
+    assert m["flag_accuracy_yaw"] == pytest.approx(0.9) and m["flag_balanced_accuracy_yaw"] == pytest.approx(0.5)
+    assert m["flag_balanced_accuracy_x"] == pytest.approx(1.0)  # one class present, always right

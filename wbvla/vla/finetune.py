@@ -189,9 +189,13 @@ def frame_metrics(preds: list[dict], command_kind: str) -> dict:
          "gripper_l1_m": float((p["gripper"] - p["true_gripper"]).abs().mean()),
          "h_star_err_m": float((p["command"][:, 3] - p["true_height"]).abs().mean()), "frames": int(len(p["arm"]))}
     if command_kind == "flags":
-        hit = flag_classes(p["command"][:, :3]) == flag_classes(p["true_flags"])  # (N, 3)
+        pred_c, true_c = flag_classes(p["command"][:, :3]), flag_classes(p["true_flags"])  # (N, 3) each
+        hit = pred_c == true_c
         for i, axis in enumerate(("x", "y", "yaw")):
             m[f"flag_accuracy_{axis}"] = float(hit[:, i].float().mean())
+            # mean recall over the classes present: 1/3 for a constant answer however rare the steps are
+            recalls = [hit[true_c[:, i] == c, i].float().mean() for c in range(3) if bool((true_c[:, i] == c).any())]
+            m[f"flag_balanced_accuracy_{axis}"] = float(torch.stack(recalls).mean())
     else:
         err = (p["command"][:, :3] - p["true_velocity"]).abs().mean(0)
         for i, axis in enumerate(("vx", "vy", "wz")):
