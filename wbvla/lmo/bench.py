@@ -32,6 +32,10 @@ from wbvla.training.devices import resolve_device
 from wbvla.viz.report import provenance
 
 
+def _cpu_run_name(threads: int) -> str:
+    return "lmo_cpu_engine" if threads == 1 else f"lmo_cpu_engine_{threads}threads"
+
+
 def benchmark(config: BenchmarkConfig) -> dict:
     """Env steps per second of full PPO iterations (collection + update): the LMO task on mjlab, the
     same task on the CPU (C MuJoCo) engine, and mjlab's G1 velocity task; writes
@@ -53,12 +57,12 @@ def benchmark(config: BenchmarkConfig) -> dict:
     g1_env = ManagerBasedRlEnv(cfg=g1_env_cfg, device=device)
     g1_runner = MjlabOnPolicyRunner(RslRlVecEnvWrapper(g1_env), g1_agent, None, device)
     # The same LMO task (paper levers, same PPO settings and env count) on the C engine (wbvla.lmo.cpu).
-    cpu_cfg = CpuTrainConfig(stage=config.stage, ppo=lmo_cfg.ppo,
-                             engine=CpuEngineConfig(num_envs=config.num_envs, levers=LeverConfig.paper()))
-    cpu_env = CpuLMOEnv(cpu_cfg.task_config(), cpu_cfg.engine)
-    cpu_runner = _runner(cpu_env, cpu_cfg, None)
-    runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env), "lmo_cpu_engine": (cpu_runner, cpu_cfg.ppo.num_steps_per_env),
-            "g1_velocity_flat": (g1_runner, g1_agent["num_steps_per_env"])}
+    runs = {"lmo": (lmo_runner, lmo_cfg.ppo.num_steps_per_env)}
+    for n in config.physics_threads:
+        cpu_cfg = CpuTrainConfig(stage=config.stage, ppo=lmo_cfg.ppo,
+                                 engine=CpuEngineConfig(num_envs=config.num_envs, threads=n, levers=LeverConfig.paper()))
+        runs[_cpu_run_name(n)] = (_runner(CpuLMOEnv(cpu_cfg.task_config(), cpu_cfg.engine), cpu_cfg, None), cpu_cfg.ppo.num_steps_per_env)
+    runs["g1_velocity_flat"] = (g1_runner, g1_agent["num_steps_per_env"])
     times: dict[str, list[float]] = {k: [] for k in runs}
     t_start = time.time()
     try:
@@ -80,7 +84,9 @@ def benchmark(config: BenchmarkConfig) -> dict:
                      "env_steps_per_s": round(steps * config.num_envs / med, 1)}
     out["ratio_lmo_to_g1"] = round(out["lmo"]["env_steps_per_s"] / out["g1_velocity_flat"]["env_steps_per_s"], 3)
     out["goal_ratio"] = 0.9
-    out["ratio_cpu_engine_to_mjlab"] = round(out["lmo_cpu_engine"]["env_steps_per_s"] / out["lmo"]["env_steps_per_s"], 3)
+    out["physics_threads"] = list(config.physics_threads)
+    for n in config.physics_threads:  # ratio_cpu_engine_to_mjlab for 1 thread, ratio_cpu_engine_<n>threads_to_mjlab else
+        out[f"ratio_{_cpu_run_name(n)[4:]}_to_mjlab"] = round(out[_cpu_run_name(n)]["env_steps_per_s"] / out["lmo"]["env_steps_per_s"], 3)
     out["goal_ratio_cpu_engine_to_mjlab"] = 5.0
     out["order"] = "rounds of one PPO iteration each, in the order " + ", ".join(runs) + " (round 0 is a warm-up)"
     out["machine_load"] = {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],

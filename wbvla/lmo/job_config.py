@@ -78,6 +78,10 @@ class BenchmarkConfig:
     """LMO stage to time."""
     threads: int = 1
     """torch CPU threads (CPU runs only)."""
+    physics_threads: tuple[int, ...] = (1,)
+    """Physics threads of the CPU engine (:attr:`~wbvla.lmo.cpu.config.CpuEngineConfig.threads`), one
+    timed run each (``lmo_cpu_engine`` for 1, ``lmo_cpu_engine_<n>threads`` for n > 1): mjlab on CPU
+    steps its batch on one core, the C engine can split it over several."""
     out: Path | None = field(default_factory=lambda: data_dir() / "lmo" / "benchmark_cpu.json")
     """JSON file the benchmark writes (None: print only). For a GPU run pass
     ``data/lmo/benchmark_gpu.json``."""
@@ -86,6 +90,10 @@ class BenchmarkConfig:
         positive("num_envs", self.num_envs)
         positive("iterations", self.iterations)
         require(isinstance(self.threads, int) and self.threads >= 1, f"threads must be an int >= 1, got {self.threads!r}")
+        self.physics_threads = tuple(self.physics_threads)
+        require(len(self.physics_threads) > 0 and len(set(self.physics_threads)) == len(self.physics_threads)
+                and all(isinstance(n, int) and n >= 1 for n in self.physics_threads),
+                f"physics_threads must be distinct ints >= 1, got {self.physics_threads!r}")
 
 
 @dataclass
