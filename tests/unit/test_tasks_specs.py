@@ -67,6 +67,22 @@ def test_variations_change_the_scene_as_named():
         build_scene(name="cart_pushing", variations=("unseen_table",))
 
 
+def test_the_target_stands_left_unless_target_side_draws_it():
+    """The paper's layout is fixed (App. C.2): carton and cart to the left of the work, in every seed;
+    ``target_side`` draws the side, and only the side: the seed's other draws are the same."""
+    sides = {"bag_packing": set(), "box_loading": set()}
+    for seed in range(12):
+        for task, target, obj in (("bag_packing", "carton", "bag"), ("box_loading", "cart", "box")):
+            fixed, drawn = make_task(task, seed), make_task(task, seed, "target_side")
+            rel = fixed.scene.object_pose(target)[0] - fixed.scene.object_pose(obj)[0]
+            assert rel[1] > 0.5, (task, seed, rel)  # to the left (+y), never behind or right
+            rel_drawn = drawn.scene.object_pose(target)[0] - drawn.scene.object_pose(obj)[0]
+            sides[task].add(("left" if rel_drawn[1] > 0.5 else "right" if rel_drawn[1] < -0.5 else "behind"))
+            np.testing.assert_allclose(fixed.scene.object_pose(obj)[0], drawn.scene.object_pose(obj)[0])
+            assert fixed.start_pose == drawn.start_pose
+    assert sides["bag_packing"] == {"left", "right"} and sides["box_loading"] == {"left", "right", "behind"}
+
+
 def test_specs_match_the_schema():
     assert tuple(TASK_SPECS) == TASKS
     for name, spec in TASK_SPECS.items():

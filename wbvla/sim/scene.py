@@ -222,8 +222,8 @@ def _task_table(spec, cfg: SceneConfig, rng: np.random.Generator, x: float, heig
 
 def _bag_packing(spec, cfg: SceneConfig, rng, put) -> None:
     """A bag with a carrying bar on a table 0.56-0.62 m high, 0.55-0.68 m ahead; a carton (rim
-    0.32 m) on the floor 0.72-0.88 m to one side of it. ``object_position``: the bag 0.15-0.22 m
-    off centre."""
+    0.32 m) on the floor 0.72-0.88 m to its left (the paper keeps the layout fixed, App. C.2;
+    ``target_side``: left or right at random). ``object_position``: the bag 0.15-0.22 m off centre."""
     u = rng.uniform
     bx = u(0.55, 0.68)
     by = (rng.choice([-1.0, 1.0]) * u(0.15, 0.22)) if "object_position" in cfg.variations else u(-0.07, 0.07)
@@ -238,15 +238,17 @@ def _bag_packing(spec, cfg: SceneConfig, rng, put) -> None:
     mass = cfg.object_mass if cfg.object_mass is not None else mass
     put(so.add_paper_bag(spec, "bag", (bx, by, h), u(-0.15, 0.15), half, mat, mass=mass, handle_style="bar",
                          handle_radius=0.010))
-    side = rng.choice([-1.0, 1.0])
+    drawn = float(rng.choice([-1.0, 1.0]))  # drawn in every layout: a seed's other draws do not depend on it
+    side = drawn if "target_side" in cfg.variations else 1.0  # left: the paper's fixed layout
     put(so.add_carton(spec, "carton", (bx - 0.02 + u(-0.04, 0.04), by + side * u(0.72, 0.88), 0.0), u(-0.15, 0.15),
                       (0.18, 0.24, 0.16), _m(spec, "carton_mat", rng, CARDBOARD)))
 
 
 def _box_loading(spec, cfg: SceneConfig, rng, put) -> None:
     """A tote with a carrying bar on a table 0.46-0.52 m high (its bar is within reach only when
-    squatting), 0.55-0.68 m ahead; a cart with a raised deck (top 0.42 m) to the left, right or
-    behind, its handle away from the robot. ``object_position``: the tote 0.12-0.18 m off centre."""
+    squatting), 0.55-0.68 m ahead; a cart with a raised deck (top 0.42 m) to the left (the paper keeps
+    the layout fixed, App. C.2; ``target_side``: left, right or behind at random), its handle away
+    from the robot. ``object_position``: the tote 0.12-0.18 m off centre."""
     u = rng.uniform
     bx = u(0.55, 0.68)
     by = (rng.choice([-1.0, 1.0]) * u(0.12, 0.18)) if "object_position" in cfg.variations else u(-0.06, 0.06)
@@ -256,7 +258,8 @@ def _box_loading(spec, cfg: SceneConfig, rng, put) -> None:
     contents = "plastic" if "plastic_containers" in cfg.variations else "bags"
     put(so.add_tote(spec, "box", (bx, by, h), u(-0.12, 0.12), (0.10, 0.18, 0.07), _m(spec, "box_mat", rng, CARDBOARD),
                     mass=mass, contents=contents))
-    ang = float(rng.choice([np.pi / 2, -np.pi / 2, np.pi]))
+    drawn = float(rng.choice([np.pi / 2, -np.pi / 2, np.pi]))  # drawn in every layout (as the carton's side)
+    ang = drawn if "target_side" in cfg.variations else np.pi / 2  # left: the paper's fixed layout
     r = u(0.80, 0.92)  # from where the robot grasps the tote (0.38 m behind it)
     gx = bx - 0.38
     put(so.add_cart(spec, "cart", (gx + r * np.cos(ang), by + r * np.sin(ang)), ang + np.pi + u(-0.1, 0.1), cfg.cart_mass,
@@ -279,12 +282,15 @@ def _cart_pushing(spec, cfg: SceneConfig, rng, put) -> None:
 
 TASK_LAYOUTS = {"bag_packing": _bag_packing, "box_loading": _box_loading, "cart_pushing": _cart_pushing}
 SCENE_VARIATIONS: dict[str, tuple[str, ...]] = {
-    "bag_packing": ("unseen_table", "unseen_object", "object_position"),
-    "box_loading": ("unseen_table", "plastic_containers", "object_position"),
+    "bag_packing": ("unseen_table", "unseen_object", "object_position", "target_side"),
+    "box_loading": ("unseen_table", "plastic_containers", "object_position", "target_side"),
     "cart_pushing": ("barbell_plates",),
 }
 """Layout changes a scene accepts in ``SceneConfig.variations`` (App. C.1 scene / C.2 load
-variations; start-pose variations move the robot, see :mod:`wbvla.tasks.specs`)."""
+variations; start-pose variations move the robot, see :mod:`wbvla.tasks.specs`). ``target_side``
+is ours: where the bag goes (the carton) or the tote (the cart) is drawn per seed instead of the
+fixed layout. A one-image policy cannot tell the side once the carton has left the head camera's
+view (issue 20: the carry's lateral steps were left or right 50/50 in the teleoperation data)."""
 
 
 def _room_props(spec, cfg: SceneConfig, rng: np.random.Generator, put) -> None:

@@ -18,7 +18,9 @@ every trial first needs locomotion (approach: s_x, s_y, s_yaw) before manipulati
   (bag packing: another bag: other colour, size and weight), ``object_position`` (the bag / tote
   outside its training region on the table);
 * load (C.2): ``other_bag`` (= ``unseen_object``), ``plastic_containers`` (box loading: the tote's
-  contents), ``barbell_plates`` (cart pushing: 60 kg of plates replace the carton on the cart).
+  contents), ``barbell_plates`` (cart pushing: 60 kg of plates replace the carton on the cart);
+* ``target_side`` (ours): the carton (bag packing) or the cart (box loading) on a random side; in
+  every other condition they stand to the left, as the paper keeps its layout fixed (App. C.2).
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ VARIATIONS: dict[str, Variation] = {v.name: v for v in (
               description="C.2 (ii): plastic containers instead of bags in the box"),
     Variation("barbell_plates", ("cart_pushing",), ("barbell_plates",),
               description="C.2 (iii): 60 kg barbell plates instead of the carton on the cart"),
+    Variation("target_side", ("bag_packing", "box_loading"), ("target_side",),
+              description="ours: the carton / the cart on a random side (the paper's layout is fixed: left)"),
 )}
 
 
