@@ -65,3 +65,31 @@ def test_dataset_records_its_labels_and_refuses_to_mix(tmp_path):
 def test_labels_value_is_checked():
     with pytest.raises(ValueError, match="labels must be intended or executed"):
         TeleopDataConfig(labels="clean")
+
+
+def test_stance_offset_moves_the_grasp_stance_and_the_expert_still_grasps():
+    """ExpertNoiseConfig.stance_offset: the approach ends away from the nominal stance (by the drawn
+    offset, within it) and the arms' IK grasps from there."""
+    from wbvla.tasks.expert import ExpertConfig
+
+    cfg = ExpertConfig(noise=ExpertNoiseConfig(p_late_release=0.0, p_wrong_flag=0.0, stance_offset=(0.08, 0.15)))
+    for seed in (0, 1):
+        task = make_task("cart_pushing", seed)
+        probe = ScriptedExpert(cfg, seed=seed)
+        probe.bind(task)  # the nominal stance, from the scene before anything moves
+        cart, rot = probe._body("cart")
+        target = np.array(probe._stand_target(probe._site("cart", "handle"), float(np.arctan2(rot[1, 0], rot[0, 0])),
+                                              cfg.handle_reach))
+        expert = ScriptedExpert(cfg, seed=seed)
+        result = run_trial(expert, task, RunnerConfig(backend="ideal_base", image_size=32))
+        assert result.success[0], seed  # grabbed the handle from the moved stance
+        d = expert.stance_offset  # (along, across, heading) drawn for this episode
+        assert np.all(np.abs(d) <= [0.08, 0.08, 0.15]) and np.hypot(d[0], d[1]) > 0.005
+        h = target[2]
+        want = target + [np.cos(h) * d[0] - np.sin(h) * d[1], np.sin(h) * d[0] + np.cos(h) * d[1], d[2]]
+        at = np.asarray(result.log["base"])[round(result.subgoal_times[0] * ts.FPS) - 1][[0, 1, 3]]  # x, y, yaw
+        # within the expert's dead bands (reengage 3 cm, 0.07 rad) of the moved stance
+        assert np.all(np.abs(at[:2] - want[:2]) <= cfg.reengage_xy + 0.01) and abs(at[2] - want[2]) <= cfg.reengage_yaw + 0.01, (seed, d, at, want)
+        assert np.linalg.norm(at[:2] - want[:2]) < np.linalg.norm(at[:2] - target[:2]), (seed, d)  # not the nominal stance
+    with pytest.raises(ValueError, match="stance_offset must be"):
+        ExpertNoiseConfig(stance_offset=(0.5, 0.1))

@@ -299,6 +299,21 @@ class ScriptedExpert:
             self.cmd.flags = np.zeros(3)
             yield
 
+    def _offset_stance(self, target: Callable[[], tuple[float, float, float]]) -> Callable[[], tuple[float, float, float]]:
+        """``target`` moved by this episode's :attr:`ExpertNoiseConfig.stance_offset` (along and across
+        its heading, and in heading); ``target`` itself when that is (0, 0) (no random draw then)."""
+        metres, radians = self.config.noise.stance_offset
+        if metres == 0.0 and radians == 0.0:
+            return target
+        d = self.rng.uniform(-1.0, 1.0, 3) * np.array([metres, metres, radians])  # (along, across, heading)
+        self.stance_offset = d
+
+        def moved() -> tuple[float, float, float]:
+            x, y, h = target()
+            return x + np.cos(h) * d[0] - np.sin(h) * d[1], y + np.sin(h) * d[0] + np.cos(h) * d[1], h + d[2]
+
+        return moved
+
     def _stand_target(self, point: np.ndarray, heading: float, reach: float) -> tuple[float, float, float]:
         """Pelvis pose with ``point`` ``reach`` m straight ahead and the given heading."""
         return float(point[0] - reach * np.cos(heading)), float(point[1] - reach * np.sin(heading)), heading
@@ -384,7 +399,7 @@ class ScriptedExpert:
         yield from self._raise_arms("start")
         pos, rot = self._body(obj)
         heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
-        yield from self._navigate(lambda: self._stand_target(pos, heading, self.config.grasp_reach), "approach")
+        yield from self._navigate(self._offset_stance(lambda: self._stand_target(pos, heading, self.config.grasp_reach)), "approach")
         yield from self._raise_arms("stance")
         yield from self._grasp(obj, self._h_for(self._site(obj, "handle")[2]), self.config.lift)
         self.subgoal = 1
@@ -465,7 +480,7 @@ class ScriptedExpert:
         cart, rot = self._body("cart")
         heading = float(np.arctan2(rot[1, 0], rot[0, 0]))
         handle = self._site("cart", "handle")
-        yield from self._navigate(lambda: self._stand_target(handle, heading, c.handle_reach), "approach")
+        yield from self._navigate(self._offset_stance(lambda: self._stand_target(handle, heading, c.handle_reach)), "approach")
         yield from self._raise_arms("stance")
         yield from self._grasp("cart", self.h_hi, 0.0)
         self.subgoal = 1

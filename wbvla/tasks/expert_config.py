@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.sim.joints import GRIPPER_OPEN
 from wbvla.tasks.expert_pulses import PulseNavigationConfig
-from wbvla.validation import in_range, positive
+from wbvla.validation import in_range, require, positive
 
 
 @dataclass
@@ -24,10 +24,17 @@ class ExpertNoiseConfig:
     """Probability, per locomotion phase, of one wrong flag pulse (random axis and sign) ..."""
     wrong_s: tuple[float, float] = (0.2, 0.5)
     """... lasting this long (s, uniform)."""
+    stance_offset: tuple[float, float] = (0.0, 0.0)
+    """(metres, radians): per episode, the grasp stance the expert walks to is moved by up to this
+    much along, across (uniform in +-metres each) and in heading (+-radians); the arms' IK then
+    grasps from there. (0, 0): the nominal stance. Why: the learned policy stops 5-15 cm from the
+    stance (issue 20) and the demonstrations never grasp from anywhere but within 1.5-3 cm of it."""
 
     def __post_init__(self) -> None:
         in_range("p_late_release", self.p_late_release, 0.0, 1.0)
         in_range("p_wrong_flag", self.p_wrong_flag, 0.0, 1.0)
+        require(len(self.stance_offset) == 2 and 0.0 <= self.stance_offset[0] <= 0.15 and 0.0 <= self.stance_offset[1] <= 0.3,
+                f"stance_offset must be (metres in [0, 0.15], radians in [0, 0.3]), got {self.stance_offset!r}")
 
     @classmethod
     def off(cls) -> ExpertNoiseConfig:

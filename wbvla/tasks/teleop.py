@@ -97,7 +97,8 @@ def _run_attempt(job: tuple[str, int, dict]) -> dict:
     from wbvla.tasks.runner import RunnerConfig, run_trial  # lazy: torch, MuJoCo (workers)
     from wbvla.tasks.specs import make_task  # lazy: MuJoCo (workers)
 
-    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig() if opts["noise"] else ExpertNoiseConfig.off()), seed=seed)
+    noise = ExpertNoiseConfig(stance_offset=tuple(opts.get("stance_offset", (0.0, 0.0)))) if opts["noise"] else ExpertNoiseConfig.off()
+    expert = ScriptedExpert(ExpertConfig(noise=noise), seed=seed)
     buffer = _FrameBuffer(expert, opts.get("labels", "executed"))
     result = run_trial(expert, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"]),
                        writer=buffer)
@@ -162,13 +163,19 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     root, summary_path = config.root(), config.summary_path()
     meta = {"locomotion_backend": config.backend, "locomotion_backend_label": LABELS[config.backend],
             "generator": "wbvla teleop-data (scripted privileged expert)", "image_size": config.image_size,
-            "expert_command_noise": config.noise, "command_labels": config.labels, **phase_meta(root)}
+            "expert_command_noise": config.noise, "command_labels": config.labels,
+            "expert_stance_offset": list(config.stance_offset) if config.noise else [0.0, 0.0], **phase_meta(root)}
     exists = (root / "meta" / "info.json").is_file()
     if exists:
         require(config.resume, f"{root} already holds a dataset; pass --resume (default) to extend it or choose another output_dir")
         had = command_labels(root)
         require(had == config.labels, f"{root} holds episodes labelled {had!r} (meta/wbvla.json command_labels); extending "
                 f"it with labels={config.labels!r} would mix the two: pass --labels {had} or choose another output_dir")
+        old_offset = json.loads((root / "meta" / "wbvla.json").read_text()).get("expert_stance_offset", [0.0, 0.0]) \
+            if (root / "meta" / "wbvla.json").is_file() else [0.0, 0.0]
+        require(list(old_offset) == list(meta["expert_stance_offset"]),
+                f"{root} holds episodes with expert_stance_offset {old_offset} (meta/wbvla.json); extending it with "
+                f"{meta['expert_stance_offset']} would mix the two: choose another output_dir")
         writer = LeRobotV3Writer.open(root, extra_meta=meta)
     else:
         require(not root.exists() or not any(root.iterdir()), f"{root} exists and is not a dataset; give an empty or new folder")
@@ -184,7 +191,8 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     next_seed = {t: max([config.seed - 1, *in_data.get(t, []), *(a["seed"] for a in attempts if a["task"] == t)]) + 1
                  for t in config.tasks}
     jobs = _jobs(config, have, next_seed, tried)
-    opts = {"noise": config.noise, "backend": config.backend, "image_size": config.image_size, "labels": config.labels}
+    opts = {"noise": config.noise, "backend": config.backend, "image_size": config.image_size, "labels": config.labels,
+            "stance_offset": config.stance_offset}
     wanted = config.per_task * len(config.tasks)
     bar = tqdm(total=wanted, initial=sum(min(have[t], config.per_task) for t in config.tasks),
                desc=f"teleop-data {root.name}", unit="ep", disable=not config.progress)

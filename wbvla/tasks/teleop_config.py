@@ -44,6 +44,9 @@ class TeleopDataConfig:
     kinematic ideal base, since the shipped physics LMO cannot walk yet."""
     noise: bool = True
     """Command noise in the expert (late / wrong flags, then recoveries)."""
+    stance_offset: tuple[float, float] = (0.0, 0.0)
+    """With ``noise``: :attr:`~wbvla.tasks.expert_config.ExpertNoiseConfig.stance_offset` (metres,
+    radians), the grasp stance moved per episode so the data show grasps from imprecise stances."""
     labels: Literal["intended", "executed"] = "intended"
     """Which locomotion command the ``action`` column records. ``intended``: what the noise-free
     expert commands in the state the noisy one reached (DART, Laskey et al. 2017: the data show the
