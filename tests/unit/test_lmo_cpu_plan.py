@@ -116,8 +116,10 @@ def test_committed_steps_resume_with_their_own_recipe_and_later_steps_take_the_f
     assert s5.init_from.endswith("s2_lmo/model_3254.pt")  # the A/B partner of s4, from s2_lmo's final checkpoint
 
 
-def _fake_result(walks: bool, falls: int, err: float, iteration: int) -> dict:
-    checks = {k: {"trials": 20, "falls": 0, "error": err, "limit": 0.5, "ok": walks} for k in ("forward", "lateral", "turning")}
+def _fake_result(walks: bool, falls: int, err: float, iteration: int, passed: int | None = None) -> dict:
+    passed = 3 * walks if passed is None else passed
+    checks = {k: {"trials": 20, "falls": 0, "error": err, "limit": 0.5, "ok": i < passed}
+              for i, k in enumerate(("forward", "lateral", "turning"))}
     return {"checkpoint": "x", "iteration": iteration, "falls": falls, "total_trials": 100,
             "first_walking": {"checks": checks, "walks": walks}}
 
@@ -131,10 +133,11 @@ def test_probe_score_orders_walking_then_falls_then_the_worst_error(tmp_path):
         record_probe,
     )
 
-    assert probe_score(_fake_result(True, 3, 0.4, 1)) == (1, -3, -0.8)  # worst error 0.4 of the 0.5 limit
+    assert probe_score(_fake_result(True, 3, 0.4, 1)) == (1, 3, -3, -0.8)  # worst error 0.4 of the 0.5 limit
     assert probe_score(_fake_result(True, 9, 0.45, 1)) > probe_score(_fake_result(False, 0, 0.1, 1))
+    assert probe_score(_fake_result(False, 15, 0.9, 1, passed=2)) > probe_score(_fake_result(False, 8, 0.9, 1, passed=1))
     assert probe_score(_fake_result(False, 2, 0.1, 1)) > probe_score(_fake_result(False, 3, 0.0, 1))
-    assert probe_score(_fake_result(False, 0, float("nan"), 1))[2] == -9.0  # every trial fell: no error
+    assert probe_score(_fake_result(False, 0, float("nan"), 1))[3] == -9.0  # every trial fell: no error
     ck = tmp_path / "model_5.pt"
     ck.write_bytes(b"five")
     assert record_probe(tmp_path, ck, _fake_result(False, 4, 0.3, 5))  # the first is the best
