@@ -162,8 +162,12 @@ def test_a_probed_step_trains_in_pieces_probes_each_and_exports_the_best(tmp_pat
 
     monkeypatch.setattr(probe, "probe_checkpoint", fake_probe)
     monkeypatch.setattr(plan, "CPU_PLAN", (plan.CpuPlanStep("p", "lmo", 1, 48, probe_every=16),))
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path / "cache"))
     plan.run(minutes=5, root=tmp_path)
     assert seen == [0, 1, 2]  # 16 env steps per iteration: one piece, one probe per iteration
+    kept = tmp_path / "cache" / "lmo_cpu" / "probed" / "p"  # every probed checkpoint, outside git, with the config
+    assert sorted(p.name for p in kept.iterdir()) == ["model_0.pt", "model_1.pt", "model_2.pt", "run.json"]
+    assert plan.probed_copy(tmp_path / "p", tmp_path / "p" / "model_1.pt") == kept / "model_1.pt"
     assert plan.export_checkpoint(tmp_path / "p") == tmp_path / "p" / "best.pt"
     assert json.loads((tmp_path / "p" / "best.json").read_text())["iteration"] == 1
     assert [p.name for p in (tmp_path / "p").glob("model_*.pt")] == ["model_2.pt"]  # the newest stays too

@@ -38,7 +38,7 @@ from pathlib import Path
 from wbvla.io import write_json_atomic
 from wbvla.lmo.cpu.config import CpuEngineConfig, CpuTrainConfig
 from wbvla.lmo.lever_config import AssistConfig, LeverConfig
-from wbvla.paths import data_dir
+from wbvla.paths import cache_dir, data_dir
 
 PLAN_ROOT = data_dir() / "lmo" / "cpu_plan"
 """Committed plan state: one run folder per step."""
@@ -309,6 +309,13 @@ def run(minutes: float, root: Path = PLAN_ROOT) -> list[dict]:
     return records
 
 
+def probed_copy(run_dir: Path, checkpoint: Path) -> Path:
+    """Where a probed checkpoint is kept outside git: ``cache_dir()/lmo_cpu/probed/<step>/<file>``
+    (another probed checkpoint than ``best.pt`` may suit a task better: ``probes.jsonl`` has each one's
+    App. B.4 record; ``export --checkpoint <it>`` ships one, its step's ``run.json`` is copied beside it)."""
+    return cache_dir() / "lmo_cpu" / "probed" / Path(run_dir).name / Path(checkpoint).name
+
+
 def _probe(run_dir: Path, checkpoint: Path) -> None:
     """Probe ``checkpoint`` (every App. B.4 trial) unless it was probed; keep it if it is the best."""
     from wbvla.lmo.cpu.probe import (  # lazy: torch, onnx
@@ -319,6 +326,10 @@ def _probe(run_dir: Path, checkpoint: Path) -> None:
 
     if int(checkpoint.stem.split("_")[1]) in probed_iterations(run_dir):
         return
+    kept = probed_copy(run_dir, checkpoint)  # git keeps only the newest and best.pt; the cache keeps every probed one
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(checkpoint, kept)
+    shutil.copy(run_dir / "run.json", kept.parent / "run.json")  # the step's config, which export reads beside it
     result = probe_checkpoint(checkpoint, trials=PROBE_TRIALS)
     best = record_probe(run_dir, checkpoint, result)
     print(f"[wbvla] probe {checkpoint.name}: first walking {result['first_walking']['walks']}, "
@@ -365,6 +376,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--run-dir", type=Path, help="adopt: the run folder to bring in")
     p.add_argument("--name", default="lmo", help="export: ONNX file stem under data/lmo")
     p.add_argument("--note", default="", help="export: what this policy is and is not (model card)")
+    p.add_argument("--checkpoint", type=Path, help="export: this probed checkpoint (probed_copy) instead of best.pt")
     a = p.parse_args(argv)
     if a.command == "status":
         for row in status(a.root):
@@ -377,7 +389,7 @@ def main(argv: list[str] | None = None) -> None:
         from wbvla.lmo.export import run_export  # lazy: torch, onnx, not needed for status
         from wbvla.lmo.job_config import ExportConfig  # lazy: with run_export
 
-        ckpt = export_checkpoint(a.root / a.step)
+        ckpt = a.checkpoint if a.checkpoint is not None else export_checkpoint(a.root / a.step)
         if ckpt is None:
             raise SystemExit(f"step {a.step} has no checkpoint under {a.root}")
         print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name, note=a.note)), default=str)[:2000])
