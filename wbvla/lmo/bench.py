@@ -86,7 +86,8 @@ def benchmark(config: BenchmarkConfig) -> dict:
     out["goal_ratio"] = 0.9
     out["physics_threads"] = list(config.physics_threads)
     for n in config.physics_threads:  # ratio_cpu_engine_to_mjlab for 1 thread, ratio_cpu_engine_<n>threads_to_mjlab else
-        out[f"ratio_{_cpu_run_name(n)[4:]}_to_mjlab"] = round(out[_cpu_run_name(n)]["env_steps_per_s"] / out["lmo"]["env_steps_per_s"], 3)
+        name = _cpu_run_name(n)
+        out[f"ratio_{name.removeprefix('lmo_')}_to_mjlab"] = round(out[name]["env_steps_per_s"] / out["lmo"]["env_steps_per_s"], 3)
     out["goal_ratio_cpu_engine_to_mjlab"] = 5.0
     out["order"] = "rounds of one PPO iteration each, in the order " + ", ".join(runs) + " (round 0 is a warm-up)"
     out["machine_load"] = {"loadavg_1_5_15_before": [round(x, 2) for x in load_before],

@@ -128,6 +128,8 @@ class ScriptedExpert:
         self.h_lo, self.h_hi = lo, hi
         self.cmd = _Tick(default_pose("arms"), np.full(2, GRIPPER_OPEN), np.zeros(3), hi)
         self.payload = 0.0
+        self.stance_offset = np.zeros(3)
+        """(along, across, heading) this episode's grasp stance is moved by (ExpertNoiseConfig.stance_offset)."""
         self._intended_flags: np.ndarray | None = None
         self.intended_command: np.ndarray | None = None
         """u_t (4,) a noise-free expert commands at the last :meth:`act`: the flags sent there, except

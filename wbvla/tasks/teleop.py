@@ -54,11 +54,16 @@ def phase_meta(root: Path) -> dict:
     return {ts.PHASES_META_KEY: list(ts.EXPERT_PHASES)}
 
 
+def _recorded_meta(root: Path) -> dict:
+    """The dataset's ``meta/wbvla.json`` (empty when absent)."""
+    meta = Path(root) / "meta" / "wbvla.json"
+    return json.loads(meta.read_text()) if meta.is_file() else {}
+
+
 def command_labels(root: Path) -> str:
     """``intended`` or ``executed``: how the dataset at ``root`` labels the locomotion command
     (:attr:`TeleopDataConfig.labels`); datasets recorded before the switch existed are ``executed``."""
-    meta = root / "meta" / "wbvla.json"
-    return json.loads(meta.read_text()).get("command_labels", "executed") if meta.is_file() else "executed"
+    return _recorded_meta(root).get("command_labels", "executed")
 
 
 def dataset_frame(frame: dict, features: dict) -> dict:
@@ -168,11 +173,11 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     exists = (root / "meta" / "info.json").is_file()
     if exists:
         require(config.resume, f"{root} already holds a dataset; pass --resume (default) to extend it or choose another output_dir")
-        had = command_labels(root)
+        recorded = _recorded_meta(root)
+        had = recorded.get("command_labels", "executed")
         require(had == config.labels, f"{root} holds episodes labelled {had!r} (meta/wbvla.json command_labels); extending "
                 f"it with labels={config.labels!r} would mix the two: pass --labels {had} or choose another output_dir")
-        old_offset = json.loads((root / "meta" / "wbvla.json").read_text()).get("expert_stance_offset", [0.0, 0.0]) \
-            if (root / "meta" / "wbvla.json").is_file() else [0.0, 0.0]
+        old_offset = recorded.get("expert_stance_offset", [0.0, 0.0])
         require(list(old_offset) == list(meta["expert_stance_offset"]),
                 f"{root} holds episodes with expert_stance_offset {old_offset} (meta/wbvla.json); extending it with "
                 f"{meta['expert_stance_offset']} would mix the two: choose another output_dir")
