@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from wbvla.lmo.clips import CLIP_FILE, TELEOP_CLIP_FILE, clips_from_teleop, load_clip_source, load_clips
+from wbvla.lmo.clips import (
+    CLIP_FILE,
+    TELEOP_CLIP_FILE,
+    clips_from_teleop,
+    load_clip_source,
+    load_clips,
+)
 
 
 def test_clips_from_a_teleop_dataset_are_its_arm_targets(tmp_path):

@@ -77,7 +77,7 @@ def test_the_target_stands_left_unless_target_side_draws_it():
             rel = fixed.scene.object_pose(target)[0] - fixed.scene.object_pose(obj)[0]
             assert rel[1] > 0.5, (task, seed, rel)  # to the left (+y), never behind or right
             rel_drawn = drawn.scene.object_pose(target)[0] - drawn.scene.object_pose(obj)[0]
-            sides[task].add(("left" if rel_drawn[1] > 0.5 else "right" if rel_drawn[1] < -0.5 else "behind"))
+            sides[task].add("left" if rel_drawn[1] > 0.5 else "right" if rel_drawn[1] < -0.5 else "behind")
             np.testing.assert_allclose(fixed.scene.object_pose(obj)[0], drawn.scene.object_pose(obj)[0])
             assert fixed.start_pose == drawn.start_pose
     assert sides["bag_packing"] == {"left", "right"} and sides["box_loading"] == {"left", "right", "behind"}

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from wbvla.lmo.config import CommandConfig, HeightConfig
 from wbvla.sim.joints import GRIPPER_OPEN
 from wbvla.tasks.expert_pulses import PulseNavigationConfig
-from wbvla.validation import in_range, require, positive
+from wbvla.validation import in_range, positive, require
 
 
 @dataclass
