@@ -93,3 +93,39 @@ def test_stance_offset_moves_the_grasp_stance_and_the_expert_still_grasps():
         assert np.linalg.norm(at[:2] - want[:2]) < np.linalg.norm(at[:2] - target[:2]), (seed, d)  # not the nominal stance
     with pytest.raises(ValueError, match="stance_offset must be"):
         ExpertNoiseConfig(stance_offset=(0.5, 0.1))
+
+
+def _rest_frames_before_arms(settle: bool, task: str = "bag_packing", seed: int = 2) -> tuple[bool, int]:
+    """Run the noise-free expert; return (all subgoals, frames at the end of the approach with every
+    flag released, before the pre-grasp starts)."""
+    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off(), settle_before_arms=settle), seed=seed)
+    buffer = _FrameBuffer(expert, "intended")
+    result = run_trial(expert, make_task(task, seed), RunnerConfig(backend="ideal_base", image_size=32), writer=buffer)
+    phases = np.array([int(np.ravel(f[ts.PHASE_KEY])[0]) for f in buffer.frames])
+    flags = np.stack([ts.split_action(f[ts.ACTION_KEY])[2][:3] for f in buffer.frames])  # (T, 3)
+    approach = np.flatnonzero(phases == ts.EXPERT_PHASES.index("approach"))
+    assert len(approach) > 0 and phases[approach[-1] + 1] == ts.EXPERT_PHASES.index("pregrasp")
+    moving = approach[np.any(flags[approach] != 0, axis=1)]
+    return all(result.success), int(approach[-1] - moving[-1])
+
+
+def test_settle_before_arms_false_starts_the_pregrasp_when_the_flags_are_released():
+    """ExpertConfig.settle_before_arms: with True the approach ends in ~1 s of frames at rest (flags 0,
+    arms still) that one image cannot tell from the pre-grasp's start; with False the arms start
+    within a tick of the release, and the expert still completes the task."""
+    ok_wait, rest_wait = _rest_frames_before_arms(True)
+    ok_go, rest_go = _rest_frames_before_arms(False)
+    assert ok_wait and ok_go
+    assert rest_wait >= 5, rest_wait
+    assert rest_go <= 1, rest_go
+
+
+def test_dataset_records_settle_before_arms_and_refuses_to_mix(tmp_path):
+    root = tmp_path / "demo"
+    cfg = TeleopDataConfig(size="smoke", tasks=("cart_pushing",), image_size=32, output_dir=root, progress=False,
+                           settle_before_arms=False)
+    generate_teleop_data(cfg)
+    assert json.loads((root / "meta" / "wbvla.json").read_text())["expert_settle_before_arms"] is False
+    with pytest.raises(ValueError, match="expert_settle_before_arms=False.*would mix"):
+        generate_teleop_data(TeleopDataConfig(size="smoke", tasks=("cart_pushing",), image_size=32, output_dir=root,
+                                              episodes_per_task=2, progress=False))

@@ -180,6 +180,12 @@ class ScriptedExpert:
         return self.scene.data.site(self.scene.objects[obj].sites[role]).xpos.copy()
 
     # --- primitives (generators: one yield per 10 Hz tick) --------------------------------
+    @property
+    def _tracks_bar(self) -> bool:
+        """Re-solve the arm IK at every tick: ``track_bar``, or arms that start while the base still
+        coasts (``settle_before_arms=False``)."""
+        return self.config.track_bar or not self.config.settle_before_arms
+
     def _hold(self, seconds: float) -> Iterator[None]:
         self.cmd.flags = np.zeros(3)
         for _ in range(max(1, round(seconds / TICK_S))):
@@ -206,12 +212,12 @@ class ScriptedExpert:
                     h: float | None = None) -> Iterator[None]:
         """:meth:`_move_arms` toward the IK solution of ``frames()``, re-solved every tick (``track_bar``;
         else solved once, at the start)."""
-        goal = (lambda: self._solve(frames())) if self.config.track_bar else self._solve(frames())
+        goal = (lambda: self._solve(frames())) if self._tracks_bar else self._solve(frames())
         yield from self._move_arms(goal, seconds, grippers, h)
 
     def _grip(self, opening: float, frames: Callable[[], dict[str, GraspFrame]] | None = None) -> Iterator[None]:
         """Close or open the grippers; with ``frames`` (and ``track_bar``) the hands keep to them."""
-        if frames is not None and self.config.track_bar:
+        if frames is not None and self._tracks_bar:
             yield from self._track_arms(frames, self.config.grip_s, np.full(2, opening))
         else:
             yield from self._move_arms(self.cmd.arms, self.config.grip_s, np.full(2, opening))
@@ -266,7 +272,10 @@ class ScriptedExpert:
             if wrong_left > 0:
                 wrong_left -= 1
                 flags = np.where(wrong != 0, wrong, flags)
-            settled = np.all(np.abs(self.ref.s_bar) < 0.03) and np.all(np.abs(err) <= re)
+            if c.settle_before_arms:
+                settled = np.all(np.abs(self.ref.s_bar) < 0.03) and np.all(np.abs(err) <= re)
+            else:  # the coast will end inside the dead band: the arms need not wait for it
+                settled = np.all(np.abs(pred) <= re)
             if not flags.any() and settled and wrong_left == 0:
                 self.cmd.flags, self._intended_flags = flags, None
                 return
@@ -466,7 +475,7 @@ class ScriptedExpert:
         frames = {s: GraspFrame(self.arm.tcp_base(s), f.approach, f.closing) for s, f in self._frames.items()}
         lower = max(drop + dz, 0.0)  # what the squat leaves to the arms
         shift = np.zeros(2)
-        if landing is not None and c.track_bar:  # base frame: from the load now to where it should land
+        if landing is not None and self._tracks_bar:  # base frame: from the load now to where it should land
             z = self._body(obj)[0][2]
             shift = (self.arm.to_base(np.array([*landing, z])) - self.arm.to_base(self._body(obj)[0]))[:2]
             shift *= min(1.0, c.max_reach_shift / max(float(np.linalg.norm(shift)), 1e-9))

@@ -129,6 +129,16 @@ class ExpertConfig:
     :func:`expert_config_for` sets it on a physics backend (:data:`PHYSICS_OVERRIDES`)."""
     max_reach_shift: float = 0.2
     """Largest horizontal shift of the hands that a put-down makes up for (m)."""
+    settle_before_arms: bool = True
+    """After a locomotion phase (``reference`` navigation), wait until Eq. 2's reference has coasted
+    to rest (|s_bar| < 0.03 on every axis, the stance inside ``reengage_*``) before the next arm
+    motion starts. True is the behaviour before this switch. False: the next phase starts as soon
+    as every flag is released and the coast is predicted to end inside ``reengage_*``, and the arm
+    IK is re-solved at every tick as with ``track_bar`` (the base is still coasting). Why (issue 20):
+    the wait is about 1 s, 12 to 18 of the 25 to 34 approach frames, and one head image cannot tell
+    it from the state right after it (a robot at rest at the stance, arms raised); a single-frame
+    policy cloned from it learned to hold there forever (every bag trial of the fixed-layout policy
+    stopped within 0.1 m of the stance, arms raised, flags 0, until the time limit)."""
     track_bar: bool = False
     """Re-solve the arm IK for the bar or handle at every tick of the pre-grasp, grasp and grip
     motions (else once per motion). The kinematic ideal base stands still; under the physics LMO

@@ -103,7 +103,7 @@ def _run_attempt(job: tuple[str, int, dict]) -> dict:
     from wbvla.tasks.specs import make_task  # lazy: MuJoCo (workers)
 
     noise = ExpertNoiseConfig(stance_offset=tuple(opts.get("stance_offset", (0.0, 0.0)))) if opts["noise"] else ExpertNoiseConfig.off()
-    expert = ScriptedExpert(ExpertConfig(noise=noise), seed=seed)
+    expert = ScriptedExpert(ExpertConfig(noise=noise, settle_before_arms=opts.get("settle_before_arms", True)), seed=seed)
     buffer = _FrameBuffer(expert, opts.get("labels", "executed"))
     result = run_trial(expert, make_task(task_name, seed), RunnerConfig(backend=opts["backend"], image_size=opts["image_size"]),
                        writer=buffer)
@@ -169,7 +169,8 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
     meta = {"locomotion_backend": config.backend, "locomotion_backend_label": LABELS[config.backend],
             "generator": "wbvla teleop-data (scripted privileged expert)", "image_size": config.image_size,
             "expert_command_noise": config.noise, "command_labels": config.labels,
-            "expert_stance_offset": list(config.stance_offset) if config.noise else [0.0, 0.0], **phase_meta(root)}
+            "expert_stance_offset": list(config.stance_offset) if config.noise else [0.0, 0.0],
+            "expert_settle_before_arms": config.settle_before_arms, **phase_meta(root)}
     exists = (root / "meta" / "info.json").is_file()
     if exists:
         require(config.resume, f"{root} already holds a dataset; pass --resume (default) to extend it or choose another output_dir")
@@ -181,6 +182,10 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
         require(list(old_offset) == list(meta["expert_stance_offset"]),
                 f"{root} holds episodes with expert_stance_offset {old_offset} (meta/wbvla.json); extending it with "
                 f"{meta['expert_stance_offset']} would mix the two: choose another output_dir")
+        old_settle = recorded.get("expert_settle_before_arms", True)
+        require(old_settle == config.settle_before_arms,
+                f"{root} holds episodes with expert_settle_before_arms={old_settle} (meta/wbvla.json); extending it "
+                f"with {config.settle_before_arms} would mix the two: choose another output_dir")
         writer = LeRobotV3Writer.open(root, extra_meta=meta)
     else:
         require(not root.exists() or not any(root.iterdir()), f"{root} exists and is not a dataset; give an empty or new folder")
@@ -197,7 +202,7 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
                  for t in config.tasks}
     jobs = _jobs(config, have, next_seed, tried)
     opts = {"noise": config.noise, "backend": config.backend, "image_size": config.image_size, "labels": config.labels,
-            "stance_offset": config.stance_offset}
+            "stance_offset": config.stance_offset, "settle_before_arms": config.settle_before_arms}
     wanted = config.per_task * len(config.tasks)
     bar = tqdm(total=wanted, initial=sum(min(have[t], config.per_task) for t in config.tasks),
                desc=f"teleop-data {root.name}", unit="ep", disable=not config.progress)

@@ -47,6 +47,11 @@ class TeleopDataConfig:
     stance_offset: tuple[float, float] = (0.0, 0.0)
     """With ``noise``: :attr:`~wbvla.tasks.expert_config.ExpertNoiseConfig.stance_offset` (metres,
     radians), the grasp stance moved per episode so the data show grasps from imprecise stances."""
+    settle_before_arms: bool = True
+    """:attr:`~wbvla.tasks.expert_config.ExpertConfig.settle_before_arms`: the expert waits for the
+    base to coast to rest before each arm motion that follows a walk (True, every dataset recorded
+    before this switch), or starts it as soon as the flags are released (False: no frames of a
+    robot waiting at rest, which one head image cannot tell from the moment the arms should start)."""
     labels: Literal["intended", "executed"] = "intended"
     """Which locomotion command the ``action`` column records. ``intended``: what the noise-free
     expert commands in the state the noisy one reached (DART, Laskey et al. 2017: the data show the
