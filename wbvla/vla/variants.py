@@ -114,4 +114,8 @@ def ship_policy(policy_dir: Path, dest: Path | None = None) -> Path:
         dest.rename(old)
     tmp.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
+    if dest == shipped_policy_dir():  # the model card names the shipped policy
+        from wbvla.vla.card import main as write_card
+
+        write_card(["--write"])
     return dest
