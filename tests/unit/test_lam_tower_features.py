@@ -155,3 +155,17 @@ def test_bad_tower_paths_are_clear_errors(tower, tmp_path):
     (no_weights / "model.safetensors").unlink()
     with pytest.raises(ValueError, match=re.escape(f"{no_weights}: no model.safetensors")):
         LAMConfig(feature_space="tower", tower_path=str(no_weights))
+
+
+def test_lams_of_each_feature_space_get_their_own_default_runs_folder(tower, monkeypatch, tmp_path):
+    from wbvla.lam.train import run_dir_for
+
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path))
+    pixel = run_dir_for(LAMTrainConfig(variant="loco", corpus_size="tutorial"))
+    towered = run_dir_for(LAMTrainConfig(variant="loco", corpus_size="tutorial",
+                                         model=LAMConfig(feature_space="tower", tower_path=str(tower))))
+    pooled = run_dir_for(LAMTrainConfig(variant="loco", corpus_size="tutorial",
+                                        model=LAMConfig(feature_space="tower", tower_path=str(tower), tower_pool=2)))
+    assert pixel.parts[-2:] == ("tutorial", "loco")  # unchanged for the default
+    assert towered.parts[-2:] == ("tutorial_tower", "loco")
+    assert pooled.parts[-2:] == ("tutorial_tower_pool2", "loco")

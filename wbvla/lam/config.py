@@ -85,6 +85,14 @@ class LAMConfig:
     predict_residual: bool = True
     """Decoder predicts o_t+k - o_t (added to the o_t features); at init it reproduces o_t exactly."""
 
+    def runs_tag(self) -> str:
+        """Suffix of the default LAM runs folder (``lam_runs/<corpus_size><tag>``): empty for the
+        ``pixel`` default, ``_tower`` (``_tower_pool<n>`` when pooled) or ``_dinov2`` otherwise, so LAMs
+        of different feature spaces never resume each other's checkpoints."""
+        if self.feature_space == "pixel":
+            return ""
+        return f"_{self.feature_space}" + (f"_pool{self.tower_pool}" if self.feature_space == "tower" and self.tower_pool > 1 else "")
+
     def __post_init__(self) -> None:
         one_of("feature_space", self.feature_space, FEATURE_SPACES)
         one_of("position_embedding", self.position_embedding, ("learned", "sincos"))
@@ -151,7 +159,8 @@ class LAMTrainConfig:
     threads: int | None = 1
     """torch CPU threads (1 is fastest on a shared 2-core machine); ``None`` leaves torch's default."""
     output_dir: Path | None = None
-    """Run folder (checkpoints, logs); ``None``: ``cache_dir()/lam_runs/<corpus_size>/<variant>``."""
+    """Run folder (checkpoints, logs); ``None``: ``cache_dir()/lam_runs/<corpus_size><model.runs_tag()>/<variant>``
+    (e.g. ``lam_runs/tutorial/loco``, ``lam_runs/tutorial_tower_pool2/loco``)."""
     resume: bool = True
     """Continue from ``last.ckpt`` in the run folder when it exists."""
     progress: bool = True

@@ -20,6 +20,22 @@ class StageIPlan:
     corpus: CorpusConfig
     train: dict[str, LAMTrainConfig]
 
+    def figure_name(self, name: str) -> str:
+        """``name`` for the pixel-space LAMs (the default); ``name`` + the feature space's runs tag
+        (e.g. ``03_rrg_tower_pool2``) otherwise, so both sets of figures can be committed side by side."""
+        return name + self.train["loco"].model.runs_tag()
+
+
+def lam_model(feature_space: str = "pixel", tower_path: str | None = None, tower_pool: int = 2) -> LAMConfig:
+    """The LAM architecture of the notebooks' ``FEATURE_SPACE`` / ``TOWER_PATH`` / ``TOWER_POOL``
+    parameters: the default :class:`LAMConfig` in pixel space, else the same model on the frozen
+    pretrained tower's features (``tower``, pooled ``tower_pool`` x ``tower_pool``) or DINOv2's."""
+    if feature_space == "pixel":
+        return LAMConfig()
+    if feature_space == "tower":
+        return LAMConfig(feature_space="tower", tower_path=tower_path, tower_pool=tower_pool)
+    return LAMConfig(feature_space=feature_space, dinov2_path=tower_path)
+
 
 def stage1_plan(smoke: bool, seed: int = 0, device: str = "auto", workers: int = 1, max_steps: int | None = None,
                 batch_size: int | None = None, model: LAMConfig | None = None, progress: bool = True,

@@ -47,7 +47,9 @@ class TrainResult:
 
 
 def run_dir_for(config: LAMTrainConfig) -> Path:
-    return Path(config.output_dir) if config.output_dir is not None else cache_dir() / "lam_runs" / config.corpus_size / config.variant
+    if config.output_dir is not None:
+        return Path(config.output_dir)
+    return cache_dir() / "lam_runs" / f"{config.corpus_size}{config.model.runs_tag()}" / config.variant
 
 
 def corpus_root(config: LAMTrainConfig) -> Path:
