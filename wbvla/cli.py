@@ -40,6 +40,7 @@ from wbvla.vla.config import (
     BackboneConfig,
     FinetuneConfig,
     PretrainConfig,
+    ShipConfig,
     TickBenchConfig,
     VariantJobConfig,
 )
@@ -170,6 +171,14 @@ def vla_dagger(config: DAggerConfig) -> None:
           f"Stage III step {s['steps']} on {s['train_frames']} frames -> {s['policy_dir']}")
 
 
+def vla_ship(config: ShipConfig) -> None:
+    """Make a trained policy folder the shipped tutorial policy (data/vla/tutorial) and regenerate the model card."""
+    from wbvla.vla.variants import ship_policy  # lazy: CLI start-up
+
+    dest = ship_policy(config.policy)
+    print(f"shipped {config.policy} -> {dest} (model card: {dest.parent / 'MODEL_CARD.md'})")
+
+
 def vla_bench(config: TickBenchConfig) -> None:
     """Time the VLA tick (act(): image to u_t) of a policy folder or an untrained preset on this CPU."""
     import json
@@ -291,6 +300,7 @@ COMMANDS = {
     "vla-finetune": vla_finetune,
     "vla-variant": vla_variant,
     "vla-dagger": vla_dagger,
+    "vla-ship": vla_ship,
     "vla-bench": vla_bench,
     "vision-renders": vision_renders,
     "vision-pretrain": vision_pretrain,

@@ -522,3 +522,26 @@ class TickBenchConfig:
     def __post_init__(self) -> None:
         one_of("preset", self.preset, ("tiny", "smollm2"))
         _positive_int(self, "ticks", "threads")
+
+
+SHIP_LIMIT_MB = 20.0
+"""Largest policy folder ``wbvla vla-ship`` copies into the repository (small shipped checkpoints only)."""
+
+
+@dataclass
+class ShipConfig:
+    """Make a trained policy folder the shipped tutorial policy (``data/vla/tutorial``, ``wbvla vla-ship``):
+    what the quickstart, the task suite's shipped row and ``deploy/`` load without training."""
+
+    policy: Path
+    """A policy folder (``<Stage III run>/policy``, the ``policy.json`` + safetensors that
+    ``wbvla vla-finetune`` or ``wbvla suite --missing train`` export)."""
+
+    def __post_init__(self) -> None:
+        self.policy = Path(self.policy).expanduser()
+        require((self.policy / "policy.json").is_file(),
+                f"policy: {self.policy} holds no policy.json (give the <Stage III run>/policy folder)")
+        size_mb = sum(f.stat().st_size for f in self.policy.rglob("*") if f.is_file()) / 2**20
+        require(size_mb <= SHIP_LIMIT_MB, f"policy: {self.policy} is {size_mb:.1f} MB, more than the "
+                f"{SHIP_LIMIT_MB:g} MB a shipped checkpoint may take in git")
+
