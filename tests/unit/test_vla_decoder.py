@@ -153,3 +153,38 @@ def test_policy_targets_are_clipped_to_the_joint_table_and_the_height_range():
     assert out_arm[1, 5] == np.float32(a_hi[5]) and out_arm[2, 10] == np.float32(a_lo[10])
     assert out_grip[0, 1] == np.float32(g_hi[1])
     assert out_cmd[3] == np.float32(h_hi) and out_cmd[:3].tolist() == [1.0, 0.0, -1.0] and cmd[3] == np.float32(0.666)
+
+
+def test_flag_class_weights_against_hand_computed_values():
+    from wbvla.vla.decoder import flag_class_weights
+
+    # axis 0: classes (-1, 0, +1) at frequencies (0.25, 0.5, 0.25); axis 1: only 0; axis 2: 0 x3, +1 x1
+    flags = np.array([[-1, 0, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1]], np.float32)
+    assert np.allclose(flag_class_weights(flags, 0.0), 1.0)  # p = 0: plain cross-entropy
+    w = flag_class_weights(flags, 1.0)
+    # p = 1: w ~ 1/freq, scaled so sum_c freq_c w_c = 1 -> w_c = 1 / (K freq_c), K the classes present
+    np.testing.assert_allclose(w[0], [4 / 3, 2 / 3, 4 / 3], rtol=1e-6)
+    np.testing.assert_allclose(w[1], [1.0, 1.0, 1.0], rtol=1e-6)  # absent classes (never targets) weigh 1
+    np.testing.assert_allclose(w[2], [1.0, 1 / (2 * 0.75), 1 / (2 * 0.25)], rtol=1e-6)
+    half = flag_class_weights(flags, 0.5)  # freq^-0.5: axis 2: 0.75^-0.5, 0.25^-0.5, scaled
+    raw = np.array([0.75 ** -0.5, 0.25 ** -0.5])
+    np.testing.assert_allclose(half[2, 1:], raw / (np.array([0.75, 0.25]) @ raw), rtol=1e-6)
+
+
+def test_weighted_flag_loss_is_the_per_axis_weighted_mean():
+    import torch.nn.functional as F
+
+    torch.manual_seed(1)
+    dec = _decoder()
+    out = DecoderOutput(arm=torch.zeros(5, 3, 14), gripper=torch.zeros(5, 3, 2), command=torch.randn(5, 3, 3),
+                        height=torch.zeros(5))
+    targets = {"arm": torch.zeros(5, 3, 14), "gripper": torch.zeros(5, 3, 2), "height": torch.zeros(5),
+               "flags": torch.tensor([[-1.0, 0, 1], [0, 0, 0], [1, 1, 0], [0, -1, 0], [0, 0, -1]]), "velocity": torch.zeros(5, 3)}
+    w = torch.tensor([[2.0, 1.0, 2.0], [1.0, 1.0, 1.0], [0.5, 1.0, 3.0]])
+    terms = decoder_losses(dec, out, targets, WEIGHTS, w)
+    cls = (targets["flags"].round().long() + 1)
+    want = np.mean([F.cross_entropy(out.command[:, a], cls[:, a], weight=w[a]).item() for a in range(3)])
+    assert terms["flag_ce"].item() == pytest.approx(want, rel=1e-6)
+    ones = decoder_losses(dec, out, targets, WEIGHTS, torch.ones(3, 3))
+    plain = decoder_losses(dec, out, targets, WEIGHTS)
+    assert ones["flag_ce"].item() == pytest.approx(plain["flag_ce"].item(), rel=1e-5)  # weights 1 = plain CE

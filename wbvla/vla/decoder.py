@@ -180,13 +180,28 @@ def flag_classes(flags: torch.Tensor) -> torch.Tensor:
     return (torch.round(flags).long() + 1).clamp(0, 2)
 
 
+def flag_class_weights(flags: np.ndarray, power: float) -> np.ndarray:
+    """Class weights (3 axes, 3 classes) of the flag heads for ``FinetuneConfig.flag_class_balance``:
+    ``w[a, c] = freq[a, c] ** -power`` over the training frames' flags (N, 3) in {-1, 0, 1}, scaled
+    per axis so that ``sum_c freq[a, c] w[a, c] = 1`` (the frame-weighted mean weight is 1, so the
+    loss keeps its scale). A class absent from the frames is never a target; its weight is 1.
+    ``power`` 0: all ones."""
+    cls = np.clip(np.round(np.asarray(flags)).astype(int) + 1, 0, 2)  # (N, 3)
+    freq = np.stack([np.bincount(cls[:, a], minlength=3) for a in range(3)]).astype(np.float64) / len(cls)  # (3, 3)
+    w = np.power(np.where(freq > 0, freq, 1.0), -power)
+    w = w / (freq * w).sum(axis=1, keepdims=True)
+    return np.where(freq > 0, w, 1.0).astype(np.float32)
+
+
 def decoder_losses(dec: ExecutionDecoder, out: DecoderOutput, targets: dict[str, torch.Tensor],
-                   weights: dict[str, float]) -> dict[str, torch.Tensor]:
+                   weights: dict[str, float], flag_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Action losses of Stage III: L1 on standardized arm / gripper / h* (and velocity), mean 3-way
     cross-entropy over the flag axes. ``targets`` holds physical ``arm (B, H, 14)``, ``gripper
     (B, H, 2)``, ``flags (B, 3)``, ``height (B,)``, ``velocity (B, 3)`` (and ``state (B, 17)`` for a residual decoder). Returns each term and
     ``action`` = the weighted sum. A target whose shape differs from the prediction's is refused (a
-    silent broadcast would average the wrong differences)."""
+    silent broadcast would average the wrong differences). ``flag_weights`` (3 axes, 3 classes):
+    per-class weights of each axis' cross-entropy (:func:`flag_class_weights`; a weighted mean per
+    axis, then the mean over the axes); None: plain cross-entropy."""
     for key, pred in (("arm", out.arm), ("gripper", out.gripper), ("height", out.height)):
         if tuple(targets[key].shape) != tuple(pred.shape):
             raise ValueError(f"target {key!r} has shape {tuple(targets[key].shape)}, the decoder predicts {tuple(pred.shape)}")
@@ -194,7 +209,12 @@ def decoder_losses(dec: ExecutionDecoder, out: DecoderOutput, targets: dict[str,
     terms = {"arm_l1": F.l1_loss(out.arm, z["arm"]), "gripper_l1": F.l1_loss(out.gripper, z["gripper"]),
              "height_l1": F.l1_loss(out.height, z["height"])}
     if dec.command_kind == "flags":
-        terms["flag_ce"] = F.cross_entropy(out.command.reshape(-1, 3), flag_classes(targets["flags"]).reshape(-1))
+        cls = flag_classes(targets["flags"])  # (B, 3) class per axis
+        if flag_weights is None:
+            terms["flag_ce"] = F.cross_entropy(out.command.reshape(-1, 3), cls.reshape(-1))
+        else:  # out.command (B, 3 axes, 3 classes)
+            terms["flag_ce"] = torch.stack([F.cross_entropy(out.command[:, a], cls[:, a], weight=flag_weights[a])
+                                            for a in range(3)]).mean()
     else:
         terms["velocity_l1"] = F.l1_loss(out.command, z["velocity"])
     cmd_key = "flag_ce" if dec.command_kind == "flags" else "velocity_l1"

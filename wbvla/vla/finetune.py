@@ -36,7 +36,7 @@ from wbvla.validation import require
 from wbvla.vla.backbone import build_backbone, import_peft, peft_wrapping, save_backbone
 from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
-from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_classes
+from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_class_weights, flag_classes
 from wbvla.vla.localization import LocalizationHead, localization_l1, tcp_targets
 from wbvla.vla.model import TOKEN_VISUAL, LatentVLA, load_base, random_shift
 from wbvla.vla.phase_metrics import hand_error_m, phase_report
@@ -72,7 +72,7 @@ def lora_config(config: FinetuneConfig):
 class FinetuneModule(L.LightningModule):
     """LoRA on the VLA + the execution decoder; logs every loss term and held-out action metrics."""
 
-    def __init__(self, base_dir: str, config: dict, stats: dict):
+    def __init__(self, base_dir: str, config: dict, stats: dict, flag_weights: list | None = None):
         super().__init__()
         self.save_hyperparameters()
         cfg = finetune_config_from_dict(config)
@@ -95,6 +95,8 @@ class FinetuneModule(L.LightningModule):
                              if cfg.aux_localization_weight > 0 else None)
         self.weights = {"arm": cfg.arm_weight, "gripper": cfg.gripper_weight, "command": cfg.flag_weight,
                         "height": cfg.height_weight}
+        # FinetuneConfig.flag_class_balance: (3 axes, 3 classes), from the training frames; None: plain CE
+        self.register_buffer("flag_weights", None if flag_weights is None else torch.tensor(flag_weights), persistent=False)
         self._val: list[dict] = []
 
     def _forward(self, batch, codes: torch.Tensor | None):
@@ -110,7 +112,7 @@ class FinetuneModule(L.LightningModule):
     def losses(self, batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The training loss of ``batch`` and its logged terms (module docstring)."""
         hidden, prompts, tokens, kinds, out = self._forward(batch, batch["codes"])
-        terms = decoder_losses(self.decoder, out, batch, self.weights)
+        terms = decoder_losses(self.decoder, out, batch, self.weights, self.flag_weights)
         latent = self.vla.latent_loss(self.vla.latent_logits(hidden, prompts), batch["codes"],
                                       batch.get("latent_target")).to(hidden.device)
         loss = self.cfg.latent_weight * latent + terms["action"]
@@ -301,7 +303,9 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
     train, held = teleop_frames(config, train_eps, lams, k), teleop_frames(config, held_eps, lams, k)
     stats = ActionStats.from_frames(**train.arrays(), residual=config.decoder.residual and config.use_state)
     cfg_json = json.loads(json.dumps(asdict(config), default=str))
-    module = FinetuneModule(str(base), cfg_json, {k_: v.tolist() for k_, v in vars(stats).items()})
+    flag_weights = (flag_class_weights(train.flags(), config.flag_class_balance).tolist()
+                    if config.flag_class_balance > 0 and config.command_kind == "flags" else None)
+    module = FinetuneModule(str(base), cfg_json, {k_: v.tolist() for k_, v in vars(stats).items()}, flag_weights)
     g = torch.Generator().manual_seed(config.seed)
     sampler = RandomSampler(train, replacement=True, num_samples=config.val_every_n_steps * config.batch_size, generator=g)
     train_loader = DataLoader(train, batch_size=config.batch_size, sampler=sampler, num_workers=0,

@@ -176,6 +176,10 @@ class TeleopFrames(Dataset):
                 "latent_target": torch.tensor(True if ep.latent_target is None else bool(ep.latent_target[t])),
                 "episode": ep.index, "t": t, "phase": int(ep.phase[t])}
 
+    def flags(self) -> np.ndarray:
+        """Every frame's locomotion flags (N, 3) in {-1, 0, 1} (the flag heads' targets)."""
+        return np.concatenate([ep.action[:, ts.ACTION_FLAGS] for ep in self.episodes])
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Every frame's state (N, 17), arm (N, H, 14) and gripper (N, H, 2) chunks, height (N,),
         velocity (N, 3): the inputs of :meth:`~wbvla.vla.decoder.ActionStats.from_frames`."""
