@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from wbvla.vla.teleop_data import synthetic_episodes
 from tests.unit.test_vla_localization import _config, tiny  # noqa: F401  (the tiny w/o-LAM Stage III fixture)
+from wbvla.vla.teleop_data import synthetic_episodes
 
 
 def test_run_name_and_range(tmp_path):

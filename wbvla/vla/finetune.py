@@ -36,7 +36,13 @@ from wbvla.validation import require
 from wbvla.vla.backbone import build_backbone, import_peft, peft_wrapping, save_backbone
 from wbvla.vla.config import LAM_SOURCES, FinetuneConfig, finetune_config_from_dict
 from wbvla.vla.corpus_data import lam_checkpoint, lam_pair_offset
-from wbvla.vla.decoder import ActionStats, ExecutionDecoder, decoder_losses, flag_class_weights, flag_classes
+from wbvla.vla.decoder import (
+    ActionStats,
+    ExecutionDecoder,
+    decoder_losses,
+    flag_class_weights,
+    flag_classes,
+)
 from wbvla.vla.localization import LocalizationHead, localization_l1, tcp_targets
 from wbvla.vla.model import TOKEN_VISUAL, LatentVLA, load_base, random_shift
 from wbvla.vla.phase_metrics import hand_error_m, phase_report
