@@ -123,6 +123,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "Keeps the pretrained tower's localization while LoRA adapts it.",
         "Held-out hand error in `train_log.json`."),
     Departure(
+        "Class-balanced flag loss", "wbvla.vla.config:FinetuneConfig.flag_class_balance",
+        "Not described (the decoder outputs a discrete locomotion command, §3.1).",
+        "0: plain cross-entropy (default); p > 0 weighs each flag class by freq^-p over the training frames.",
+        "Lateral and turning corrections are a few percent of the frames; their heads stayed near chance.",
+        "`flag_balanced_accuracy_*` in `train_log.json`; the suite (issue 20)."),
+    Departure(
         "How chunks are executed", "wbvla.control.config:ExecutionConfig.chunk_execution",
         "Decoder outputs executed at about 10 Hz (§3); nothing more is said.",
         "`chunk`: the newest chunk; `temporal_ensemble`: ACT's average of the overlapping chunks.",
