@@ -53,6 +53,32 @@ def _expert_cell(suite_expert: dict) -> str:
             f"{_pct(ev['lmo']['average_score'])} on the physics LMO ({per_task}; {falls}/{n['lmo']} fell; {EXPERT_EVAL})")
 
 
+LEARNED_SUITE = "data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json"
+"""``tools/suite_summary.py --write`` of issue 20's newest closed-loop run of a learned row (10 held-out
+seeds per task on the ideal base; the full Table 2 re-run is still to come)."""
+
+
+def _learned_cell() -> tuple[str, str]:
+    """(measured, state) of :data:`LEARNED_SUITE`: each learned row's subgoals and average."""
+    s = _j(LEARNED_SUITE)
+    parts, best = [], 0.0
+    for row, cells in s["table2"].items():
+        c = cells["ideal_base"]
+        subs = ", ".join(f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items())
+        lo, hi = c["avg_wilson95_pooled"]
+        if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
+            _, learner, part = row.split(":")
+            label = f"{learner} {part} + expert {'legs' if part == 'arms' else 'arms'}"
+        else:
+            label = row
+        parts.append(f"{label}: {_pct(c['avg'])} (95 % CI {_pct(lo)}-{_pct(hi)}; {subs}; {c['falls']['k']} falls)")
+        best = max(best, c["avg"]) if not row.startswith("split:") else best
+    training = s["config"].get("training", {})
+    return (f"{'; '.join(parts)}; ideal base, {s['config'].get('trials_per_task')} held-out seeds per task, data "
+            f"`{training.get('dataset_size')}` ({LEARNED_SUITE})",
+            "first subgoals, far below the 50 % goal" if best > 0 else "learned policies 0 %")
+
+
 def rows() -> list[tuple[str, str, str, str]]:
     """(stage, what was measured, state, notebook) per row."""
     w, r, ret = _j("figures/01_simulated_world.json"), _j("figures/03_rrg.json"), _j("figures/04_latent_retrieval.json")
@@ -97,6 +123,7 @@ def rows() -> list[tuple[str, str, str, str]]:
          f"{_pct(full['lmo']['avg'])} ({full['ideal_base']['trials']} trials each; paper {_pct(suite['paper_table2']['wholebodyvla']['avg'])}); "
          "measured before the ideal base respected contact",
          "learned policies 0 %" if full["ideal_base"]["avg"] == 0 else "learned policies complete subgoals", "10"),
+        ("Closed loop, newest learned row (issue 20)", *_learned_cell(), "10"),
         ("Deployment runtime", f"50 Hz loop period p99 {dep['loop_period_ms']['p99']:.1f} ms; robot stands "
          f"{dep['server_drop']['stand_latency_ms']:.0f} ms after the VLA server drops", "works", "11"),
     ]
