@@ -58,19 +58,30 @@ LEARNED_SUITE = "data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json"
 seeds per task on the ideal base; the full Table 2 re-run is still to come)."""
 
 
+def _short(row: str) -> str:
+    """A row label for the table: ``extra:<Stage III run>`` -> ``no_lam <what the run name adds after the
+    command kind>`` (e.g. ``no_lam abs_nosettle_offset``); Table 2 rows unchanged."""
+    if not row.startswith("extra:"):
+        return row
+    run = row[len("extra:"):]
+    return ("no_lam " if run.startswith("none_") else "") + (run.split("_flags_", 1)[1] if "_flags_" in run else run)
+
+
 def _learned_cell() -> tuple[str, str]:
     """(measured, state) of :data:`LEARNED_SUITE`: each learned row's subgoals and average."""
     s = _j(LEARNED_SUITE)
     parts, best = [], 0.0
     for row, cells in s["table2"].items():
         c = cells["ideal_base"]
-        subs = ", ".join(f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items())
+        hits = [f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items() if v[0]]
+        n = next(iter(c["subgoals"].values()))[1]
+        subs = (", ".join(hits) + (f", other subgoals 0/{n}" if len(hits) < len(c["subgoals"]) else "")) if hits else f"every subgoal 0/{n}"
         lo, hi = c["avg_wilson95_pooled"]
         if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
-            _, learner, part = row.split(":")
-            label = f"{learner} {part} + expert {'legs' if part == 'arms' else 'arms'}"
+            learner, part = row[len("split:"):].rsplit(":", 1)
+            label = f"{_short(learner)} {part} + expert {'legs' if part == 'arms' else 'arms'}"
         else:
-            label = row
+            label = _short(row)
         parts.append(f"{label}: {_pct(c['avg'])} (95 % CI {_pct(lo)}-{_pct(hi)}; {subs}; {c['falls']['k']} falls)")
         best = max(best, c["avg"]) if not row.startswith("split:") else best
     training = s["config"].get("training", {})

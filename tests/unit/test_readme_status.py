@@ -24,7 +24,7 @@ def test_readme_status_table_matches_the_committed_json():
 
 def test_the_table_has_a_row_per_stage_with_its_notebook():
     rows = _tool().rows()
-    assert len(rows) == 8 and all(r[3] for r in rows)
+    assert len(rows) == 9 and all(r[3] for r in rows)
     assert {r[0].split(":")[0].split(" (")[0] for r in rows} >= {"Stage I", "Stage II", "Deployment runtime"}
 
 
@@ -49,3 +49,17 @@ def test_the_expert_cell_reads_a_committed_expert_eval(monkeypatch):
     monkeypatch.setattr(tool, "EXPERT_EVAL", "figures/does_not_exist.json")
     assert tool._expert_cell({"ideal_base": {"avg": 1.0}, "lmo": {"avg": 0.0}}) == \
         "scripted expert 100 % on the ideal base, 0 % on the physics LMO"
+
+
+def test_the_learned_cell_reads_the_committed_suite_summary(monkeypatch, tmp_path):
+    tool = _tool()
+    summary = {"table2": {"no_lam": {"ideal_base": {"subgoals": {"grasp_bags": [0, 10], "grab_handle": [3, 10]}, "avg": 0.15,
+                                                    "avg_wilson95_pooled": [0.05, 0.3], "falls": {"k": 1}}},
+                          "split:no_lam:legs": {"ideal_base": {"subgoals": {"grasp_bags": [0, 10], "grab_handle": [0, 10]}, "avg": 0.0,
+                                                               "avg_wilson95_pooled": [0.0, 0.1], "falls": {"k": 0}}}},
+               "config": {"trials_per_task": 10, "training": {"dataset_size": "demo"}}}
+    monkeypatch.setattr(tool, "_j", lambda path: summary)
+    measured, state = tool._learned_cell()
+    assert "no_lam: 15 % (95 % CI 5 %-30 %; grab handle 3/10, other subgoals 0/10; 1 falls)" in measured
+    assert "no_lam legs + expert arms: 0 % (95 % CI 0 %-10 %; every subgoal 0/10; 0 falls)" in measured
+    assert state == "first subgoals, far below the 50 % goal"
