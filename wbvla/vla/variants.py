@@ -115,7 +115,7 @@ def ship_policy(policy_dir: Path, dest: Path | None = None) -> Path:
     tmp.rename(dest)
     shutil.rmtree(old, ignore_errors=True)
     if dest == shipped_policy_dir():  # the model card names the shipped policy
-        from wbvla.vla.card import main as write_card
+        from wbvla.vla.card import main as write_card  # lazy: reads the shipped folder just written
 
         write_card(["--write"])
     return dest
