@@ -1,20 +1,16 @@
 """tools/lmo_checkpoint_probe.py (the plan's probe on one checkpoint) on a committed plan checkpoint:
 per-sign stats, env steps, verdict, written to --out."""
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
+
+from tool_helpers import load_tool
 
 from wbvla.lmo.cpu import plan
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "lmo_checkpoint_probe.py"
-
 
 def test_probe_reports_signs_env_steps_and_the_first_walking_verdict(tmp_path, monkeypatch, capsys):
-    spec = importlib.util.spec_from_file_location("lmo_checkpoint_probe", TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("lmo_checkpoint_probe")
     ckpt = sorted((plan.PLAN_ROOT / "s1_lmo").glob("model_*.pt"))[-1]
     out = tmp_path / "probe.json"
     monkeypatch.setattr(sys, "argv", ["probe", str(ckpt), "--trials", "2", "--out", str(out)])

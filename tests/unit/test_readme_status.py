@@ -1,17 +1,15 @@
 """The README's status table is generated from the committed metrics JSON: it must equal what
 tools/readme_status.py makes from them today, so every number on the front page has a source."""
 
-import importlib.util
 from pathlib import Path
+
+from tool_helpers import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("readme_status", ROOT / "tools" / "readme_status.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("readme_status")
 
 
 def test_readme_status_table_matches_the_committed_json():

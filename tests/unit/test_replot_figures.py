@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 from PIL import Image
+from tool_helpers import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("replot_figures", ROOT / "tools" / "replot_figures.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("replot_figures")
 
 
 def test_replot_draws_every_figure_from_the_committed_json_and_leaves_it_alone(tmp_path, monkeypatch):

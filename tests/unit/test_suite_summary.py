@@ -3,20 +3,14 @@ aggregation, no local paths)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from tool_helpers import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("suite_summary", ROOT / "tools" / "suite_summary.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("suite_summary")
 
 
 def _record(task, seed, success, fell=False, mode=None):
