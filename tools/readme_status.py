@@ -70,7 +70,7 @@ def _short(row: str) -> str:
 def _learned_cell() -> tuple[str, str]:
     """(measured, state) of :data:`LEARNED_SUITE`: each learned row's subgoals and average."""
     s = _j(LEARNED_SUITE)
-    parts, best = [], 0.0
+    parts = []
     for row, cells in s["table2"].items():
         c = cells["ideal_base"]
         hits = [f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items() if v[0]]
@@ -83,7 +83,7 @@ def _learned_cell() -> tuple[str, str]:
         else:
             label = _short(row)
         parts.append(f"{label}: {_pct(c['avg'])} (95 % CI {_pct(lo)}-{_pct(hi)}; {subs}; {c['falls']['k']} falls)")
-        best = max(best, c["avg"]) if not row.startswith("split:") else best
+    best = max((cells["ideal_base"]["avg"] for row, cells in s["table2"].items() if not row.startswith("split:")), default=0.0)
     training = s["config"].get("training", {})
     return (f"{'; '.join(parts)}; ideal base, {s['config'].get('trials_per_task')} held-out seeds per task, data "
             f"`{training.get('dataset_size')}` ({LEARNED_SUITE})",

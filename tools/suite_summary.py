@@ -5,10 +5,9 @@
 
 The JSON holds the suite's own aggregation (:func:`wbvla.suite.report.table2`: subgoal successes per
 row, backend and task, the average score with its Wilson interval, falls), the failure modes
-(:func:`~wbvla.suite.report.failure_summary`), the run's config (rows, seeds, training recipe), the
-policies' model ids and, for each learned policy, its Stage III run's dataset and held-out metrics
-where the run folder is still in the cache. Numbers quoted in issue notes and the README come from
-these files, never typed by hand.
+(:func:`~wbvla.suite.report.failure_summary`), the run's ``config.json`` (rows, seeds, training recipe),
+the seeds run and where the summary was made. The policies' model ids are in the table cells. Numbers
+quoted in issue notes and the README come from these files, never typed by hand.
 """
 
 from __future__ import annotations

@@ -137,8 +137,8 @@ class ExpertConfig:
     IK is re-solved at every tick as with ``track_bar`` (the base is still coasting). Why (issue 20):
     the wait is about 1 s, 12 to 18 of the 25 to 34 approach frames, and one head image cannot tell
     it from the state right after it (a robot at rest at the stance, arms raised); a single-frame
-    policy cloned from it learned to hold there forever (every bag trial of the fixed-layout policy
-    stopped within 0.1 m of the stance, arms raised, flags 0, until the time limit)."""
+    policy cloned from it learned to hold there forever (the traced bag trials of the fixed-layout
+    policy stopped within 0.1 m of the stance, arms raised, flags 0, until the time limit)."""
     track_bar: bool = False
     """Re-solve the arm IK for the bar or handle at every tick of the pre-grasp, grasp and grip
     motions (else once per motion). The kinematic ideal base stands still; under the physics LMO

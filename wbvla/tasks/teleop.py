@@ -178,14 +178,10 @@ def generate_teleop_data(config: TeleopDataConfig) -> dict:
         had = recorded.get("command_labels", "executed")
         require(had == config.labels, f"{root} holds episodes labelled {had!r} (meta/wbvla.json command_labels); extending "
                 f"it with labels={config.labels!r} would mix the two: pass --labels {had} or choose another output_dir")
-        old_offset = recorded.get("expert_stance_offset", [0.0, 0.0])
-        require(list(old_offset) == list(meta["expert_stance_offset"]),
-                f"{root} holds episodes with expert_stance_offset {old_offset} (meta/wbvla.json); extending it with "
-                f"{meta['expert_stance_offset']} would mix the two: choose another output_dir")
-        old_settle = recorded.get("expert_settle_before_arms", True)
-        require(old_settle == config.settle_before_arms,
-                f"{root} holds episodes with expert_settle_before_arms={old_settle} (meta/wbvla.json); extending it "
-                f"with {config.settle_before_arms} would mix the two: choose another output_dir")
+        for key, before in (("expert_stance_offset", [0.0, 0.0]), ("expert_settle_before_arms", True)):  # value before the switch
+            old = recorded.get(key, before)
+            require(old == meta[key], f"{root} holds episodes with {key}={old} (meta/wbvla.json); extending it with "
+                    f"{meta[key]} would mix the two: choose another output_dir")
         writer = LeRobotV3Writer.open(root, extra_meta=meta)
     else:
         require(not root.exists() or not any(root.iterdir()), f"{root} exists and is not a dataset; give an empty or new folder")
