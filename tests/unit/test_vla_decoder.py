@@ -20,9 +20,10 @@ from wbvla.vla.decoder import (
 WEIGHTS = {"arm": 1.0, "gripper": 1.0, "command": 1.0, "height": 1.0}
 
 
-def _decoder(residual=False, **kw) -> ExecutionDecoder:
+def _decoder(residual=False, state_groups=("arms", "grippers", "height"), **kw) -> ExecutionDecoder:
     torch.manual_seed(0)
-    return ExecutionDecoder(DecoderConfig(width=16, queries=2, heads=2, state_width=8, dropout=0.0, residual=residual),
+    return ExecutionDecoder(DecoderConfig(width=16, queries=2, heads=2, state_width=8, dropout=0.0, residual=residual,
+                                          state_groups=state_groups),
                             hidden_size=12, chunk_size=3, **kw).eval()
 
 
@@ -108,6 +109,35 @@ def test_without_state_the_state_is_ignored():
     assert not torch.allclose(seeing(tokens, kinds, state).arm, seeing(tokens, kinds, state + 5.0).arm)
     with pytest.raises(ValueError, match="use_state"):
         seeing(tokens, kinds, None)
+
+
+def test_state_groups_left_out_are_not_read_and_not_residual():
+    tokens, kinds, state = _inputs()
+    no_grip = _decoder(residual=True, state_groups=("arms", "height"))
+    moved = state.clone()
+    moved[:, 14:16] += 0.03  # the grippers' openings (m): not read
+    torch.testing.assert_close(no_grip(tokens, kinds, state).arm, no_grip(tokens, kinds, moved).arm)
+    moved[:, 0] += 0.3  # an arm joint (rad): read
+    assert not torch.allclose(no_grip(tokens, kinds, state).arm, no_grip(tokens, kinds, moved).arm)
+    # residual stays for the arms, the grippers' targets are absolute: same standardized output, the
+    # gripper's physical target does not follow s_t's opening, the arm's does (by exactly the offset)
+    out = no_grip(tokens, kinds, state)
+    shifted = state.clone()
+    shifted[:, 14:16] += 0.01
+    shifted[:, 0] += 0.2
+    torch.testing.assert_close(no_grip.physical(out, shifted)["gripper"], no_grip.physical(out, state)["gripper"])
+    torch.testing.assert_close(no_grip.physical(out, shifted)["arm"][..., 0], no_grip.physical(out, state)["arm"][..., 0] + 0.2)
+    assert (no_grip.residual_arm, no_grip.residual_gripper) == (True, False)
+    # the old state dicts load: the mask is not saved with the weights
+    assert "state_mask" not in no_grip.state_dict()
+    _decoder(residual=True).load_state_dict(no_grip.state_dict())
+    s = ActionStats.from_frames(state=np.full((4, 17), 0.5), arm=np.full((4, 3, 14), 1.5), gripper=np.full((4, 3, 2), 0.02),
+                                height=np.ones(4), velocity=np.zeros((4, 3)), residual=True, residual_gripper=False)
+    np.testing.assert_allclose(s.arm_mean, 1.0)
+    np.testing.assert_allclose(s.gripper_mean, 0.02)
+    for bad in ((), ("arms", "arms"), ("wrists",)):
+        with pytest.raises(ValueError, match="state_groups"):
+            DecoderConfig(state_groups=bad)
 
 
 def test_velocity_decoder_regresses_three_velocities_and_h_star():

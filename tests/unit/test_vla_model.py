@@ -177,6 +177,8 @@ def test_run_names_tell_variants_apart():
     assert len(ft) == 5 and FinetuneConfig(decoder=DecoderConfig(residual=False)).run_name() == "mani_loco_tiny_128px_flags_abs"
     # without s_t there is nothing to be residual to: the name says "nostate" only
     assert FinetuneConfig(use_state=False, decoder=DecoderConfig(residual=False)).run_name() == FinetuneConfig(use_state=False).run_name()
+    no_grip = DecoderConfig(residual=False, state_groups=("arms", "height"))
+    assert FinetuneConfig(decoder=no_grip).run_name() == "mani_loco_tiny_128px_flags_abs_nogrippersstate"
 
 
 @pytest.mark.slow

@@ -118,6 +118,14 @@ DEPARTURES: tuple[Departure, ...] = (
         "Holding the current pose is a strong prior an absolute regressor must first rediscover.",
         "Held-out arm error per phase (`wbvla.vla.phase_metrics`)."),
     Departure(
+        "Which parts of s_t the decoder reads", "wbvla.vla.config:DecoderConfig.state_groups",
+        "The decoder reads the robot state s_t (§3.1); which parts is not given.",
+        "All of arms, grippers and height (default); leaving `grippers` out feeds their mean and makes "
+        "the gripper targets absolute.",
+        "In closed loop the learned rows closed the grippers before the stance and never reopened them: "
+        "a half-closed gripper read back as s_t is, in every demonstration, one the expert keeps closing.",
+        "Closed-loop arms probe and the suite (issue 20, session 7)."),
+    Departure(
         "Localization auxiliary loss", "wbvla.vla.config:FinetuneConfig.aux_localization_weight",
         "None.", "0 (off) by default; > 0 adds the tower's keypoint loss in Stage III.",
         "Keeps the pretrained tower's localization while LoRA adapts it.",

@@ -208,6 +208,11 @@ class PretrainConfig(TrainLoopConfig):
         return f"pretrained-{tower.parent.name}.{tower.name}"
 
 
+STATE_GROUPS: tuple[str, ...] = ("arms", "grippers", "height")
+"""The parts of s_t (:data:`wbvla.data.teleop_schema.STATE_NAMES`): 14 arm joints, 2 gripper openings,
+the measured pelvis height."""
+
+
 @dataclass
 class DecoderConfig:
     """The execution decoder a_t = f(c_mani, c_loco, s_t) (paper §3.1, App. A.1)."""
@@ -228,9 +233,22 @@ class DecoderConfig:
     """With s_t (``use_state``), regress arm and gripper targets as offsets from s_t's joint
     positions and gripper openings (a PD target sits close to the current pose; "hold the current
     pose" is a strong baseline an absolute regressor must first rediscover)."""
+    state_groups: tuple[str, ...] = STATE_GROUPS
+    """Which parts of s_t the decoder reads (:data:`STATE_GROUPS`; paper: all of the robot state).
+    A group left out is fed as its training mean (zero after standardization), and with
+    ``residual`` its targets are regressed absolutely (an offset from a value the decoder does not
+    read would hand it back). Ours, issue 20: the learned rows closed the grippers ~1 s before the
+    stance in closed loop and never reopened them. Read back as s_t, a half-closed gripper is, in
+    every demonstration, a gripper the expert keeps closing, so one early dip latches; leaving
+    ``grippers`` out makes the close a decision of the image and the arms' pose alone."""
 
     def __post_init__(self) -> None:
         _positive_int(self, "width", "queries", "heads", "state_width", "mlp_layers")
+        self.state_groups = tuple(self.state_groups)
+        require(len(self.state_groups) > 0 and len(set(self.state_groups)) == len(self.state_groups)
+                and all(g in STATE_GROUPS for g in self.state_groups),
+                f"state_groups must be distinct names from {STATE_GROUPS} (none at all: use_state=False), "
+                f"got {self.state_groups!r}")
         require(self.width % self.heads == 0, f"width {self.width} must be divisible by heads {self.heads}")
         in_range("dropout", self.dropout, 0.0, 0.9)
 
@@ -348,15 +366,20 @@ class FinetuneConfig(TrainLoopConfig):
         return self.pretrain.lam_variant
 
     def run_name(self) -> str:
-        """``<pretrain run>_<command_kind>[_nostate|_abs][_textlora][_loc<w>][_<dataset_size>][_d<max demos>][_plus<k>[_init]]``
-        (``_abs``: absolute arm / gripper targets, ``DecoderConfig.residual`` off; ``_loc``: the
+        """``<pretrain run>_<command_kind>[_nostate|[_abs][_no<groups>state]][_textlora][_loc<w>][_fb<p>][_<dataset_size>][_d<max demos>][_plus<k>[_init]]``
+        (``_abs``: absolute arm / gripper targets, ``DecoderConfig.residual`` off; ``_no<groups>state``:
+        the parts of s_t left out of ``DecoderConfig.state_groups``, e.g. ``_nogrippersstate``; ``_loc``: the
         localization auxiliary loss at weight w; the dataset size only when it is not ``tutorial``;
         ``_plus``: extra training roots / an initial policy, as a DAgger round trains)."""
         name = f"{self.pretrain.run_name()}_{self.command_kind}"
         if not self.use_state:
             name += "_nostate"
-        elif not self.decoder.residual:
-            name += "_abs"
+        else:
+            if not self.decoder.residual:
+                name += "_abs"
+            left_out = [g for g in STATE_GROUPS if g not in self.decoder.state_groups]
+            if left_out:
+                name += "_no" + "-".join(left_out) + "state"
         if not self.lora_vision:
             name += "_textlora"
         if self.aux_localization_weight > 0:

@@ -10,7 +10,9 @@
 Regression heads work in standardized units (per-feature mean/std of the training data, stored as
 buffers so they travel with the weights); :meth:`ExecutionDecoder.physical` maps back to rad / m.
 With s_t and ``residual`` (default) the arm and gripper heads regress offsets from s_t's joint
-positions and openings, so "hold the current pose" is the decoder's zero.
+positions and openings, so "hold the current pose" is the decoder's zero. ``state_groups`` picks the
+parts of s_t the decoder reads; a part left out is fed as zero (its training mean) and its targets,
+if any, are regressed absolutely.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wbvla.data.teleop_schema import STATE_ARMS, STATE_DIM, STATE_GRIPPERS
+from wbvla.data.teleop_schema import STATE_ARMS, STATE_DIM, STATE_GRIPPERS, STATE_HEIGHT
 from wbvla.vla.config import DecoderConfig
 
 NUM_TOKEN_KINDS = 3
@@ -54,14 +56,18 @@ class ActionStats:
         return cls(*ms(state), *ms(arm), *ms(gripper), *ms(height), *ms(velocity))
 
     @classmethod
-    def from_frames(cls, state, arm, gripper, height, velocity, residual: bool) -> ActionStats:
+    def from_frames(cls, state, arm, gripper, height, velocity, residual: bool,
+                    residual_gripper: bool | None = None) -> ActionStats:
         """Statistics of the regression targets: state (N, 17), chunks arm (N, H, 14) and
-        gripper (N, H, 2), height (N,), velocity (N, 3); with ``residual`` the arm/gripper targets
-        are offsets from s_t's joint positions / openings."""
+        gripper (N, H, 2), height (N,), velocity (N, 3); with ``residual`` the arm targets (and
+        the gripper targets, unless ``residual_gripper`` says otherwise) are offsets from s_t's
+        joint positions / openings."""
+        residual_gripper = residual if residual_gripper is None else residual_gripper
         state = np.asarray(state, np.float32)
         arm, gripper = np.asarray(arm, np.float32), np.asarray(gripper, np.float32)
         if residual:
             arm = arm - state[:, None, STATE_ARMS]
+        if residual_gripper:
             gripper = gripper - state[:, None, STATE_GRIPPERS]
         return cls.from_arrays(state, arm.reshape(-1, 14), gripper.reshape(-1, 2), height, velocity)
 
@@ -86,6 +92,18 @@ class DecoderOutput:
     """(B,) standardized h*."""
 
 
+STATE_GROUP_SLICES: dict[str, slice] = {"arms": STATE_ARMS, "grippers": STATE_GRIPPERS,
+                                         "height": slice(STATE_HEIGHT, STATE_HEIGHT + 1)}
+"""Where each of :data:`wbvla.vla.config.STATE_GROUPS` sits in s_t (17,)."""
+
+
+def residual_parts(cfg: DecoderConfig, use_state: bool) -> tuple[bool, bool]:
+    """Whether the arm / gripper targets are offsets from s_t: ``residual`` with s_t, and only for a
+    part the decoder reads (``state_groups``)."""
+    on = cfg.residual and use_state
+    return on and "arms" in cfg.state_groups, on and "grippers" in cfg.state_groups
+
+
 class ExecutionDecoder(nn.Module):
     """Attention pooling over VLA hidden states + an MLP on s_t -> action heads."""
 
@@ -96,6 +114,7 @@ class ExecutionDecoder(nn.Module):
             raise ValueError(f"command_kind must be 'flags' or 'velocity', got {command_kind!r}")
         self.cfg, self.chunk_size, self.command_kind, self.use_state = cfg, chunk_size, command_kind, use_state
         self.residual = cfg.residual and use_state
+        self.residual_arm, self.residual_gripper = residual_parts(cfg, use_state)
         w = cfg.width
         self.in_norm = nn.LayerNorm(hidden_size)
         self.in_proj = nn.Linear(hidden_size, w)
@@ -108,6 +127,10 @@ class ExecutionDecoder(nn.Module):
             self.state_mlp = nn.Sequential(nn.Linear(STATE_DIM, cfg.state_width), nn.GELU(),
                                            nn.Linear(cfg.state_width, cfg.state_width))
             trunk_in += cfg.state_width
+            mask = torch.zeros(STATE_DIM)
+            for group in cfg.state_groups:
+                mask[STATE_GROUP_SLICES[group]] = 1.0
+            self.register_buffer("state_mask", mask, persistent=False)  # (17,) 1 = read, 0 = fed as its mean
         layers, d = [], trunk_in
         for _ in range(cfg.mlp_layers):
             layers += [nn.Linear(d, w), nn.GELU(), nn.Dropout(cfg.dropout)]
@@ -135,7 +158,7 @@ class ExecutionDecoder(nn.Module):
         if self.use_state:
             if state is None:
                 raise ValueError("this decoder uses s_t (use_state=True): pass state")
-            s = (state.float() - self.state_mean) / self.state_std  # (B, 17)
+            s = (state.float() - self.state_mean) / self.state_std * self.state_mask  # (B, 17)
             pooled = torch.cat([pooled, self.state_mlp(s)], dim=1)
         h = self.trunk(pooled)  # (B, W)
         cmd = self.command_head(h)
@@ -144,12 +167,14 @@ class ExecutionDecoder(nn.Module):
 
     def _reference(self, state: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What arm (B, 1, 14) / gripper (B, 1, 2) outputs are offsets from: s_t's joints (residual) or 0."""
+        arm_ref, grip_ref = like.new_zeros(1, 1, 14), like.new_zeros(1, 1, 2)
         if not self.residual:
-            return like.new_zeros(1, 1, 14), like.new_zeros(1, 1, 2)
+            return arm_ref, grip_ref
         if state is None:
             raise ValueError("this decoder predicts offsets from s_t (residual=True): pass state")
         state = state.to(like.device, like.dtype)
-        return state[:, None, STATE_ARMS], state[:, None, STATE_GRIPPERS]
+        return (state[:, None, STATE_ARMS] if self.residual_arm else arm_ref,
+                state[:, None, STATE_GRIPPERS] if self.residual_gripper else grip_ref)
 
     @torch.no_grad()
     def physical(self, out: DecoderOutput, state: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

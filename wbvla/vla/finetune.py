@@ -42,6 +42,7 @@ from wbvla.vla.decoder import (
     decoder_losses,
     flag_class_weights,
     flag_classes,
+    residual_parts,
 )
 from wbvla.vla.localization import LocalizationHead, localization_l1, tcp_targets
 from wbvla.vla.model import TOKEN_VISUAL, LatentVLA, load_base, random_shift
@@ -307,7 +308,8 @@ def finetune(config: FinetuneConfig, episodes: list[TeleopEpisode] | None = None
     lams = load_lams(config)
     k = latent_offset_frames(config)
     train, held = teleop_frames(config, train_eps, lams, k), teleop_frames(config, held_eps, lams, k)
-    stats = ActionStats.from_frames(**train.arrays(), residual=config.decoder.residual and config.use_state)
+    residual_arm, residual_gripper = residual_parts(config.decoder, config.use_state)
+    stats = ActionStats.from_frames(**train.arrays(), residual=residual_arm, residual_gripper=residual_gripper)
     cfg_json = json.loads(json.dumps(asdict(config), default=str))
     flag_weights = (flag_class_weights(train.flags(), config.flag_class_balance).tolist()
                     if config.flag_class_balance > 0 and config.command_kind == "flags" else None)
