@@ -215,3 +215,16 @@ def test_version_summary_flags_stale_trials():
     old = {**rec, "versions": {**rec["versions"], "tasks": "0000000000"}}
     s = version_summary([rec, old])
     assert s["trials"] == 2 and s["stale_trials"] == 1 and len(s["versions"]) == 2
+
+
+def test_trial_file_stems_fit_a_file_name_and_stay_unique():
+    from wbvla.suite.trials import MAX_STEM, file_stem
+
+    short = "table2|no_lam|ideal_base|bag_packing|none|1000000|wbvla-vla:x"
+    assert file_stem(short) == "table2__no_lam__ideal_base__bag_packing__none__1000000__wbvla-vla-x"  # as before
+    run = "none_pretrained-r100k_96x2.tower_128px_flags_abs_nogrippersstate_nosettle_offset_plus0_init"
+    a = f"table2|extra:{run}|ideal_base|bag_packing|none|1000000|wbvla-vla:{run}:6d9a79382a"
+    b = a.replace("1000000", "1000001")
+    assert len(f".{a}.tmp16749.npz") > 255  # the name that failed
+    assert len(file_stem(a)) == MAX_STEM and file_stem(a) != file_stem(b)
+    assert len(f".{file_stem(a)}.tmp4194304.npz".encode()) <= 255 and "/" not in file_stem(a)

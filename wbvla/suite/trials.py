@@ -15,6 +15,7 @@ key, so retraining a variant makes the suite run its trials again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -278,6 +279,21 @@ def save_trial_video(result, path: Path) -> Path:
     return save_video(np.concatenate([head, third], axis=2), path, fps=10)
 
 
+MAX_STEM = 160
+"""Longest file stem of a trial's log and video: file systems allow 255 bytes per name, and the
+atomic writer adds a dot, a ``.tmp<pid>`` and the extension."""
+
+
+def file_stem(key: str) -> str:
+    """A trial key (``group|row|backend|task|variation|seed|model``) as a file stem: separators made
+    file-safe; a stem longer than :data:`MAX_STEM` (long Stage III run names appear twice in a key)
+    keeps its first characters and ends in 12 hex digits of the key's SHA-1, so it stays unique."""
+    safe = key.replace("|", "__").replace(":", "-").replace("/", "-")
+    if len(safe) <= MAX_STEM:
+        return safe
+    return safe[:MAX_STEM - 13] + "-" + hashlib.sha1(key.encode()).hexdigest()[:12]
+
+
 def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str) -> dict:
     """Run one unit (in a worker) and return its record (see :func:`record_of`)."""
     import torch
@@ -306,7 +322,7 @@ def run_unit(unit: TrialUnit, sizes: TrainingSizes, settings: dict, out_dir: str
     trace = traced.finish()
     failure = classify_failure(trace, result.success, result.subgoal_times, result.fell)
     out = Path(out_dir)
-    safe = unit.key.replace("|", "__").replace(":", "-").replace("/", "-")
+    safe = file_stem(unit.key)
     files = {}
     if settings.get("save_logs", True):
         with atomic_path(out / "logs" / f"{safe}.npz") as tmp:
