@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,19 +59,33 @@ LEARNED_SUITE = "data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json"
 seeds per task on the ideal base; the full Table 2 re-run is still to come)."""
 
 
-def _short(row: str) -> str:
+def _short(row: str, dataset: str = "") -> str:
     """A row label for the table: ``extra:<Stage III run>`` -> ``no_lam <what the run name adds after the
-    command kind>`` (e.g. ``no_lam abs_nosettle_offset``); Table 2 rows unchanged."""
+    command kind>`` without the suite's dataset (printed once), ``_plus<k>_init`` (initialized from a
+    policy, trained on k extra roots: what DAgger round k trains) as ``DAgger <k>`` (k = 0: more
+    steps on the same data, ``continued from a trained policy``); e.g.
+    ``no_lam abs, DAgger 1``; Table 2 rows unchanged."""
     if not row.startswith("extra:"):
         return row
     run = row[len("extra:"):]
-    return ("no_lam " if run.startswith("none_") else "") + (run.split("_flags_", 1)[1] if "_flags_" in run else run)
+    tail = run.split("_flags_", 1)[1] if "_flags_" in run else run
+    rounds = re.search(r"_plus(\d+)_init$", tail)
+    if rounds:
+        tail = tail[:rounds.start()]
+    if dataset and tail.endswith(dataset):
+        tail = tail[:-len(dataset)].rstrip("_")
+    label = ("no_lam " if run.startswith("none_") else "") + (tail or "recipe")
+    if not rounds:
+        return label
+    k = int(rounds.group(1))
+    return label + (f", DAgger {k}" if k else ", continued from a trained policy")
 
 
 def _learned_cell() -> tuple[str, str]:
     """(measured, state) of :data:`LEARNED_SUITE`: each learned row's subgoals and average."""
     s = _j(LEARNED_SUITE)
     parts = []
+    dataset = s["config"].get("training", {}).get("dataset_size", "")
     for row, cells in s["table2"].items():
         c = cells["ideal_base"]
         hits = [f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items() if v[0]]
@@ -79,9 +94,9 @@ def _learned_cell() -> tuple[str, str]:
         lo, hi = c["avg_wilson95_pooled"]
         if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
             learner, part = row[len("split:"):].rsplit(":", 1)
-            label = f"{_short(learner)} {part} + expert {'legs' if part == 'arms' else 'arms'}"
+            label = f"{_short(learner, dataset)} {part} + expert {'legs' if part == 'arms' else 'arms'}"
         else:
-            label = _short(row)
+            label = _short(row, dataset)
         parts.append(f"{label}: {_pct(c['avg'])} (95 % CI {_pct(lo)}-{_pct(hi)}; {subs}; {c['falls']['k']} falls)")
     best = max((cells["ideal_base"]["avg"] for row, cells in s["table2"].items() if not row.startswith("split:")), default=0.0)
     training = s["config"].get("training", {})

@@ -61,3 +61,13 @@ def test_the_learned_cell_reads_the_committed_suite_summary(monkeypatch, tmp_pat
     assert "no_lam: 15 % (95 % CI 5 %-30 %; grab handle 3/10, other subgoals 0/10; 1 falls)" in measured
     assert "no_lam legs + expert arms: 0 % (95 % CI 0 %-10 %; every subgoal 0/10; 0 falls)" in measured
     assert state == "first subgoals, far below the 50 % goal"
+
+
+def test_learned_row_labels_name_the_switches_and_dagger_rounds():
+    short = _tool()._short
+    run = "extra:none_pretrained-r100k_96x2.tower_128px_flags_abs_nosettle_offset"
+    assert short(run, "nosettle_offset") == "no_lam abs"
+    assert short(run + "_plus2_init", "nosettle_offset") == "no_lam abs, DAgger 2"
+    assert short(run + "_plus0_init", "nosettle_offset") == "no_lam abs, continued from a trained policy"
+    assert short("extra:none_pretrained-r100k_96x2.tower_128px_flags_nosettle_offset", "nosettle_offset") == "no_lam recipe"
+    assert short("wholebodyvla", "nosettle_offset") == "wholebodyvla"
