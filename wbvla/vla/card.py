@@ -124,7 +124,8 @@ DEPARTURES: tuple[Departure, ...] = (
         "the gripper targets absolute.",
         "In closed loop the learned rows closed the grippers before the stance and never reopened them: "
         "a half-closed gripper read back as s_t is, in every demonstration, one the expert keeps closing.",
-        "Closed-loop arms probe and the suite (issue 20, session 7)."),
+        "Closed-loop arms probe and the suite (issue 20, session 7): without the gripper reading the early "
+        "close stayed (0 %); DAgger fixed it."),
     Departure(
         "Localization auxiliary loss", "wbvla.vla.config:FinetuneConfig.aux_localization_weight",
         "None.", "0 (off) by default; > 0 adds the tower's keypoint loss in Stage III.",
