@@ -55,12 +55,13 @@ def probe(policy_folder: Path, task: str, seed: int, observe: bool, time_limit_s
             split.reset()
 
         def act(self, image, instruction, state) -> PolicyOutput:
-            e = split.expert.act(image, instruction, state)
-            lrn = learner.act(image, instruction, state)
+            out = split.act(image, instruction, state)  # the learner's arms, the expert's u_t
+            e, lrn = split.last
             ticks.append((split.expert.phase, lrn.arm_targets[0], e.arm_targets[0], np.asarray(state[:14]),
                           float(lrn.grippers[0].min()), float(e.grippers[0].min())))
-            arms, grippers = (e.arm_targets, e.grippers) if observe else (lrn.arm_targets, lrn.grippers)
-            return PolicyOutput(arms, grippers, e.command, "flags", latents=lrn.latents, dt=lrn.dt,
+            if not observe:
+                return out
+            return PolicyOutput(e.arm_targets, e.grippers, e.command, "flags", latents=lrn.latents, dt=lrn.dt,
                                 info={"phase": split.expert.phase})
 
     result = run_trial(Recorded(), make_task(task, seed), RunnerConfig(time_limit_s=time_limit_s))

@@ -52,7 +52,8 @@ class LearnerArmsPolicy(ExpertBesideLearner):
     """The learner's arms and grippers, the scripted expert's u_t (flags and h*).
 
     ``gaps`` holds, per tick, (expert phase, mean and max |learner - expert| arm target in rad):
-    how far the learner's arms are from where the expert would put them (:func:`arm_gap_by_phase`)."""
+    how far the learner's arms are from where the expert would put them (:func:`arm_gap_by_phase`);
+    ``last`` the tick's (expert, learner) outputs (``tools/closed_loop_arms.py`` reads them)."""
 
     def __init__(self, learner, expert):
         super().__init__(learner, expert)
@@ -68,6 +69,7 @@ class LearnerArmsPolicy(ExpertBesideLearner):
         lrn = self.learner.act(image, instruction, state)
         gap = np.abs(np.asarray(lrn.arm_targets[0], np.float64) - e.arm_targets[0])  # (14,) rad
         self.gaps.append((self.expert.phase, float(gap.mean()), float(gap.max())))
+        self.last = (e, lrn)
         return PolicyOutput(lrn.arm_targets, lrn.grippers, e.command, "flags", latents=lrn.latents, dt=lrn.dt,
                             info={"phase": self.expert.phase})
 

@@ -168,7 +168,7 @@ class ExecutionDecoder(nn.Module):
     def _reference(self, state: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What arm (B, 1, 14) / gripper (B, 1, 2) outputs are offsets from: s_t's joints (residual) or 0."""
         arm_ref, grip_ref = like.new_zeros(1, 1, 14), like.new_zeros(1, 1, 2)
-        if not self.residual:
+        if not (self.residual_arm or self.residual_gripper):
             return arm_ref, grip_ref
         if state is None:
             raise ValueError("this decoder predicts offsets from s_t (residual=True): pass state")
