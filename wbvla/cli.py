@@ -44,7 +44,7 @@ from wbvla.vla.config import (
     TickBenchConfig,
     VariantJobConfig,
 )
-from wbvla.vla.vision_pretrain_config import VisionPretrainConfig
+from wbvla.vla.vision_pretrain_config import VisionPretrainConfig, VisionShipConfig
 
 
 def quickstart(config: QuickstartConfig) -> None:
@@ -213,6 +213,14 @@ def vision_pretrain(config: VisionPretrainConfig) -> None:
     print(f"-> load it with BackboneConfig(preset='pretrained', pretrained_path='{out['tower']}')")
 
 
+def vision_ship(config: VisionShipConfig) -> None:
+    """Copy a pretrained vision tower into the repository (data/vla/vision_tower) with its measurements."""
+    from wbvla.vla.vision_pretrain import ship_tower  # lazy: CLI start-up
+
+    dest = ship_tower(config.run, config.tower)
+    print(f"shipped {config.run / config.tower} -> {dest} (pass --vision-tower {dest} to Stage II-III)")
+
+
 def teleop_data(config: TeleopDataConfig) -> None:
     """Teleoperation data: the scripted expert on the three tasks -> a LeRobot v3 dataset (+ summary JSON)."""
     from wbvla.tasks.teleop import generate_teleop_data  # lazy: CLI start-up
@@ -304,6 +312,7 @@ COMMANDS = {
     "vla-bench": vla_bench,
     "vision-renders": vision_renders,
     "vision-pretrain": vision_pretrain,
+    "vision-ship": vision_ship,
     "lerobot-validate": lerobot_validate,
     "teleop-data": teleop_data,
     "expert-eval": expert_eval,

@@ -35,6 +35,13 @@ def data_dir() -> Path:
     return REPO_ROOT / "data"
 
 
+def shipped_vision_tower() -> Path:
+    """The pretrained vision tower shipped with the repository (``data/vla/vision_tower``, written by
+    ``wbvla vision-ship``): what ``--vision-tower`` / ``LAMConfig.tower_path`` point at without a
+    local pretraining run."""
+    return data_dir() / "vla" / "vision_tower"
+
+
 def portable_path(path: str | Path) -> str:
     """``path`` as a string that means the same on another machine: relative to the repository when
     inside it, ``$WBVLA_CACHE/...`` inside the cache, ``~/...`` inside the home folder; anything

@@ -155,3 +155,33 @@ def test_snapshot_of_a_run_exports_its_newest_checkpoint(tiny_run):
     assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(FileNotFoundError, match="train_config.json: missing"):
         snapshot_tower(folder)
+
+
+def test_ship_copies_the_tower_with_its_measurements(tiny_run, tmp_path):
+    """``wbvla vision-ship``: the shipped folder loads with the run's weights and carries the held-out
+    errors, the steps and the pretraining's wall and CPU time from every call of train_log.json."""
+    import json
+
+    from wbvla.data.vision_renders import render_dataset
+    from wbvla.vla.vision_pretrain import ship_tower
+    from wbvla.vla.vision_pretrain_config import VisionShipConfig
+
+    cfg, out = tiny_run
+    again = render_dataset(cfg.renders)  # every shard made: this call renders nothing, the rate stays
+    assert again["this_call"]["rendered"] == 0 and [c["rendered"] for c in again["render_calls"]] == [12]
+    dest = ship_tower(cfg.output_dir, dest=tmp_path / "vision_tower")
+    prov = json.loads((dest / "provenance.json").read_text())
+    assert prov["steps"] == 3 and prov["val"]["kp_px_median"] == pytest.approx(out["val"]["kp_px_median"])
+    calls = json.loads((cfg.output_dir / "train_log.json").read_text())
+    assert prov["pretrain_wall_s"] == pytest.approx(sum(c["wall_s"] for c in calls), abs=0.11)
+    assert prov["pretrain_cpu_s"] > 0 and prov["renders"]["renders"] == 12 and prov["renders"]["renders_per_cpu_s"] > 0
+    a = build_backbone(tower_backbone_config(dest)).model.model.vision_model.state_dict()
+    b = build_backbone(tower_backbone_config(out["tower"])).model.model.vision_model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(load_tower_heads(dest).heatmap.weight, load_tower_heads(out["tower"]).heatmap.weight)
+    again = ship_tower(cfg.output_dir, dest=dest)  # replacing a shipped tower leaves no temp folders
+    assert again == dest and sorted(p.name for p in tmp_path.iterdir()) == ["vision_tower"]
+    with pytest.raises(ValueError, match="holds no tower_step7"):
+        VisionShipConfig(run=cfg.output_dir, tower="tower_step7")
+    with pytest.raises(ValueError, match="is not a folder"):
+        VisionShipConfig(run=tmp_path / "nope")

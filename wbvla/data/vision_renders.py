@@ -294,12 +294,16 @@ def shard_path(folder: Path, shard: int) -> Path:
 
 def render_dataset(config: VisionRenderConfig, progress: bool = True) -> dict:
     """Render every missing shard of ``config`` to its folder; writes and returns ``meta.json``'s content
-    (config, renders, seeds used, renders per second of this call)."""
+    (config, renders, seeds used, this call's and every rendering call's time and renders per
+    second, so a later call that finds every shard made keeps the rate)."""
     folder = config.folder()
     folder.mkdir(parents=True, exist_ok=True)
     meta_path = folder / "meta.json"
+    calls: list[dict] = []
     if meta_path.is_file():
-        old = json.loads(meta_path.read_text())["config"]
+        old_meta = json.loads(meta_path.read_text())
+        old = old_meta["config"]
+        calls = old_meta.get("render_calls", [old_meta["this_call"]] if old_meta.get("this_call", {}).get("rendered") else [])
         new = json.loads(json.dumps(asdict(config), default=str))
         same = {k: v for k, v in new.items() if k not in ("renders", "root")} == {k: v for k, v in old.items() if k not in ("renders", "root")}
         require(same, f"{folder} holds renders of another config; use another name or root")
@@ -316,11 +320,15 @@ def render_dataset(config: VisionRenderConfig, progress: bool = True) -> dict:
         if progress:
             print(f"{path.name}: {len(arrays['image'])} renders, {made / (time.perf_counter() - t0):.1f}/s wall", flush=True)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    this_call = {"rendered": made, "wall_s": wall, "cpu_s": cpu, "renders_per_cpu_s": made / cpu if made and cpu > 0 else None}
+    calls += [this_call] if made else []
+    done_cpu = sum(c["cpu_s"] for c in calls)
     meta = {"config": json.loads(json.dumps(asdict(config), default=str)), "renders": config.renders, "shards": config.shards,
             "seeds": [config.first_seed, config.last_seed], "seed_split": "train",
             "train_range": [SEED_RANGES["train"].start, SEED_RANGES["train"].stop - 1],
-            "this_call": {"rendered": made, "wall_s": wall, "cpu_s": cpu,
-                          "renders_per_cpu_s": made / cpu if made and cpu > 0 else None}}
+            "this_call": this_call, "render_calls": calls,
+            "renders_per_cpu_s": sum(c["rendered"] for c in calls) / done_cpu if done_cpu > 0 else None,
+            "renders_per_wall_s": sum(c["rendered"] for c in calls) / sum(c["wall_s"] for c in calls) if calls else None}
     write_json_atomic(meta_path, meta)
     return meta
 

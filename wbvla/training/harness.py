@@ -109,15 +109,15 @@ def fit_resumable(module, train_loader, val_loader, run: Path, max_steps: int, d
     start = 0
     if resume and last.exists():
         start = int(torch.load(last, map_location="cpu", weights_only=False).get("global_step", 0))
-    t0, started = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    t0, c0, started = time.perf_counter(), time.process_time(), datetime.now(UTC).isoformat(timespec="seconds")
     trainer.fit(module, train_loader, val_loader, ckpt_path=str(last) if resume and last.exists() else None)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     steps = int(trainer.global_step)
     res = FitResult(run, last, steps, steps - start, wall,
                     speed.examples / speed.seconds if speed.seconds > 0 else float("nan"), peak_rss_mb(), acc)
     if res.steps_this_call > 0:
         log = train_log(run)
-        log.append({"steps": res.steps_this_call, "global_step": steps, "wall_s": round(wall, 1), "started_utc": started,
+        log.append({"steps": res.steps_this_call, "global_step": steps, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "started_utc": started,
                     "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                     "examples_per_s": round(res.examples_per_s, 1), "peak_rss_mb": round(res.peak_rss_mb),
                     "device": acc, "threads": torch.get_num_threads(), "host_cpus": os.cpu_count(),

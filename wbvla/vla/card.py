@@ -56,10 +56,12 @@ DEPARTURES: tuple[Departure, ...] = (
         "Internet-pretrained vision inside Prismatic-7B.",
         "`wbvla vision-renders` + `wbvla vision-pretrain`: the vision tower learns to localize grasp "
         "targets and hands on head-camera renders of training seeds only, then loads with `BackboneConfig.preset="
-        "pretrained`.",
+        "pretrained`; `wbvla vision-ship` puts it in `data/vla/vision_tower` (pass `--vision-tower "
+        "data/vla/vision_tower`).",
         "No wheel ships usable pretrained vision weights offline (five checked); a random tower could not "
         "see the 1.5 cm the grasp tolerates.",
-        "`$WBVLA_CACHE/vision_pretrain/<run>/vision_pretrain.json` (localization error); issue 20's notes."),
+        "`data/vla/vision_tower/provenance.json` (held-out localization error in px and cm, renders per "
+        "second, pretraining wall and CPU time)."),
     Departure(
         "Head-camera resolution", "wbvla.vla.config:BackboneConfig.image_size",
         "224 px.", "128 px renders, 8 px patches.",

@@ -39,7 +39,7 @@ from wbvla.compat import import_lightning
 from wbvla.data.vision_renders import VisionRenders, load_renders, render_dataset
 from wbvla.io import write_json_atomic
 from wbvla.lam.vision_tower import check_tower_folder
-from wbvla.paths import cache_dir
+from wbvla.paths import cache_dir, portable_path, shipped_vision_tower
 from wbvla.training.harness import config_json, fit_resumable, warmup_cosine
 from wbvla.vla.backbone import Backbone, build_backbone, save_backbone
 from wbvla.vla.config import BackboneConfig
@@ -335,6 +335,50 @@ def save_tower(module: VisionPretrainModule, folder: Path) -> Path:
     write_json_atomic(folder / "vision_heads.json", {"width": b.vision_width, "grid": b.image_size // b.patch_size,
                                                      "patch": b.patch_size, "keypoints": KEYPOINTS, "body_dim": BODY_DIM})
     return folder
+
+
+SHIP_LIMIT_MB = 20.0
+"""Largest tower folder ``wbvla vision-ship`` copies into the repository (small shipped checkpoints only)."""
+
+
+def ship_tower(run: Path, tower: str = "tower", dest: Path | None = None) -> Path:
+    """Copy ``<run>/<tower>`` (the final ``tower`` or a ``tower_step<N>`` snapshot) to the shipped
+    folder (``data/vla/vision_tower``; replaced atomically by rename) with ``provenance.json``: the
+    held-out localization errors, the pretraining's steps, wall and CPU time (every resumed call of
+    ``train_log.json`` added up) and the render set's rate, so the committed folder carries its own
+    measurements. Refuses a folder that does not load as a tower or is over :data:`SHIP_LIMIT_MB`."""
+    import shutil
+
+    run = Path(run).expanduser()
+    src = check_tower_folder(run / tower)
+    load_tower_heads(src)  # refuse a folder without the localization heads
+    size_mb = sum(f.stat().st_size for f in src.rglob("*") if f.is_file()) / 2**20
+    if size_mb > SHIP_LIMIT_MB:
+        raise ValueError(f"{src} is {size_mb:.1f} MB, more than the {SHIP_LIMIT_MB:g} MB a shipped checkpoint may take in git")
+    result = run / ("vision_pretrain.json" if tower == "tower" else f"{tower}/snapshot.json")
+    if not result.is_file():
+        raise FileNotFoundError(f"{result}: missing (the pretraining has not finished writing {tower})")
+    metrics = json.loads(result.read_text())
+    calls = json.loads((run / "train_log.json").read_text()) if (run / "train_log.json").is_file() else []
+    config = json.loads((run / "train_config.json").read_text())
+    meta_path = Path(config["renders"]["root"] or cache_dir() / "vision_renders" / config["renders"]["name"]) / "meta.json"
+    renders = json.loads(meta_path.read_text()) if meta_path.is_file() else None
+    provenance = {"run": portable_path(run), "tower": tower, "size_mb": round(size_mb, 2),
+                  "steps": metrics.get("steps", metrics.get("step")), "val": metrics["val"],
+                  "val_mean_predictor": metrics.get("val_mean_predictor"),
+                  "pretrain_wall_s": round(sum(c["wall_s"] for c in calls), 1),
+                  "pretrain_cpu_s": round(sum(c.get("cpu_s", float("nan")) for c in calls), 1),
+                  "pretrain_calls": calls, "renders": renders, "config": config}
+    dest = Path(dest) if dest is not None else shipped_vision_tower()
+    tmp, old = dest.with_name(f".{dest.name}.tmp"), dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("snapshot.json"))
+    write_json_atomic(tmp / "provenance.json", provenance)
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest
 
 
 def tower_backbone_config(folder: Path, **overrides) -> BackboneConfig:

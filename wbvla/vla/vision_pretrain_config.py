@@ -112,6 +112,26 @@ class VisionPretrainConfig:
                 + (f"_s{self.seed}" if self.seed else ""))
 
 
+@dataclass
+class VisionShipConfig:
+    """Ship a pretrained tower into the repository (``wbvla vision-ship``): copies ``<run>/<tower>`` to
+    ``data/vla/vision_tower`` with its measurements (``provenance.json``), so Stage II-III, the LAMs'
+    ``tower`` feature space and the notebooks find it in a fresh clone."""
+
+    run: Path
+    """A ``wbvla vision-pretrain`` run folder (``cache_dir()/vision_pretrain/<run name>``)."""
+    tower: str = "tower"
+    """Which export in it: ``tower`` (written when the run finishes) or a ``tower_step<N>`` snapshot
+    (``tools/vision_tower_snapshot.py``)."""
+
+    def __post_init__(self) -> None:
+        self.run = Path(self.run).expanduser()
+        require(self.run.is_dir(), f"run: {self.run} is not a folder (a wbvla vision-pretrain run folder)")
+        require(self.tower == "tower" or self.tower.startswith("tower_step"),
+                f"tower must be 'tower' or 'tower_step<N>', got {self.tower!r}")
+        require((self.run / self.tower).is_dir(), f"run: {self.run} holds no {self.tower}/ (not finished, or no such snapshot)")
+
+
 def _tuples(v):
     return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
 
