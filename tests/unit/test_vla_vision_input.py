@@ -98,3 +98,18 @@ def test_run_names_tell_tower_snapshots_apart():
     a, b = named("/c/vision_pretrain/r100k_96x2/tower_step10000"), named("/c/vision_pretrain/r100k_96x2/tower_step20000")
     assert a != b and "pretrained-r100k_96x2.tower_step10000" in a
     assert PretrainConfig().run_name() == replace(PretrainConfig()).run_name() and "pretrained" not in PretrainConfig().run_name()
+
+
+def test_a_shipped_tower_keeps_the_name_of_the_run_it_came_from(tmp_path):
+    """data/vla/vision_tower (wbvla vision-ship) names runs after the pretraining run its provenance
+    records, the same name as the cache copy of that tower."""
+    import json
+
+    from wbvla.vla.config import BackboneConfig, PretrainConfig
+
+    shipped = tmp_path / "vision_tower"
+    shipped.mkdir()
+    (shipped / "provenance.json").write_text(json.dumps({"run": "$WBVLA_CACHE/vision_pretrain/r100k_96x2", "tower": "tower"}))
+    names = [PretrainConfig(backbone=BackboneConfig(preset="pretrained", pretrained_path=p)).run_name()
+             for p in (shipped, "/c/vision_pretrain/r100k_96x2/tower")]
+    assert names[0] == names[1] and "pretrained-r100k_96x2.tower" in names[0]

@@ -24,6 +24,8 @@ and ``64px_legacy``); :func:`with_vision_input` applies one to a Stage III confi
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
@@ -200,11 +202,17 @@ class PretrainConfig(TrainLoopConfig):
     def backbone_tag(self) -> str:
         """The backbone part of :meth:`run_name`: its preset, and for a pretrained vision tower the
         tower's run and snapshot folders (``pretrained-r100k_96x2.tower_step20000``), so runs on two
-        snapshots of one tower pretraining never share a folder."""
+        snapshots of one tower pretraining never share a folder. A shipped tower (``data/vla/vision_tower``,
+        ``wbvla vision-ship``) is named by the run and export its ``provenance.json`` records, so a run
+        from the shipped copy and one from the cache copy of the same tower share a name."""
         b = self.backbone
         if b.preset != "pretrained" or not b.pretrained_path:
             return b.preset
-        tower = Path(b.pretrained_path)
+        tower = Path(b.pretrained_path).expanduser()
+        provenance = tower / "provenance.json"
+        if provenance.is_file():
+            made = json.loads(provenance.read_text())
+            return f"pretrained-{Path(made['run']).name}.{made['tower']}"
         return f"pretrained-{tower.parent.name}.{tower.name}"
 
 
