@@ -113,3 +113,29 @@ def test_a_shipped_tower_keeps_the_name_of_the_run_it_came_from(tmp_path):
     names = [PretrainConfig(backbone=BackboneConfig(preset="pretrained", pretrained_path=p)).run_name()
              for p in (shipped, "/c/vision_pretrain/r100k_96x2/tower")]
     assert names[0] == names[1] and "pretrained-r100k_96x2.tower" in names[0]
+
+
+def test_stage2_reads_the_lams_of_the_chosen_feature_space(tmp_path, monkeypatch):
+    """PretrainConfig.lam_features picks the lam_runs folder wbvla lam-train wrote for that feature
+    space and is named in the run (pixel runs keep their names); a missing LAM names the command."""
+    from wbvla.suite.config import TrainingSizes
+    from wbvla.suite.trials import PolicySpec, finetune_config
+    from wbvla.vla.config import PretrainConfig, VariantJobConfig
+    from wbvla.vla.corpus_data import lam_checkpoint
+
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path))
+    tower = PretrainConfig(lam_features="tower_pool2")
+    assert tower.lam_runs_folder_name() == "tutorial_tower_pool2" and PretrainConfig().lam_runs_folder_name() == "tutorial"
+    assert tower.run_name() == "mani_loco_lam-tower_pool2_tiny_128px" and PretrainConfig().run_name() == "mani_loco_tiny_128px"
+    assert PretrainConfig(lam_variant="none", lam_features="tower").run_name() == "none_tiny_128px"
+    with pytest.raises(FileNotFoundError, match="--feature-space tower --tower-pool 2"):
+        lam_checkpoint(tower, "mani")
+    ckpt = tmp_path / "lam_runs" / "tutorial_tower_pool2" / "mani" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    assert lam_checkpoint(tower, "mani") == ckpt
+    with pytest.raises(ValueError, match="lam_features must be pixel, tower, tower_pool<n> or dinov2"):
+        PretrainConfig(lam_features="tower_pool")
+    assert VariantJobConfig(lam_features="tower").finetune_config().pretrain.lam_features == "tower"
+    spec = PolicySpec("wholebodyvla", "wholebodyvla")
+    assert finetune_config(spec, TrainingSizes(lam_features="tower_pool2")).pretrain.lam_features == "tower_pool2"

@@ -80,6 +80,8 @@ class TrainingSizes:
     vision_tower: Path | None = None
     """A pretrained VLM folder (``wbvla vision-pretrain``'s ``<run>/tower``) the learned rows start
     from instead of the preset's random weights (:func:`wbvla.vla.config.with_vision_tower`)."""
+    lam_features: str = "pixel"
+    """Feature space of the LAMs that label Stage II (:attr:`wbvla.vla.config.PretrainConfig.lam_features`)."""
 
     def __post_init__(self) -> None:
         one_of("corpus_size", self.corpus_size, ("smoke", "tutorial", "full"))

@@ -108,7 +108,8 @@ def row_spec(row: str, shipped_wholebodyvla: bool = False, expert_noise: bool = 
 def finetune_config(spec: PolicySpec, sizes: TrainingSizes, threads: int = 1):
     """The Stage III config (with its Stage II inside) of a learned ``spec``."""
     base = sized_finetune_config(sizes.corpus_size, sizes.pretrain_steps, sizes.finetune_steps,
-                                 dataset_size=sizes.dataset_size, vision_tower=sizes.vision_tower, threads=threads,
+                                 dataset_size=sizes.dataset_size, vision_tower=sizes.vision_tower,
+                                 lam_features=sizes.lam_features, threads=threads,
                                  progress=False)
     cfg = variant_config(spec.variant, base, human_video_fraction=spec.human_video_fraction,
                          robot_video_fraction=spec.robot_video_fraction, max_demos_per_task=spec.max_demos_per_task)

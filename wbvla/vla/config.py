@@ -25,7 +25,7 @@ and ``64px_legacy``); :func:`with_vision_input` applies one to a Stage III confi
 from __future__ import annotations
 
 import json
-
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
@@ -166,8 +166,15 @@ class PretrainConfig(TrainLoopConfig):
     """Stage I corpus preset (``smoke``/``tutorial``/``full``); the LAM runs of the same size label it."""
     corpus_root: Path | None = None
     """Corpus folder; ``None``: ``cache_dir()/lam_corpus/<corpus_size>``."""
+    lam_features: str = "pixel"
+    """Feature space of the Stage I LAMs that label Stage II, as ``wbvla lam-train`` names their folder
+    (``lam_runs/<corpus_size>[_<lam_features>]``): ``pixel`` (raw patches, ``lam_runs/tutorial``),
+    ``tower`` or ``tower_pool<n>`` (the pretrained vision tower's patch tokens, pooled n x n; issue 20
+    part 4, the offline stand-in for the paper's DINOv2 features), ``dinov2``. Named in :meth:`run_name`
+    unless ``pixel``."""
     lam_runs: Path | None = None
-    """Folder holding ``mani/``, ``loco/``, ``shared/`` LAM runs; ``None``: ``cache_dir()/lam_runs/<corpus_size>``."""
+    """Folder holding ``mani/``, ``loco/``, ``shared/`` LAM runs; ``None``: ``cache_dir()/lam_runs/<corpus_size>``
+    + the ``lam_features`` suffix."""
     human_video_fraction: float = 1.0
     """Share of the human-like locomotion training clips used (Fig. 3a analog: 0, 0.25, 0.5, 1)."""
     robot_video_fraction: float = 1.0
@@ -188,12 +195,21 @@ class PretrainConfig(TrainLoopConfig):
         require(self.human_video_fraction + self.robot_video_fraction > 0,
                 "human_video_fraction and robot_video_fraction cannot both be 0 (no Stage II data)")
         _positive_int(self, "val_pairs")
+        require(isinstance(self.lam_features, str) and re.fullmatch(LAM_FEATURES, self.lam_features) is not None,
+                f"lam_features must be pixel, tower, tower_pool<n> or dinov2, got {self.lam_features!r}")
+
+    def lam_runs_folder_name(self) -> str:
+        """``<corpus_size>`` or ``<corpus_size>_<lam_features>``: the ``lam_runs/`` folder
+        ``wbvla lam-train`` writes for these features (:meth:`wbvla.lam.config.LAMConfig.runs_tag`)."""
+        return self.corpus_size + ("" if self.lam_features == "pixel" else f"_{self.lam_features}")
         require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
 
     def run_name(self) -> str:
-        """Folder name that tells the variant apart: ``mani_loco_tiny_128px``, ``mani_loco_h0.25_r1_tiny_128px``
-        (the image size is named unless it is the pre-issue-20 64 px, so runs of either never share a folder)."""
+        """Folder name that tells the variant apart: ``mani_loco_tiny_128px``, ``mani_loco_h0.25_r1_tiny_128px``,
+        ``mani_loco_lam-tower_pool2_pretrained-r100k_96x2.tower_128px`` (the image size is named unless it is the pre-issue-20 64 px, so runs of either never share a folder)."""
         name = self.lam_variant
+        if self.lam_features != "pixel" and self.lam_variant != "none":
+            name += f"_lam-{self.lam_features}"
         if (self.human_video_fraction, self.robot_video_fraction) != (1.0, 1.0):
             name += f"_h{self.human_video_fraction:g}_r{self.robot_video_fraction:g}"
         size = "" if self.backbone.image_size == LEGACY_IMAGE_SIZE else f"_{self.backbone.image_size}px"
@@ -404,6 +420,9 @@ class FinetuneConfig(TrainLoopConfig):
         return name + (f"_s{self.seed}" if self.seed else "")
 
 
+LAM_FEATURES = r"pixel|tower|tower_pool[1-9][0-9]*|dinov2"
+"""What :attr:`PretrainConfig.lam_features` may be (the LAM feature spaces of ``wbvla lam-train``)."""
+
 LEGACY_IMAGE_SIZE = 64
 """The VLA's input size before issue 20; runs at this size keep their old names."""
 
@@ -451,7 +470,8 @@ def with_vision_input(config: FinetuneConfig, name: str) -> FinetuneConfig:
 def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | None = None,
                           finetune_steps: int | None = None, preset: str | None = None, dataset_size: str | None = None,
                           base: FinetuneConfig | None = None, vision_input: str | None = None,
-                          vision_tower: Path | str | None = None, **both) -> FinetuneConfig:
+                          vision_tower: Path | str | None = None, lam_features: str | None = None,
+                          **both) -> FinetuneConfig:
     """The one place a model size becomes a training recipe: the Stage III config with its Stage II
     config inside, from the Stage I corpus and LAMs (``corpus_size``), each stage's optimizer steps,
     the backbone preset (the model's size, :data:`BACKBONES`) and the teleoperation dataset; None
@@ -459,14 +479,16 @@ def sized_finetune_config(corpus_size: str = "tutorial", pretrain_steps: int | N
     ``device``, ``threads``, ``progress``, loop sizes ...) is set on both stages; ``vision_input``
     (a :data:`VISION_INPUTS` name) sets the image size and shift; ``vision_tower`` (a folder written by
     ``wbvla vision-pretrain``, ``<run>/tower``) then makes the backbone that pretrained VLM
-    (``preset='pretrained'``; its image size must be the vision input's). Notebooks 05/06
+    (``preset='pretrained'``; its image size must be the vision input's); ``lam_features`` picks the
+    LAMs that label Stage II (:attr:`PretrainConfig.lam_features`). Notebooks 05/06
     (:func:`wbvla.vla.pipeline.vla_plan`), ``wbvla vla-variant`` (:class:`VariantJobConfig`) and
     the task suite's training sizes (``wbvla.suite.trials.finetune_config``) build through it."""
     base = base or FinetuneConfig()
     pre = base.pretrain
     backbone = pre.backbone if preset is None else replace(pre.backbone, preset=preset)
     pre = replace(pre, corpus_size=corpus_size, backbone=backbone, **both,
-                  **({} if pretrain_steps is None else {"max_steps": pretrain_steps}))
+                  **({} if pretrain_steps is None else {"max_steps": pretrain_steps}),
+                  **({} if lam_features is None else {"lam_features": lam_features}))
     own = {} if finetune_steps is None else {"max_steps": finetune_steps}
     if dataset_size is not None:
         own["dataset_size"] = dataset_size
@@ -530,6 +552,9 @@ class VariantJobConfig:
     vision_tower: Path | None = None
     """A pretrained VLM folder from ``wbvla vision-pretrain`` (``<run>/tower``) to start from instead of
     the preset's random weights (:func:`with_vision_tower`); None: ``preset``."""
+    lam_features: str = "pixel"
+    """Feature space of the LAMs that label Stage II (:attr:`PretrainConfig.lam_features`): ``pixel``
+    or ``tower_pool2`` (``wbvla lam-train --feature-space tower --tower-pool 2``), ..."""
     base: FinetuneConfig = field(default_factory=FinetuneConfig)
     """Stage III settings (steps, threads, ``max_demos_per_task`` for Fig. 3, ...); the variant
     overrides its own switches."""
@@ -546,7 +571,7 @@ class VariantJobConfig:
         b = self.base
         return sized_finetune_config(self.corpus_size, self.pretrain_steps, preset=self.preset, base=b,
                                      vision_input=self.vision_input, vision_tower=self.vision_tower,
-                                     threads=b.threads, device=b.device, progress=b.progress)
+                                     lam_features=self.lam_features, threads=b.threads, device=b.device, progress=b.progress)
 
 
 @dataclass

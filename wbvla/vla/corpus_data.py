@@ -86,12 +86,14 @@ def clip_narrations(root: Path, clips: pd.DataFrame) -> dict[str, str]:
 
 
 def lam_checkpoint(config: PretrainConfig, lam: str) -> Path:
-    """``<lam_runs>/<lam>/checkpoints/last.ckpt`` of the config's corpus size."""
-    runs = Path(config.lam_runs) if config.lam_runs is not None else cache_dir() / "lam_runs" / config.corpus_size
+    """``<lam_runs>/<lam>/checkpoints/last.ckpt`` of the config's corpus size and LAM features."""
+    runs = Path(config.lam_runs) if config.lam_runs is not None else cache_dir() / "lam_runs" / config.lam_runs_folder_name()
     path = runs / lam / "checkpoints" / "last.ckpt"
     if not path.is_file():
+        space = config.lam_features.split("_pool")
+        how = "" if space[0] == "pixel" else f" --feature-space {space[0]}" + (f" --tower-pool {space[1]}" if len(space) > 1 else "")
         raise FileNotFoundError(f"no {lam} LAM at {path}; train it first: `wbvla lam-train --variant {lam} "
-                                f"--corpus-size {config.corpus_size}`")
+                                f"--corpus-size {config.corpus_size}{how}`")
     return path
 
 
