@@ -84,8 +84,9 @@ def test_tiny_pretraining_writes_metrics_and_a_loadable_tower(tiny_run):
     w = bb.model.model.vision_model.encoder.layers[0].self_attn.q_proj.weight
     ref = trained["tower.encoder.layers.0.self_attn.q_proj.weight"]
     assert torch.allclose(w, ref.half().float(), atol=1e-3)
-    heads = load_tower_heads(out["tower"])
-    assert torch.equal(heads.heatmap.weight, trained["heads.heatmap.weight"])
+    heads = load_tower_heads(out["tower"])  # fp16 weights on disk, fp32 label statistics
+    assert torch.equal(heads.heatmap.weight, trained["heads.heatmap.weight"].half().float())
+    assert torch.equal(heads.body_std, trained["heads.body_std"]) and heads.heatmap.weight.dtype == torch.float32
 
 
 def test_frozen_tower_keeps_its_initial_weights(tiny_run, tmp_path):
