@@ -21,7 +21,7 @@
 #   suite   closed loop on the ideal base, TRIALS held-out seeds per task: the expert, the row and its
 #           DAgger round, each also with the expert's legs (split control)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "${WBVLA_REPO:-$(dirname "$0")/..}"  # WBVLA_REPO: the checkout, when this runs as a copy
 
 ROW=${ROW:-wholebodyvla}
 STEPS=${STEPS:-tower data lams row dagger suite}
