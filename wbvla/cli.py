@@ -190,7 +190,14 @@ def vla_bench(config: TickBenchConfig) -> None:
 
     torch.set_num_threads(config.threads)
     policy = VLAPolicy.load(config.policy) if config.policy else timing_policy(BackboneConfig(preset=config.preset))
-    print(json.dumps(tick_latency(policy, ticks=config.ticks), indent=2))
+    result = tick_latency(policy, ticks=config.ticks)
+    print(json.dumps(result, indent=2))
+    if config.output is not None:
+        from wbvla.io import write_json_atomic  # lazy: CLI start-up
+        from wbvla.viz.report import provenance  # lazy: matplotlib
+
+        write_json_atomic(config.output, {**result, "image_size": policy.image_size, "provenance": provenance()})
+        print(f"-> {config.output}")
 
 
 def vision_renders(config: VisionRenderConfig) -> None:

@@ -586,6 +586,8 @@ class TickBenchConfig:
     """Timed calls (after 10 warm-up calls)."""
     threads: int = 1
     """torch CPU threads."""
+    output: Path | None = None
+    """Also write the result (with the load average and provenance) to this JSON file."""
 
     def __post_init__(self) -> None:
         one_of("preset", self.preset, ("tiny", "smollm2"))
