@@ -27,12 +27,18 @@ def _pct(x: float) -> str:
 
 
 def _lmo_plan_cell() -> str:
+    """The CPU plan in one clause: runs, env steps and hours so far, and the run training now (the per-run
+    record is in ``python -m wbvla.lmo.cpu.plan status`` and docs/details.md)."""
     plan = ROOT / "data" / "lmo" / "cpu_plan" / "plan.json"
     if not plan.exists():
         return "CPU plan not started"
     rows = [r for r in json.loads(plan.read_text())["status"] if r["env_steps"] > 0]
-    done = ", ".join(f"{r['step']} {r['env_steps'] / 1e6:.1f} M env steps ({r['wall_s'] / 3600:.1f} h)" for r in rows)
-    return f"CPU plan so far: {done or 'nothing trained'}"
+    if not rows:
+        return "CPU plan: nothing trained"
+    now = next((r for r in rows if not r["done"]), None)
+    return (f"CPU plan so far: {len(rows)} runs, {sum(r['env_steps'] for r in rows) / 1e6:.0f} M env steps in "
+            f"{sum(r['wall_s'] for r in rows) / 3600:.1f} h on one core"
+            + (f" (training now: {now['step']}, {now['env_steps'] / 1e6:.1f} of {now['budget'] / 1e6:.0f} M)" if now else ""))
 
 
 EXPERT_EVAL = "figures/10_expert_eval.json"
@@ -81,27 +87,37 @@ def _short(row: str, dataset: str = "") -> str:
     return label + (f", DAgger {k}" if k else ", continued from a trained policy")
 
 
+def _row_result(c: dict) -> str:
+    """``10 % (95 % CI 5 %-20 %; grab handle 3/10, other subgoals 0/10; 1 falls)`` of one suite cell."""
+    hits = [f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items() if v[0]]
+    n = next(iter(c["subgoals"].values()))[1]
+    subs = (", ".join(hits) + (f", other subgoals 0/{n}" if len(hits) < len(c["subgoals"]) else "")) if hits else f"every subgoal 0/{n}"
+    lo, hi = c["avg_wilson95_pooled"]
+    return f"{_pct(c['avg'])} (95 % CI {_pct(lo)}-{_pct(hi)}; {subs}; {c['falls']['k']} falls)"
+
+
 def _learned_cell() -> tuple[str, str]:
-    """(measured, state) of :data:`LEARNED_SUITE`: each learned row's subgoals and average."""
+    """(measured, state) of :data:`LEARNED_SUITE`: the best learned row driving everything, the best with
+    only its arms (the expert's legs) and with only its legs (the expert's arms); every row is in the file."""
     s = _j(LEARNED_SUITE)
-    parts = []
     dataset = s["config"].get("training", {}).get("dataset_size", "")
+    kinds: dict[str, list[tuple[str, dict]]] = {"": [], "arms": [], "legs": []}
     for row, cells in s["table2"].items():
-        c = cells["ideal_base"]
-        hits = [f"{k.replace('_', ' ')} {v[0]}/{v[1]}" for k, v in c["subgoals"].items() if v[0]]
-        n = next(iter(c["subgoals"].values()))[1]
-        subs = (", ".join(hits) + (f", other subgoals 0/{n}" if len(hits) < len(c["subgoals"]) else "")) if hits else f"every subgoal 0/{n}"
-        lo, hi = c["avg_wilson95_pooled"]
         if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
             learner, part = row[len("split:"):].rsplit(":", 1)
-            label = f"{_short(learner, dataset)} {part} + expert {'legs' if part == 'arms' else 'arms'}"
+            kinds[part].append((_short(learner, dataset), cells["ideal_base"]))
         else:
-            label = _short(row, dataset)
-        parts.append(f"{label}: {_pct(c['avg'])} (95 % CI {_pct(lo)}-{_pct(hi)}; {subs}; {c['falls']['k']} falls)")
-    best = max((cells["ideal_base"]["avg"] for row, cells in s["table2"].items() if not row.startswith("split:")), default=0.0)
-    training = s["config"].get("training", {})
+            kinds[""].append((_short(row, dataset), cells["ideal_base"]))
+    what = {"": "learned policy driving everything", "arms": "learned arms + expert legs", "legs": "learned legs + expert arms"}
+    parts = []
+    for kind, found in kinds.items():
+        if found:
+            label, cell = max(found, key=lambda x: x[1]["avg"])  # the first of equals
+            of = f"best of {len(found)}" if len(found) > 1 else "1 row"
+            parts.append(f"{what[kind]} ({of}): {label}, {_row_result(cell)}")
+    best = max((c["avg"] for _, c in kinds[""]), default=0.0)
     return (f"{'; '.join(parts)}; ideal base, {s['config'].get('trials_per_task')} held-out seeds per task, data "
-            f"`{training.get('dataset_size')}` ({LEARNED_SUITE})",
+            f"`{dataset}` (every row: {LEARNED_SUITE})",
             "first subgoals, far below the 50 % goal" if best > 0 else "learned policies 0 %")
 
 

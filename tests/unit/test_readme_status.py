@@ -57,9 +57,13 @@ def test_the_learned_cell_reads_the_committed_suite_summary(monkeypatch, tmp_pat
                                                                "avg_wilson95_pooled": [0.0, 0.1], "falls": {"k": 0}}}},
                "config": {"trials_per_task": 10, "training": {"dataset_size": "demo"}}}
     monkeypatch.setattr(tool, "_j", lambda path: summary)
+    summary["table2"]["extra:none_x_flags_abs_demo"] = {"ideal_base": {"subgoals": {"grasp_bags": [1, 10], "grab_handle": [0, 10]},
+                                                                      "avg": 0.05, "avg_wilson95_pooled": [0.01, 0.2], "falls": {"k": 0}}}
     measured, state = tool._learned_cell()
-    assert "no_lam: 15 % (95 % CI 5 %-30 %; grab handle 3/10, other subgoals 0/10; 1 falls)" in measured
-    assert "no_lam legs + expert arms: 0 % (95 % CI 0 %-10 %; every subgoal 0/10; 0 falls)" in measured
+    assert measured.startswith("learned policy driving everything (best of 2): no_lam, 15 % (95 % CI 5 %-30 %; grab handle 3/10, "
+                               "other subgoals 0/10; 1 falls); ")
+    assert "learned legs + expert arms (1 row): no_lam, 0 % (95 % CI 0 %-10 %; every subgoal 0/10; 0 falls)" in measured
+    assert "no_lam abs" not in measured and "learned arms" not in measured  # only the best of each kind; no arms rows here
     assert state == "first subgoals, far below the 50 % goal"
 
 
