@@ -169,3 +169,22 @@ def test_lams_of_each_feature_space_get_their_own_default_runs_folder(tower, mon
     assert pixel.parts[-2:] == ("tutorial", "loco")  # unchanged for the default
     assert towered.parts[-2:] == ("tutorial_tower", "loco")
     assert pooled.parts[-2:] == ("tutorial_tower_pool2", "loco")
+
+
+def test_stage2_reads_the_lams_stage1_trains_in_their_feature_space(tower, monkeypatch, tmp_path):
+    """Notebooks 05/06 (``vla_plan(lam=...)``): the Stage II config labels its data with the LAMs the same
+    plan's Stage I trains, in the same feature space's folder (pixel stays the default)."""
+    from wbvla.lam.pipeline import lam_model
+    from wbvla.lam.train import run_dir_for
+    from wbvla.vla.corpus_data import lam_checkpoint
+    from wbvla.vla.pipeline import vla_plan
+
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path))
+    plan = vla_plan(smoke=True, lam=lam_model("tower", str(tower), 2))
+    assert plan.pretrain.lam_features == "tower_pool2" and "_lam-tower_pool2_" in plan.pretrain.run_name()
+    for variant in ("mani", "loco"):
+        ckpt = run_dir_for(plan.stage1.train[variant]) / "checkpoints" / "last.ckpt"
+        ckpt.parent.mkdir(parents=True)
+        ckpt.write_bytes(b"")
+        assert lam_checkpoint(plan.pretrain, variant) == ckpt
+    assert vla_plan(smoke=True).pretrain.lam_features == "pixel"
