@@ -5,6 +5,7 @@
 #
 #   ROW=wholebodyvla tools/learned_row_recipe.sh      # the full system (tower LAMs)
 #   ROW=no_lam STEPS="data row dagger suite" tools/learned_row_recipe.sh
+#   PARALLEL=1 ROW=wholebodyvla tools/learned_row_recipe.sh   # data and lams side by side (two free cores)
 #
 # Wall times seen on this project's 2-core machine, one core each, beside the LMO plan: renders ~41 min
 # (~41/s), tower pretraining ~2 x 55 min, data 36 min (75 demos per task), Stage I corpus 50 min, one tower
@@ -49,19 +50,27 @@ if wants tower && [ ! -f $TOWER/provenance.json ]; then
   $WBVLA vision-ship --run "$CACHE/vision_pretrain/r100k_96x2"
 fi
 
-if wants data; then
+data_step() {
   say "data: teleoperation demonstrations -> $CACHE/teleop/$DATA"
   $WBVLA teleop-data --size full --episodes-per-task 75 --stance-offset 0.06 0.1 --no-settle-before-arms --workers 1 \
     --output-dir "$CACHE/teleop/$DATA" --no-progress
-fi
-
-if wants lams && [ "$LAM_FEATURES" != pixel ]; then
+}
+lams_step() {
   say "lams: Stage I corpus + LAMs on the tower's features ($LAM_FEATURES)"
   $WBVLA lam-data --size tutorial
   lams="mani loco"; [ "$ROW" = shared_lam ] && lams=shared; [ "$ROW" = mani_lam ] && lams=mani
   for v in $lams; do
     $WBVLA lam-train --variant "$v" --corpus-size tutorial --feature-space tower --tower-path $TOWER --tower-pool 2 --no-progress
   done
+}
+want_lams=false; wants lams && [ "$LAM_FEATURES" != pixel ] && want_lams=true
+if [ "${PARALLEL:-0}" = 1 ] && wants data && $want_lams; then  # one core each: the two need nothing from each other
+  data_step & data_pid=$!
+  lams_step
+  wait $data_pid
+else
+  if wants data; then data_step; fi
+  if $want_lams; then lams_step; fi
 fi
 
 variant_args=(--name "$ROW" --vision-tower $TOWER --lam-features "$LAM_FEATURES" --pretrain-steps $PRE_STEPS
@@ -81,7 +90,7 @@ if wants row; then
   say "row: Stage II + III of $ROW"
   $WBVLA vla-variant "${variant_args[@]}"
 fi
-RUN=$(run_dir "${variant_args[@]}")
+if wants row || wants dagger || wants suite; then RUN=$(run_dir "${variant_args[@]}"); fi
 
 if wants dagger; then
   say "dagger: one round on $RUN"
