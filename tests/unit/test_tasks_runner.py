@@ -162,3 +162,29 @@ def test_expert_stance_keeps_the_squatting_knees_off_the_cart_deck():
     assert 0.4 < reach < 0.7 and probe.clear(cart.xpos[:2] - reach * u, face, heights, "cart", 0.02)
     assert not probe.clear(cart.xpos[:2] - (reach - 0.01) * u, face, heights, "cart", 0.02)
     assert probe.reach(cart.xpos, face, 0.33, (0.655,), "cart", 0.02) < reach  # the squat needs more room
+
+
+def test_expert_eval_drives_the_lmo_backend_with_the_chosen_onnx(monkeypatch, tmp_path):
+    """``--lmo-onnx``: a candidate LMO (e.g. a CPU-plan export) drives the lmo trials, the ideal base none;
+    a missing file or a run without the lmo backend is refused with the value named."""
+    import wbvla.tasks.runner as runner
+    from wbvla.tasks.expert_eval import ExpertEvalConfig, _trial
+
+    seen = []
+
+    def fake_run_trial(policy, task, cfg, **kw):
+        seen.append((cfg.backend, cfg.onnx_path))
+        return TrialResult(task.name, task.seed, "none", cfg.backend, "expert", (False, False), (None, None), False, None,
+                           1.0, 1.0, 10)
+
+    monkeypatch.setattr(runner, "run_trial", fake_run_trial)
+    onnx = tmp_path / "candidate.onnx"
+    onnx.write_bytes(b"x")
+    cfg = ExpertEvalConfig(backends=("ideal_base", "lmo"), lmo_onnx=onnx)
+    for backend in cfg.backends:
+        _trial(("cart_pushing", EVAL, "none", backend, False, {}, 32, str(cfg.lmo_onnx)))
+    assert seen == [("ideal_base", None), ("lmo", str(onnx))]
+    with pytest.raises(ValueError, match="nope.onnx is not a file"):
+        ExpertEvalConfig(lmo_onnx=tmp_path / "nope.onnx")
+    with pytest.raises(ValueError, match="has no lmo"):
+        ExpertEvalConfig(backends=("ideal_base",), lmo_onnx=onnx)

@@ -24,7 +24,7 @@ import numpy as np
 
 from wbvla.data.teleop_schema import SUBGOALS, TASKS
 from wbvla.io import write_json_atomic
-from wbvla.paths import cache_dir
+from wbvla.paths import cache_dir, portable_path
 from wbvla.validation import require
 
 EVAL_SEED_START = 1_000_000
@@ -56,6 +56,9 @@ class ExpertEvalConfig:
     """Override ``ExpertConfig.handle_reach`` (cart handle ahead of the pelvis, m); None: the default."""
     image_size: int = 128
     """Side of the head image in which the work keypoints are located (``work_view``)."""
+    lmo_onnx: Path | None = None
+    """The ``lmo`` backend's policy (an ``wbvla lmo-export`` ONNX, e.g. a CPU-plan candidate from
+    ``python -m wbvla.lmo.cpu.plan export``); None: the shipped ``data/lmo/lmo.onnx``."""
 
     def __post_init__(self) -> None:
         require(len(self.tasks) > 0 and all(t in TASKS for t in self.tasks), f"tasks must come from {TASKS}, got {self.tasks!r}")
@@ -68,14 +71,18 @@ class ExpertEvalConfig:
             require(v is None or (isinstance(v, (int, float)) and 0.1 <= v <= 0.8), f"{name} must be None or in [0.1, 0.8] m, got {v!r}")
         require(isinstance(self.image_size, int) and 16 <= self.image_size <= 2048,
                 f"image_size must be an int in [16, 2048], got {self.image_size!r}")
+        if self.lmo_onnx is not None:
+            self.lmo_onnx = Path(self.lmo_onnx).expanduser()
+            require(self.lmo_onnx.is_file(), f"lmo_onnx: {self.lmo_onnx} is not a file (an ONNX written by wbvla lmo-export)")
+            require("lmo" in self.backends, f"lmo_onnx is the lmo backend's policy; backends {self.backends!r} has no lmo")
 
     def expert_overrides(self) -> dict:
         """The ``ExpertConfig`` fields this evaluation changes."""
         return {k: v for k, v in (("grasp_reach", self.grasp_reach), ("handle_reach", self.handle_reach)) if v is not None}
 
 
-def _trial(job: tuple[str, int, str, str, bool, dict, int]):
-    task, seed, variation, backend, noise, overrides, image_size = job
+def _trial(job: tuple[str, int, str, str, bool, dict, int, str | None]):
+    task, seed, variation, backend, noise, overrides, image_size, lmo_onnx = job
     import torch
 
     torch.set_num_threads(1)
@@ -90,7 +97,8 @@ def _trial(job: tuple[str, int, str, str, bool, dict, int]):
 
     config = expert_config_for(backend, noise=ExpertNoiseConfig() if noise else ExpertNoiseConfig.off(), **overrides)
     expert = WorkViewRecorder(ScriptedExpert(config, seed=seed), image_size, config.handle_half_spacing)
-    result = run_trial(expert, make_task(task, seed, variation), RunnerConfig(backend=backend))
+    onnx = lmo_onnx if backend == "lmo" else None
+    result = run_trial(expert, make_task(task, seed, variation), RunnerConfig(backend=backend, onnx_path=onnx))
     result.log, result.latents = {}, []  # keep the outcome only (pickled back to the parent)
     result.info["work_view"] = [{"phase": r["phase"], "inside": r["inside"].tolist(), "uv": r["uv"][:, :2].round(1).tolist()}
                                 for r in expert.records]
@@ -140,7 +148,8 @@ def run_expert_eval(config: ExpertEvalConfig) -> dict:
 
     require(config.variation in VARIATIONS, f"unknown variation {config.variation!r}; choose one of {tuple(VARIATIONS)}")
     tasks = [t for t in config.tasks if t in VARIATIONS[config.variation].tasks]
-    jobs = [(t, EVAL_SEED_START + k, config.variation, b, config.noise, config.expert_overrides(), config.image_size)
+    onnx = None if config.lmo_onnx is None else str(config.lmo_onnx)
+    jobs = [(t, EVAL_SEED_START + k, config.variation, b, config.noise, config.expert_overrides(), config.image_size, onnx)
             for b in config.backends for t in tasks for k in range(config.trials)]
     load0, t0 = os.getloadavg(), time.perf_counter()
     if config.workers > 1:
@@ -149,7 +158,8 @@ def run_expert_eval(config: ExpertEvalConfig) -> dict:
     else:
         results = [_trial(j) for j in jobs]
     wall = time.perf_counter() - t0
-    out = {"results": aggregate(results), "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+    out = {"results": aggregate(results),
+           "config": {k: (portable_path(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
            "wall_s": wall, "cpu": {"count": os.cpu_count(), "workers": config.workers, "load_avg_start": load0,
                                    "load_avg_end": os.getloadavg()},
            "provenance": provenance()}
