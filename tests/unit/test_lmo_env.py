@@ -288,3 +288,23 @@ def test_stage2_arm_replay_starts_each_episode_from_the_reset_pose():
         assert torch.allclose(arms.target[1], q_reset, atol=1e-5)
     finally:
         env.close()
+
+
+def test_run_summary_up_to_an_earlier_checkpoint_counts_only_the_training_before_it(tmp_path):
+    """A probed best.pt is exported from a run that trained on: its model card must give the training up to
+    it (whole chunks, then the share of the chunk it falls in), not the run's totals."""
+    import json
+
+    from wbvla.lmo.train import run_summary
+
+    chunk = dict(hardware="cpu", command="plan run")
+    meta = {"task": {"num_envs": 4, "stage": 2, "task": "lmo", "ablation": "none"},
+            "chunks": [dict(chunk, iterations=100, env_steps=1000, wall_s=50.0),
+                       dict(chunk, iterations=200, env_steps=2000, wall_s=120.0)]}
+    (tmp_path / "run.json").write_text(json.dumps(meta))
+    full = run_summary(tmp_path)
+    assert (full["iterations"], full["env_steps"], full["wall_s"]) == (300, 3000, 170.0)
+    part = run_summary(tmp_path, up_to_iteration=150)  # all of chunk 1, a quarter of chunk 2
+    assert (part["iterations"], part["env_steps"], part["wall_s"]) == (150, 1500, 80.0) and len(part["commands"]) == 2
+    first = run_summary(tmp_path, up_to_iteration=40)
+    assert (first["iterations"], first["env_steps"], first["wall_s"], len(first["commands"])) == (40, 400, 20.0, 1)

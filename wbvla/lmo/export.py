@@ -196,7 +196,9 @@ def run_export(cfg) -> dict:
     check = check_onnx(out, cfg.checkpoint)
     require(check.max_abs_diff < 1e-4, f"ONNX and torch disagree by {check.max_abs_diff:.2e} on {out}")
     lat = latency_ms(LMOPolicy(out))
-    summary = run_summary(Path(cfg.checkpoint).parent)
+    # rsl-rl writes model_<it>.pt with iter = it once 0-based iteration it is done: it + 1 iterations trained
+    iteration = torch.load(cfg.checkpoint, map_location="cpu", weights_only=False).get("iter")
+    summary = run_summary(Path(cfg.checkpoint).parent, up_to_iteration=None if iteration is None else int(iteration) + 1)
     entry = {
         "file": out.name, "bytes": out.stat().st_size, "checkpoint": Path(cfg.checkpoint).name,
         "onnx_vs_torch_max_abs_diff": check.max_abs_diff, "latency_median_ms": round(lat["median_ms"], 4),

@@ -360,14 +360,26 @@ def _inside(path: Path | None, root: Path) -> bool:
         return False
 
 
-def run_summary(run_dir: Path) -> dict:
-    """Totals of a run folder: iterations, env steps, wall time, hardware (for model cards)."""
+def run_summary(run_dir: Path, up_to_iteration: int | None = None) -> dict:
+    """Totals of a run folder: iterations, env steps, wall time, hardware (for model cards). With
+    ``up_to_iteration`` (the ``iter`` of an exported checkpoint that is not the run's newest, e.g. a
+    probed ``best.pt``) only the training before it counts: whole chunks, and the share of the chunk
+    it falls in (env steps and wall time pro rata)."""
     meta = json.loads((Path(run_dir) / "run.json").read_text())
     chunks = meta["chunks"]
+    iterations, env_steps, wall_s, used = 0, 0, 0.0, []
+    for c in chunks:
+        take = c["iterations"] if up_to_iteration is None else min(c["iterations"], up_to_iteration - iterations)
+        if take <= 0:
+            break
+        share = take / c["iterations"]
+        iterations, env_steps, wall_s = iterations + take, env_steps + round(share * c["env_steps"]), wall_s + share * c["wall_s"]
+        used.append(c)
+    chunks = used
     return {
-        "iterations": sum(c["iterations"] for c in chunks),
-        "env_steps": sum(c["env_steps"] for c in chunks),
-        "wall_s": round(sum(c["wall_s"] for c in chunks), 1),
+        "iterations": iterations,
+        "env_steps": env_steps,
+        "wall_s": round(wall_s, 1),
         "hardware": sorted({c["hardware"] for c in chunks}),
         "commands": [portable(c["command"]) for c in chunks],
         "curriculum": chunks[-1].get("curriculum") if chunks else None,
