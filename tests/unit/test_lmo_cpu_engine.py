@@ -201,6 +201,14 @@ def test_cpu_training_resumes_and_exports(tmp_path):
     run_export(ExportConfig(checkpoint=again, out_dir=tmp_path / "out", name="lmo"))
     pol = LMOPolicy(tmp_path / "out" / "lmo.onnx")
     assert pol.terms[-1] == GAIT_TERM and pol.gait_period_s == 0.8 and pol.reference_amplitude == 0.25
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())["lmo"]
+    assert (card["iterations"], card["env_steps"]) == (3, 48)  # up to the exported checkpoint: all of it here
+    # the plan's export of a candidate: into --out-dir, with the training up to that (earlier) checkpoint
+    from wbvla.lmo.cpu.plan import main as plan_main
+
+    plan_main(["export", "--root", str(tmp_path), "--step", "run", "--checkpoint", str(first), "--out-dir", str(tmp_path / "cand")])
+    card = json.loads((tmp_path / "cand" / "model_card.json").read_text())["lmo"]
+    assert (card["checkpoint"], card["iterations"], card["env_steps"]) == (first.name, 2, 32)
 
 
 def test_training_physics_is_the_evaluation_physics():

@@ -9,6 +9,7 @@ each run, and records the chunk. CI never trains; it evaluates the committed pol
     python -m wbvla.lmo.cpu.plan run --minutes 150      # in the background: nohup nice ... &
     python -m wbvla.lmo.cpu.plan adopt --step s1_lmo --run-dir <folder>   # bring a run trained elsewhere in
     python -m wbvla.lmo.cpu.plan export --step s1_lmo --name lmo           # ONNX + model card entry
+    python -m wbvla.lmo.cpu.plan export --step s11_lmo --out-dir ~/.cache/wbvla/lmo_candidates/s11_best  # a candidate, not shipped
 
 Steps (Table 3 rows): Stage I of the LMO, Stage II from it, Stage II continued with later recipes
 (below), the velocity baseline, w/o Eq. 3 (Stage II from Stage I with J_dir off), w/o Stage I (Stage II
@@ -387,6 +388,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", default="lmo", help="export: ONNX file stem under data/lmo")
     p.add_argument("--note", default="", help="export: what this policy is and is not (model card)")
     p.add_argument("--checkpoint", type=Path, help="export: this probed checkpoint (probed_copy) instead of best.pt")
+    p.add_argument("--out-dir", type=Path, default=None,
+                   help="export: write the ONNX and its model card here instead of data/lmo (a candidate to evaluate, "
+                        "e.g. with wbvla expert-eval --lmo-onnx, before it is shipped)")
     a = p.parse_args(argv)
     if a.command == "status":
         for row in status(a.root):
@@ -402,7 +406,8 @@ def main(argv: list[str] | None = None) -> None:
         ckpt = a.checkpoint if a.checkpoint is not None else export_checkpoint(a.root / a.step)
         if ckpt is None:
             raise SystemExit(f"step {a.step} has no checkpoint under {a.root}")
-        print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name, note=a.note)), default=str)[:2000])
+        where = {} if a.out_dir is None else {"out_dir": a.out_dir}
+        print(json.dumps(run_export(ExportConfig(checkpoint=ckpt, name=a.name, note=a.note, **where)), default=str)[:2000])
 
 
 if __name__ == "__main__":
