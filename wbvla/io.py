@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -39,3 +40,16 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 def write_json_atomic(path: str | Path, obj: Any, indent: int = 2) -> Path:
     """Write ``obj`` as JSON (with a trailing newline) to ``path`` atomically."""
     return write_text_atomic(path, json.dumps(obj, indent=indent, default=str) + "\n")
+
+
+def replace_folder(tmp: str | Path, dest: str | Path) -> Path:
+    """Put a finished folder ``tmp`` (written next to ``dest``) in ``dest``'s place by renames: the old
+    ``dest`` moves aside first and is removed only after the new one is in place."""
+    tmp, dest = Path(tmp), Path(dest)
+    old = dest.with_name(f".{dest.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return dest

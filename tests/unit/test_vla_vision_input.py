@@ -139,3 +139,11 @@ def test_stage2_reads_the_lams_of_the_chosen_feature_space(tmp_path, monkeypatch
     assert VariantJobConfig(lam_features="tower").finetune_config().pretrain.lam_features == "tower"
     spec = PolicySpec("wholebodyvla", "wholebodyvla")
     assert finetune_config(spec, TrainingSizes(lam_features="tower_pool2")).pretrain.lam_features == "tower_pool2"
+
+
+def test_stage2_batches_stay_even():
+    """Half of each Stage II batch comes from each video source: an odd batch is refused."""
+    from wbvla.vla.config import PretrainConfig
+
+    with pytest.raises(ValueError, match="batch_size must be even"):
+        PretrainConfig(batch_size=15)

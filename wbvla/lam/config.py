@@ -85,13 +85,16 @@ class LAMConfig:
     predict_residual: bool = True
     """Decoder predicts o_t+k - o_t (added to the o_t features); at init it reproduces o_t exactly."""
 
+    def features_name(self) -> str:
+        """``pixel``, ``tower`` (``tower_pool<n>`` when pooled) or ``dinov2``: the feature space as Stage II
+        names it (:attr:`wbvla.vla.config.PretrainConfig.lam_features`)."""
+        return self.feature_space + (f"_pool{self.tower_pool}" if self.feature_space == "tower" and self.tower_pool > 1 else "")
+
     def runs_tag(self) -> str:
         """Suffix of the default LAM runs folder (``lam_runs/<corpus_size><tag>``): empty for the
-        ``pixel`` default, ``_tower`` (``_tower_pool<n>`` when pooled) or ``_dinov2`` otherwise, so LAMs
-        of different feature spaces never resume each other's checkpoints."""
-        if self.feature_space == "pixel":
-            return ""
-        return f"_{self.feature_space}" + (f"_pool{self.tower_pool}" if self.feature_space == "tower" and self.tower_pool > 1 else "")
+        ``pixel`` default, else ``_`` + :meth:`features_name`, so LAMs of different feature spaces never
+        resume each other's checkpoints."""
+        return "" if self.feature_space == "pixel" else f"_{self.features_name()}"
 
     def __post_init__(self) -> None:
         one_of("feature_space", self.feature_space, FEATURE_SPACES)

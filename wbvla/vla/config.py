@@ -197,12 +197,12 @@ class PretrainConfig(TrainLoopConfig):
         _positive_int(self, "val_pairs")
         require(isinstance(self.lam_features, str) and re.fullmatch(LAM_FEATURES, self.lam_features) is not None,
                 f"lam_features must be pixel, tower, tower_pool<n> or dinov2, got {self.lam_features!r}")
+        require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
 
     def lam_runs_folder_name(self) -> str:
         """``<corpus_size>`` or ``<corpus_size>_<lam_features>``: the ``lam_runs/`` folder
         ``wbvla lam-train`` writes for these features (:meth:`wbvla.lam.config.LAMConfig.runs_tag`)."""
         return self.corpus_size + ("" if self.lam_features == "pixel" else f"_{self.lam_features}")
-        require(self.batch_size % 2 == 0, f"batch_size must be even (half per video source), got {self.batch_size}")
 
     def run_name(self) -> str:
         """Folder name that tells the variant apart: ``mani_loco_tiny_128px``, ``mani_loco_h0.25_r1_tiny_128px``,

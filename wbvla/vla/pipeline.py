@@ -40,7 +40,7 @@ def vla_plan(smoke: bool, seed: int = 0, device: str = "auto", threads: int | No
     small = dict(batch_size=16, val_every_n_steps=10, warmup_steps=5) if smoke else {}
     ft = sized_finetune_config(size, pretrain_steps or (20 if smoke else 1500), finetune_steps or (20 if smoke else 1500),
                                preset=preset, seed=seed, device=device, threads=threads, progress=progress,
-                               vision_tower=vision_tower, lam_features=lam.runs_tag().lstrip("_") or "pixel", **small)
+                               vision_tower=vision_tower, lam_features=lam.features_name(), **small)
     pre = replace(ft.pretrain, val_pairs=64 if smoke else 512)
     teleop_root = cache_dir() / "teleop" / ("smoke_vla" if smoke else "tutorial")
     ft = replace(ft, pretrain=pre, dataset_root=teleop_root, heldout_episodes_per_task=1 if smoke else 2)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from wbvla.io import write_json_atomic
+from wbvla.io import replace_folder, write_json_atomic
 from wbvla.paths import data_dir, portable_path
 from wbvla.validation import one_of
 from wbvla.vla.config import FinetuneConfig, PretrainConfig
@@ -109,11 +109,7 @@ def ship_policy(policy_dir: Path, dest: Path | None = None) -> Path:
     meta = json.loads((tmp / "policy.json").read_text())
     meta["backbone_source"] = portable_path(meta.get("backbone_source", ""))
     write_json_atomic(tmp / "policy.json", meta)
-    old = dest.with_name(f".{dest.name}.old")
-    if dest.exists():
-        dest.rename(old)
-    tmp.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(tmp, dest)
     if dest == shipped_policy_dir():  # the model card names the shipped policy
         from wbvla.vla.card import main as write_card  # lazy: reads the shipped folder just written
 

@@ -37,7 +37,7 @@ from torch import nn
 
 from wbvla.compat import import_lightning
 from wbvla.data.vision_renders import VisionRenders, load_renders, render_dataset
-from wbvla.io import write_json_atomic
+from wbvla.io import replace_folder, write_json_atomic
 from wbvla.lam.vision_tower import check_tower_folder
 from wbvla.paths import cache_dir, portable_path, shipped_vision_tower
 from wbvla.training.harness import config_json, fit_resumable, warmup_cosine
@@ -364,7 +364,7 @@ def ship_tower(run: Path, tower: str = "tower", dest: Path | None = None) -> Pat
     metrics = json.loads(result.read_text())
     calls = json.loads((run / "train_log.json").read_text()) if (run / "train_log.json").is_file() else []
     config = json.loads((run / "train_config.json").read_text())
-    meta_path = Path(config["renders"]["root"] or cache_dir() / "vision_renders" / config["renders"]["name"]) / "meta.json"
+    meta_path = config_from_json(config).renders.folder() / "meta.json"
     renders = json.loads(meta_path.read_text()) if meta_path.is_file() else None
     provenance = {"run": portable_path(run), "tower": tower, "size_mb": round(size_mb, 2),
                   "steps": metrics.get("steps", metrics.get("step")), "val": metrics["val"],
@@ -373,15 +373,11 @@ def ship_tower(run: Path, tower: str = "tower", dest: Path | None = None) -> Pat
                   "pretrain_cpu_s": round(sum(c.get("cpu_s", float("nan")) for c in calls), 1),
                   "pretrain_calls": calls, "renders": renders, "config": config}
     dest = Path(dest) if dest is not None else shipped_vision_tower()
-    tmp, old = dest.with_name(f".{dest.name}.tmp"), dest.with_name(f".{dest.name}.old")
+    tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp, ignore=shutil.ignore_patterns("snapshot.json"))
     write_json_atomic(tmp / "provenance.json", provenance)
-    if dest.exists():
-        dest.rename(old)
-    tmp.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
-    return dest
+    return replace_folder(tmp, dest)
 
 
 def tower_backbone_config(folder: Path, **overrides) -> BackboneConfig:
