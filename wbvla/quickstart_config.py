@@ -21,8 +21,9 @@ class QuickstartConfig:
     seed: int = 1_000_000
     """Held-out trial seed (scene layout, textures, start pose; never in the teleoperation data)."""
     backend: str = "ideal_base"
-    """Locomotion backend: ``ideal_base`` (the labelled kinematic stand-in: the shipped physics LMO
-    still falls within ~1.5 s, so only the ideal base shows the VLA's decisions play out) or ``lmo``."""
+    """Locomotion backend: ``ideal_base`` (the labelled kinematic stand-in, which shows the VLA's decisions
+    play out whatever the LMO can do) or ``lmo`` (the shipped physics LMO: it walks, but falls in some
+    trials and does not squat; ``data/lmo/model_card.md`` says what it passes)."""
     policy: Path | None = None
     """A VLA policy folder; None: the shipped ``data/vla/tutorial`` policy (no download, no training)."""
     time_limit_s: float | None = None

@@ -188,3 +188,28 @@ def test_expert_eval_drives_the_lmo_backend_with_the_chosen_onnx(monkeypatch, tm
         ExpertEvalConfig(lmo_onnx=tmp_path / "nope.onnx")
     with pytest.raises(ValueError, match="has no lmo"):
         ExpertEvalConfig(backends=("ideal_base",), lmo_onnx=onnx)
+
+
+def test_box_loading_steps_back_from_the_table_before_it_turns():
+    """``turn_clearance``: the pelvis backs off from where it rose with the tote before the turn to the cart
+    (on a physics LMO a turn in place beside the table swung a thigh into its top); the task still completes."""
+    expert = ScriptedExpert(ExpertConfig(noise=ExpertNoiseConfig.off(), turn_clearance=0.2), seed=0)
+    phases = []
+    act = expert.act
+
+    def act_and_log(*args, **kwargs):
+        out = act(*args, **kwargs)
+        phases.append(expert.phase)
+        return out
+
+    expert.act = act_and_log
+    result = run_trial(expert, make_task("box_loading", EVAL + 1), RunnerConfig(backend="ideal_base", settle_s=0.5))
+    assert result.success == (True, True), result.summary()
+    base = result.log["base"]  # (T, 4) x, y, z, yaw
+    turn = [i for i, p in enumerate(phases) if p == "turn_and_walk"]
+    x0, y0, _, yaw0 = base[turn[0]]
+    turned = next(i for i in turn if abs(np.angle(np.exp(1j * (base[i, 3] - yaw0)))) > 0.1)  # the first tick of the turn
+    back = -((base[turned, 0] - x0) * np.cos(yaw0) + (base[turned, 1] - y0) * np.sin(yaw0))
+    assert back > 0.15, back  # it stepped back ~0.2 m before turning
+    with pytest.raises(ValueError, match="turn_clearance"):
+        ExpertConfig(turn_clearance=-0.1)

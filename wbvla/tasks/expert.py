@@ -439,6 +439,10 @@ class ScriptedExpert:
         bottom = cart[2] + self.scene.objects["cart"].top_z + 0.01
         reach, h = self._place_stance("box", bottom, "cart", cart, face)
         landing = self._landing("box", cart, face, reach)
+        if c.turn_clearance > 0:  # step back from the table first: turning in place there swings a thigh into it
+            pos, yaw = self._base()
+            back = (float(pos[0] - c.turn_clearance * np.cos(yaw)), float(pos[1] - c.turn_clearance * np.sin(yaw)), yaw)
+            yield from self._navigate(lambda: back, "turn_and_walk")
         yield from self._navigate(lambda: self._stand_target(cart, face, reach + c.place_backoff), "turn_and_walk")
         yield from self._lower_and_release("box", bottom, h=h, landing=landing)
 

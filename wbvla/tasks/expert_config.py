@@ -127,6 +127,12 @@ class ExpertConfig:
     (``track_bar`` also takes up the stance error there). Under the physics LMO a forward pulse
     overshoots by a few cm and the hips hit the carton (seen in 8 of 10 bag trials with 0).
     :func:`expert_config_for` sets it on a physics backend (:data:`PHYSICS_OVERRIDES`)."""
+    turn_clearance: float = 0.0
+    """Box loading: before it turns to the cart, the pelvis steps straight back this far from where it
+    rose with the tote (m; part of the ``turn_and_walk`` phase). 0: it turns where it stands, which the
+    kinematic ideal base can (its legs follow the pelvis). :func:`expert_config_for` sets it on a physics
+    backend: a turn in place there swings the thighs out, and they touched the table's top within a
+    second of the turn (seen in the s11_lmo trials; a body on furniture is a fall, :mod:`wbvla.sim.contacts`)."""
     max_reach_shift: float = 0.2
     """Largest horizontal shift of the hands that a put-down makes up for (m)."""
     settle_before_arms: bool = True
@@ -147,6 +153,7 @@ class ExpertConfig:
 
     def __post_init__(self) -> None:
         positive("place_backoff", self.place_backoff, allow_zero=True)
+        positive("turn_clearance", self.turn_clearance, allow_zero=True)
         positive("max_reach_shift", self.max_reach_shift, allow_zero=True)
         for name in ("grasp_reach", "grasp_height", "min_hand_height", "handle_reach", "handle_half_spacing", "beyond",
                      "pregrasp_back", "lift", "body_clearance", "place_margin", "twist_lift", "tol_xy", "tol_yaw", "reengage_xy", "reengage_yaw", "turn_first",
