@@ -12,6 +12,7 @@ op schemas torchvision registers fakes for lets its pure-Python part import, and
 
 from __future__ import annotations
 
+import logging
 import sys
 
 _LIBRARIES: list = []  # torch.library.Library objects must stay alive for their definitions to last
@@ -50,10 +51,24 @@ def ensure_torchvision_importable() -> None:
         import torchvision  # noqa: F401
 
 
+LIGHTNING_NOTICES = ("💡 Tip: For seamless cloud logging",)
+"""Lightning info lines dropped from its ``lightning.pytorch`` log (by their start): the advertisement for
+its cloud logger, printed on every fit. Nothing a user of wbvla can act on; everything else Lightning
+logs stays."""
+
+
+class _DropLightningNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(LIGHTNING_NOTICES)
+
+
 def import_lightning():
-    """``import lightning``, after :func:`ensure_torchvision_importable`."""
+    """``import lightning``, after :func:`ensure_torchvision_importable`, with :data:`LIGHTNING_NOTICES` filtered."""
     if "lightning" not in sys.modules:
         ensure_torchvision_importable()
     import lightning
+    import lightning_utilities.core.rank_zero as rank_zero  # its module-level ``log`` is what rank_zero_info writes to
 
+    if not any(isinstance(f, _DropLightningNotices) for f in rank_zero.log.filters):
+        rank_zero.log.addFilter(_DropLightningNotices())
     return lightning

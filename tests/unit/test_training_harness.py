@@ -118,3 +118,20 @@ def test_set_threads():
             set_threads(0)
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_fit_logs_no_cloud_logger_tip_or_weights_only_notice(tmp_path, caplog):
+    """Lightning's advertisement for its cloud logger is filtered (wbvla.compat.LIGHTNING_NOTICES) and the
+    checkpoints say weights_only=False, so neither line reaches a user's terminal; other info lines stay."""
+    import logging
+
+    import lightning_utilities.core.rank_zero as rank_zero
+
+    loader = _loader()
+    with caplog.at_level(logging.INFO):
+        fit_resumable(Toy(), loader, loader, run=tmp_path / "run", max_steps=2, device="cpu", progress=False,
+                      resume=True, config={})
+        rank_zero.rank_zero_info("a line Lightning keeps")
+    text = caplog.text
+    assert "litlogger" not in text and "weights_only" not in text
+    assert "a line Lightning keeps" in text

@@ -35,7 +35,7 @@ class SaveLast(L.Callback):
 
     def on_validation_end(self, trainer, module):
         if not trainer.sanity_checking and trainer.state.fn == "fit":
-            trainer.save_checkpoint(str(self.path))
+            trainer.save_checkpoint(str(self.path), weights_only=False)
 
-    def on_train_end(self, trainer, module):
-        trainer.save_checkpoint(str(self.path))
+    def on_train_end(self, trainer, module):  # weights_only=False: the optimizer and loops too, to resume
+        trainer.save_checkpoint(str(self.path), weights_only=False)
