@@ -56,3 +56,24 @@ def portable_path(path: str | Path) -> str:
             rel = p.relative_to(root).as_posix()
             return rel if label is None else f"{label}/{rel}" if rel != "." else label
     return text
+
+
+def local_path(text: str | Path) -> Path:
+    """Where a :func:`portable_path` string is on this machine: ``$WBVLA_CACHE/...`` in the cache,
+    ``~/...`` in the home folder, an absolute path as it is, any other relative path inside the repository."""
+    text = str(text)
+    if text == "$WBVLA_CACHE" or text.startswith("$WBVLA_CACHE/"):
+        return cache_dir() / text[len("$WBVLA_CACHE/"):] if text != "$WBVLA_CACHE" else cache_dir()
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def canonical_path(text: str | Path) -> str:
+    """A folder a user named (relative to the working folder, absolute, or already a :func:`portable_path`
+    string) as its portable string, so that one folder named from the repository root, from ``notebooks/``
+    or absolutely is one config value: run folders compare their configs by value before they resume.
+    A relative path that does not exist from the working folder is taken as a portable one."""
+    path = Path(str(text)).expanduser()
+    if not path.is_absolute():
+        path = path.resolve() if path.exists() else local_path(text)
+    return portable_path(path)

@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from wbvla.paths import REPO_ROOT, portable_path
+from wbvla.lam.config import LAMConfig
+from wbvla.paths import REPO_ROOT, canonical_path, local_path, portable_path, shipped_vision_tower
 from wbvla.vla.policy import make_adapter_portable
 
 
@@ -15,6 +16,27 @@ def test_portable_path_rewrites_repo_cache_and_home(tmp_path, monkeypatch):
     # hub ids and relative paths are left alone; so is a path outside every known root
     assert portable_path("HuggingFaceTB/SmolVLM-256M-Instruct") == "HuggingFaceTB/SmolVLM-256M-Instruct"
     assert portable_path("/opt/models/vlm") == "/opt/models/vlm"
+
+
+def test_local_path_undoes_portable_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("WBVLA_CACHE", str(tmp_path / "cache"))
+    for p in (REPO_ROOT / "data" / "vla" / "tutorial", tmp_path / "cache" / "vla_runs" / "x", Path.home() / "m",
+              Path("/opt/models/vlm")):
+        assert local_path(portable_path(p)) == p
+    assert local_path("$WBVLA_CACHE") == tmp_path / "cache"
+
+
+def test_one_folder_is_one_config_value_from_any_working_folder(monkeypatch):
+    """The recipe names the shipped tower from the repository root, a notebook from notebooks/: the LAM
+    configs must be equal, or the notebook's run would refuse to resume the recipe's LAMs."""
+    want = "data/vla/vision_tower"
+    monkeypatch.chdir(REPO_ROOT)
+    from_root = [canonical_path(want), canonical_path(shipped_vision_tower())]
+    monkeypatch.chdir(REPO_ROOT / "notebooks")
+    from_notebooks = [canonical_path("../data/vla/vision_tower"), canonical_path(want)]  # the second: already portable
+    assert from_root == from_notebooks == [want, want]
+    lam = LAMConfig(feature_space="tower", tower_path="../data/vla/vision_tower", tower_pool=2)
+    assert lam.tower_path == want and lam == LAMConfig(feature_space="tower", tower_path=str(shipped_vision_tower()), tower_pool=2)
 
 
 def test_adapter_config_names_the_sibling_base(tmp_path):

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wbvla.lam.vision_tower import check_tower_folder
+from wbvla.paths import canonical_path, local_path
 from wbvla.training.devices import DeviceName, check_device
 from wbvla.validation import in_range, one_of, positive, require
 
@@ -105,8 +106,9 @@ class LAMConfig:
         if self.feature_space == "tower":
             require(self.tower_path is not None,
                     "feature_space='tower' needs tower_path (a <run>/tower folder written by `wbvla vision-pretrain`)")
+            self.tower_path = canonical_path(self.tower_path)  # one folder, one value, from any working folder
             try:
-                check_tower_folder(self.tower_path)
+                check_tower_folder(local_path(self.tower_path))
             except FileNotFoundError as e:  # a config error like any other bad field value
                 raise ValueError(f"tower_path: {e}") from e
         require(isinstance(self.tower_pool, int) and self.tower_pool > 0, f"tower_pool must be an int > 0, got {self.tower_pool!r}")

@@ -23,6 +23,7 @@ from torch import nn
 from wbvla.compat import ensure_torchvision_importable
 from wbvla.lam.config import LAMConfig
 from wbvla.lam.vision_tower import load_vision_tower, preprocess_images, to_float_images
+from wbvla.paths import local_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -129,5 +130,5 @@ def build_features(config: LAMConfig) -> nn.Module:
     if config.feature_space == "pixel":
         return PixelPatches(config.image_size, config.patch_size)
     if config.feature_space == "tower":
-        return TowerPatches(config.tower_path, config.tower_pool)
+        return TowerPatches(str(local_path(config.tower_path)), config.tower_pool)
     return Dinov2Patches(config.dinov2_path, config.image_size)
