@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 _LIBRARIES: list = []  # torch.library.Library objects must stay alive for their definitions to last
 
@@ -66,6 +67,10 @@ def import_lightning():
     """``import lightning``, after :func:`ensure_torchvision_importable`, with :data:`LIGHTNING_NOTICES` filtered."""
     if "lightning" not in sys.modules:
         ensure_torchvision_importable()
+    # Lightning 2.6's own pytree copy builds torch's LeafSpec, deprecated in torch 2.13: a FutureWarning on
+    # every fit that nothing in wbvla causes (pyproject.toml filters it the same way for the tests).
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning,
+                            module="lightning.pytorch.utilities._pytree")
     import lightning
     import lightning_utilities.core.rank_zero as rank_zero  # its module-level ``log`` is what rank_zero_info writes to
 
