@@ -203,3 +203,15 @@ def test_an_interrupted_piece_ends_the_whole_call(tmp_path, tiny_plan, monkeypat
     assert records == [{"step": "p", "env_steps": 0, "interrupted": True}]
     assert [c["stop"] for c in json.loads((tmp_path / "p" / "run.json").read_text())["chunks"]] == ["interrupted"]
     assert not (tmp_path / "q").exists()  # the next step did not start
+
+
+def test_s12_continues_s11s_best_probe_at_a_third_of_the_learning_rate():
+    steps = {s.name: s for s in plan.CPU_PLAN}
+    order = [s.name for s in plan.CPU_PLAN]
+    assert order.index("velocity") < order.index("s12_lmo") < order.index("s2_lmo_no_eq3")  # velocity finishes first
+    s12 = steps["s12_lmo"].config(plan.PLAN_ROOT)
+    assert s12.init_from.endswith("s11_lmo/best.pt") and s12.ppo.learning_rate == 1e-4 and steps["s12_lmo"].probe_every
+    assert s12.engine.levers == steps["s11_lmo"].config(plan.PLAN_ROOT).engine.levers  # recipe 9's levers
+    stored = json.loads((plan.PLAN_ROOT / "s11_lmo" / "run.json").read_text())["config"]
+    assert stored["ppo"] == json.loads(json.dumps(asdict(steps["s11_lmo"].config(plan.PLAN_ROOT).ppo)))  # s11 kept 3e-4
+    assert stored["ppo"]["learning_rate"] == 3e-4
