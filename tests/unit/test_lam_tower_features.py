@@ -188,3 +188,13 @@ def test_stage2_reads_the_lams_stage1_trains_in_their_feature_space(tower, monke
         ckpt.write_bytes(b"")
         assert lam_checkpoint(plan.pretrain, variant) == ckpt
     assert vla_plan(smoke=True).pretrain.lam_features == "pixel"
+
+
+def test_the_notebooks_tower_default_is_the_shipped_tower():
+    """FEATURE_SPACE="tower" with TOWER_PATH=None: the tower shipped in data/vla/vision_tower, named as the
+    recipe names it (tools/learned_row_recipe.sh), so a notebook finds the recipe's LAMs."""
+    from wbvla.lam.pipeline import lam_model
+
+    model = lam_model("tower", None, 2)
+    assert model.tower_path == "data/vla/vision_tower" and model.tower_pool == 2
+    assert model == lam_model("tower", "data/vla/vision_tower", 2)

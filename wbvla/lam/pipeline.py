@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from wbvla.data.corpus_config import CorpusConfig
 from wbvla.lam.config import VARIANTS, LAMConfig, LAMTrainConfig
+from wbvla.paths import shipped_vision_tower
 
 
 @dataclass
@@ -29,11 +30,13 @@ class StageIPlan:
 def lam_model(feature_space: str = "pixel", tower_path: str | None = None, tower_pool: int = 2) -> LAMConfig:
     """The LAM architecture of the notebooks' ``FEATURE_SPACE`` / ``TOWER_PATH`` / ``TOWER_POOL``
     parameters: the default :class:`LAMConfig` in pixel space, else the same model on the frozen
-    pretrained tower's features (``tower``, pooled ``tower_pool`` x ``tower_pool``) or DINOv2's."""
+    pretrained tower's features (``tower``, pooled ``tower_pool`` x ``tower_pool``; ``tower_path`` None:
+    the shipped tower, :func:`wbvla.paths.shipped_vision_tower`) or DINOv2's."""
     if feature_space == "pixel":
         return LAMConfig()
     if feature_space == "tower":
-        return LAMConfig(feature_space="tower", tower_path=tower_path, tower_pool=tower_pool)
+        path = str(shipped_vision_tower()) if tower_path is None else tower_path
+        return LAMConfig(feature_space="tower", tower_path=path, tower_pool=tower_pool)
     return LAMConfig(feature_space=feature_space, dinov2_path=tower_path)
 
 
