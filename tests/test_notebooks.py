@@ -19,6 +19,24 @@ def test_there_are_notebooks():
     assert NOTEBOOKS, f"no notebooks found under {NOTEBOOK_DIR}"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_papermill_reads_every_parameter(notebook, caplog):
+    """papermill parses the ``parameters`` cell line by line (``--help-notebook``, and a warning on every run
+    for a line it cannot read: an ``=`` inside a comment is enough); every assigned name must come through."""
+    import ast
+    import logging
+
+    from papermill.iorw import load_notebook_node
+    from papermill.translators import PythonTranslator
+
+    cells = [c for c in load_notebook_node(str(notebook)).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{notebook.name}: {len(cells)} cells tagged parameters"
+    assigned = [t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign) for t in node.targets]
+    with caplog.at_level(logging.WARNING, logger="papermill.translators"):
+        found = [p.name for p in PythonTranslator.inspect(cells[0])]
+    assert found == assigned and "Unable to parse" not in caplog.text, caplog.text
+
+
 @pytest.fixture(scope="session")
 def smoke_cache(tmp_path_factory):
     """One cache for the whole session: notebooks run in order and may reuse what earlier ones
