@@ -61,6 +61,21 @@ def parse_parameters(items: tuple[str, ...]) -> dict:
     return params
 
 
+def _local_kernel_manager():
+    """A Jupyter kernel manager that talks to the kernel over local (IPC) sockets on POSIX systems: over TCP
+    ipykernel 7 warns on every run that the traffic is unencrypted, which for a kernel this process starts
+    on its own machine says nothing a user can act on. None elsewhere (Windows has no IPC transport)."""
+    if os.name != "posix":
+        return None
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class LocalKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return LocalKernelManager
+
+
 def execute(notebook: Path, output: Path, parameters: dict, timeout_s: int, env: dict | None = None):
     """Execute one notebook in its own folder; returns papermill's result notebook.
 
@@ -86,6 +101,7 @@ def execute(notebook: Path, output: Path, parameters: dict, timeout_s: int, env:
             cwd=str(notebook.parent),
             execution_timeout=timeout_s,
             progress_bar=False,
+            **({"kernel_manager_class": km} if (km := _local_kernel_manager()) is not None else {}),
         )
     except PapermillExecutionError as err:
         trace = _ANSI.sub("", "\n".join(err.traceback))
