@@ -121,12 +121,51 @@ def _learned_cell() -> tuple[str, str]:
             "first subgoals, far below the 50 % goal" if best > 0 else "learned policies 0 %")
 
 
+TOWER_LAMS = "tower_pool2"
+"""The feature-space tag of the LAMs on the shipped vision tower (``figures/03_rrg_<tag>.json``, ``04_...``)."""
+
+
+def _table9(r: dict) -> str:
+    rm, t = r["rrg_split_mean"], r["targets"]
+    return (f"RRG manipulation LAM on manipulation {_pct(rm['mani']['manipulation'])}, locomotion LAM on locomotion "
+            f"{_pct(rm['loco']['locomotion'])}; separate above shared: loco {'yes' if t['loco_above_shared_on_locomotion'] else 'no'} "
+            f"({_pct(rm['loco']['locomotion'])} vs {_pct(rm['shared']['locomotion'])}), mani "
+            f"{'yes' if t['mani_above_shared_on_manipulation'] else 'no'} ({_pct(rm['mani']['manipulation'])} vs "
+            f"{_pct(rm['shared']['manipulation'])})")
+
+
+def _on_tower(name: str) -> dict | None:
+    """A notebook's metrics for the LAMs on the shipped tower's features, when committed."""
+    path = ROOT / "figures" / f"{name}_{TOWER_LAMS}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _lam_cells(r: dict, ret: dict) -> tuple[tuple[str, str], tuple[str, str]]:
+    """(measured, state) of the Table 9 and the retrieval rows: pixel-space LAMs (the default), then the same
+    LAMs on the shipped tower's features where notebooks 03 / 04 were run with FEATURE_SPACE="tower"."""
+    rt, rett = _on_tower("03_rrg"), _on_tower("04_latent_retrieval")
+    orderings = [all(x["targets"][k] for k in ("loco_above_shared_on_locomotion", "mani_above_shared_on_manipulation"))
+                 for x in (r, rt) if x is not None]
+    t9 = f"pixel patches (default): {_table9(r)}" + (f"; on the vision tower's features: {_table9(rt)}" if rt else "")
+    t9 += " (paper 15-31 %)"
+    state9 = "works" if orderings[-1] else "works, one ordering missed"
+    if rt is not None and orderings[-1] and not orderings[0]:
+        state9 = "works; both orderings on tower features"
+
+    def retrieval(x: dict) -> str:
+        return f"purity {x['purity']:.2f} (goal 0.7), cross-domain agreement {x['cross_domain_agreement']:.2f} (goal 0.6)"
+
+    rt_cell = f"pixel patches: {retrieval(ret)}" + (f"; tower features: {retrieval(rett)}" if rett else "")
+    met = any(all(x["targets"].values()) for x in (ret, rett) if x is not None)
+    return (t9, state9), (rt_cell, "meets goal" if met else "below goal")
+
+
 def rows() -> list[tuple[str, str, str, str]]:
     """(stage, what was measured, state, notebook) per row."""
     w, r, ret = _j("figures/01_simulated_world.json"), _j("figures/03_rrg.json"), _j("figures/04_latent_retrieval.json")
     pre, fin, lmo = _j("figures/05_vla_pretraining.json"), _j("figures/06_vla_finetuning.json"), _j("figures/09_lmo_evaluation.json")
     suite, dep = _j("figures/10_task_suite.json"), _j("figures/11_deployment.json")
-    rm, t = r["rrg_split_mean"], r["targets"]
+    table9, retrieval = _lam_cells(r, ret)
     expert, full = suite["rows"]["expert"], suite["rows"]["wholebodyvla"]
     def b4(name: str) -> str:
         L = lmo[name]
@@ -146,12 +185,8 @@ def rows() -> list[tuple[str, str, str, str]]:
         ("Simulated X2 + scenes", f"{w['n_actuated_joints']} actuated joints, official limits: "
          f"{'yes' if w['joint_limits_match_official'] else 'no'}; PD hold drift {1000 * w['pd_hold_max_base_height_deviation_m']:.1f} mm over "
          f"{w['pd_hold_seconds']:.0f} s", "works", "01"),
-        ("Stage I: latent action models (Table 9)", f"RRG manipulation LAM on manipulation {_pct(rm['mani']['manipulation'])}, "
-         f"locomotion LAM on locomotion {_pct(rm['loco']['locomotion'])} (paper 15-31 %); separate above shared: loco "
-         f"{'yes' if t['loco_above_shared_on_locomotion'] else 'no'}, mani {'yes' if t['mani_above_shared_on_manipulation'] else 'no'} "
-         f"({_pct(rm['mani']['manipulation'])} vs {_pct(rm['shared']['manipulation'])})", "works, one ordering missed", "02-03"),
-        ("Latent retrieval (Fig. 8)", f"purity {ret['purity']:.2f} (goal 0.7), cross-domain agreement "
-         f"{ret['cross_domain_agreement']:.2f} (goal 0.6)", "meets goal" if all(ret["targets"].values()) else "below goal", "04"),
+        ("Stage I: latent action models (Table 9)", *table9, "02-03"),
+        ("Latent retrieval (Fig. 8)", *retrieval, "04"),
         ("Stage II: VLA pretraining (Eq. 1)", f"held-out top-1 mani {pre['heldout_top1']['mani']:.2f} (majority "
          f"{pre['majority_top1']['mani']:.2f}), loco {pre['heldout_top1']['loco']:.2f} (majority {pre['majority_top1']['loco']:.2f})",
          "barely above majority", "05"),
