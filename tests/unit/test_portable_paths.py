@@ -49,3 +49,16 @@ def test_adapter_config_names_the_sibling_base(tmp_path):
     cfg = json.loads((adapter / "adapter_config.json").read_text())
     assert cfg == {"base_model_name_or_path": "../base", "r": 8}
     assert not (adapter / "README.md").exists()
+
+
+def test_the_vla_finds_the_shipped_tower_from_the_notebooks_folder(monkeypatch):
+    """Notebooks 05/06 run in notebooks/; VISION_TOWER="data/vla/vision_tower" (their comment's example) must
+    name the shipped tower there too, and give the config the recipe's Stage II run was trained with."""
+    from wbvla.vla.config import FinetuneConfig, with_vision_tower
+
+    monkeypatch.chdir(REPO_ROOT)
+    from_root = with_vision_tower(FinetuneConfig(), "data/vla/vision_tower")
+    monkeypatch.chdir(REPO_ROOT / "notebooks")
+    assert with_vision_tower(FinetuneConfig(), "data/vla/vision_tower") == from_root
+    assert with_vision_tower(FinetuneConfig(), "../data/vla/vision_tower") == from_root
+    assert from_root.pretrain.backbone.pretrained_path == str(shipped_vision_tower().resolve())

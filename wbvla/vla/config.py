@@ -505,8 +505,9 @@ def with_vision_tower(config: FinetuneConfig, folder: Path | str) -> FinetuneCon
     import json
 
     from wbvla.lam.vision_tower import check_tower_folder  # lazy: keeps this config module light
+    from wbvla.paths import canonical_path, local_path
 
-    folder = check_tower_folder(folder)
+    folder = check_tower_folder(local_path(canonical_path(folder)))  # "data/vla/vision_tower" also from notebooks/
     size = int(json.loads((folder / "config.json").read_text())["vision_config"]["image_size"])
     want = config.pretrain.backbone.image_size
     require(size == want, f"vision_tower {folder} reads {size} px images, the config {want} px (pick the vision_input that matches)")
