@@ -199,3 +199,18 @@ def test_a_run_folder_refuses_to_resume_with_another_recipe(world, tmp_path):
     cfg.lora_vision = False
     with pytest.raises(ValueError, match=r"train_config\.json.*lora_vision: True -> False"):
         finetune(cfg, eps)
+
+
+def test_stage2_trains_a_pretrained_backbone_in_train_mode():
+    """from_pretrained() returns eval mode; Stage II must train the shipped tower's VLA as it trains a random one
+    (Lightning warned "Found 94 module(s) in eval mode" at every Stage II start on the recipe)."""
+    from dataclasses import asdict
+
+    from wbvla.paths import shipped_vision_tower
+    from wbvla.vla.config import BackboneConfig
+    from wbvla.vla.latents import LatentVocabulary
+    from wbvla.vla.pretrain import PretrainModule
+
+    backbone = asdict(BackboneConfig(preset="pretrained", pretrained_path=str(shipped_vision_tower())))
+    module = PretrainModule(backbone, LatentVocabulary({"mani": (1, 16), "loco": (1, 16)}).to_json())
+    assert all(m.training for m in module.modules())

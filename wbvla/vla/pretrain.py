@@ -54,6 +54,9 @@ class PretrainModule(L.LightningModule):
         self.save_hyperparameters()
         self.vocab = LatentVocabulary.from_json(vocab)
         self.vla = LatentVLA(build_backbone(BackboneConfig(**backbone), self.vocab.tokens()), self.vocab)
+        # A pretrained backbone comes back from from_pretrained() in eval mode and Lightning keeps each module's
+        # mode: train mode, as a randomly initialised one is (Lightning warned; the shipped tower's dropouts are 0)
+        self.vla.train()
         self._val: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     def training_step(self, batch, batch_idx):
