@@ -60,9 +60,12 @@ def _expert_cell(suite_expert: dict) -> str:
             f"{_pct(ev['lmo']['average_score'])} on the physics LMO ({per_task}; {falls}/{n['lmo']} fell; {EXPERT_EVAL})")
 
 
-LEARNED_SUITE = "data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json"
-"""``tools/suite_summary.py --write`` of issue 20's newest closed-loop run of a learned row (10 held-out
-seeds per task on the ideal base; the full Table 2 re-run is still to come)."""
+LEARNED_SUITES = ("data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json",
+                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla.json")
+"""``tools/suite_summary.py --write`` of issue 20's closed-loop runs of learned rows on one recipe (10 held-out
+seeds per task on the ideal base; the full Table 2 re-run is still to come); the ones committed are read."""
+LAM_PREFIXES = {"none_": "no_lam", "mani_loco_": "WholeBodyVLA", "shared_": "shared_lam", "mani_": "mani_lam"}
+"""A Stage III run name's first part (its Stage I LAMs) -> the Table 2 row it trains."""
 
 
 def _short(row: str, dataset: str = "") -> str:
@@ -80,7 +83,8 @@ def _short(row: str, dataset: str = "") -> str:
         tail = tail[:rounds.start()]
     if dataset and tail.endswith(dataset):
         tail = tail[:-len(dataset)].rstrip("_")
-    label = ("no_lam " if run.startswith("none_") else "") + (tail or "recipe")
+    lams = next((name for prefix, name in LAM_PREFIXES.items() if run.startswith(prefix)), "")
+    label = " ".join(x for x in (lams, tail or "recipe") if x)
     if not rounds:
         return label
     k = int(rounds.group(1))
@@ -97,17 +101,22 @@ def _row_result(c: dict) -> str:
 
 
 def _learned_cell() -> tuple[str, str]:
-    """(measured, state) of :data:`LEARNED_SUITE`: the best learned row driving everything, the best with
-    only its arms (the expert's legs) and with only its legs (the expert's arms); every row is in the file."""
-    s = _j(LEARNED_SUITE)
-    dataset = s["config"].get("training", {}).get("dataset_size", "")
+    """(measured, state) of the committed :data:`LEARNED_SUITES`: the best learned row driving everything, the
+    best with only its arms (the expert's legs) and with only its legs (the expert's arms); every row is in the
+    files (runs of one recipe: the same seeds, trials and data)."""
+    files = [f for f in LEARNED_SUITES if (ROOT / f).exists()]
     kinds: dict[str, list[tuple[str, dict]]] = {"": [], "arms": [], "legs": []}
-    for row, cells in s["table2"].items():
-        if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
-            learner, part = row[len("split:"):].rsplit(":", 1)
-            kinds[part].append((_short(learner, dataset), cells["ideal_base"]))
-        else:
-            kinds[""].append((_short(row, dataset), cells["ideal_base"]))
+    for f in files:
+        s = _j(f)
+        dataset = s["config"].get("training", {}).get("dataset_size", "")
+        for row, cells in s["table2"].items():
+            if row == "expert":
+                continue  # the ceiling, reported in the row above
+            if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
+                learner, part = row[len("split:"):].rsplit(":", 1)
+                kinds[part].append((_short(learner, dataset), cells["ideal_base"]))
+            else:
+                kinds[""].append((_short(row, dataset), cells["ideal_base"]))
     what = {"": "learned policy driving everything", "arms": "learned arms + expert legs", "legs": "learned legs + expert arms"}
     parts = []
     for kind, found in kinds.items():
@@ -117,7 +126,7 @@ def _learned_cell() -> tuple[str, str]:
             parts.append(f"{what[kind]} ({of}): {label}, {_row_result(cell)}")
     best = max((c["avg"] for _, c in kinds[""]), default=0.0)
     return (f"{'; '.join(parts)}; ideal base, {s['config'].get('trials_per_task')} held-out seeds per task, data "
-            f"`{dataset}` (every row: {LEARNED_SUITE})",
+            f"`{dataset}` (every row: {', '.join(files)})",
             "first subgoals, far below the 50 % goal" if best > 0 else "learned policies 0 %")
 
 

@@ -57,6 +57,7 @@ def test_the_learned_cell_reads_the_committed_suite_summary(monkeypatch, tmp_pat
                                                                "avg_wilson95_pooled": [0.0, 0.1], "falls": {"k": 0}}}},
                "config": {"trials_per_task": 10, "training": {"dataset_size": "demo"}}}
     monkeypatch.setattr(tool, "_j", lambda path: summary)
+    monkeypatch.setattr(tool, "LEARNED_SUITES", (tool.LEARNED_SUITES[0],))  # one committed file
     summary["table2"]["extra:none_x_flags_abs_demo"] = {"ideal_base": {"subgoals": {"grasp_bags": [1, 10], "grab_handle": [0, 10]},
                                                                       "avg": 0.05, "avg_wilson95_pooled": [0.01, 0.2], "falls": {"k": 0}}}
     measured, state = tool._learned_cell()
@@ -75,3 +76,28 @@ def test_learned_row_labels_name_the_switches_and_dagger_rounds():
     assert short(run + "_plus0_init", "nosettle_offset") == "no_lam abs, continued from a trained policy"
     assert short("extra:none_pretrained-r100k_96x2.tower_128px_flags_nosettle_offset", "nosettle_offset") == "no_lam recipe"
     assert short("wholebodyvla", "nosettle_offset") == "wholebodyvla"
+    whole = "extra:mani_loco_lam-tower_pool2_pretrained-r100k_96x2.tower_128px_flags_abs_nosettle_offset"
+    assert short(whole, "nosettle_offset") == "WholeBodyVLA abs"
+    assert short(whole + "_plus1_init", "nosettle_offset") == "WholeBodyVLA abs, DAgger 1"
+    assert short("extra:shared_lam-pixel_x_flags_abs_demo", "demo") == "shared_lam abs"
+
+
+def test_the_learned_cell_takes_the_best_row_across_the_committed_summaries(monkeypatch, tmp_path):
+    tool = _tool()
+
+    def cell(avg):
+        return {"ideal_base": {"subgoals": {"grasp_bags": [round(20 * avg), 10], "grab_handle": [0, 10]}, "avg": avg,
+                               "avg_wilson95_pooled": [0.0, 0.5], "falls": {"k": 0}}}
+
+    files = {"a.json": {"table2": {"expert": cell(1.0), "extra:none_x_flags_abs_demo": cell(0.1)},
+                        "config": {"trials_per_task": 10, "training": {"dataset_size": "demo"}}},
+             "b.json": {"table2": {"extra:mani_loco_y_flags_abs_demo": cell(0.25)},
+                        "config": {"trials_per_task": 10, "training": {"dataset_size": "demo"}}}}
+    for name in files:
+        (tmp_path / name).write_text("{}")
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    monkeypatch.setattr(tool, "LEARNED_SUITES", ("a.json", "b.json", "missing.json"))
+    monkeypatch.setattr(tool, "_j", lambda path: files[path])
+    measured, _ = tool._learned_cell()
+    assert measured.startswith("learned policy driving everything (best of 2): WholeBodyVLA abs, 25 %")  # the expert is no row
+    assert "(every row: a.json, b.json)" in measured
