@@ -32,6 +32,7 @@ from typing import Annotated
 
 import tyro  # light: only its markers, for the CLI
 
+from wbvla.paths import canonical_path, local_path
 from wbvla.training.devices import DeviceName, check_device
 from wbvla.validation import in_range, one_of, positive, require
 
@@ -505,7 +506,6 @@ def with_vision_tower(config: FinetuneConfig, folder: Path | str) -> FinetuneCon
     import json
 
     from wbvla.lam.vision_tower import check_tower_folder  # lazy: keeps this config module light
-    from wbvla.paths import canonical_path, local_path
 
     folder = check_tower_folder(local_path(canonical_path(folder)))  # "data/vla/vision_tower" also from notebooks/
     size = int(json.loads((folder / "config.json").read_text())["vision_config"]["image_size"])
