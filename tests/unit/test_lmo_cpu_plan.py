@@ -215,7 +215,6 @@ def test_s12_continues_s11s_best_probe_at_a_third_of_the_learning_rate():
     stored = json.loads((plan.PLAN_ROOT / "s11_lmo" / "run.json").read_text())["config"]
     assert stored["ppo"] == json.loads(json.dumps(asdict(steps["s11_lmo"].config(plan.PLAN_ROOT).ppo)))  # s11 kept 3e-4
     assert stored["ppo"]["learning_rate"] == 3e-4
-    assert steps["s12_lmo"].ended and plan._is_done(steps["s12_lmo"], plan.PLAN_ROOT)  # ended: the ablations train next
 
 
 def test_status_write_records_the_declared_plan(tmp_path):

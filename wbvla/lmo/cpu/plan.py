@@ -232,9 +232,7 @@ CPU_PLAN: tuple[CpuPlanStep, ...] = (
     CpuPlanStep("s11_lmo", "lmo", 2, 20_000_000, init_from="s2_lmo", recipe=RECIPE_9, probe_every=1_500_000),
     CpuPlanStep("velocity", "velocity", 1, 40_000_000),
     CpuPlanStep("s12_lmo", "lmo", 2, 9_000_000, init_from="s11_lmo", init_checkpoint="best.pt", recipe=RECIPE_10,
-                probe_every=1_500_000,
-                ended="lost the backward walk at 1e-4 too: 28 and 35 of 100 B.4 falls at 1.5 and 3.0 M env steps "
-                      "(backward 10/10 both), against s11's best 14 and its probes' median 18"),
+                probe_every=1_500_000),
     CpuPlanStep("s2_lmo_no_eq3", "lmo", 2, 35_000_000, ablation="no_eq3", init_from="s1_lmo"),
     CpuPlanStep("lmo_no_stage1", "lmo", 2, 45_000_000, ablation="no_stage1"),
 )
