@@ -105,10 +105,11 @@ def _learned_cell() -> tuple[str, str]:
     best with only its arms (the expert's legs) and with only its legs (the expert's arms); every row is in the
     files (runs of one recipe: the same seeds, trials and data)."""
     files = [f for f in LEARNED_SUITES if (ROOT / f).exists()]
+    summaries = [_j(f) for f in files]
+    config = summaries[0]["config"]  # one recipe: the same seeds, trials and data in every file
+    dataset = config.get("training", {}).get("dataset_size", "")
     kinds: dict[str, list[tuple[str, dict]]] = {"": [], "arms": [], "legs": []}
-    for f in files:
-        s = _j(f)
-        dataset = s["config"].get("training", {}).get("dataset_size", "")
+    for s in summaries:
         for row, cells in s["table2"].items():
             if row == "expert":
                 continue  # the ceiling, reported in the row above
@@ -125,7 +126,7 @@ def _learned_cell() -> tuple[str, str]:
             of = f"best of {len(found)}" if len(found) > 1 else "1 row"
             parts.append(f"{what[kind]} ({of}): {label}, {_row_result(cell)}")
     best = max((c["avg"] for _, c in kinds[""]), default=0.0)
-    return (f"{'; '.join(parts)}; ideal base, {s['config'].get('trials_per_task')} held-out seeds per task, data "
+    return (f"{'; '.join(parts)}; ideal base, {config.get('trials_per_task')} held-out seeds per task, data "
             f"`{dataset}` (every row: {', '.join(files)})",
             "first subgoals, far below the 50 % goal" if best > 0 else "learned policies 0 %")
 

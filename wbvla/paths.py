@@ -62,8 +62,9 @@ def local_path(text: str | Path) -> Path:
     """Where a :func:`portable_path` string is on this machine: ``$WBVLA_CACHE/...`` in the cache,
     ``~/...`` in the home folder, an absolute path as it is, any other relative path inside the repository."""
     text = str(text)
-    if text == "$WBVLA_CACHE" or text.startswith("$WBVLA_CACHE/"):
-        return cache_dir() / text[len("$WBVLA_CACHE/"):] if text != "$WBVLA_CACHE" else cache_dir()
+    head, _, rest = text.partition("/")
+    if head == "$WBVLA_CACHE":
+        return cache_dir() / rest
     path = Path(text).expanduser()
     return path if path.is_absolute() else REPO_ROOT / path
 

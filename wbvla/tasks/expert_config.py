@@ -130,9 +130,10 @@ class ExpertConfig:
     turn_clearance: float = 0.0
     """Box loading: before it turns to the cart, the pelvis steps straight back this far from where it
     rose with the tote (m; part of the ``turn_and_walk`` phase). 0: it turns where it stands, which the
-    kinematic ideal base can (its legs follow the pelvis). :func:`expert_config_for` sets it on a physics
-    backend: a turn in place there swings the thighs out, and they touched the table's top within a
-    second of the turn (seen in the s11_lmo trials; a body on furniture is a fall, :mod:`wbvla.sim.contacts`)."""
+    kinematic ideal base can (its legs follow the pelvis). Under a physics LMO a thigh or hip touched the
+    table top during this phase in 8 of 12 s11_lmo box trials (a body on furniture is a fall,
+    :mod:`wbvla.sim.contacts`); 0.35 m halved those falls but no tote then reached the cart (0 of 8), so
+    :func:`expert_config_for` leaves it at 0 on every backend (docs/details.md)."""
     max_reach_shift: float = 0.2
     """Largest horizontal shift of the hands that a put-down makes up for (m)."""
     settle_before_arms: bool = True
