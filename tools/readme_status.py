@@ -61,7 +61,8 @@ def _expert_cell(suite_expert: dict) -> str:
 
 
 LEARNED_SUITES = ("data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json",
-                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla.json")
+                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla.json",
+                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_te.json")
 """``tools/suite_summary.py --write`` of issue 20's closed-loop runs of learned rows on one recipe (10 held-out
 seeds per task on the ideal base; the full Table 2 re-run is still to come); the ones committed are read."""
 LAM_PREFIXES = {"none_": "no_lam", "mani_loco_": "WholeBodyVLA", "shared_": "shared_lam", "mani_": "mani_lam"}
@@ -110,14 +111,16 @@ def _learned_cell() -> tuple[str, str]:
     dataset = config.get("training", {}).get("dataset_size", "")
     kinds: dict[str, list[tuple[str, dict]]] = {"": [], "arms": [], "legs": []}
     for s in summaries:
+        execution = s["config"].get("run", {}).get("execution", {}).get("chunk_execution", "chunk")
+        mode = "" if execution == "chunk" else f", {execution.replace('_', ' ')}"  # the chunks' execution, when not the default
         for row, cells in s["table2"].items():
             if row == "expert":
                 continue  # the ceiling, reported in the row above
             if row.startswith("split:"):  # split:<row>:<part>: the learner drives only <part>, the expert the rest
                 learner, part = row[len("split:"):].rsplit(":", 1)
-                kinds[part].append((_short(learner, dataset), cells["ideal_base"]))
+                kinds[part].append((_short(learner, dataset) + mode, cells["ideal_base"]))
             else:
-                kinds[""].append((_short(row, dataset), cells["ideal_base"]))
+                kinds[""].append((_short(row, dataset) + mode, cells["ideal_base"]))
     what = {"": "learned policy driving everything", "arms": "learned arms + expert legs", "legs": "learned legs + expert arms"}
     parts = []
     for kind, found in kinds.items():

@@ -101,3 +101,18 @@ def test_the_learned_cell_takes_the_best_row_across_the_committed_summaries(monk
     measured, _ = tool._learned_cell()
     assert measured.startswith("learned policy driving everything (best of 2): WholeBodyVLA abs, 25 %")  # the expert is no row
     assert "(every row: a.json, b.json)" in measured
+
+
+def test_a_learned_row_run_with_temporal_ensembling_says_so(monkeypatch, tmp_path):
+    tool = _tool()
+    cell = {"ideal_base": {"subgoals": {"grasp_bags": [3, 10]}, "avg": 0.3, "avg_wilson95_pooled": [0.1, 0.6],
+                           "falls": {"k": 0}}}
+    files = {"te.json": {"table2": {"extra:none_x_flags_abs_demo": cell},
+                         "config": {"trials_per_task": 10, "training": {"dataset_size": "demo"},
+                                    "run": {"execution": {"chunk_execution": "temporal_ensemble"}}}}}
+    (tmp_path / "te.json").write_text("{}")
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    monkeypatch.setattr(tool, "LEARNED_SUITES", ("te.json",))
+    monkeypatch.setattr(tool, "_j", lambda path: files[path])
+    measured, _ = tool._learned_cell()
+    assert measured.startswith("learned policy driving everything (1 row): no_lam abs, temporal ensemble, 30 %")
