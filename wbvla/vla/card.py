@@ -143,7 +143,11 @@ DEPARTURES: tuple[Departure, ...] = (
         "How chunks are executed", "wbvla.control.config:ExecutionConfig.chunk_execution",
         "Decoder outputs executed at about 10 Hz (§3); nothing more is said.",
         "`chunk`: the newest chunk; `temporal_ensemble`: ACT's average of the overlapping chunks.",
-        "Measured rather than assumed.", "The suite with each setting (`wbvla suite`)."),
+        "Measured rather than assumed.",
+        "The suite with each setting (`wbvla suite --chunk-execution ...`): on the WholeBodyVLA row's DAgger-1 "
+        "policy (10 held-out seeds per task, ideal base) the two tie within their intervals: with the expert's legs "
+        "13 % (`chunk`, `data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla.json`) vs 17 % "
+        "(`temporal_ensemble`, `..._wholebodyvla_te.json`), 0 % with its own legs either way; `chunk` stays the default."),
     Departure(
         "DAgger rounds", "wbvla.suite.dagger_config:DAggerConfig",
         "None: the paper fine-tunes on teleoperation only.",
