@@ -116,3 +116,16 @@ def test_a_learned_row_run_with_temporal_ensembling_says_so(monkeypatch, tmp_pat
     monkeypatch.setattr(tool, "_j", lambda path: files[path])
     measured, _ = tool._learned_cell()
     assert measured.startswith("learned policy driving everything (1 row): no_lam abs, temporal ensemble, 30 %")
+
+
+def test_the_lmo_yaw_clause_counts_the_primitives_below_the_velocity_baseline():
+    tool = _tool()
+
+    def row(yaws, falls):
+        return {**{p: {"yaw_err": y} for p, y in zip(("forward", "lateral", "turning"), yaws)},
+                "falls": falls, "total_trials": 100}
+
+    clause = tool._yaw_vs_velocity({"LMO": row((0.3, 0.2, None), 1), "velocity_baseline": row((0.1, 0.4, 0.5), 45)})
+    assert clause == ("Yaw error LMO vs velocity baseline (45/100 fell): forward 0.30 vs 0.10, lateral 0.20 vs 0.40, "
+                      "turning n/a rad; below it on 1 of 3 (goal 3). ")
+    assert tool._yaw_vs_velocity({"LMO": row((0.1, 0.1, 0.1), 0)}) == ""
