@@ -50,7 +50,7 @@ def _yaw_vs_velocity(lmo: dict) -> str:
     pairs = [(lmo["LMO"][p]["yaw_err"], lmo["velocity_baseline"][p]["yaw_err"]) for p in prims]
     below = sum(a is not None and b is not None and a < b for a, b in pairs)
     each = ", ".join(f"{p} {a:.2f} vs {b:.2f}" if a is not None and b is not None else f"{p} n/a"
-                     for p, (a, b) in zip(prims, pairs))
+                     for p, (a, b) in zip(prims, pairs, strict=True))
     v = lmo["velocity_baseline"]
     return (f"Yaw error LMO vs velocity baseline ({v['falls']}/{v['total_trials']} fell): {each} rad; below it on "
             f"{below} of 3 (goal 3). ")

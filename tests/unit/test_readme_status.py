@@ -122,7 +122,7 @@ def test_the_lmo_yaw_clause_counts_the_primitives_below_the_velocity_baseline():
     tool = _tool()
 
     def row(yaws, falls):
-        return {**{p: {"yaw_err": y} for p, y in zip(("forward", "lateral", "turning"), yaws)},
+        return {**{p: {"yaw_err": y} for p, y in zip(("forward", "lateral", "turning"), yaws, strict=True)},
                 "falls": falls, "total_trials": 100}
 
     clause = tool._yaw_vs_velocity({"LMO": row((0.3, 0.2, None), 1), "velocity_baseline": row((0.1, 0.4, 0.5), 45)})
