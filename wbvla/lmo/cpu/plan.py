@@ -155,7 +155,8 @@ backward walk between 0 and 10 of 10 falls) while its training reward stopped ri
 all at a fixed 3e-4; its best probe (model_2287, 14.1 M) missed first walking only on the forward
 primitive (error 0.55 m, 4 of 20 falls). A smaller step from there asks whether the swings are the
 optimizer's (rsl-rl's adaptive schedule lowers the rate as the KL grows). Measured: they are not only that
-(probes at 1.5 / 3.0 / 4.5 / 6.0 M env steps fell 28 / 35 / 10 / 25 of 100, ``s12_lmo/probes.jsonl``)."""
+(probes at 1.5 / 3.0 / 4.5 / 6.0 / 6.4 / 7.9 / 9.0 M env steps fell 28 / 35 / 10 / 25 / 42 / 25 / 15 of 100, the
+backward walk 10 of 10 in all but the 4.5 M one, ``s12_lmo/probes.jsonl``); none passed first walking."""
 
 
 @dataclass(frozen=True)
