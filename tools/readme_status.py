@@ -78,7 +78,9 @@ def _expert_cell(suite_expert: dict) -> str:
 LEARNED_SUITES = ("data/vla/diagnostics/suite_i20_nosettle_offset_no_lam.json",
                   "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla.json",
                   "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_te.json",
-                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_dagger2.json")
+                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_dagger2.json",
+                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_fb.json",
+                  "data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_loc.json")
 """``tools/suite_summary.py --write`` of issue 20's closed-loop runs of learned rows on one recipe (10 held-out
 seeds per task on the ideal base; the full Table 2 re-run is still to come); the ones committed are read."""
 LAM_PREFIXES = {"none_": "no_lam", "mani_loco_": "WholeBodyVLA", "shared_": "shared_lam", "mani_": "mani_lam"}
