@@ -132,13 +132,18 @@ DEPARTURES: tuple[Departure, ...] = (
         "Localization auxiliary loss", "wbvla.vla.config:FinetuneConfig.aux_localization_weight",
         "None.", "0 (off) by default; > 0 adds the tower's keypoint loss in Stage III.",
         "Keeps the pretrained tower's localization while LoRA adapts it.",
-        "Held-out hand error in `train_log.json`."),
+        "Held-out hand error in `train_log.json`; A/B on the WholeBodyVLA row's DAgger-1 recipe (`tools/stage3_ab.py`, "
+        "weight 1): pre-grasp / grasp hand error 2.14 / 3.02 -> 2.54 / 2.80 cm, closed loop with the expert's legs "
+        "13 % -> 8 % (`data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_loc.json`): stays off."),
     Departure(
         "Class-balanced flag loss", "wbvla.vla.config:FinetuneConfig.flag_class_balance",
         "Not described (the decoder outputs a discrete locomotion command, §3.1).",
         "0: plain cross-entropy (default); p > 0 weighs each flag class by freq^-p over the training frames.",
         "Lateral and turning corrections are a few percent of the frames; their heads stayed near chance.",
-        "`flag_balanced_accuracy_*` in `train_log.json`; the suite (issue 20)."),
+        "`flag_balanced_accuracy_*` in `train_log.json`; the suite (issue 20). A/B on the WholeBodyVLA row's DAgger-1 "
+        "recipe (`tools/stage3_ab.py`, p = 0.5): held-out balanced accuracy x / y / yaw 0.59 / 0.56 / 0.60 -> 0.74 / "
+        "0.72 / 0.77, yet closed loop its own walk deviates more (0 % either way) and with the expert's legs 13 % -> "
+        "5 % (`data/vla/diagnostics/suite_i20_nosettle_offset_wholebodyvla_fb.json`): stays off."),
     Departure(
         "How chunks are executed", "wbvla.control.config:ExecutionConfig.chunk_execution",
         "Decoder outputs executed at about 10 Hz (§3); nothing more is said.",
