@@ -207,11 +207,10 @@ def rows() -> list[tuple[str, str, str, str]]:
                 + (f"; position error forward {fw['pos_err']:.2f} m, lateral {L['lateral']['pos_err']:.2f} m, turning yaw "
                    f"{L['turning']['yaw_err']:.2f} rad; forward +0.3 m/s for 5 s moved {moved:.2f} m" if moved is not None else "")
                 + f"; first walking: {'yes' if walks else 'no'}")
-    lmo_cell_vs = _yaw_vs_velocity(lmo)
     walks = any(lmo[n].get("first_walking", {}).get("walks", False) for n in ("LMO", "LMO_no_stage2") if n in lmo)
     moves = "LMO_no_stage2" in lmo and lmo["LMO_no_stage2"]["forward"].get("by_sign", {}).get("+", {}).get("moved")
     lmo_cell = (f"Stage I (w/o Stage II row): {b4('LMO_no_stage2')}. Full LMO: {b4('LMO')}. {_lmo_plan_cell()}. "
-                f"{lmo_cell_vs}First walking = 0 falls in 20 trials per primitive, error <= 0.5 m / 0.5 rad"
+                f"{_yaw_vs_velocity(lmo)}First walking = 0 falls in 20 trials per primitive, error <= 0.5 m / 0.5 rad"
                 if "LMO_no_stage2" in lmo else f"LMO: {b4('LMO')}; {_lmo_plan_cell()}")
     return [
         ("Simulated X2 + scenes", f"{w['n_actuated_joints']} actuated joints, official limits: "
